@@ -1,0 +1,18 @@
+/** The public API a playbook imports. Re-exports only. */
+export { definePlaybook, type Playbook, type PlaybookContext, type HostInfo } from "./playbook/playbook.ts";
+export { secretVar } from "./playbook/vars.ts";
+export {
+  flushHandlers,
+  InvalidStepError,
+  ReadFailedError,
+  type Step,
+  type Handler,
+  type Change,
+  type ApplyContext,
+  type ReadSpec,
+} from "./playbook/step.ts";
+export { secret, Secret } from "./shell/secret.ts";
+export { sh, raw, secretStdin, ShellCommand } from "./shell/sh.ts";
+export type { Facts } from "./facts/facts.ts";
+export { z } from "zod";
+export * from "./steps/index.ts";

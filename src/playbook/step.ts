@@ -1,0 +1,91 @@
+/**
+ * The step contract (see DESIGN.md, "The one idea"). A step never knows whether it runs in check
+ * mode: the runner simply never calls `apply` then. That is what keeps `--check` exact.
+ */
+import type { ShellCommand } from "../shell/sh.ts";
+import type { ExecResult } from "../transport/transport.ts";
+import type { HostSession } from "../transport/host-session.ts";
+import type { Facts } from "../facts/facts.ts";
+
+/** How a step reads its current state: a remote command and a pure parser of its result. */
+export interface RemoteRead<S> {
+  command: ShellCommand;
+  /** Pure. Throw (ReadFailedError or any Error) when the state cannot be determined. */
+  parse(result: ExecResult): S;
+}
+
+/** A read done on the controller (e.g. an SMTP or DNS probe from here), run beside the batch. */
+export interface LocalRead<S> {
+  local(): Promise<S>;
+}
+
+export type ReadSpec<S> = RemoteRead<S> | LocalRead<S>;
+
+export interface TextDiff {
+  /** The file (or pseudo-file) the text belongs to; a header in the unified diff. */
+  label: string;
+  before: string;
+  after: string;
+}
+
+export interface Change {
+  /** One line: what would change ("set smtpd_banner: '$myhostname ESMTP $mail_name' → '$myhostname ESMTP'"). */
+  summary: string;
+  /** For text, before/after so `--diff` can show a unified diff. */
+  diff?: TextDiff;
+}
+
+export interface ApplyContext {
+  session: HostSession;
+  facts: Facts;
+  host: string;
+}
+
+export interface Step<S = unknown> {
+  /** Kind of step: "file", "postconf", … */
+  readonly kind: string;
+  /** What the user reads in the output: "postconf main.cf", "file /etc/postfix/sasl/smtpd.conf". */
+  readonly name: string;
+  read(): ReadSpec<S>;
+  /** Pure: current state → nothing to do (null) or the change. Throw InvalidStepError for bad input. */
+  diff(current: S): Change | null;
+  /** Make the change. Absent for read-only steps (verifications): a change is then a failure. */
+  apply?(context: ApplyContext, current: S, change: Change): Promise<void>;
+  /** Handlers to notify when this step changes something. */
+  readonly notify?: readonly string[];
+}
+
+export interface Handler {
+  /** Runs once after the steps (or at a flushHandlers marker) when a notifying step changed. */
+  run(context: ApplyContext): Promise<void>;
+}
+
+/** A marker in the step list: run the handlers notified so far, here (like Ansible's flush_handlers). */
+export interface FlushHandlers {
+  readonly kind: "flush-handlers";
+  readonly name: string;
+}
+
+export type PlaybookItem = Step<any> | FlushHandlers;
+
+export function flushHandlers(): FlushHandlers {
+  return { kind: "flush-handlers", name: "flush handlers" };
+}
+
+export function isFlushHandlers(item: PlaybookItem): item is FlushHandlers {
+  return item.kind === "flush-handlers";
+}
+
+export function isLocalRead<S>(read: ReadSpec<S>): read is LocalRead<S> {
+  return "local" in read;
+}
+
+/** The step's input is wrong (an unknown Postfix parameter, say): always fatal, even in check mode. */
+export class InvalidStepError extends Error {
+  override readonly name = "InvalidStepError";
+}
+
+/** The read ran but the state could not be determined (a command missing, a file unreadable). */
+export class ReadFailedError extends Error {
+  override readonly name = "ReadFailedError";
+}

@@ -1,0 +1,98 @@
+/**
+ * Human output. On a TTY, an ora spinner shows the step in flight for each host; elsewhere
+ * (CI logs, pipes) one plain line per finished step. Either way a summary closes the run.
+ * Everything printed goes through `mask`.
+ */
+import ora, { type Ora } from "ora";
+import { mask } from "../shell/mask.ts";
+import type { HostReport, RunEvent, StepReport } from "./events.ts";
+
+const SYMBOL: Record<StepReport["status"], string> = {
+  ok: "ok",
+  changed: "changed",
+  "would-change": "would change",
+  unknown: "unknown",
+  failed: "FAILED",
+  skipped: "skipped",
+};
+
+export interface TerminalOptions {
+  stream: NodeJS.WriteStream;
+  showDiff: boolean;
+  /** Show a line for every ok step too (otherwise ok steps are counted, not listed, when quiet). */
+  verbose?: boolean;
+}
+
+export class TerminalReporter {
+  #spinners = new Map<string, Ora>();
+  readonly #tty: boolean;
+
+  constructor(readonly options: TerminalOptions) {
+    this.#tty = Boolean(options.stream.isTTY) && !process.env.CI;
+  }
+
+  handle = (event: RunEvent): void => {
+    switch (event.type) {
+      case "step-start":
+        if (this.#tty) this.#spinner(event.host).start(`${event.host}: ${event.name}`);
+        break;
+      case "step-end":
+        this.#stopSpinner(event.host);
+        this.#line(formatStep(event.host, event.step));
+        if (this.options.showDiff && event.step.diff) this.#line(indent(event.step.diff));
+        break;
+      case "handler-end":
+        this.#line(`${event.host}: handler ${event.handler.name}: ${event.handler.status}${event.handler.error ? `: ${event.handler.error}` : ""}`);
+        break;
+      case "host-end":
+        this.#stopSpinner(event.host);
+        if (event.report.error) this.#line(`${event.host}: ${event.report.status.toUpperCase()}: ${event.report.error}`);
+        break;
+      case "host-start":
+        break;
+    }
+  };
+
+  summary(reports: readonly HostReport[]): void {
+    this.#line("");
+    this.#line("summary:");
+    const width = Math.max(4, ...reports.map((r) => r.host.length));
+    for (const report of reports) {
+      const c = report.counts;
+      this.#line(
+        `  ${report.host.padEnd(width)}  ${report.status.padEnd(11)} ok=${c.ok} changed=${c.changed} would-change=${c.wouldChange} ` +
+          `unknown=${c.unknown} failed=${c.failed} skipped=${c.skipped}  round-trips=${report.roundTrips}  ${(report.durationMs / 1000).toFixed(1)}s`,
+      );
+    }
+  }
+
+  #spinner(host: string): Ora {
+    let spinner = this.#spinners.get(host);
+    if (!spinner) {
+      spinner = ora({ stream: this.options.stream });
+      this.#spinners.set(host, spinner);
+    }
+    return spinner;
+  }
+
+  #stopSpinner(host: string): void {
+    this.#spinners.get(host)?.stop();
+  }
+
+  #line(text: string): void {
+    this.options.stream.write(`${mask(text)}\n`);
+  }
+}
+
+function formatStep(host: string, step: StepReport): string {
+  const detail = step.error ?? step.summary;
+  return `${host}: [${SYMBOL[step.status]}] ${step.name}${detail ? ` — ${detail}` : ""}`;
+}
+
+function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((line) => `    ${line}`)
+    .join("\n");
+}

@@ -1,0 +1,371 @@
+/**
+ * Runs a playbook on one host: connect → facts → steps(ctx) → for each step read → diff →
+ * (apply unless check) → notify handlers; handlers run once, after the steps or at a flush marker.
+ *
+ * Reads are batched: every step whose state is not known yet is read in one remote script (one
+ * round trip). An apply can change what later steps see, so after one the later steps are marked
+ * stale and read again, together, when the runner reaches them.
+ *
+ * Check mode is structural: `apply` and handlers are never called, so only reads reach the host.
+ */
+import { mask } from "../shell/mask.ts";
+import { HostSession, tail } from "../transport/host-session.ts";
+import { TransportError, type ExecResult, type Transport } from "../transport/transport.ts";
+import { factsCommand, parseFacts, type Facts } from "../facts/facts.ts";
+import type { Playbook, HostInfo, PlaybookContext } from "../playbook/playbook.ts";
+import {
+  InvalidStepError,
+  isFlushHandlers,
+  isLocalRead,
+  type ApplyContext,
+  type Change,
+  type Handler,
+  type PlaybookItem,
+  type RemoteRead,
+  type Step,
+} from "../playbook/step.ts";
+import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
+import { renderDiff } from "../report/unified-diff.ts";
+import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
+
+export type RunMode = "apply" | "check";
+
+export interface HostRunOptions {
+  playbook: Playbook;
+  /** Vars already validated against the playbook's schema. */
+  vars: unknown;
+  host: HostInfo;
+  connect: () => Promise<Transport>;
+  mode: RunMode;
+  emit?: EventSink;
+  commandTimeoutMs?: number;
+}
+
+type ReadOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
+
+export async function runHost(options: HostRunOptions): Promise<HostReport> {
+  const started = Date.now();
+  const emit = options.emit ?? (() => undefined);
+  const name = options.host.name;
+  emit({ type: "host-start", host: name });
+
+  let session: HostSession;
+  try {
+    session = new HostSession(await options.connect(), options.commandTimeoutMs);
+  } catch (error) {
+    const report = hostReport(name, "unreachable", [], [], 0, 0, started, describe(error));
+    emit({ type: "host-end", host: name, report });
+    return report;
+  }
+
+  const run = new HostRun(options, session, emit);
+  let report: HostReport;
+  try {
+    report = await run.execute(started);
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+  emit({ type: "host-end", host: name, report });
+  return report;
+}
+
+class HostRun {
+  readonly steps: StepReport[] = [];
+  readonly handlers: HandlerReport[] = [];
+  readRoundTrips = 0;
+  #items: PlaybookItem[] = [];
+  #handlerMap: Record<string, Handler> = {};
+  #reads = new Map<number, ReadOutcome>();
+  #notified = new Set<string>();
+  #pendingChange = false;
+  #failed = false;
+  #facts!: Facts;
+
+  constructor(
+    readonly options: HostRunOptions,
+    readonly session: HostSession,
+    readonly emit: EventSink,
+  ) {}
+
+  get host(): string {
+    return this.options.host.name;
+  }
+
+  async execute(started: number): Promise<HostReport> {
+    try {
+      this.#facts = await this.#gatherFacts();
+      const context: PlaybookContext<unknown> = { vars: this.options.vars, facts: this.#facts, host: this.options.host };
+      this.#items = this.options.playbook.steps(context as never);
+      this.#handlerMap = this.options.playbook.handlers?.(context as never) ?? {};
+      this.#checkNotifyTargets();
+      await this.#preflight();
+    } catch (error) {
+      const unreachable = error instanceof TransportError && error.kind !== "timeout";
+      return this.#finish(started, unreachable ? "unreachable" : "failed", describe(error));
+    }
+
+    for (let index = 0; index < this.#items.length; index += 1) {
+      const item = this.#items[index] as PlaybookItem;
+      if (isFlushHandlers(item)) {
+        await this.#runHandlers();
+        continue;
+      }
+      if (this.#failed) {
+        this.#record({ index, name: item.name, kind: item.kind, status: "skipped", summary: "an earlier step failed", durationMs: 0 });
+        continue;
+      }
+      await this.#runStep(index, item);
+    }
+    if (!this.#failed) await this.#runHandlers();
+    else for (const handler of this.#notified) this.#recordHandler({ name: handler, status: "skipped" });
+
+    const counts = countStatuses(this.steps);
+    const status = this.#failed
+      ? "failed"
+      : counts.changed > 0
+        ? "changed"
+        : counts.wouldChange + counts.unknown > 0
+          ? "drift"
+          : "ok";
+    return this.#finish(started, status);
+  }
+
+  async #gatherFacts(): Promise<Facts> {
+    this.readRoundTrips += 1;
+    return parseFacts(await this.session.run(factsCommand));
+  }
+
+  /** Every notify target must name a handler: a typo is an error before anything is changed. */
+  #checkNotifyTargets(): void {
+    for (const item of this.#items) {
+      if (isFlushHandlers(item)) continue;
+      for (const target of item.notify ?? []) {
+        if (!(target in this.#handlerMap)) {
+          const known = Object.keys(this.#handlerMap);
+          throw new InvalidStepError(
+            `step "${item.name}" notifies "${target}", which is not a handler of playbook "${this.options.playbook.name}"` +
+              (known.length ? ` (handlers: ${known.join(", ")})` : " (it has no handlers)"),
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * Read every step once, up front, in one batch, and diff them all: a step whose input is
+   * invalid (InvalidStepError) fails the host before anything is changed.
+   */
+  async #preflight(): Promise<void> {
+    const indices = this.#items.flatMap((item, index) => (isFlushHandlers(item) ? [] : [index]));
+    await this.#readSteps(indices);
+    for (const index of indices) {
+      const outcome = this.#reads.get(index);
+      if (!outcome?.ok) continue;
+      const step = this.#items[index] as Step;
+      try {
+        step.diff(outcome.value);
+      } catch (error) {
+        if (error instanceof InvalidStepError) throw new InvalidStepError(`step "${step.name}": ${error.message}`);
+      }
+    }
+  }
+
+  async #runStep(index: number, step: Step): Promise<void> {
+    const started = Date.now();
+    this.emit({ type: "step-start", host: this.host, index, name: step.name, kind: step.kind });
+    const base = { index, name: step.name, kind: step.kind };
+    if (!this.#reads.has(index)) {
+      // Stale after an earlier apply: read this step and every later stale one in one batch.
+      const stale = this.#items.flatMap((item, i) => (i >= index && !isFlushHandlers(item) && !this.#reads.has(i) ? [i] : []));
+      try {
+        await this.#readSteps(stale);
+      } catch (error) {
+        this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
+        return;
+      }
+    }
+    const outcome = this.#reads.get(index) as ReadOutcome;
+    if (!outcome.ok) {
+      if (this.options.mode === "check" && this.#pendingChange && !(outcome.error instanceof InvalidStepError)) {
+        this.#record({
+          ...base,
+          status: "unknown",
+          summary: `depends on a pending change (${firstLine(outcome.error.message)})`,
+          durationMs: Date.now() - started,
+        });
+        return;
+      }
+      this.#fail({ ...base, durationMs: Date.now() - started }, outcome.error.message);
+      return;
+    }
+
+    let change: Change | null;
+    try {
+      change = step.diff(outcome.value);
+    } catch (error) {
+      this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
+      return;
+    }
+    if (!change) {
+      this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
+      return;
+    }
+    const shown = { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
+    if (this.options.mode === "check") {
+      this.#pendingChange = true;
+      for (const target of step.notify ?? []) this.#notified.add(target);
+      this.#record({ ...base, ...shown, status: "would-change", durationMs: Date.now() - started });
+      return;
+    }
+    if (!step.apply) {
+      // A read-only step (a verification) cannot make its state true: its drift is a failure.
+      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `${this.host}: ${step.name}: ${shown.summary}`);
+      return;
+    }
+    try {
+      await step.apply(this.#applyContext(), outcome.value, change);
+    } catch (error) {
+      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `step "${step.name}": ${describe(error)}`);
+      return;
+    }
+    // What this step changed may be what a later step reads: read them again when reached.
+    for (const i of [...this.#reads.keys()]) if (i > index) this.#reads.delete(i);
+    for (const target of step.notify ?? []) this.#notified.add(target);
+    this.#record({ ...base, ...shown, status: "changed", durationMs: Date.now() - started });
+  }
+
+  /** Read the given steps: remote reads in one batched round trip, local reads beside it. */
+  async #readSteps(indices: readonly number[]): Promise<void> {
+    const remote: { index: number; step: Step; read: RemoteRead<unknown> }[] = [];
+    const local: Promise<void>[] = [];
+    for (const index of indices) {
+      const step = this.#items[index] as Step;
+      let spec;
+      try {
+        spec = step.read();
+      } catch (error) {
+        this.#reads.set(index, { ok: false, error: asError(error) });
+        continue;
+      }
+      if (isLocalRead(spec)) {
+        local.push(
+          spec.local().then(
+            (value) => void this.#reads.set(index, { ok: true, value }),
+            (error: unknown) => void this.#reads.set(index, { ok: false, error: asError(error) }),
+          ),
+        );
+      } else {
+        remote.push({ index, step, read: spec });
+      }
+    }
+    if (remote.length > 0) {
+      const batch = encodeBatch(remote.map((r) => r.read.command));
+      this.readRoundTrips += 1;
+      const results = splitBatchOutput(batch, await this.session.run(batch.command));
+      remote.forEach(({ index, step, read }, i) => {
+        const result = results[i] as ExecResult;
+        try {
+          this.#reads.set(index, { ok: true, value: read.parse(result) });
+        } catch (error) {
+          this.#reads.set(index, { ok: false, error: readError(this.host, step, read.command.display, result, error) });
+        }
+      });
+    }
+    await Promise.all(local);
+  }
+
+  async #runHandlers(): Promise<void> {
+    if (this.#notified.size === 0) return;
+    // Handlers run in the order they are declared, each once, like Ansible's.
+    const due = Object.keys(this.#handlerMap).filter((name) => this.#notified.has(name));
+    this.#notified.clear();
+    for (const name of due) {
+      if (this.options.mode === "check") {
+        this.#recordHandler({ name, status: "would-run" });
+        continue;
+      }
+      if (this.#failed) {
+        this.#recordHandler({ name, status: "skipped" });
+        continue;
+      }
+      try {
+        await (this.#handlerMap[name] as Handler).run(this.#applyContext());
+        this.#recordHandler({ name, status: "ran" });
+      } catch (error) {
+        this.#failed = true;
+        this.#recordHandler({ name, status: "failed", error: mask(`handler "${name}": ${describe(error)}`) });
+      }
+      // A handler (a reload, a restart) may change what later steps read.
+      this.#reads.clear();
+    }
+  }
+
+  #applyContext(): ApplyContext {
+    return { session: this.session, facts: this.#facts, host: this.host };
+  }
+
+  #fail(step: Omit<StepReport, "status">, error: string): void {
+    this.#failed = true;
+    this.#record({ ...step, status: "failed", error: mask(error) });
+  }
+
+  #record(step: StepReport): void {
+    this.steps.push(step);
+    this.emit({ type: "step-end", host: this.host, step });
+  }
+
+  #recordHandler(handler: HandlerReport): void {
+    this.handlers.push(handler);
+    this.emit({ type: "handler-end", host: this.host, handler });
+  }
+
+  #finish(started: number, status: HostReport["status"], error?: string): HostReport {
+    return hostReport(this.host, status, this.steps, this.handlers, this.session.roundTrips, this.readRoundTrips, started, error);
+  }
+}
+
+function hostReport(
+  host: string,
+  status: HostReport["status"],
+  steps: StepReport[],
+  handlers: HandlerReport[],
+  roundTrips: number,
+  readRoundTrips: number,
+  started: number,
+  error?: string,
+): HostReport {
+  return {
+    host,
+    status,
+    steps,
+    handlers,
+    counts: countStatuses(steps),
+    roundTrips,
+    readRoundTrips,
+    durationMs: Date.now() - started,
+    ...(error ? { error: mask(error) } : {}),
+  };
+}
+
+function readError(host: string, step: Step, command: string, result: ExecResult, cause: unknown): Error {
+  const stderr = tail(result.stderr.toString("utf8"), 5);
+  return new Error(
+    mask(
+      `${host}: step "${step.name}": cannot read current state: ${asError(cause).message}\n` +
+        `  command: ${firstLine(command)}${command.includes("\n") ? " …" : ""}\n  exit code: ${result.exitCode}` +
+        (stderr ? `\n  stderr: ${stderr}` : ""),
+    ),
+  );
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function describe(error: unknown): string {
+  return mask(asError(error).message);
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}

@@ -1,0 +1,41 @@
+/** directory: a directory exists (parents included) with the given owner, group and mode. */
+import { z } from "zod";
+import type { Step } from "../playbook/step.ts";
+import { joinCommands, sh } from "../shell/sh.ts";
+import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
+import { metadataCommand, normalizeMode } from "./file.ts";
+import { parseStepParams } from "./params.ts";
+
+const directoryParams = z.object({
+  path: z.string().startsWith("/", "must be an absolute path"),
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0755").optional(),
+  notify: z.array(z.string()).optional(),
+});
+
+export function directory(input: z.input<typeof directoryParams>): Step<FileState> {
+  const params = parseStepParams("directory", directoryParams, input);
+  const mode = params.mode ? normalizeMode(params.mode) : undefined;
+  return {
+    kind: "directory",
+    name: `directory ${params.path}`,
+    notify: params.notify,
+    read: () => ({ command: readFileCommand(params.path, { metaOnly: true }), parse: (r) => parseFileState(r, params.path) }),
+    diff(current) {
+      if (current.exists && current.type !== "directory") {
+        throw new Error(`${params.path} exists and is a ${current.type}, not a directory`);
+      }
+      const parts: string[] = [];
+      if (!current.exists) parts.push("create");
+      if (params.owner && current.owner !== params.owner) parts.push(`owner ${current.owner ?? "-"} → ${params.owner}`);
+      if (params.group && current.group !== params.group) parts.push(`group ${current.group ?? "-"} → ${params.group}`);
+      if (mode && current.mode !== mode) parts.push(`mode ${current.mode ?? "-"} → ${mode}`);
+      return parts.length ? { summary: parts.join(", ") } : null;
+    },
+    async apply({ session }, current) {
+      const create = current.exists ? [] : [sh`mkdir -p -- ${params.path}`];
+      await session.check(joinCommands([...create, metadataCommand(params.path, params.owner, params.group, mode)].filter((c) => c.text), " && "));
+    },
+  };
+}

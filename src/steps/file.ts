@@ -1,0 +1,72 @@
+/**
+ * file: a whole file's content, owner, group and mode. Written atomically (temp file + rename),
+ * with an optional validation command run on the temp file before it replaces the real one.
+ */
+import { z } from "zod";
+import type { Change, Step } from "../playbook/step.ts";
+import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
+import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseStepParams } from "./params.ts";
+
+const fileParams = z.object({
+  path: z.string().startsWith("/", "must be an absolute path"),
+  content: z.union([z.string(), z.instanceof(Buffer)]),
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644").optional(),
+  validate: z.string().includes("%s", { message: "must contain %s (the temp file's path)" }).optional(),
+  backup: z.boolean().optional(),
+  notify: z.array(z.string()).optional(),
+});
+
+export type FileParams = z.input<typeof fileParams>;
+
+export function file(input: FileParams): Step<FileState> {
+  const params = parseStepParams("file", fileParams, input);
+  const desired = Buffer.from(params.content);
+  const mode = params.mode ? normalizeMode(params.mode) : undefined;
+  return {
+    kind: "file",
+    name: `file ${params.path}`,
+    notify: params.notify,
+    read: () => ({ command: readFileCommand(params.path), parse: (result) => parseFileState(result, params.path) }),
+    diff(current): Change | null {
+      if (current.exists && current.type !== "regular file") {
+        throw new Error(`${params.path} exists and is a ${current.type}, not a regular file`);
+      }
+      const parts: string[] = [];
+      const contentDiffers = !current.exists || !current.content?.equals(desired);
+      if (!current.exists) parts.push("create");
+      else if (contentDiffers) parts.push("content");
+      if (params.owner && current.owner !== params.owner) parts.push(`owner ${current.owner ?? "-"} → ${params.owner}`);
+      if (params.group && current.group !== params.group) parts.push(`group ${current.group ?? "-"} → ${params.group}`);
+      if (mode && current.exists && current.mode !== mode) parts.push(`mode ${current.mode} → ${mode}`);
+      if (parts.length === 0) return null;
+      return {
+        summary: parts.join(", "),
+        ...(contentDiffers
+          ? { diff: { label: params.path, before: current.content?.toString("utf8") ?? "", after: desired.toString("utf8") } }
+          : {}),
+      };
+    },
+    async apply({ session }, current) {
+      if (!current.exists || !current.content?.equals(desired)) {
+        await session.check(writeFileCommand(params.path, { ...params, mode }), { stdin: desired });
+        return;
+      }
+      await session.check(metadataCommand(params.path, params.owner, params.group, mode));
+    },
+  };
+}
+
+export function normalizeMode(mode: string): string {
+  return mode.padStart(4, "0");
+}
+
+/** chown/chmod of an existing path (used by `file` and `ownerMode`). */
+export function metadataCommand(path: string, owner?: string, group?: string, mode?: string): ShellCommand {
+  const commands: ShellCommand[] = [];
+  if (owner || group) commands.push(sh`chown -- ${`${owner ?? ""}${group ? `:${group}` : ""}`} ${path}`);
+  if (mode) commands.push(sh`chmod -- ${mode} ${path}`);
+  return joinCommands(commands, " && ");
+}

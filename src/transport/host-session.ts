@@ -1,0 +1,82 @@
+/**
+ * One host's connection as the runner and the steps see it. Built once on top of any Transport:
+ * - commands are ShellCommands (built by `sh`), so quoting is never the caller's job;
+ * - a command holding a secret is sent as a script on stdin (`sh -s`), never as argv;
+ * - every exec is counted: round trips are the cost that dominates over real networks;
+ * - failures become CommandError with host, masked command, exit code and stderr tail.
+ */
+import { mask } from "../shell/mask.ts";
+import type { ShellCommand } from "../shell/sh.ts";
+import { isSecret, type Secret } from "../shell/secret.ts";
+import type { ExecResult, Transport } from "./transport.ts";
+
+export interface RunOptions {
+  stdin?: Buffer | string | Secret;
+  timeoutMs?: number;
+}
+
+export class CommandError extends Error {
+  override readonly name = "CommandError";
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly result: ExecResult,
+  ) {
+    const stderrTail = tail(result.stderr.toString("utf8"), 5);
+    super(
+      mask(
+        `${host}: command failed with exit code ${result.exitCode}: ${command}` +
+          (stderrTail ? `\n${stderrTail}` : ""),
+      ),
+    );
+  }
+}
+
+export function tail(text: string, lines: number): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+export class HostSession {
+  #roundTrips = 0;
+  constructor(
+    readonly transport: Transport,
+    /** Default per-command timeout. */
+    readonly defaultTimeoutMs = 120_000,
+  ) {}
+
+  get host(): string {
+    return this.transport.host;
+  }
+
+  /** How many commands went to the host (each one is a network round trip). */
+  get roundTrips(): number {
+    return this.#roundTrips;
+  }
+
+  /** Run a command; a non-zero exit is a result, not an exception. */
+  async run(command: ShellCommand, options: RunOptions = {}): Promise<ExecResult> {
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    const stdin = isSecret(options.stdin) ? options.stdin.reveal() : options.stdin;
+    this.#roundTrips += 1;
+    if (command.hasSecret) {
+      if (stdin !== undefined) {
+        throw new Error(`${this.host}: a command holding a secret cannot also take stdin: ${command.display}`);
+      }
+      // The script (with the secret inside a builtin printf) travels on stdin: no argv ever holds it.
+      return this.transport.exec("sh -s", { stdin: command.text, timeoutMs });
+    }
+    return this.transport.exec(command.text, { stdin, timeoutMs });
+  }
+
+  /** Run a command and throw CommandError unless it exits 0. */
+  async check(command: ShellCommand, options: RunOptions = {}): Promise<ExecResult> {
+    const result = await this.run(command, options);
+    if (result.exitCode !== 0) throw new CommandError(this.host, command.display, result);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}
+

@@ -1,0 +1,151 @@
+/**
+ * An in-memory host for unit tests. It records every command (and its stdin) and answers from
+ * scripted fixtures: a matcher (substring, RegExp or predicate) → a result or a function of the
+ * command. Batched reads are split into their fragments, answered one by one, and framed back the
+ * way the real script prints them, so tests see exactly what each step sent. A small file store
+ * answers the commands of remote-file (read and atomic write), so file-based steps run for real.
+ */
+import { decodeBatchScript, encodeBatchOutput } from "../run/read-batch.ts";
+import { TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+
+export interface MockFile {
+  content: Buffer;
+  owner: string;
+  group: string;
+  mode: string;
+}
+
+export type Matcher = string | RegExp | ((command: string) => boolean);
+export type Answer =
+  | Partial<{ exitCode: number; stdout: string | Buffer; stderr: string | Buffer }>
+  | ((command: string, stdin: Buffer, host: MockTransport) => Partial<{ exitCode: number; stdout: string | Buffer; stderr: string | Buffer }>);
+
+export interface RecordedCommand {
+  /** One command as a step built it (a batch is recorded fragment by fragment). */
+  command: string;
+  stdin: Buffer;
+  /** True when it arrived inside a batched read. */
+  batched: boolean;
+}
+
+export class MockTransport implements Transport {
+  readonly files = new Map<string, MockFile>();
+  /** Every command the host received, batches split into fragments. */
+  readonly commands: RecordedCommand[] = [];
+  /** Every exec call as it crossed the transport (one per round trip). */
+  readonly execs: { command: string; stdin: Buffer }[] = [];
+  /** Commands no fixture answered. */
+  readonly unmatched: string[] = [];
+  #fixtures: { matcher: Matcher; answer: Answer }[] = [];
+  #closed = false;
+  /** Set to make every exec fail as a lost connection (to test transport failures). */
+  failWith?: TransportError;
+
+  constructor(readonly host = "mock") {}
+
+  /** Answer commands that match. Later fixtures take precedence over earlier ones. */
+  on(matcher: Matcher, answer: Answer): this {
+    this.#fixtures.unshift({ matcher, answer });
+    return this;
+  }
+
+  file(path: string, content: string | Buffer, meta: Partial<Omit<MockFile, "content">> = {}): this {
+    this.files.set(path, {
+      content: Buffer.from(content),
+      owner: meta.owner ?? "root",
+      group: meta.group ?? "root",
+      mode: meta.mode ?? "0644",
+    });
+    return this;
+  }
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (this.#closed) throw new TransportError(this.host, "lost", "connection closed");
+    if (this.failWith) throw this.failWith;
+    const stdin = Buffer.from(options.stdin ?? "");
+    this.execs.push({ command, stdin });
+    // A command holding a secret arrives as a script on stdin.
+    const script = command === "sh -s" ? stdin.toString("utf8") : command;
+    const scriptStdin = command === "sh -s" ? Buffer.alloc(0) : stdin;
+    const batch = decodeBatchScript(script);
+    if (batch) {
+      const results = batch.fragments.map((fragment) => this.#answer(fragment, Buffer.alloc(0), true));
+      return encodeBatchOutput(batch.marker, results);
+    }
+    return this.#answer(script, scriptStdin, false);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** A new connection to the same in-memory host (state kept), as a later run would make. */
+  reopen(): this {
+    this.#closed = false;
+    return this;
+  }
+
+  #answer(command: string, stdin: Buffer, batched: boolean): ExecResult {
+    this.commands.push({ command, stdin, batched });
+    for (const { matcher, answer } of this.#fixtures) {
+      if (matches(matcher, command)) {
+        const partial = typeof answer === "function" ? answer(command, stdin, this) : answer;
+        return {
+          exitCode: partial.exitCode ?? 0,
+          stdout: Buffer.from(partial.stdout ?? ""),
+          stderr: Buffer.from(partial.stderr ?? ""),
+        };
+      }
+    }
+    const fileResult = this.#fileCommand(command, stdin);
+    if (fileResult) return fileResult;
+    this.unmatched.push(command);
+    return { exitCode: 127, stdout: Buffer.alloc(0), stderr: Buffer.from(`mock: no fixture for: ${command}\n`) };
+  }
+
+  /** The remote-file commands, answered from the in-memory store. */
+  #fileCommand(command: string, stdin: Buffer): ExecResult | undefined {
+    const read = /^if \[ -e (.+?) \] \|\| \[ -L \1 \]; then stat -c '%U %G %04a %F'/.exec(command);
+    if (read?.[1]) {
+      const path = unquote(read[1]);
+      const file = this.files.get(path);
+      const metaOnly = !command.includes("cat --");
+      const stdout = file
+        ? Buffer.concat([
+            Buffer.from(`${file.owner} ${file.group} ${file.mode} regular file\n`),
+            metaOnly ? Buffer.alloc(0) : file.content,
+          ])
+        : Buffer.from("provision:absent\n");
+      return { exitCode: 0, stdout, stderr: Buffer.alloc(0) };
+    }
+    const write = /^set -e; umask 077; dir=.+?; path=(.+)\n/.exec(command);
+    if (write?.[1]) {
+      const path = unquote(write[1]);
+      const previous = this.files.get(path);
+      const owner = /chown ([^ "]+) "\$tmp"/.exec(command)?.[1];
+      const mode = /chmod ([0-7]{3,4}) "\$tmp"/.exec(command)?.[1];
+      const [user, group] = owner ? unquote(owner).split(":") : [];
+      this.files.set(path, {
+        content: stdin,
+        owner: user || previous?.owner || "root",
+        group: group || previous?.group || "root",
+        mode: mode ? mode.padStart(4, "0") : (previous?.mode ?? "0644"),
+      });
+      return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+    }
+    return undefined;
+  }
+}
+
+function matches(matcher: Matcher, command: string): boolean {
+  if (typeof matcher === "string") return command.includes(matcher);
+  if (matcher instanceof RegExp) return matcher.test(command);
+  return matcher(command);
+}
+
+/** Undo `quote()` for one word: 'a'\''b' → a'b. */
+export function unquote(word: string): string {
+  let out = "";
+  for (const match of word.matchAll(/'([^']*)'|\\(.)|([^'\\]+)/g)) out += match[1] ?? match[2] ?? match[3] ?? "";
+  return out;
+}

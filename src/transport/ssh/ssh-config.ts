@@ -1,0 +1,213 @@
+/**
+ * Where and how to connect to a host, from explicit options and ~/.ssh/config (parsed by the
+ * `ssh-config` package, directive names case-insensitive, first value wins as in OpenSSH).
+ * Explicit options win over the config file, the config file over defaults.
+ *
+ * Honoured: HostName (with `%h`), User, Port, IdentityFile (several; `~`, `%d`, `%u`, `%h`, `%r`
+ * expanded), ProxyJump (`none` or a comma-separated list of `[user@]host[:port]` or
+ * `ssh://[user@]host[:port]`), UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias and
+ * StrictHostKeyChecking. `Match exec` blocks are NOT evaluated (reading a config must never run a
+ * local command); other Match criteria are.
+ *
+ * StrictHostKeyChecking: `accept-new` = acceptNewHostKeys; `no`/`off` is treated as
+ * `accept-new` too — an unknown host is trusted and recorded, but a CHANGED key is still refused
+ * (OpenSSH with `no` would connect anyway; we never do). `yes`/`ask` = refuse unknown hosts.
+ */
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import SSHConfig from "ssh-config";
+
+export interface JumpSpec {
+  host: string;
+  user?: string;
+  port?: number;
+}
+
+export interface SshTarget {
+  /** The host as the user wrote it (alias, inventory name). */
+  alias: string;
+  /** What to connect to (HostName or the alias itself). */
+  hostname: string;
+  port: number;
+  user: string;
+  /** Absolute paths, in the order to try. Empty means "the defaults that exist". */
+  identityFiles: string[];
+  /** True when identityFiles came from options or the config (not the built-in defaults). */
+  identityFilesConfigured: boolean;
+  /** Jump hosts, first hop first. */
+  proxyJump: JumpSpec[];
+  /** known_hosts files to read; the first is where new keys are written. */
+  userKnownHostsFiles: string[];
+  /** Read-only known_hosts files (GlobalKnownHostsFile). */
+  globalKnownHostsFiles: string[];
+  /** The name looked up in known_hosts instead of the host name (HostKeyAlias). */
+  hostKeyAlias?: string;
+  /** From StrictHostKeyChecking or the option: trust and record an unknown host. */
+  acceptNewHostKeys: boolean;
+}
+
+export interface SshTargetOverrides {
+  hostname?: string;
+  port?: number;
+  user?: string;
+  identityFiles?: string[];
+  /** A ProxyJump value ("none" disables the config's). */
+  proxyJump?: string;
+  knownHostsFiles?: string[];
+  acceptNewHostKeys?: boolean;
+  /** Config file to read; default ~/.ssh/config; false to read none. */
+  sshConfigPath?: string | false;
+  /** Home directory for `~` (default os.homedir()). */
+  homeDir?: string;
+  /** Local user name, the default remote user (default os.userInfo().username). */
+  localUser?: string;
+}
+
+/** Resolve a host alias through options and the ssh config file (read synchronously). */
+export function resolveSshTarget(alias: string, overrides: SshTargetOverrides = {}): SshTarget {
+  const homeDir = overrides.homeDir ?? os.homedir();
+  const configPath = overrides.sshConfigPath === undefined ? path.join(homeDir, ".ssh", "config") : overrides.sshConfigPath;
+  let text = "";
+  if (configPath !== false) {
+    try {
+      text = readFileSync(configPath, "utf8");
+    } catch (error) {
+      // A missing default config is normal; a missing explicit one is a mistake.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || overrides.sshConfigPath !== undefined) {
+        throw new Error(`cannot read ssh config ${configPath}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  }
+  return resolveSshTargetFromText(text, alias, overrides);
+}
+
+/** The pure part: resolve against config text. */
+export function resolveSshTargetFromText(configText: string, alias: string, overrides: SshTargetOverrides = {}): SshTarget {
+  const homeDir = overrides.homeDir ?? os.homedir();
+  const localUser = overrides.localUser ?? safeLocalUser();
+  const computed = configText.trim() === "" ? {} : computeConfig(configText, alias, overrides.user);
+  const first = (key: string): string | undefined => {
+    const value = computed[key.toLowerCase()];
+    if (Array.isArray(value)) return value[0];
+    return value;
+  };
+  const all = (key: string): string[] => {
+    const value = computed[key.toLowerCase()];
+    if (value === undefined) return [];
+    return Array.isArray(value) ? value : [value];
+  };
+
+  const hostname = overrides.hostname ?? expandTokens(first("HostName") ?? alias, { h: alias });
+  const user = overrides.user ?? first("User") ?? localUser;
+  const portText = first("Port");
+  const port = overrides.port ?? (portText ? parsePort(portText, `Port in ssh config for ${alias}`) : 22);
+  const tokens = { h: hostname, r: user, u: localUser, d: homeDir, p: String(port), n: alias };
+  const expand = (file: string) => expandPath(expandTokens(file, tokens), homeDir);
+
+  const configuredIdentities = overrides.identityFiles ?? all("IdentityFile");
+  const identityFiles = configuredIdentities.filter((file) => file.toLowerCase() !== "none").map(expand);
+
+  const jumpText = overrides.proxyJump ?? first("ProxyJump");
+  const proxyJump = jumpText && jumpText.toLowerCase() !== "none" ? parseProxyJump(jumpText) : [];
+
+  const userKnown = overrides.knownHostsFiles ?? splitWords(all("UserKnownHostsFile"));
+  const userKnownHostsFiles = (userKnown.length > 0 ? userKnown : ["~/.ssh/known_hosts"])
+    .filter((file) => file.toLowerCase() !== "none")
+    .map(expand);
+  const globalKnown =
+    overrides.knownHostsFiles !== undefined
+      ? []
+      : (() => {
+          const configured = splitWords(all("GlobalKnownHostsFile"));
+          return (configured.length > 0 ? configured : ["/etc/ssh/ssh_known_hosts"]).filter((f) => f.toLowerCase() !== "none").map(expand);
+        })();
+
+  const strict = first("StrictHostKeyChecking")?.toLowerCase();
+  const acceptNewHostKeys = overrides.acceptNewHostKeys ?? (strict === "accept-new" || strict === "no" || strict === "off");
+  const hostKeyAlias = first("HostKeyAlias");
+
+  return {
+    alias,
+    hostname,
+    port,
+    user,
+    identityFiles,
+    identityFilesConfigured: configuredIdentities.length > 0,
+    proxyJump,
+    userKnownHostsFiles,
+    globalKnownHostsFiles: globalKnown,
+    ...(hostKeyAlias ? { hostKeyAlias } : {}),
+    acceptNewHostKeys,
+  };
+}
+
+function computeConfig(text: string, alias: string, user: string | undefined): Record<string, string | string[]> {
+  const config = SSHConfig.parse(text);
+  const query = user ? { Host: alias, User: user } : { Host: alias, User: safeLocalUser() };
+  return config.compute(query, { ignoreCase: true, matchExec: false });
+}
+
+/** `a,b` / `user@host:port` / `ssh://user@host:port` / `[v6addr]:port` → JumpSpec[]. */
+export function parseProxyJump(value: string): JumpSpec[] {
+  return value
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "")
+    .map(parseJumpSpec);
+}
+
+export function parseJumpSpec(text: string): JumpSpec {
+  let rest = text.startsWith("ssh://") ? text.slice("ssh://".length).replace(/\/$/, "") : text;
+  let user: string | undefined;
+  const at = rest.lastIndexOf("@");
+  if (at >= 0) {
+    user = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+  }
+  let host = rest;
+  let port: number | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
+  if (bracketed) {
+    host = bracketed[1] ?? "";
+    if (bracketed[2]) port = parsePort(bracketed[2], `ProxyJump ${text}`);
+  } else {
+    const colon = rest.lastIndexOf(":");
+    if (colon >= 0 && rest.indexOf(":") === colon) {
+      host = rest.slice(0, colon);
+      port = parsePort(rest.slice(colon + 1), `ProxyJump ${text}`);
+    }
+  }
+  if (host === "" || user === "") throw new Error(`invalid ProxyJump host: ${JSON.stringify(text)}`);
+  return { host, ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}) };
+}
+
+function parsePort(text: string, what: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port in ${what}: ${JSON.stringify(text)}`);
+  return port;
+}
+
+function splitWords(values: string[]): string[] {
+  return values.flatMap((value) => value.split(/\s+/)).filter((word) => word !== "");
+}
+
+/** `%h`, `%r`, … as ssh_config(5) TOKENS (the subset that makes sense here); `%%` → `%`. */
+export function expandTokens(value: string, tokens: Record<string, string>): string {
+  return value.replace(/%(.)/g, (match, letter: string) => (letter === "%" ? "%" : (tokens[letter] ?? match)));
+}
+
+/** `~` and `~/…` → the home directory; a relative path is taken from the cwd, as OpenSSH does. */
+export function expandPath(file: string, homeDir: string): string {
+  if (file === "~") return homeDir;
+  if (file.startsWith("~/")) return path.join(homeDir, file.slice(2));
+  return path.resolve(file);
+}
+
+function safeLocalUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? "root";
+  }
+}

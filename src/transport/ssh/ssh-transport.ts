@@ -1,0 +1,331 @@
+/**
+ * The SSH transport (ssh2): one connection per host, reused for every command, at most
+ * `maxChannels` (8) session channels at a time — below OpenSSH's default MaxSessions (10) — the
+ * rest queue. Every command runs as `/bin/sh -c <command>` (through sudo when `become` is set and
+ * the login user is not root), so the login shell (bash, zsh…) never changes its meaning.
+ *
+ * Failure is bounded, never a hang:
+ * - connect: readyTimeout (15 s) per hop;
+ * - per command: `timeoutMs` → the channel gets signal KILL, is closed, and exec throws
+ *   TransportError "timeout"; its slot is freed when the host closes the channel (or after a grace);
+ * - a dead connection is noticed by SSH keepalives (15 s × 3) or the socket closing; every running,
+ *   queued and later exec then throws TransportError "lost".
+ */
+import os from "node:os";
+import type { Client, ClientChannel } from "ssh2";
+import { quote } from "../../shell/quote.ts";
+import type { Secret } from "../../shell/secret.ts";
+import { TransportError, type ExecOptions, type ExecResult, type Transport } from "../transport.ts";
+import { agentSocketFromEnv, PASSPHRASE_ENV } from "./auth.ts";
+import { connectChain, type Hop } from "./connect.ts";
+import { Semaphore } from "./semaphore.ts";
+import { resolveSshTarget, type SshTarget } from "./ssh-config.ts";
+import { sudoCommand, sudoFailure, sudoStdin, type BecomeOptions } from "./sudo.ts";
+
+export interface SshOptions {
+  /** The host as the user wrote it: an ssh config alias, a name or an address. */
+  host: string;
+  /** Overrides HostName from the ssh config. */
+  hostname?: string;
+  port?: number;
+  /** Login user (default: ssh config User, else the local user name). */
+  user?: string;
+  /** Private key files, tried in order (default: ssh config IdentityFile, else ~/.ssh/id_{ed25519,ecdsa,rsa}). */
+  identityFiles?: string[];
+  /** Password authentication, only when set. */
+  password?: Secret;
+  /** Passphrase for encrypted keys (default: env PROVISION_SSH_PASSPHRASE, else a prompt on a TTY). */
+  passphrase?: Secret;
+  /** Ask for a key passphrase (default: on the terminal when stdin is a TTY). */
+  promptPassphrase?: (keyFile: string) => Promise<string | undefined>;
+  /** ssh-agent socket (default: env SSH_AUTH_SOCK); false: do not use an agent. */
+  agent?: string | false;
+  /** known_hosts files (default: ssh config UserKnownHostsFile, else ~/.ssh/known_hosts). New keys go to the first. */
+  knownHostsFiles?: string[];
+  /** Trust and record an unknown host key (the CLI's --accept-new-host-keys). A changed key is refused anyway. */
+  acceptNewHostKeys?: boolean;
+  /** ssh config file (default ~/.ssh/config); false: none. */
+  sshConfigPath?: string | false;
+  /** ProxyJump value, overriding the config's ("none" disables it). */
+  proxyJump?: string;
+  /** Run commands as root through sudo when the login user is not root. */
+  become?: BecomeOptions;
+  /** SSH handshake timeout per hop, ms (default 15000). */
+  readyTimeout?: number;
+  /** Keepalive interval, ms (default 15000); 0 disables. */
+  keepaliveInterval?: number;
+  /** Unanswered keepalives before the connection counts as lost (default 3). */
+  keepaliveCountMax?: number;
+  /** Concurrent session channels (default 8; keep below the host's MaxSessions). */
+  maxChannels?: number;
+  /** Home directory for ~ expansion and default files (default os.homedir()). */
+  homeDir?: string;
+  /** Environment to read SSH_AUTH_SOCK and PROVISION_SSH_PASSPHRASE from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  debug?: (message: string) => void;
+}
+
+const DEFAULTS = { readyTimeout: 15_000, keepaliveInterval: 15_000, keepaliveCountMax: 3, maxChannels: 8 };
+/** After a timeout, how long a channel may keep its slot while the host closes it. */
+const CLOSE_GRACE_MS = 10_000;
+
+/** Connect (through ProxyJump hosts if configured), verify host keys, authenticate. */
+export async function connectSsh(options: SshOptions): Promise<SshTransport> {
+  const env = options.env ?? process.env;
+  const homeDir = options.homeDir ?? os.homedir();
+  let target: SshTarget;
+  try {
+    target = resolveSshTarget(options.host, {
+      ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.user !== undefined ? { user: options.user } : {}),
+      ...(options.identityFiles !== undefined ? { identityFiles: options.identityFiles } : {}),
+      ...(options.proxyJump !== undefined ? { proxyJump: options.proxyJump } : {}),
+      ...(options.knownHostsFiles !== undefined ? { knownHostsFiles: options.knownHostsFiles } : {}),
+      ...(options.acceptNewHostKeys !== undefined ? { acceptNewHostKeys: options.acceptNewHostKeys } : {}),
+      ...(options.sshConfigPath !== undefined ? { sshConfigPath: options.sshConfigPath } : {}),
+      homeDir,
+    });
+  } catch (error) {
+    throw new TransportError(options.host, "connect", (error as Error).message, { cause: error });
+  }
+  const agentSocket = options.agent === false ? undefined : (options.agent ?? agentSocketFromEnv(env));
+  const passphrase = options.passphrase?.reveal() ?? (env[PASSPHRASE_ENV] || undefined);
+  const hops = await connectChain(target, {
+    readyTimeout: options.readyTimeout ?? DEFAULTS.readyTimeout,
+    keepaliveInterval: options.keepaliveInterval ?? DEFAULTS.keepaliveInterval,
+    keepaliveCountMax: options.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
+    homeDir,
+    ...(agentSocket ? { agentSocket } : {}),
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(options.promptPassphrase ? { promptPassphrase: options.promptPassphrase } : {}),
+    ...(options.password ? { password: options.password } : {}),
+    ...(options.identityFiles ? { fallbackIdentityFiles: target.identityFiles } : {}),
+    jumpOverrides: {
+      ...(options.knownHostsFiles !== undefined ? { knownHostsFiles: options.knownHostsFiles } : {}),
+      ...(options.acceptNewHostKeys !== undefined ? { acceptNewHostKeys: options.acceptNewHostKeys } : {}),
+      ...(options.sshConfigPath !== undefined ? { sshConfigPath: options.sshConfigPath } : {}),
+      homeDir,
+    },
+    ...(options.debug ? { debug: options.debug } : {}),
+  });
+  return new SshTransport(options.host, hops, {
+    maxChannels: options.maxChannels ?? DEFAULTS.maxChannels,
+    ...(options.become ? { become: options.become } : {}),
+  });
+}
+
+type Pending = (error: TransportError) => void;
+
+export class SshTransport implements Transport {
+  readonly #hops: Hop[];
+  readonly #client: Client;
+  readonly #channels: Semaphore;
+  readonly #pending = new Set<Pending>();
+  /** Clients whose connection has closed. */
+  readonly #ended = new Set<Client>();
+  readonly #become: BecomeOptions | undefined;
+  #lost: TransportError | undefined;
+  #closed = false;
+
+  /** Use connectSsh. */
+  constructor(
+    readonly host: string,
+    hops: Hop[],
+    options: { maxChannels: number; become?: BecomeOptions },
+  ) {
+    const last = hops[hops.length - 1];
+    if (!last) throw new Error("SshTransport needs at least one connection");
+    this.#hops = hops;
+    this.#client = last.client;
+    this.#channels = new Semaphore(options.maxChannels);
+    // sudo only when it changes something: root needs none.
+    this.#become = options.become && last.target.user !== "root" ? options.become : undefined;
+    for (const hop of hops) {
+      const name = hop === last ? "" : ` (via jump host ${hop.target.alias})`;
+      hop.client.on("error", (error: Error) => this.#markLost(`connection lost${name}: ${error.message}`, error));
+      hop.client.on("close", () => {
+        this.#ended.add(hop.client);
+        this.#markLost(`connection closed${name}`);
+      });
+    }
+  }
+
+  /** The login user on the host. */
+  get user(): string {
+    return this.#target.user;
+  }
+
+  /** Where the connection goes (user, address, port, jumps), for messages and tests. */
+  get target(): SshTarget {
+    return this.#target;
+  }
+
+  get #target(): SshTarget {
+    return (this.#hops[this.#hops.length - 1] as Hop).target;
+  }
+
+  /** True when commands run through sudo. */
+  get becomes(): boolean {
+    return this.#become !== undefined;
+  }
+
+  /** The exact command line sent to the host for `command` (never holds a secret). */
+  wireCommand(command: string): string {
+    if (this.#become) return sudoCommand(command, this.#become.password !== undefined);
+    return `exec /bin/sh -c ${quote(command)}`;
+  }
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (this.#closed) throw new TransportError(this.host, "lost", "the connection was closed (exec after close)");
+    if (this.#lost) throw this.#lost;
+    const wire = this.wireCommand(command);
+    const stdin = this.#become ? sudoStdin(this.#become.password, options.stdin) : options.stdin;
+    const release = await this.#channels.acquire();
+    const result = await this.#run(wire, stdin, options.timeoutMs, release);
+    if (this.#become) {
+      const problem = sudoFailure(result, this.user);
+      if (problem) {
+        const stderr = result.stderr.toString("utf8").trim().split("\n").slice(-3).join("\n");
+        throw new TransportError(this.host, "sudo", `${problem}\n${stderr}`);
+      }
+    }
+    return result;
+  }
+
+  #run(wire: string, stdin: Buffer | string | undefined, timeoutMs: number | undefined, release: () => void): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      let settled = false;
+      let channel: ClientChannel | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
+      const freeSlot = () => {
+        clearTimeout(graceTimer);
+        release();
+      };
+      const finish = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#pending.delete(onLost);
+        outcome();
+      };
+      const onLost: Pending = (error) => {
+        finish(() => reject(error));
+        freeSlot();
+      };
+      this.#pending.add(onLost);
+      if (this.#lost) return onLost(this.#lost);
+
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              finish(() => reject(new TransportError(this.host, "timeout", `command timed out after ${timeoutMs} ms`)));
+              if (channel) {
+                try {
+                  channel.signal("KILL");
+                } catch {
+                  // the host may not support signals: closing the channel is all we can do
+                }
+                channel.close();
+              }
+              // The slot stays taken until the host closes the channel (it counts against MaxSessions).
+              graceTimer = setTimeout(freeSlot, CLOSE_GRACE_MS);
+            }, timeoutMs);
+
+      this.#client.exec(wire, (error, opened) => {
+        if (error) {
+          freeSlot();
+          if (this.#lost) return finish(() => reject(this.#lost));
+          return finish(() =>
+            reject(
+              new TransportError(
+                this.host,
+                this.#lost ? "lost" : "connect",
+                `cannot open a session channel: ${error.message} (is the host's MaxSessions below ${this.#channels.limit}?)`,
+                { cause: error },
+              ),
+            ),
+          );
+        }
+        channel = opened;
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        let exitCode: number | undefined;
+        let closed = false;
+        let stderrEnded = false;
+        const done = () => {
+          if (!closed || !stderrEnded) return;
+          freeSlot();
+          if (exitCode === undefined) {
+            finish(() =>
+              reject(this.#lost ?? new TransportError(this.host, "lost", "the host closed the channel without an exit status")),
+            );
+            return;
+          }
+          const code = exitCode;
+          finish(() => resolve({ exitCode: code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
+        };
+        opened.on("data", (chunk: Buffer) => stdout.push(chunk));
+        opened.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+        opened.stderr.on("end", () => {
+          stderrEnded = true;
+          done();
+        });
+        opened.on("exit", (code: number | null, signal?: string) => {
+          exitCode = code ?? 128 + signalNumber(signal);
+        });
+        opened.on("close", () => {
+          closed = true;
+          // stderr may already be finished without an 'end' (destroyed); do not wait for it then.
+          if (opened.stderr.readableEnded || opened.stderr.destroyed) stderrEnded = true;
+          done();
+        });
+        // A command that does not read its stdin: writes after it exits are not an error.
+        opened.on("error", () => undefined);
+        if (settled) {
+          // Timed out (or lost) before the channel opened.
+          opened.close();
+          return;
+        }
+        opened.end(stdin ?? "");
+      });
+    });
+  }
+
+  #markLost(message: string, cause?: unknown): void {
+    if (this.#lost) return;
+    this.#lost = new TransportError(this.host, "lost", message, { cause });
+    this.#channels.fail(this.#lost);
+    for (const pending of [...this.#pending]) pending(this.#lost);
+    for (const hop of this.#hops) hop.client.end();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const closes = this.#hops.map(
+      (hop) =>
+        new Promise<void>((resolve) => {
+          if (this.#ended.has(hop.client)) return resolve();
+          const timer = setTimeout(() => {
+            hop.client.destroy();
+            resolve();
+          }, 2_000);
+          hop.client.once("close", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    );
+    this.#markLost("the connection was closed");
+    for (const hop of [...this.#hops].reverse()) hop.client.end();
+    await Promise.all(closes);
+  }
+}
+
+function signalNumber(signal: string | undefined): number {
+  if (!signal) return 0;
+  const name = (signal.startsWith("SIG") ? signal : `SIG${signal}`) as NodeJS.Signals;
+  return os.constants.signals[name] ?? 0;
+}

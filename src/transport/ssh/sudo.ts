@@ -1,0 +1,83 @@
+/**
+ * Privilege escalation with sudo, for a login user that is not root. Every command is wrapped so
+ * it runs as root under `/bin/sh -c`; the sudo password (a Secret) travels only on stdin.
+ *
+ * Without a password: `sudo -n -- /bin/sh -c <command>` (-n: never prompt; fail instead).
+ *
+ * With a password, plain `sudo -S -p '' -- …` with `password\n` prepended to stdin is NOT safe on
+ * its own: sudo reads the password line only when it actually prompts. It does not prompt when the
+ * user has NOPASSWD or when credentials are cached — and without a tty, sudo keys its cache on the
+ * parent process, which is the sshd process shared by every channel of one connection — so the
+ * password line would become the first line of the command's stdin (and e.g. land in a file being
+ * written). Measured on sudo 1.9: `sudo -S -p ''` itself consumes exactly the first line (it reads
+ * byte by byte) and the command gets the rest intact. So the wrapper decides on the host:
+ *
+ *   if sudo -n true 2>/dev/null                 # no password needed (NOPASSWD or cached)
+ *   then IFS= read -r _ || :; set -- -n         # drop the password line ourselves
+ *   else set -- -k -S -p ''                     # -k: ignore the cache, so sudo always reads it
+ *   fi; exec sudo "$@" -- /bin/sh -c <command>
+ *
+ * The shell's `read` also reads a pipe byte by byte (POSIX), so either way the command receives
+ * stdin minus exactly the first line. Cost: one extra `sudo -n true` on the host per command.
+ */
+import { quote } from "../../shell/quote.ts";
+import type { Secret } from "../../shell/secret.ts";
+import type { ExecResult } from "../transport.ts";
+
+export interface BecomeOptions {
+  method: "sudo";
+  /** The login user's sudo password; sent on stdin only. Omit for NOPASSWD sudo. */
+  password?: Secret;
+}
+
+/** The command line sent to the host for `command` run through sudo. Never holds the password. */
+export function sudoCommand(command: string, withPassword: boolean): string {
+  const inner = `/bin/sh -c ${quote(command)}`;
+  if (!withPassword) return `sudo -n -- ${inner}`;
+  return (
+    `if sudo -n true 2>/dev/null; then IFS= read -r _ || :; set -- -n; else set -- -k -S -p ''; fi; ` +
+    `exec sudo "$@" -- ${inner}`
+  );
+}
+
+/** stdin for a sudo-wrapped command: the password line first (when there is one), then the data. */
+export function sudoStdin(password: Secret | undefined, stdin: Buffer | string | undefined): Buffer {
+  const data = stdin === undefined ? Buffer.alloc(0) : Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin, "utf8");
+  if (password === undefined) return data;
+  const value = password.reveal();
+  if (/[\r\n]/.test(value)) throw new Error("a sudo password cannot contain a newline");
+  return Buffer.concat([Buffer.from(`${value}\n`, "utf8"), data]);
+}
+
+const SUDO_PROBLEMS: { pattern: RegExp; explain: (user: string) => string }[] = [
+  {
+    pattern: /^sudo: (a password is required|a terminal is required|no password was provided|no tty present)/m,
+    explain: (user) =>
+      `sudo as ${user} needs a password: set become.password (a secret) for this host, or give ${user} NOPASSWD sudo`,
+  },
+  {
+    pattern: /^(sudo: \d+ incorrect password attempts?|Sorry, try again\.)/m,
+    explain: (user) => `sudo refused the password configured for ${user} (become.password is wrong)`,
+  },
+  {
+    pattern: /^(sudo: )?.* is not in the sudoers file|^Sorry, user .* is not allowed to execute|^sudo: .*not allowed to/m,
+    explain: (user) => `${user} may not run commands as root with sudo: add a sudoers rule for ${user}`,
+  },
+  {
+    pattern: /^(sudo: (command )?not found|.*: sudo: (command )?not found|.*: \d+: sudo: not found)/m,
+    explain: () => "sudo is not installed on the host: install it, or log in as root",
+  },
+];
+
+/**
+ * When sudo itself failed (rather than the command it ran), say why and what to configure.
+ * Only lines sudo itself prints (in the first 4 KiB of stderr) count, and only with its exit codes (1, 127).
+ */
+export function sudoFailure(result: ExecResult, user: string): string | undefined {
+  if (result.exitCode !== 1 && result.exitCode !== 127) return undefined;
+  const head = result.stderr.subarray(0, 4096).toString("utf8");
+  for (const problem of SUDO_PROBLEMS) {
+    if (problem.pattern.test(head)) return problem.explain(user);
+  }
+  return undefined;
+}

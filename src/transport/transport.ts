@@ -1,0 +1,52 @@
+/**
+ * The driver interface every transport implements (mock, local, ssh). Deliberately small: one
+ * `exec`, raw bytes in and out. Everything else — quoting, sudo, secrets on stdin, file writes,
+ * round-trip counting — is built once on top of it (HostSession, remote-file), so every transport
+ * gets it for free and the shared contract test covers them all.
+ */
+export interface ExecOptions {
+  /** Bytes written to the command's stdin, then stdin is closed. */
+  stdin?: Buffer | string;
+  /** Kill the command and throw a TransportError of kind "timeout" after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  /** The command's exit code; 128+N (as a shell reports it) when killed by signal N. */
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface Transport {
+  /** The host's name as the user wrote it (inventory name or --host). */
+  readonly host: string;
+  /**
+   * Run a shell command line on the host (with the host's `sh -c`). Never throws because the
+   * command failed: a non-zero exit is a result. Throws TransportError when the transport itself
+   * fails (cannot connect, connection lost, timeout).
+   */
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Release the connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type TransportErrorKind =
+  | "connect" // could not reach or log in to the host
+  | "host-key" // host key unknown or changed: refused before any command
+  | "auth" // authentication refused
+  | "timeout" // a command or the connection timed out
+  | "lost" // the connection dropped while in use
+  | "sudo"; // privilege escalation would need a password or was refused
+
+export class TransportError extends Error {
+  override readonly name = "TransportError";
+  constructor(
+    readonly host: string,
+    readonly kind: TransportErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${host}: ${message}`, options);
+  }
+}
