@@ -16,9 +16,14 @@ export interface MockFile {
 }
 
 export type Matcher = string | RegExp | ((command: string) => boolean);
-export type Answer =
-  | Partial<{ exitCode: number; stdout: string | Buffer; stderr: string | Buffer }>
-  | ((command: string, stdin: Buffer, host: MockTransport) => Partial<{ exitCode: number; stdout: string | Buffer; stderr: string | Buffer }>);
+export interface MockResult {
+  exitCode: number;
+  stdout: string | Buffer;
+  stderr: string | Buffer;
+  /** Answer only after this many milliseconds (a slow host); an exec timeout shorter than it fails. */
+  delayMs: number;
+}
+export type Answer = Partial<MockResult> | ((command: string, stdin: Buffer, host: MockTransport) => Partial<MockResult>);
 
 export interface RecordedCommand {
   /** One command as a step built it (a batch is recorded fragment by fragment). */
@@ -68,11 +73,18 @@ export class MockTransport implements Transport {
     const script = command === "sh -s" ? stdin.toString("utf8") : command;
     const scriptStdin = command === "sh -s" ? Buffer.alloc(0) : stdin;
     const batch = decodeBatchScript(script);
-    if (batch) {
-      const results = batch.fragments.map((fragment) => this.#answer(fragment, Buffer.alloc(0), true));
-      return encodeBatchOutput(batch.marker, results);
-    }
-    return this.#answer(script, scriptStdin, false);
+    const answers = batch
+      ? batch.fragments.map((fragment) => this.#answer(fragment, Buffer.alloc(0), true))
+      : [this.#answer(script, scriptStdin, false)];
+    const delayMs = answers.reduce((sum, answer) => sum + answer.delayMs, 0);
+    if (delayMs > 0) await this.#wait(delayMs, options.timeoutMs);
+    return batch ? encodeBatchOutput(batch.marker, answers) : (answers[0] as ExecResult);
+  }
+
+  async #wait(delayMs: number, timeoutMs: number | undefined): Promise<void> {
+    const timedOut = timeoutMs !== undefined && timeoutMs < delayMs;
+    await new Promise((resolve) => setTimeout(resolve, timedOut ? timeoutMs : delayMs));
+    if (timedOut) throw new TransportError(this.host, "timeout", `command timed out after ${timeoutMs} ms`);
   }
 
   async close(): Promise<void> {
@@ -85,7 +97,7 @@ export class MockTransport implements Transport {
     return this;
   }
 
-  #answer(command: string, stdin: Buffer, batched: boolean): ExecResult {
+  #answer(command: string, stdin: Buffer, batched: boolean): ExecResult & { delayMs: number } {
     this.commands.push({ command, stdin, batched });
     for (const { matcher, answer } of this.#fixtures) {
       if (matches(matcher, command)) {
@@ -94,13 +106,14 @@ export class MockTransport implements Transport {
           exitCode: partial.exitCode ?? 0,
           stdout: Buffer.from(partial.stdout ?? ""),
           stderr: Buffer.from(partial.stderr ?? ""),
+          delayMs: partial.delayMs ?? 0,
         };
       }
     }
     const fileResult = this.#fileCommand(command, stdin);
-    if (fileResult) return fileResult;
+    if (fileResult) return { ...fileResult, delayMs: 0 };
     this.unmatched.push(command);
-    return { exitCode: 127, stdout: Buffer.alloc(0), stderr: Buffer.from(`mock: no fixture for: ${command}\n`) };
+    return { exitCode: 127, stdout: Buffer.alloc(0), stderr: Buffer.from(`mock: no fixture for: ${command}\n`), delayMs: 0 };
   }
 
   /** The remote-file commands, answered from the in-memory store. */
@@ -122,14 +135,15 @@ export class MockTransport implements Transport {
     if (write?.[1]) {
       const path = unquote(write[1]);
       const previous = this.files.get(path);
-      const owner = /chown ([^ "]+) "\$tmp"/.exec(command)?.[1];
-      const mode = /chmod ([0-7]{3,4}) "\$tmp"/.exec(command)?.[1];
+      // Only the explicit owner/mode lines (each on its own line), not the copy-from-old-file branch.
+      const owner = /^chown (\S+) "\$tmp"$/m.exec(command)?.[1];
+      const mode = /^chmod (\S+) "\$tmp"$/m.exec(command)?.[1];
       const [user, group] = owner ? unquote(owner).split(":") : [];
       this.files.set(path, {
         content: stdin,
         owner: user || previous?.owner || "root",
         group: group || previous?.group || "root",
-        mode: mode ? mode.padStart(4, "0") : (previous?.mode ?? "0644"),
+        mode: mode ? unquote(mode).padStart(4, "0") : (previous?.mode ?? "0644"),
       });
       return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
     }

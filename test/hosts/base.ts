@@ -60,6 +60,14 @@ export function hostMirror(): string {
   return uri.replace(/\/+$/, "");
 }
 
+/** The mirror host named in the base's own sources.list: the only host the apt proxy serves. */
+export function baseMirrorHost(): string {
+  const text = fs.readFileSync(path.join(BASE_DIR, "etc/apt/sources.list"), "utf8");
+  const uri = /^deb\s+(?:\[[^\]]*\]\s+)?(http:\/\/\S+)/m.exec(text)?.[1];
+  if (!uri) throw new Error(`no http:// mirror in ${BASE_DIR}/etc/apt/sources.list`);
+  return new URL(uri).hostname;
+}
+
 export function baseIsCurrent(): boolean {
   try {
     return fs.readFileSync(path.join(BASE_DIR, STAMP_FILE), "utf8").trim() === BASE_STAMP;
@@ -77,7 +85,11 @@ export async function ensureBase(log: (msg: string) => void = () => {}): Promise
   const tmp = path.join(CACHE_DIR, `base.build-${process.pid}`);
   const t0 = Date.now();
   log(`building base rootfs (debootstrap bookworm from ${mirror}); ~90 s`);
-  await check("debootstrap", ["--variant=minbase", "bookworm", tmp, mirror], { timeoutMs: 900_000 });
+  // Its own mount namespace: the proc/sys mounts debootstrap makes inside the target vanish with
+  // it even if we are killed, so an abandoned build dir is always safe to delete.
+  await check("unshare", ["--mount", "--fork", "--kill-child", "debootstrap", "--variant=minbase", "bookworm", tmp, mirror], {
+    timeoutMs: 900_000,
+  });
   log(`debootstrap done in ${((Date.now() - t0) / 1000).toFixed(1)} s; installing packages`);
   await installInChroot(tmp);
   fs.writeFileSync(path.join(tmp, STAMP_FILE), BASE_STAMP + "\n");
@@ -96,7 +108,12 @@ function removeAbandonedBuilds(): void {
     const pid = Number(m[2]);
     if (m[1] === "build" && pid !== process.pid && fs.existsSync(`/proc/${pid}`)) continue; // a live build
     if (m[1] === "build" && pid === process.pid) continue;
-    fs.rmSync(path.join(CACHE_DIR, entry), { recursive: true, force: true });
+    const dir = path.join(CACHE_DIR, entry);
+    // Never recurse into a mounted /proc or /sys (a build from before this used private mounts).
+    if (fs.readFileSync("/proc/self/mountinfo", "utf8").includes(` ${dir}/`)) {
+      throw new Error(`${dir} has mounts in it; unmount them (umount -R) and retry`);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -6,25 +6,24 @@
  *                                globalSetup: ["test/hosts/global-setup.ts"] } }] }
  *
  * PROVISION_TEST_HOSTS=<n>: number of hosts (0 = none; tests needing hosts then skip).
- * Unset: 4 when running as root, else 0. Tests read the fleet with `inject("fleet")` (undefined
- * when no hosts; see test/integration/support/fleet.ts), and `inject("spareHost")`: one extra host that tests may kill (stopHost), so the
+ * Unset: 12 when running as root (the fleet tests need 10), else 0. Tests read the fleet with `inject("fleet")` (null when
+ * no hosts; see test/integration/support/fleet.ts), and `inject("spareHost")`: one extra host that tests may kill (stopHost), so the
  * shared fleet stays whole for every other test file. The fleet JSON file (FLEET_FILE) is written
  * too, for processes that cannot inject (the CLI under test).
  */
 import type { TestProject } from "vitest/node";
 import { findLeftovers, startHosts, type TestFleetData, type TestHost } from "./harness.ts";
 
-// `fleet` itself is declared (same shape as TestFleetData) in test/integration/support/fleet.ts;
-// declaring it twice would conflict. When no hosts are started it is simply not provided.
 declare module "vitest" {
   export interface ProvidedContext {
+    fleet: TestFleetData | null;
     spareHost: TestHost | null;
   }
 }
 
 function hostCount(): number {
   const raw = process.env.PROVISION_TEST_HOSTS;
-  if (raw === undefined || raw === "") return process.getuid?.() === 0 ? 4 : 0;
+  if (raw === undefined || raw === "") return process.getuid?.() === 0 ? 12 : 0;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`PROVISION_TEST_HOSTS must be a whole number, got "${raw}"`);
   return n;
@@ -33,6 +32,7 @@ function hostCount(): number {
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const count = hostCount();
   if (count === 0) {
+    project.provide("fleet", null);
     project.provide("spareHost", null);
     return undefined;
   }

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { ensureBase, hostMirror } from "./base.ts";
+import { baseMirrorHost, ensureBase } from "./base.ts";
 import { ensureHostKey, ensureTestKey, knownHostsLine } from "./keys.ts";
 import { listNetns, setupBridge, addHostNetwork, teardownNetwork } from "./network.ts";
 import { bootHost, execInHost, killHost, consoleLog } from "./host.ts";
@@ -80,7 +80,7 @@ export async function startHosts(options: {
   };
   try {
     await setupBridge(log);
-    await startProxy(new URL(hostMirror()).hostname);
+    await startProxy(baseMirrorHost());
     await pool(hosts, LAUNCH_CONCURRENCY, async (host, i) => {
       await addHostNetwork(host.name, FIRST_HOST_OCTET + i, host.address);
       await bootHost({

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { BASE_DIR, HOSTS_DIR, LAUNCHER, RUN_DIR } from "./paths.ts";
 import { netnsName, deleteNetns } from "./network.ts";
 import { hostCgroup, hostCgroupPath, killCgroup } from "./cgroup.ts";
-import { run, sleep, type RunResult } from "./run.ts";
+import { run, sleep, withClosedFds, type RunResult } from "./run.ts";
 import type { HostKey } from "./keys.ts";
 
 export interface HostSpec {
@@ -80,21 +80,18 @@ export async function bootHost(spec: HostSpec): Promise<number> {
   const out = fs.openSync(consoleLog(spec.name), "w");
   // The shell joins the host's cgroup first (before `ip netns exec`, which remounts /sys), so
   // the cgroup namespace unshare creates is rooted there and cgroup.kill reaches everything.
-  const child = spawn(
+  const [cmd, ...args] = withClosedFds([
     "sh",
-    [
-      "-c",
-      'echo $$ > "$1/cgroup.procs" && shift && exec "$@"',
-      "sh",
-      cgroup,
-      "ip", "netns", "exec", netnsName(spec.name),
-      "unshare", "--mount", "--uts", "--ipc", "--pid", "--cgroup", "--fork", "--kill-child",
-      "/bin/sh", LAUNCHER, spec.name, BASE_DIR, upper, work, merged,
-    ],
-    // Only stdio is passed on (Node opens everything else close-on-exec); detached so the host
-    // is not in our process group and a Ctrl-C aimed at us does not half-kill it.
-    { stdio: ["ignore", out, out], detached: true },
-  );
+    "-c",
+    'echo $$ > "$1/cgroup.procs" && shift && exec "$@"',
+    "sh",
+    cgroup,
+    "ip", "netns", "exec", netnsName(spec.name),
+    "unshare", "--mount", "--uts", "--ipc", "--pid", "--cgroup", "--fork", "--kill-child",
+    "/bin/sh", LAUNCHER, spec.name, BASE_DIR, upper, work, merged,
+  ]);
+  // detached: the host is not in our process group, so a Ctrl-C aimed at us does not half-kill it.
+  const child = spawn(cmd as string, args, { stdio: ["ignore", out, out], detached: true });
   fs.closeSync(out);
   child.unref();
   const pid1 = await findInit(child.pid as number, spec.name);

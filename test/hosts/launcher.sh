@@ -5,9 +5,7 @@
 set -eu
 name=$1 lower=$2 upper=$3 work=$4 root=$5
 
-# Lock or pipe fds a caller leaked must not live on in a long-running host (fds >= 10 are
-# close-on-exec from Node already; dash can only name single-digit fds).
-for fd in 3 4 5 6 7 8 9; do eval "exec $fd>&-"; done
+# fds above 2 were closed before `ip netns exec` (host.ts, withClosedFds): nothing leaks in.
 
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
 # The uts namespace is ours alone: set the name before /proc/sys goes read-only.

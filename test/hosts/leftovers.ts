@@ -6,6 +6,7 @@ import fs from "node:fs";
 import { CACHE_DIR, FORWARD_CHAIN, HOSTS_DIR, PROXY_PID_FILE, RUN_DIR, CGROUP_PARENT } from "./paths.ts";
 import { listNetns, listOurLinks } from "./network.ts";
 import { run } from "./run.ts";
+import { cgroupParent } from "./cgroup.ts";
 
 export async function findLeftovers(): Promise<string[]> {
   const found: string[] = [];
@@ -18,10 +19,14 @@ export async function findLeftovers(): Promise<string[]> {
     }
   }
   if ((await run("iptables", ["-w", "-S", FORWARD_CHAIN])).exitCode === 0) found.push(`iptables chain ${FORWARD_CHAIN}`);
+  const cgroup = await cgroupParent(false);
+  if (cgroup) found.push(`cgroup ${cgroup}`);
   if (fs.existsSync(PROXY_PID_FILE)) found.push(`proxy pid file ${PROXY_PID_FILE}`);
   if (fs.existsSync(HOSTS_DIR) && fs.readdirSync(HOSTS_DIR).length) found.push(`host dirs in ${HOSTS_DIR}`);
   if (fs.existsSync(RUN_DIR)) {
-    for (const f of fs.readdirSync(RUN_DIR)) if (f.endsWith(".pid")) found.push(`pid file ${f}`);
+    for (const f of fs.readdirSync(RUN_DIR)) {
+      if (f.endsWith(".pid") && `${RUN_DIR}/${f}` !== PROXY_PID_FILE) found.push(`pid file ${f}`);
+    }
   }
   return found;
 }

@@ -22,6 +22,9 @@ export async function setupBridge(log: (m: string) => void): Promise<void> {
       "",
     ].join("\n"),
   });
+  // No IPv6 on the bridge: the root namespace then offers hosts no IPv6 path at all (the FORWARD
+  // chain is IPv4 only). Hosts keep link-local IPv6 among themselves, which stays on the bridge.
+  fs.writeFileSync(`/proc/sys/net/ipv6/conf/${BRIDGE}/disable_ipv6`, "1");
   await addForwardGuard();
 }
 

@@ -5,18 +5,24 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { GATEWAY, HERE, PROXY_LOG, PROXY_PID_FILE, PROXY_PORT, RUN_DIR } from "./paths.ts";
 import { tcpProbe } from "./readiness.ts";
-import { sleep } from "./run.ts";
+import { sleep, withClosedFds } from "./run.ts";
+
+/** tsx's loader by absolute path (vitest's module runner has no import.meta.resolve). */
+function tsxLoader(): string {
+  return "file://" + createRequire(import.meta.url).resolve("tsx");
+}
 
 export async function startProxy(mirrorHost: string): Promise<void> {
   fs.mkdirSync(RUN_DIR, { recursive: true });
   const out = fs.openSync(PROXY_LOG, "w");
-  const child = spawn(
+  const [cmd, ...args] = withClosedFds([
     process.execPath,
-    ["--import", import.meta.resolve("tsx"), path.join(HERE, "apt-proxy.ts"), GATEWAY, String(PROXY_PORT), mirrorHost],
-    { stdio: ["ignore", out, out], detached: true },
-  );
+    "--import", tsxLoader(), path.join(HERE, "apt-proxy.ts"), GATEWAY, String(PROXY_PORT), mirrorHost,
+  ]);
+  const child = spawn(cmd as string, args, { stdio: ["ignore", out, out], detached: true });
   fs.closeSync(out);
   child.unref();
   fs.writeFileSync(PROXY_PID_FILE, String(child.pid));

@@ -62,6 +62,22 @@ function signalNumber(signal: NodeJS.Signals): number {
   return table[signal] ?? 0;
 }
 
+/**
+ * argv prefix that runs a command with every fd above 2 closed. Long-lived children (the hosts'
+ * `unshare` parents, the apt proxy) would otherwise keep fds Node inherited without
+ * close-on-exec (a CI runner's lock file, say) open for as long as the fleet runs. bash, not sh:
+ * dash cannot name fds above 9.
+ */
+export function withClosedFds(argv: string[]): string[] {
+  return [
+    "bash",
+    "-c",
+    'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done 2>/dev/null; exec "$@"',
+    "bash",
+    ...argv,
+  ];
+}
+
 /** Run async tasks with at most `limit` in flight; results keep input order. */
 export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);

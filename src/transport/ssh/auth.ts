@@ -13,11 +13,14 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { utils, type AnyAuthMethod, type AuthenticationType, type AuthHandlerMiddleware } from "ssh2";
+import ssh2 from "ssh2";
+import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
 
 export const PASSPHRASE_ENV = "PROVISION_SSH_PASSPHRASE";
 const DEFAULT_KEYS = ["id_ed25519", "id_ecdsa", "id_rsa"];
+// ssh2 is CommonJS: Node's ESM loader exposes only its default export reliably.
+const { utils } = ssh2;
 
 export interface AuthSettings {
   user: string;

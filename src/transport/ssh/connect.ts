@@ -6,7 +6,8 @@
  * own config. Every failure becomes a TransportError naming the host.
  */
 import type { Duplex } from "node:stream";
-import { Client, type ClientChannel } from "ssh2";
+import ssh2 from "ssh2";
+import type { Client, ClientChannel } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
 import { TransportError } from "../transport.ts";
 import { makeAuthHandler } from "./auth.ts";
@@ -144,7 +145,8 @@ export async function connectHop(
     ...(settings.promptPassphrase ? { promptPassphrase: settings.promptPassphrase } : {}),
   });
   const where = `${role}${target.user}@${target.hostname}:${target.port}`;
-  const client = new Client();
+  // ssh2 is CommonJS: Node's ESM loader exposes only its default export reliably.
+  const client = new ssh2.Client();
 
   return new Promise<Client>((resolve, reject) => {
     let settled = false;

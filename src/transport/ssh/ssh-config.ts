@@ -86,7 +86,7 @@ export function resolveSshTarget(alias: string, overrides: SshTargetOverrides = 
 export function resolveSshTargetFromText(configText: string, alias: string, overrides: SshTargetOverrides = {}): SshTarget {
   const homeDir = overrides.homeDir ?? os.homedir();
   const localUser = overrides.localUser ?? safeLocalUser();
-  const computed = configText.trim() === "" ? {} : computeConfig(configText, alias, overrides.user);
+  const computed = configText.trim() === "" ? {} : computeConfig(configText, alias);
   const first = (key: string): string | undefined => {
     const value = computed[key.toLowerCase()];
     if (Array.isArray(value)) return value[0];
@@ -142,10 +142,9 @@ export function resolveSshTargetFromText(configText: string, alias: string, over
   };
 }
 
-function computeConfig(text: string, alias: string, user: string | undefined): Record<string, string | string[]> {
-  const config = SSHConfig.parse(text);
-  const query = user ? { Host: alias, User: user } : { Host: alias, User: safeLocalUser() };
-  return config.compute(query, { ignoreCase: true, matchExec: false });
+function computeConfig(text: string, alias: string): Record<string, string | string[]> {
+  // Query by host only: passing a User to ssh-config's compute would pre-seed `User` itself.
+  return SSHConfig.parse(text).compute(alias, { ignoreCase: true, matchExec: false });
 }
 
 /** `a,b` / `user@host:port` / `ssh://user@host:port` / `[v6addr]:port` → JumpSpec[]. */

@@ -68,6 +68,9 @@ export interface SshOptions {
 const DEFAULTS = { readyTimeout: 15_000, keepaliveInterval: 15_000, keepaliveCountMax: 3, maxChannels: 8 };
 /** After a timeout, how long a channel may keep its slot while the host closes it. */
 const CLOSE_GRACE_MS = 10_000;
+/** Retries of a refused channel open (MaxSessions taken), within this window. */
+const OPEN_RETRIES = 20;
+const OPEN_RETRY_WINDOW_MS = 10_000;
 
 /** Connect (through ProxyJump hosts if configured), verify host keys, authenticate. */
 export async function connectSsh(options: SshOptions): Promise<SshTransport> {
@@ -171,15 +174,19 @@ export class SshTransport implements Transport {
   }
 
   /** The exact command line sent to the host for `command` (never holds a secret). */
-  wireCommand(command: string): string {
-    if (this.#become) return sudoCommand(command, this.#become.password !== undefined);
+  wireCommand(command: string, timeoutMs?: number): string {
+    if (this.#become) {
+      // Host-side backstop a second after our own timeout (see sudoCommand).
+      const killAfter = timeoutMs === undefined ? undefined : timeoutMs / 1000 + 1;
+      return sudoCommand(command, this.#become.password !== undefined, killAfter);
+    }
     return `exec /bin/sh -c ${quote(command)}`;
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.#closed) throw new TransportError(this.host, "lost", "the connection was closed (exec after close)");
     if (this.#lost) throw this.#lost;
-    const wire = this.wireCommand(command);
+    const wire = this.wireCommand(command, options.timeoutMs);
     const stdin = this.#become ? sudoStdin(this.#become.password, options.stdin) : options.stdin;
     const release = await this.#channels.acquire();
     const result = await this.#run(wire, stdin, options.timeoutMs, release);
@@ -221,28 +228,35 @@ export class SshTransport implements Transport {
           ? undefined
           : setTimeout(() => {
               finish(() => reject(new TransportError(this.host, "timeout", `command timed out after ${timeoutMs} ms`)));
-              if (channel) {
-                try {
-                  channel.signal("KILL");
-                } catch {
-                  // the host may not support signals: closing the channel is all we can do
-                }
-                channel.close();
-              }
+              if (channel) this.#kill(channel);
               // The slot stays taken until the host closes the channel (it counts against MaxSessions).
               graceTimer = setTimeout(freeSlot, CLOSE_GRACE_MS);
             }, timeoutMs);
 
-      this.#client.exec(wire, (error, opened) => {
+      const openStarted = Date.now();
+      const open = (attempt: number) => this.#client.exec(wire, (error, opened) => {
         if (error) {
+          if (this.#lost) {
+            freeSlot();
+            return finish(() => reject(this.#lost));
+          }
+          // The host refuses a session while its MaxSessions are taken — e.g. by a timed-out
+          // command still dying. Retry a little (bounded in count and time), then give up.
+          if (!settled && attempt < OPEN_RETRIES && Date.now() - openStarted < OPEN_RETRY_WINDOW_MS) {
+            setTimeout(() => {
+              if (settled) return freeSlot();
+              open(attempt + 1);
+            }, 100 * attempt);
+            return;
+          }
           freeSlot();
-          if (this.#lost) return finish(() => reject(this.#lost));
           return finish(() =>
             reject(
               new TransportError(
                 this.host,
-                this.#lost ? "lost" : "connect",
-                `cannot open a session channel: ${error.message} (is the host's MaxSessions below ${this.#channels.limit}?)`,
+                "connect",
+                `cannot open a session channel after ${attempt} attempts: ${error.message} ` +
+                  `(the host's MaxSessions is taken — below ${this.#channels.limit}, or by commands that timed out and still run)`,
                 { cause: error },
               ),
             ),
@@ -290,7 +304,33 @@ export class SshTransport implements Transport {
         }
         opened.end(stdin ?? "");
       });
+      open(1);
     });
+  }
+
+  /**
+   * Stop a timed-out command: KILL, then close the channel. Through sudo, TERM first (sudo relays
+   * it to the command; a KILLed sudo would leave the command running), KILL a second later.
+   */
+  #kill(channel: ClientChannel): void {
+    const send = (signal: string) => {
+      try {
+        channel.signal(signal);
+      } catch {
+        // the host may not support signals: closing the channel is all we can do
+      }
+    };
+    if (this.#become) {
+      send("TERM");
+      const later = setTimeout(() => {
+        send("KILL");
+        channel.close();
+      }, 1_000);
+      channel.once("close", () => clearTimeout(later));
+      return;
+    }
+    send("KILL");
+    channel.close();
   }
 
   #markLost(message: string, cause?: unknown): void {

@@ -2,7 +2,9 @@
  * Privilege escalation with sudo, for a login user that is not root. Every command is wrapped so
  * it runs as root under `/bin/sh -c`; the sudo password (a Secret) travels only on stdin.
  *
- * Without a password: `sudo -n -- /bin/sh -c <command>` (-n: never prompt; fail instead).
+ * Without a password: `exec sudo -n -- /bin/sh -c <command>` (-n: never prompt; fail instead).
+ * `exec` makes sudo the session's process, so a signal sent on timeout reaches sudo, which relays
+ * it to the command.
  *
  * With a password, plain `sudo -S -p '' -- …` with `password\n` prepended to stdin is NOT safe on
  * its own: sudo reads the password line only when it actually prompts. It does not prompt when the
@@ -30,10 +32,22 @@ export interface BecomeOptions {
   password?: Secret;
 }
 
-/** The command line sent to the host for `command` run through sudo. Never holds the password. */
-export function sudoCommand(command: string, withPassword: boolean): string {
-  const inner = `/bin/sh -c ${quote(command)}`;
-  if (!withPassword) return `sudo -n -- ${inner}`;
+/**
+ * The command line sent to the host for `command` run through sudo. Never holds the password.
+ *
+ * `killAfterSeconds`: a host-side backstop for timeouts. sshd delivers a client's signal with the
+ * login user's uid, which cannot signal the root processes sudo started, so a timed-out command
+ * would keep running (and keep its session counted against MaxSessions). With this set, the
+ * command runs under `timeout -s KILL` when the host has timeout(1) (coreutils, busybox).
+ */
+export function sudoCommand(command: string, withPassword: boolean, killAfterSeconds?: number): string {
+  const inner =
+    killAfterSeconds === undefined
+      ? `/bin/sh -c ${quote(command)}`
+      : `/bin/sh -c ${quote(
+          `command -v timeout >/dev/null 2>&1 && exec timeout -s KILL ${Math.max(1, Math.ceil(killAfterSeconds))} /bin/sh -c "$1"; exec /bin/sh -c "$1"`,
+        )} sh ${quote(command)}`;
+  if (!withPassword) return `exec sudo -n -- ${inner}`;
   return (
     `if sudo -n true 2>/dev/null; then IFS= read -r _ || :; set -- -n; else set -- -k -S -p ''; fi; ` +
     `exec sudo "$@" -- ${inner}`

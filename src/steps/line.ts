@@ -1,0 +1,178 @@
+/**
+ * line: one line of a text file present (or absent), optionally replacing the line(s) a regexp
+ * matches. The file is read whole, edited here by a pure function and written back atomically
+ * (owner and mode kept). The regexp runs on the controller with JavaScript semantics, not on the
+ * host: no sed/grep dialects, no quoting bugs.
+ *
+ * The rule for `regexp` (how this avoids Ansible lineinfile's duplicate-on-second-run trap): the
+ * step owns every line the regexp matches AND every line already equal to the desired line (the
+ * regexp often stops matching once its line was replaced — that is the trap). After apply exactly
+ * one owned line remains and it is the desired line: an existing copy of the desired line is kept
+ * where it is, otherwise the last owned line is replaced; the other owned lines are removed. So
+ * apply twice = one line, and no conflicting second value survives (whether a program reads the
+ * first or the last of two settings, the answer is the same). Write the regexp for live lines only
+ * (`^PermitRootLogin`, not `^#?PermitRootLogin`) to keep commented examples.
+ * Without `regexp`, the line is converged when an identical line exists anywhere.
+ */
+import { z } from "zod";
+import type { Change, Step } from "../playbook/step.ts";
+import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { metadataCommand, normalizeMode } from "./file.ts";
+import { parseStepParams } from "./params.ts";
+
+const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ctx) => {
+  try {
+    // Without g/y: a stateful lastIndex would make .test() skip lines.
+    return typeof value === "string" ? new RegExp(value) : new RegExp(value.source, value.flags.replace(/[gy]/g, ""));
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: `invalid regular expression: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+/** What every whole-file text edit (line, configKeys) takes besides its own parameters. */
+export const textFileParams = {
+  path: z.string().startsWith("/", "must be an absolute path"),
+  create: z.boolean().default(false),
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644").optional(),
+  notify: z.array(z.string()).optional(),
+};
+
+const lineParams = z
+  .object({
+    ...textFileParams,
+    line: z.string().regex(/^[^\n]*$/, "one line, without a line break").optional(),
+    state: z.enum(["present", "absent"]).default("present"),
+    regexp: pattern.optional(),
+    /** Insert a new line after the last line this matches (else at the end of the file). */
+    insertAfter: pattern.optional(),
+  })
+  .refine((p) => p.line !== undefined || (p.state === "absent" && p.regexp), "line is required (or, for state absent, regexp)");
+
+export type LineParams = z.input<typeof lineParams>;
+export type LineEdit = Pick<z.output<typeof lineParams>, "line" | "state" | "regexp" | "insertAfter">;
+
+export function line(input: LineParams): Step<FileState> {
+  const params = parseStepParams("line", lineParams, input);
+  const what = params.line ?? `/${params.regexp?.source}/`;
+  return textEditStep("line", `line ${params.path}: ${params.state === "absent" ? "no " : ""}${truncate(what, 50)}`, params, {
+    needsFile: params.state === "present",
+    edit: (text) => editLine(text, params),
+  });
+}
+
+/** Pure: the file's text → the text with the line ensured. Returns `text` itself when nothing changes. */
+export function editLine(text: string, edit: LineEdit): string {
+  const lines = splitLines(text);
+  const owned = (l: string) => l === edit.line || (edit.regexp?.test(l) ?? false);
+  let result: string[];
+  if (edit.state === "absent") {
+    result = lines.filter((l) => !owned(l));
+  } else {
+    const desired = edit.line as string;
+    const indices = lines.flatMap((l, i) => (owned(l) ? [i] : []));
+    if (indices.length === 0) {
+      const after = edit.insertAfter ? lastIndex(lines, (l) => edit.insertAfter?.test(l) ?? false) : -1;
+      result = after < 0 ? [...lines, desired] : [...lines.slice(0, after + 1), desired, ...lines.slice(after + 1)];
+    } else {
+      const existing = indices.find((i) => lines[i] === desired);
+      const keep = existing ?? (indices.at(-1) as number);
+      result = lines.flatMap((l, i) => (i === keep ? [desired] : indices.includes(i) ? [] : [l]));
+    }
+  }
+  return joinLines(result, text);
+}
+
+/** Lines of a text file; a final line break ends the last line rather than starting an empty one. */
+export function splitLines(text: string): string[] {
+  if (text === "") return [];
+  const lines = text.split("\n");
+  if (text.endsWith("\n")) lines.pop();
+  return lines;
+}
+
+/** Back to text; the original text itself when the lines did not change (its last line break too). */
+export function joinLines(lines: string[], original: string): string {
+  const same = lines.length === splitLines(original).length && splitLines(original).every((l, i) => l === lines[i]);
+  if (same) return original;
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+}
+
+interface TextFileOptions {
+  path: string;
+  create: boolean;
+  owner?: string | undefined;
+  group?: string | undefined;
+  mode?: string | undefined;
+  notify?: string[] | undefined;
+}
+
+/**
+ * A step that edits a text file as a whole: read it (batched), compute the new text with a pure
+ * `edit`, diff text and owner/group/mode, write atomically. Shared by `line` and `configKeys`.
+ */
+export function textEditStep(
+  kind: string,
+  name: string,
+  options: TextFileOptions,
+  how: { needsFile: boolean; edit: (text: string) => string },
+): Step<FileState> {
+  const mode = options.mode ? normalizeMode(options.mode) : undefined;
+  const planned = (current: FileState): { before: string; after: string } | null => {
+    if (current.exists && current.type !== "regular file") {
+      throw new Error(`${options.path} exists and is a ${current.type}, not a regular file`);
+    }
+    if (!current.exists) {
+      if (!how.needsFile) return null;
+      if (!options.create) throw new Error(`${options.path} does not exist (set create: true to create it)`);
+      return { before: "", after: how.edit("") };
+    }
+    const before = current.content?.toString("utf8") ?? "";
+    return { before, after: how.edit(before) };
+  };
+  return {
+    kind,
+    name,
+    notify: options.notify,
+    read: () => ({ command: readFileCommand(options.path), parse: (result) => parseFileState(result, options.path) }),
+    diff(current): Change | null {
+      const text = planned(current);
+      if (!text) return null;
+      const parts: string[] = [];
+      if (!current.exists) parts.push("create");
+      else if (text.after !== text.before) parts.push("content");
+      if (current.exists) {
+        if (options.owner && current.owner !== options.owner) parts.push(`owner ${current.owner ?? "-"} → ${options.owner}`);
+        if (options.group && current.group !== options.group) parts.push(`group ${current.group ?? "-"} → ${options.group}`);
+        if (mode && current.mode !== mode) parts.push(`mode ${current.mode} → ${mode}`);
+      }
+      if (parts.length === 0) return null;
+      const contentChanges = !current.exists || text.after !== text.before;
+      return {
+        summary: parts.join(", "),
+        ...(contentChanges ? { diff: { label: options.path, before: text.before, after: text.after } } : {}),
+      };
+    },
+    async apply({ session }, current) {
+      const text = planned(current);
+      if (!text) return;
+      if (!current.exists || text.after !== text.before) {
+        await session.check(writeFileCommand(options.path, { owner: options.owner, group: options.group, mode }), { stdin: text.after });
+        return;
+      }
+      await session.check(metadataCommand(options.path, options.owner, options.group, mode));
+    },
+  };
+}
+
+/** Array#findLastIndex (ES2023; the project targets ES2022). */
+export function lastIndex<T>(items: readonly T[], predicate: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i -= 1) if (predicate(items[i] as T)) return i;
+  return -1;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

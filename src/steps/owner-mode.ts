@@ -1,0 +1,55 @@
+/**
+ * ownerMode: owner, group and mode of a path that must already exist (the seed's
+ * `chown postfix /etc/sasldb2`). A missing path is a read error, not a change: this step never
+ * creates anything, and in check mode after a pending change (the package that creates the file)
+ * the runner reports it `unknown`.
+ */
+import { z } from "zod";
+import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
+import { metadataCommand, normalizeMode } from "./file.ts";
+import { parseStepParams } from "./params.ts";
+
+const ownerModeParams = z
+  .object({
+    path: z.string().startsWith("/", "must be an absolute path"),
+    owner: z.string().min(1).optional(),
+    group: z.string().min(1).optional(),
+    mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640").optional(),
+    notify: z.array(z.string()).optional(),
+  })
+  .refine((p) => p.owner || p.group || p.mode, { message: "give at least one of owner, group, mode" });
+
+export type OwnerModeParams = z.input<typeof ownerModeParams>;
+
+export function ownerMode(input: OwnerModeParams): Step<FileState> {
+  const params = parseStepParams("ownerMode", ownerModeParams, input);
+  const mode = params.mode ? normalizeMode(params.mode) : undefined;
+  return {
+    kind: "owner-mode",
+    name: `owner/mode ${params.path}`,
+    notify: params.notify,
+    read: () => ({
+      command: readFileCommand(params.path, { metaOnly: true }),
+      parse(result) {
+        const state = parseFileState(result, params.path);
+        if (!state.exists) throw new ReadFailedError(`${params.path} does not exist`);
+        return state;
+      },
+    }),
+    diff(current): Change | null {
+      const parts: string[] = [];
+      if (params.owner && current.owner !== params.owner) parts.push(`owner ${current.owner} → ${params.owner}`);
+      if (params.group && current.group !== params.group) parts.push(`group ${current.group} → ${params.group}`);
+      if (mode && current.mode !== mode) parts.push(`mode ${current.mode} → ${mode}`);
+      return parts.length ? { summary: parts.join(", ") } : null;
+    },
+    async apply({ session }, current) {
+      // Only what differs: a chown on a file already owned right would still bump its ctime.
+      const owner = params.owner && current.owner !== params.owner ? params.owner : undefined;
+      const group = params.group && current.group !== params.group ? params.group : undefined;
+      const newMode = mode && current.mode !== mode ? mode : undefined;
+      await session.check(metadataCommand(params.path, owner, group, newMode));
+    },
+  };
+}

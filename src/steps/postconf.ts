@@ -1,0 +1,243 @@
+/**
+ * postconf: parameters of Postfix's main.cf, read and written through `postconf` itself (never by
+ * parsing main.cf: Postfix's own parser decides what is set, including continuation lines).
+ *
+ * - One read: `postconf -n` (what is explicitly set), the host's known parameter names
+ *   (`postconf -d`, names only) and the `$references` in master.cf -o values (`postconf -P`).
+ * - A name the host does not know is an InvalidStepError (so the runner fails the host before
+ *   anything is changed), with a did-you-mean from the host's own list.
+ * - Values are compared as Postfix reads them: see `sameValue`.
+ * - Apply: one `postconf -e name=value …` for every changed parameter.
+ */
+import { z } from "zod";
+import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { sh, type ShellCommand } from "../shell/sh.ts";
+import type { ExecResult } from "../transport/transport.ts";
+import { parseStepParams } from "./params.ts";
+
+const postconfParams = z.object({
+  settings: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "not a Postfix parameter name"), z.string())
+    .refine((s) => Object.keys(s).length > 0, "at least one setting"),
+  /** Postfix config directory (`postconf -c`), for a second instance. */
+  configDir: z.string().startsWith("/", "must be an absolute path").optional(),
+  notify: z.array(z.string()).optional(),
+});
+
+export type PostconfParams = z.input<typeof postconfParams>;
+
+export interface PostconfState {
+  /** `postconf -n`: explicitly set parameters, values as postconf prints them. */
+  set: Map<string, string>;
+  /** `postconf -d` names: every parameter this host's Postfix knows (built-in and per-service). */
+  known: Set<string>;
+  /** Names referenced as `$name` by main.cf or master.cf values: user-defined parameters in use. */
+  referenced: Set<string>;
+}
+
+const KNOWN = "--provision:postconf-known--";
+const REFS = "--provision:postconf-refs--";
+
+export function postconf(input: PostconfParams): Step<PostconfState> {
+  const params = parseStepParams("postconf", postconfParams, input);
+  const c = params.configDir ? sh`-c ${params.configDir} ` : sh``;
+  const label = params.configDir ? `${params.configDir}/main.cf` : "main.cf";
+  return {
+    kind: "postconf",
+    name: `postconf ${stepTitle(Object.keys(params.settings))}`,
+    notify: params.notify,
+    read: () => ({
+      // One fragment so the runner batches it. -P (Postfix ≥ 2.11) may be missing: its failure is ignored.
+      command: sh`postconf ${c}-n || exit $?
+echo ${KNOWN}
+postconf ${c}-d | sed 's/ =.*//' || exit $?
+echo ${REFS}
+postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
+      parse: parsePostconfState,
+    }),
+    diff(current): Change | null {
+      checkNames(Object.keys(params.settings), current, params.settings);
+      const changed = Object.entries(params.settings).filter(([name, value]) => {
+        const now = current.set.get(name);
+        return now === undefined || !sameValue(name, now, value);
+      });
+      if (changed.length === 0) return null;
+      const line = (name: string, value: string | undefined) => (value === undefined ? [] : [`${name} = ${value}`]);
+      return {
+        summary: changed
+          .map(([name, value]) => `set ${name}: ${current.set.has(name) ? `'${current.set.get(name)}'` : "(default)"} → '${joinLines(value)}'`)
+          .join("; "),
+        diff: {
+          label,
+          before: changed.flatMap(([name]) => line(name, current.set.get(name))).join("\n") + "\n",
+          after: changed.map(([name, value]) => `${name} = ${joinLines(value)}`).join("\n") + "\n",
+        },
+      };
+    },
+    async apply({ session }, current) {
+      const changed = Object.entries(params.settings).filter(([name, value]) => {
+        const now = current.set.get(name);
+        return now === undefined || !sameValue(name, now, value);
+      });
+      if (changed.length > 0) await session.check(postconfEditCommand(changed, c));
+    },
+  };
+}
+
+function stepTitle(names: string[]): string {
+  return names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} (+${names.length - 3})`;
+}
+
+/** `postconf -e` refuses multi-line input: a value written over several lines is sent as one. */
+function postconfEditCommand(changed: [string, string][], c: ShellCommand): ShellCommand {
+  return sh`postconf ${c}-e ${changed.map(([name, value]) => `${name}=${joinLines(value)}`)}`;
+}
+
+export function parsePostconfState(result: ExecResult): PostconfState {
+  const text = result.stdout.toString("utf8");
+  const knownAt = text.indexOf(`${KNOWN}\n`);
+  if (result.exitCode !== 0 || knownAt < 0) {
+    const why = result.exitCode === 127 ? "postconf not found (is Postfix installed?)" : `postconf failed (exit ${result.exitCode})`;
+    throw new ReadFailedError(why);
+  }
+  const refsAt = text.indexOf(`${REFS}\n`, knownAt);
+  const setText = text.slice(0, knownAt);
+  const knownText = text.slice(knownAt + KNOWN.length + 1, refsAt < 0 ? undefined : refsAt);
+  const refsText = refsAt < 0 ? "" : text.slice(refsAt + REFS.length + 1);
+  const set = new Map<string, string>();
+  for (const line of setText.split("\n")) {
+    const match = /^(\S+) =(?: (.*))?$/.exec(line);
+    if (match?.[1]) set.set(match[1], match[2] ?? "");
+  }
+  const known = new Set(knownText.split("\n").map((l) => l.trim()).filter(Boolean));
+  if (known.size === 0) throw new ReadFailedError("postconf -d listed no parameters");
+  const referenced = new Set<string>();
+  for (const value of [...set.values(), refsText]) for (const name of references(value)) referenced.add(name);
+  return { set, known, referenced };
+}
+
+/**
+ * Per-transport parameters (`<transport>_destination_recipient_limit`, …; see "transport_" in
+ * postconf(5)). `postconf -d` lists them only for services already in master.cf, so a service the
+ * same playbook adds (a masterService step that runs later) would otherwise be refused.
+ */
+const PER_TRANSPORT_SUFFIXES = [
+  "delivery_slot_cost",
+  "delivery_slot_discount",
+  "delivery_slot_loan",
+  "destination_concurrency_failed_cohort_limit",
+  "destination_concurrency_limit",
+  "destination_concurrency_negative_feedback",
+  "destination_concurrency_positive_feedback",
+  "destination_rate_delay",
+  "destination_recipient_limit",
+  "extra_recipient_limit",
+  "initial_destination_concurrency",
+  "minimum_delivery_slots",
+  "recipient_limit",
+  "recipient_refill_delay",
+  "recipient_refill_limit",
+  "time_limit",
+  "transport_rate_delay",
+];
+const PER_TRANSPORT = new RegExp(`^[^_]\\S*_(?:${PER_TRANSPORT_SUFFIXES.join("|")})$`);
+
+/**
+ * A name is accepted when this host's Postfix knows it (`postconf -d`), when main.cf already sets
+ * it (`postconf -n`: the admin's own parameters), when it is referenced as `$name` (a user-defined
+ * parameter in use, e.g. `mua_client_restrictions` for a master.cf -o — Postfix's own rule for
+ * "used"), or when it has a per-transport form. Anything else is most likely a typo that Postfix
+ * would silently ignore (it only logs "unused parameter"): refuse it, before anything changes.
+ */
+function checkNames(names: string[], current: PostconfState, settings: Record<string, string>): void {
+  const desiredRefs = new Set(Object.values(settings).flatMap(references));
+  const unknown = names.filter(
+    (n) => !current.known.has(n) && !current.set.has(n) && !current.referenced.has(n) && !desiredRefs.has(n) && !PER_TRANSPORT.test(n),
+  );
+  if (unknown.length === 0) return;
+  throw new InvalidStepError(
+    unknown
+      .map((name) => {
+        const guess = suggest(name, current.known);
+        return `unknown Postfix parameter ${name}${guess ? ` — did you mean ${guess}?` : " (not in this host's `postconf -d`)"}`;
+      })
+      .join("; "),
+  );
+}
+
+/** `$name`, `${name}`, `$(name)` and `${name?value}`-style references. */
+function references(value: string): string[] {
+  return [...value.matchAll(/\$(?:\{|\()?([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
+}
+
+/** The closest known name, if it is close enough to be a plausible typo. */
+export function suggest(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    if (Math.abs(candidate.length - name.length) >= bestDistance) continue;
+    const d = damerauLevenshtein(name, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 5)) ? best : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
+export function damerauLevenshtein(a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j += 1) (rows[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i += 1) {
+    const row = rows[i] as number[];
+    const prev = rows[i - 1] as number[];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (rows[i - 2]?.[j - 2] as number) + 1);
+      row[j] = d;
+    }
+  }
+  return rows[a.length]?.[b.length] as number;
+}
+
+/**
+ * Parameters whose value is free text, where commas and word boundaries are part of the value
+ * (a banner, a shell command, a reject message, a character set). All others are compared as
+ * Postfix parses lists: commas, spaces and line breaks are the same separator
+ * ("permit_mynetworks, permit_sasl_authenticated,reject_unauth_destination" equals the same names
+ * one per line). Neither expands `$variables`: `$myhostname` is compared as written.
+ */
+const TEXT_PARAMETER = /(?:_banner|_footer|_command|_path|_message|_reply|_expansion_filter|_delimiter|^mail_name)$/;
+
+export function sameValue(name: string, current: string, desired: string): boolean {
+  // postconf -n prints every run of whitespace (line breaks of continued lines too) as one space.
+  if (TEXT_PARAMETER.test(name)) return oneLine(current) === oneLine(desired);
+  return listTokens(current).join("\n") === listTokens(desired).join("\n");
+}
+
+/** Split a list on commas and whitespace, keeping `{ … }` groups (Postfix ≥ 3.0) as one token. */
+export function listTokens(value: string): string[] {
+  const tokens: string[] = [];
+  let current = "";
+  let depth = 0;
+  for (const ch of value) {
+    if (ch === "{") depth += 1;
+    if (ch === "}") depth = Math.max(0, depth - 1);
+    if (depth === 0 && /[\s,]/.test(ch)) {
+      if (current) tokens.push(current);
+      current = "";
+      continue;
+    }
+    current += ch;
+  }
+  if (current) tokens.push(current);
+  return tokens.map((t) => (t.startsWith("{") ? `{ ${oneLine(t.slice(1, -1))} }` : t));
+}
+
+function oneLine(value: string): string {
+  return value.trim().replace(/\s+/g, " ");
+}
+
+/** A main.cf value continued over several lines is one line to Postfix. */
+function joinLines(value: string): string {
+  return value.trim().replace(/\s*\n\s*/g, " ");
+}

@@ -1,0 +1,189 @@
+/**
+ * sasldbUser: one Cyrus SASL user in a sasldb (Postfix SMTP AUTH with `auxprop_plugin: sasldb`),
+ * present with exactly this password, or absent; the db's owner/group/mode; and, where smtpd is
+ * chrooted (Debian), an identical copy inside the chroot.
+ *
+ * The password never leaves the controller except on stdin, and is never printed back. Drift is
+ * detected ON THE HOST: the read carries the expected password through `secretStdin` (builtin
+ * printf → pipe, inside a script that itself travels on stdin), encodes it (od → hex, or base64)
+ * and compares it with the stored value with the builtin `[` — both only ever in shell variables
+ * and pipes, never in argv — printing only `password=match|mismatch`.
+ *   - Berkeley DB (Debian, CentOS 7): `db_dump` prints key and value in hex; the key is
+ *     `user\0realm\0userPassword`, the value the cleartext password.
+ *   - GDBM (Fedora ≥ 35, RHEL 9): `gdbm_dump` prints them in base64, wrapped.
+ * When neither tool can read the db, the read fails and says what to install: never a guess. A
+ * playbook that cannot install them may pass `passwordCheck: "on-create"` (the password is then
+ * set when the user is created and never compared).
+ *
+ * Postfix in group `sasl` (needed to read the chroot copy on Debian) is the separate `groupMember` step.
+ */
+import { z } from "zod";
+import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { joinCommands, raw, secretStdin, sh, type ShellCommand } from "../shell/sh.ts";
+import { Secret } from "../shell/secret.ts";
+import type { ExecResult } from "../transport/transport.ts";
+import { metadataCommand, normalizeMode } from "./file.ts";
+import { parseStepParams } from "./params.ts";
+
+const name = z.string().regex(/^[^\s@:\0-][^\s@:\0]*$/, "must be a user or realm name (no spaces, '@' or ':')");
+
+const sasldbUserParams = z.object({
+  user: name,
+  realm: name,
+  password: z.instanceof(Secret, { message: "must be a secret (secret(…) or secretVar())" }),
+  state: z.enum(["present", "absent"]).default("present"),
+  dbPath: z.string().startsWith("/").default("/etc/sasldb2"),
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640").optional(),
+  /** Where smtpd (chrooted) finds the db: "/var/spool/postfix/etc/sasldb2" on Debian; null: none. */
+  chrootCopy: z.string().startsWith("/").nullable().default(null),
+  passwordCheck: z.enum(["verify", "on-create"]).default("verify"),
+  notify: z.array(z.string()).optional(),
+});
+
+export type SasldbUserParams = z.input<typeof sasldbUserParams>;
+
+interface Meta {
+  owner: string;
+  group: string;
+  mode: string;
+}
+
+export interface SasldbUserState {
+  /** The db's metadata, or null when the db does not exist. */
+  db: Meta | null;
+  user: boolean;
+  /** "unchecked": the user is absent or passwordCheck is "on-create". */
+  password: "match" | "mismatch" | "unchecked";
+  /** The chroot copy: absent, differing bytes, or identical bytes with this metadata. */
+  copy: "absent" | "differs" | Meta | null;
+}
+
+export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
+  const p = parseStepParams("sasldbUser", sasldbUserParams, input);
+  const who = `${p.user}@${p.realm}`;
+  const mode = p.mode ? normalizeMode(p.mode) : undefined;
+  const wanted = (db: Meta | null): Meta | null =>
+    db ? { owner: p.owner ?? db.owner, group: p.group ?? db.group, mode: mode ?? db.mode } : null;
+
+  function plan(s: SasldbUserState) {
+    const set = p.state === "present" && (!s.user || s.password === "mismatch");
+    const del = p.state === "absent" && s.user;
+    const dbWillExist = s.db !== null || set;
+    const meta: string[] = [];
+    if (s.db && p.owner && s.db.owner !== p.owner) meta.push(`owner ${s.db.owner} → ${p.owner}`);
+    if (s.db && p.group && s.db.group !== p.group) meta.push(`group ${s.db.group} → ${p.group}`);
+    if (s.db && mode && s.db.mode !== mode) meta.push(`mode ${s.db.mode} → ${mode}`);
+    if (!s.db && set && (p.owner || p.group || mode)) meta.push(`${[p.owner, p.group].filter(Boolean).join(":")} ${mode ?? ""}`.trim());
+    const want = wanted(s.db);
+    const copyOk =
+      typeof s.copy === "object" && s.copy !== null && want !== null &&
+      s.copy.owner === want.owner && s.copy.group === want.group && s.copy.mode === want.mode;
+    const copy = p.chrootCopy !== null && dbWillExist && (set || del || meta.length > 0 || !copyOk);
+    return { set, del, meta, copy };
+  }
+
+  return {
+    kind: "sasldb-user",
+    name: `sasldb user ${who} (${p.dbPath})`,
+    notify: p.notify,
+    read: () => ({ command: readCommand(p), parse: (result) => parseRead(result, p.passwordCheck, who, p.dbPath) }),
+    diff(current): Change | null {
+      const { set, del, meta, copy } = plan(current);
+      const parts: string[] = [];
+      // The password itself never appears here: only that it differs.
+      if (set) parts.push(current.user ? `reset password of ${who} (stored password differs)` : `add ${who}`);
+      if (del) parts.push(`remove ${who}`);
+      parts.push(...meta);
+      if (copy) parts.push(`sync chroot copy ${p.chrootCopy}`);
+      return parts.length ? { summary: parts.join(", ") } : null;
+    },
+    async apply({ session }, current) {
+      const { set, del, meta, copy } = plan(current);
+      const commands: ShellCommand[] = [];
+      if (set) commands.push(sh`${secretStdin(p.password)} saslpasswd2 -p -c -u ${p.realm} -f ${p.dbPath} -- ${p.user}`);
+      if (del) commands.push(sh`saslpasswd2 -d -u ${p.realm} -f ${p.dbPath} -- ${p.user}`);
+      if (meta.length > 0 || (set && !current.db)) {
+        const metaCommand = metadataCommand(p.dbPath, p.owner, p.group, mode);
+        if (metaCommand.text) commands.push(metaCommand);
+      }
+      if (copy && p.chrootCopy) {
+        const dir = p.chrootCopy.slice(0, p.chrootCopy.lastIndexOf("/")) || "/";
+        const tmp = `${p.chrootCopy}.provision-tmp`;
+        // cp -p keeps owner/group/mode; rename makes the swap atomic for a running smtpd.
+        commands.push(sh`mkdir -p -- ${dir} && cp -p -- ${p.dbPath} ${tmp} && mv -f -- ${tmp} ${p.chrootCopy}`);
+      }
+      if (commands.length) await session.check(joinCommands(commands, " && "));
+    },
+  };
+}
+
+function readCommand(p: z.output<typeof sasldbUserParams>): ShellCommand {
+  const key = Buffer.from(`${p.user}\0${p.realm}\0userPassword`);
+  const compare =
+    p.passwordCheck === "verify"
+      ? sh`pw=unverifiable
+if command -v db_dump >/dev/null 2>&1 && db_dump "$db" >/dev/null 2>&1; then
+  want=$(${secretStdin(p.password)} od -A n -t x1 -v | tr -d ' \n')
+  have=$(db_dump "$db" | awk -v k=${` ${key.toString("hex")}`} 'f { print substr($0, 2); exit } $0 == k { f = 1 }')
+  if [ "$have" = "$want" ]; then pw=match; else pw=mismatch; fi
+elif command -v gdbm_dump >/dev/null 2>&1 && gdbm_dump "$db" >/dev/null 2>&1; then
+  want=$(${secretStdin(p.password)} base64 | tr -d '\n')
+  have=$(gdbm_dump "$db" | awk -v k=${key.toString("base64")} ${raw(GDBM_AWK)})
+  if [ "$have" = "$want" ]; then pw=match; else pw=mismatch; fi
+fi
+echo "password=$pw"`
+      : sh`:`;
+  const copy = p.chrootCopy
+    ? sh`c=${p.chrootCopy}
+if [ ! -e "$c" ]; then echo copy=absent; elif cmp -s "$db" "$c"; then echo "copy=$(stat -c '%U %G %04a' -- "$c")"; else echo copy=differs; fi`
+    : sh`:`;
+  return sh`db=${p.dbPath}
+command -v sasldblistusers2 >/dev/null 2>&1 || { echo "sasldblistusers2 not found (install sasl2-bin / cyrus-sasl)" >&2; exit 4; }
+if [ ! -e "$db" ]; then echo db=absent; exit 0; fi
+echo "db=$(stat -c '%U %G %04a' -- "$db")"
+${copy}
+if sasldblistusers2 -f "$db" 2>/dev/null | grep -qxF -- ${`${p.user}@${p.realm}: userPassword`}; then echo user=present; else echo user=absent; exit 0; fi
+${compare}`;
+}
+
+/**
+ * gdbm_dump's ASCII format: header lines start with '#', each datum is base64 on one or more
+ * lines, closed by the next '#' line; data alternate key, value. Print the value after key k.
+ */
+const GDBM_AWK = `'/^#/ { if (b != "") { if (f) { print b; exit } f = (n % 2 == 0 && b == k); n++ } b = ""; next } { b = b $0 }'`;
+
+function parseRead(result: ExecResult, passwordCheck: string, who: string, dbPath: string): SasldbUserState {
+  if (result.exitCode !== 0) {
+    throw new ReadFailedError(`cannot read ${dbPath}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  }
+  const v = new Map<string, string>();
+  for (const line of result.stdout.toString("utf8").split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) v.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  const meta = (text: string | undefined): Meta | null => {
+    const [owner, group, mode] = (text ?? "").split(" ");
+    return owner && group && mode ? { owner, group, mode } : null;
+  };
+  const dbText = v.get("db");
+  if (dbText === "absent") return { db: null, user: false, password: "unchecked", copy: v.has("copy") ? "absent" : null };
+  const db = meta(dbText);
+  if (!db) throw new ReadFailedError(`cannot stat ${dbPath}`);
+  const copyText = v.get("copy");
+  const copy = copyText === undefined ? null : copyText === "absent" || copyText === "differs" ? copyText : meta(copyText);
+  const user = v.get("user") === "present";
+  let password: SasldbUserState["password"] = "unchecked";
+  if (user && passwordCheck === "verify") {
+    const pw = v.get("password");
+    if (pw === "match" || pw === "mismatch") password = pw;
+    else {
+      throw new ReadFailedError(
+        `cannot compare the password of ${who}: neither db_dump (Berkeley DB: db-util / libdb-utils) nor gdbm_dump (gdbm) can read ${dbPath}; ` +
+          `install one, or use passwordCheck: "on-create"`,
+      );
+    }
+  }
+  return { db, user, password, copy };
+}

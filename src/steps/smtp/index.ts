@@ -1,0 +1,16 @@
+/** A small SMTP client: reusable by playbooks' integration tests and by the verify.smtp step. */
+export { SmtpConnection, SmtpError, type SmtpConnectOptions, type SmtpErrorKind } from "./connection.ts";
+export { parseReplyLine, parseReplies, formatReply, type SmtpReply, type ReplyLine } from "./reply.ts";
+export { parseEhlo, type EhloInfo } from "./ehlo.ts";
+export { cramMd5Digest, cramMd5Response } from "./cram-md5.ts";
+export { bannerDisclosures } from "./banner.ts";
+export {
+  probeSmtp,
+  authCramMd5,
+  addressLiteral,
+  type SmtpProbeOptions,
+  type SmtpProbeResult,
+  type SmtpAuthResult,
+  type SmtpLogin,
+} from "./probe.ts";
+export { hostProbeCommand, parseHostProbe, type HostProbeOptions } from "./host-probe.ts";

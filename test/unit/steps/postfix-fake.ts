@@ -1,0 +1,158 @@
+/**
+ * Test support for the Postfix steps: host facts, a runner shortcut, and a small fake Postfix on
+ * top of MockTransport that answers the steps' reads and applies `postconf -e/-Me/-MX` to its own
+ * state, so apply → apply → check cycles run through the real host runner.
+ *
+ * The Debian 12 fixtures in fixtures/ are real: the steps' read commands run against Postfix
+ * 3.7.11 in the test-host base image, before (fresh) and after (converged) an apply.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { definePlaybook } from "../../../src/playbook/playbook.ts";
+import type { PlaybookItem } from "../../../src/playbook/step.ts";
+import { runHost, type RunMode } from "../../../src/run/host-runner.ts";
+import { MockTransport, unquote } from "../../../src/transport/mock.ts";
+import { editMasterCf, parseMasterCf } from "../../../src/steps/master-service.ts";
+import type { HostReport } from "../../../src/report/events.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const fixture = (name: string): string => fs.readFileSync(path.join(here, "fixtures", name), "utf8");
+
+export const FACTS = {
+  debian12: "hostname=mail\narch=x86_64\nuid=0\nid=debian\nid_like=\nversion=12\nhas=apt-get\nhas=systemctl\nsystemd_running=1\ndir=/etc/postfix/sasl\n",
+  rocky9: 'hostname=mail\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n',
+  centos7: "hostname=mail\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n",
+};
+
+export function mockHost(facts: keyof typeof FACTS = "debian12"): MockTransport {
+  return new MockTransport("mail").on("uname -n", { stdout: FACTS[facts] });
+}
+
+export async function runSteps(host: MockTransport, items: () => PlaybookItem[], mode: RunMode): Promise<HostReport> {
+  const playbook = definePlaybook({ name: "test", vars: z.object({}), steps: items });
+  // The runner closes its transport at the end; the host (and its state) outlives one run.
+  const connection = { host: host.host, exec: host.exec.bind(host), close: async () => undefined };
+  return runHost({ playbook, vars: {}, host: { name: "mail", address: "mail" }, connect: async () => connection, mode });
+}
+
+/** Shell words of a command as `sh` quoted them. */
+export function words(command: string): string[] {
+  return [...command.matchAll(/(?:'[^']*'|\\.|[^\s'\\])+/g)].map((m) => unquote(m[0]));
+}
+
+const KNOWN = "--provision:postconf-known--";
+const REFS = "--provision:postconf-refs--";
+
+/** The three parts of a captured postconf read: `postconf -n`, the known names, the $refs lines. */
+export function splitPostconfRead(text: string): { main: string; known: string[]; refs: string } {
+  const [main = "", rest = ""] = text.split(`${KNOWN}\n`);
+  const [known = "", refs = ""] = rest.split(`${REFS}\n`);
+  return { main, known: known.split("\n").filter(Boolean), refs };
+}
+
+export class FakePostfix {
+  readonly main = new Map<string, string>();
+  readonly known: string[];
+  constructor(
+    readonly host: MockTransport,
+    options: { version: string; main: string; known: string[]; masterCf: string },
+    readonly version = options.version,
+  ) {
+    for (const line of options.main.split("\n")) {
+      const m = /^(\S+) =(?: (.*))?$/.exec(line);
+      if (m?.[1]) this.main.set(m[1], m[2] ?? "");
+    }
+    this.known = options.known;
+    host.file("/etc/postfix/master.cf", options.masterCf);
+    host.on(/^postconf (-c \S+ )?-n \|\| exit/, () => ({ stdout: this.#postconfRead() }));
+    host.on(/^postconf (-c \S+ )?-e /, (command) => this.#edit(command));
+    host.on(/^v=\$\(postconf/, () => ({ stdout: this.#masterRead() }));
+    host.on(/^postconf (-c \S+ )?-M[eX] /, (command) => this.#editMaster(command));
+  }
+
+  get masterCf(): string {
+    return this.host.files.get("/etc/postfix/master.cf")?.content.toString("utf8") ?? "";
+  }
+
+  set masterCf(text: string) {
+    this.host.file("/etc/postfix/master.cf", text);
+  }
+
+  get modern(): boolean {
+    const [a = 0, b = 0] = this.version.split(".").map(Number);
+    return a > 2 || (a === 2 && b >= 11);
+  }
+
+  #postconfRead(): string {
+    const main = [...this.main].map(([k, v]) => (v ? `${k} = ${v}` : `${k} =`)).join("\n");
+    const refs = this.modern
+      ? parseMasterCf(this.masterCf)
+          .flatMap(({ entry }) => [...entry.options].map(([k, v]) => `${entry.service}/${entry.type}/${k} = ${v}`))
+          .filter((l) => l.includes("$"))
+      : [];
+    return `${main}\n${KNOWN}\n${this.known.join("\n")}\n${REFS}\n${refs.map((l) => `${l}\n`).join("")}`;
+  }
+
+  #edit(command: string) {
+    for (const word of words(command).slice(2)) {
+      if (word.startsWith("-")) continue;
+      if (word.includes("\n")) return { exitCode: 1, stderr: "postconf: fatal: -e, -X, or -# accepts no multi-line input\n" };
+      const eq = word.indexOf("=");
+      // postconf -n prints whitespace runs as one space
+      this.main.set(word.slice(0, eq).trim(), word.slice(eq + 1).trim().replace(/\s+/g, " "));
+    }
+    return {};
+  }
+
+  #masterRead(): string {
+    let f = "";
+    let p = "";
+    if (this.modern) {
+      const last = (s: string, t: string) => parseMasterCf(this.masterCf).filter((e) => e.entry.service === s && e.entry.type === t).at(-1)?.entry;
+      // the fake always reads submission/inet, the service these tests use
+      const entry = last("submission", "inet");
+      if (entry) {
+        const k = "submission/inet";
+        const opts = [...entry.options].map(([n, v]) => (/\s/.test(v) ? `-o {${n}=${v}}` : `-o ${n}=${v}`));
+        f = [
+          `${k}/service = submission`,
+          `${k}/type = inet`,
+          `${k}/private = ${entry.private}`,
+          `${k}/unprivileged = ${entry.unpriv}`,
+          `${k}/chroot = ${entry.chroot}`,
+          `${k}/wakeup = ${entry.wakeup}`,
+          `${k}/process_limit = ${entry.maxproc}`,
+          `${k}/command = ${[...entry.command, ...opts].join(" ")}`,
+        ].map((l) => `${l}\n`).join("");
+        p = [...entry.options].sort(([a], [b]) => a.localeCompare(b)).map(([n, v]) => (v ? `${k}/${n} = ${v}\n` : `${k}/${n} =\n`)).join("");
+      }
+    }
+    return `mail_version=${this.version}\nconfig_directory=/etc/postfix\n--provision:master-F--\n${f}--provision:master-P--\n${p}--provision:master-cf--\n${this.masterCf}`;
+  }
+
+  #editMaster(command: string) {
+    if (!this.modern) return { exitCode: 1, stderr: "postconf: invalid option -- 'M'\n" };
+    const [, flag, arg = ""] = words(command);
+    if (flag === "-MX") {
+      const [s = "", t = ""] = arg.split("/");
+      this.masterCf = editMasterCf(this.masterCf, s, t, null);
+      return {};
+    }
+    const eq = arg.indexOf("=");
+    const [s = "", t = ""] = arg.slice(0, eq).split("/");
+    const entry = parseMasterCf(arg.slice(eq + 1))[0]?.entry;
+    if (!entry) return { exitCode: 1, stderr: "postconf: fatal: bad entry\n" };
+    this.masterCf = editMasterCf(this.masterCf, s, t, entry);
+    return {};
+  }
+}
+
+/** A fake Debian 12 Postfix 3.7, started from the real captured fresh state. */
+export function debianPostfix(): FakePostfix {
+  const { main, known } = splitPostconfRead(fixture("debian12-postconf-read.fresh.txt"));
+  const masterRead = fixture("debian12-master-read.fresh.txt");
+  const masterCf = masterRead.slice(masterRead.indexOf("--provision:master-cf--\n") + "--provision:master-cf--\n".length);
+  return new FakePostfix(mockHost("debian12"), { version: "3.7.11", main, known, masterCf });
+}
