@@ -1,13 +1,35 @@
 /**
- * From a host name to a connected Transport: "localhost" runs here; any other name goes over SSH
- * (resolved through ~/.ssh/config the way `ssh NAME` would).
+ * From a host to a connected Transport: "localhost" (with no other address) runs here; any other
+ * host goes over SSH. The name is looked up in ~/.ssh/config the way `ssh NAME` would; the
+ * inventory's settings (address, port, user, key, become) are passed along for the SSH transport
+ * to apply over it, and command-line flags (--user, --port, --identity) win over the inventory.
  */
 import { LocalTransport } from "../transport/local.ts";
 import type { Transport } from "../transport/transport.ts";
 import type { RunArgs } from "./args.ts";
 
-export async function connectHost(name: string, args: RunArgs): Promise<Transport> {
-  if (name === "localhost") return new LocalTransport(name);
+/** One host to connect to: the selected name and what the inventory says about reaching it. */
+export interface ConnectTarget {
+  /** The name the host was selected by (inventory name, ssh config alias, or address). */
+  name: string;
+  /** Address to connect to instead of the name (Ansible `ansible_host`). */
+  address?: string;
+  port?: number;
+  user?: string;
+  identityFiles?: string[];
+  /** Run commands as root through sudo. */
+  become?: boolean;
+}
+
+const LOCAL_ADDRESSES = new Set(["localhost", "127.0.0.1", "::1"]);
+
+export function isLocalTarget(target: ConnectTarget): boolean {
+  return target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address));
+}
+
+export async function connectHost(target: ConnectTarget | string, args: RunArgs): Promise<Transport> {
+  const resolved = typeof target === "string" ? { name: target } : target;
+  if (isLocalTarget(resolved)) return new LocalTransport(resolved.name);
   const { connectSshHost } = await import("./connect-ssh.ts");
-  return connectSshHost(name, args);
+  return connectSshHost(resolved.name, args, resolved);
 }

@@ -1,45 +1,109 @@
 /**
- * `provision run`: load the playbook, build and validate each host's vars (all before any
- * connection), run the hosts, report, and return the exit code.
+ * `provision run`: load the playbook (and the inventory), select the hosts, build and validate every
+ * host's vars (all before any connection), run the fleet, report, and return the exit code.
  */
 import { loadPlaybook } from "../playbook/load-playbook.ts";
-import { mergeVars, parseVarAssignments, readVarsFile, validateVars } from "../playbook/vars.ts";
+import { mergeVars, parseVarAssignments, readVarsFile, validateVars, VarsError } from "../playbook/vars.ts";
 import { runHost } from "../run/host-runner.ts";
-import { mapLimit } from "../run/map-limit.ts";
-import type { HostReport } from "../report/events.ts";
 import { jsonReport } from "../report/json-report.ts";
 import { TerminalReporter } from "../report/terminal-reporter.ts";
 import type { RunArgs } from "./args.ts";
-import { connectHost } from "./connect.ts";
+import { connectHost, type ConnectTarget } from "./connect.ts";
 import { overallResult } from "./exit-code.ts";
+// Fleets: inventory, selection, rollout.
+import { loadInventory } from "../inventory/load-inventory.ts";
+import type { InventoryHost } from "../inventory/inventory.ts";
+import { selectHosts } from "../inventory/select.ts";
+import { runFleet } from "../run/fleet-runner.ts";
+import { FleetProgressReporter } from "../report/fleet-progress.ts";
+
+/** Vars errors of this many hosts are listed; the rest are counted. */
+const MAX_VARS_ERRORS = 10;
 
 export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
   const playbook = await loadPlaybook(args.playbook);
+  const inventory = args.inventory === undefined ? undefined : await loadInventory(args.inventory);
+  const selected = selectHosts(inventory, { hosts: args.hosts, groups: args.groups, limit: args.limit });
+  for (const warning of selected.warnings) io.stderr.write(`provision: warning: ${warning}\n`);
   const fileVars = await Promise.all(args.varsFiles.map(readVarsFile));
   const cliVars = parseVarAssignments(args.vars);
-  // Validate every host's vars before connecting anywhere: bad input touches no host.
-  const hosts = args.hosts.map((name) => ({
-    name,
-    vars: validateVars(playbook, mergeVars(...fileVars, cliVars), `host ${name}`),
-  }));
 
-  const terminal = new TerminalReporter({ stream: args.json ? io.stderr : io.stdout, showDiff: args.diff });
-  const reports: HostReport[] = await mapLimit(hosts, args.concurrency, (host) =>
-    runHost({
-      playbook,
-      vars: host.vars,
-      host: { name: host.name, address: host.name },
-      connect: () => connectHost(host.name, args),
-      mode: args.check ? "check" : "apply",
-      emit: args.json ? undefined : terminal.handle,
-      commandTimeoutMs: args.commandTimeoutMs,
-    }),
-  );
-  const { exitCode, result } = overallResult(reports);
+  // Validate every host's vars before connecting anywhere: bad input touches no host.
+  // Precedence: inventory (group < host) < --vars-file < --var. Every selected host is validated,
+  // also those of other shards, so every shard job agrees on whether the input is valid.
+  const problems: string[] = [];
+  const hosts = selected.hosts.flatMap((host) => {
+    try {
+      return [{ host, target: connectTarget(host, args), vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`) }];
+    } catch (error) {
+      if (!(error instanceof VarsError)) throw error;
+      problems.push(error.message);
+      return [];
+    }
+  });
+  if (problems.length > 0) {
+    const more = problems.length > MAX_VARS_ERRORS ? `\n… and ${problems.length - MAX_VARS_ERRORS} more hosts with invalid vars` : "";
+    throw new VarsError(problems.slice(0, MAX_VARS_ERRORS).join("\n") + more);
+  }
+
+  const out = args.json ? io.stderr : io.stdout;
+  const fleet = hosts.length > 1;
+  const terminal = new TerminalReporter({ stream: out, showDiff: args.diff, stepSpinners: !fleet });
+  const progress = fleet && !args.json ? new FleetProgressReporter({ stream: out }) : undefined;
+  const result = await runFleet({
+    hosts: hosts.map((h) => ({ ...h, name: h.host.name })),
+    concurrency: args.concurrency,
+    batches: args.batches,
+    maxFail: args.maxFail,
+    failFast: args.failFast,
+    shard: args.shard,
+    onProgress: progress?.handle,
+    runOne: ({ host, target, vars }) =>
+      runHost({
+        playbook,
+        vars,
+        host: { name: host.name, address: host.address ?? host.name },
+        connect: () => connectHost(target, args),
+        mode: args.check ? "check" : "apply",
+        emit: args.json ? undefined : terminal.handle,
+        commandTimeoutMs: args.commandTimeoutMs,
+      }),
+  });
+  progress?.stop();
+  const reports = result.reports;
+  const { exitCode, result: overall } = overallResult(reports);
   if (args.json) {
-    io.stdout.write(jsonReport({ playbook: playbook.name, mode: args.check ? "check" : "apply", exitCode, result, hosts: reports }));
+    io.stdout.write(
+      jsonReport({
+        playbook: playbook.name,
+        mode: args.check ? "check" : "apply",
+        exitCode,
+        result: overall,
+        hosts: reports,
+        rollout: {
+          selected: result.selected,
+          ...(result.shard ? { shard: result.shard } : {}),
+          concurrency: args.concurrency,
+          batches: result.batches,
+          ...(result.stopped ? { stopped: result.stopped } : {}),
+        },
+      }),
+    );
   } else {
-    terminal.summary(reports);
+    terminal.summary(reports, result.stopped ? { stopped: result.stopped.reason } : undefined);
   }
   return exitCode;
+}
+
+/** Inventory settings for the connection; --user, --port and --identity on the command line win. */
+function connectTarget(host: InventoryHost, args: RunArgs): ConnectTarget {
+  const identityFiles = args.identity.length ? args.identity : host.identityFile ? [host.identityFile] : undefined;
+  return {
+    name: host.name,
+    ...(host.address !== undefined ? { address: host.address } : {}),
+    ...((args.port ?? host.port) !== undefined ? { port: args.port ?? host.port } : {}),
+    ...((args.user ?? host.user) !== undefined ? { user: args.user ?? host.user } : {}),
+    ...(identityFiles ? { identityFiles } : {}),
+    ...(host.become !== undefined ? { become: host.become } : {}),
+  };
 }

@@ -5,7 +5,7 @@
  */
 export function splitHostPort(pattern: string): { host: string; port?: number } {
   const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(pattern);
-  if (bracketed && (bracketed[1]?.match(/:/g) ?? []).length >= 2) return withPort(bracketed[1], bracketed[2], pattern);
+  if (bracketed && (bracketed[1]?.match(/:/g) ?? []).length >= 2) return withPort(bracketed[1] as string, bracketed[2], pattern);
   if (/^[0-9a-fA-F:.]+$/.test(pattern) && (pattern.match(/:/g) ?? []).length >= 2) return { host: pattern };
   // The last colon outside brackets separates the port.
   let depth = 0;

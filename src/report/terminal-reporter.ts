@@ -21,6 +21,8 @@ export interface TerminalOptions {
   showDiff: boolean;
   /** Show a line for every ok step too (otherwise ok steps are counted, not listed, when quiet). */
   verbose?: boolean;
+  /** Fleets: a spinner per host would fight the fleet progress spinner; off when false (default on). */
+  stepSpinners?: boolean;
 }
 
 export class TerminalReporter {
@@ -34,7 +36,7 @@ export class TerminalReporter {
   handle = (event: RunEvent): void => {
     switch (event.type) {
       case "step-start":
-        if (this.#tty) this.#spinner(event.host).start(`${event.host}: ${event.name}`);
+        if (this.#tty && this.options.stepSpinners !== false) this.#spinner(event.host).start(`${event.host}: ${event.name}`);
         break;
       case "step-end":
         this.#stopSpinner(event.host);
@@ -53,7 +55,8 @@ export class TerminalReporter {
     }
   };
 
-  summary(reports: readonly HostReport[]): void {
+  /** Per-host table; with several hosts, a total line (and, if the rollout stopped, why). */
+  summary(reports: readonly HostReport[], fleet?: { stopped?: string }): void {
     this.#line("");
     this.#line("summary:");
     const width = Math.max(4, ...reports.map((r) => r.host.length));
@@ -61,9 +64,16 @@ export class TerminalReporter {
       const c = report.counts;
       this.#line(
         `  ${report.host.padEnd(width)}  ${report.status.padEnd(11)} ok=${c.ok} changed=${c.changed} would-change=${c.wouldChange} ` +
-          `unknown=${c.unknown} failed=${c.failed} skipped=${c.skipped}  round-trips=${report.roundTrips}  ${(report.durationMs / 1000).toFixed(1)}s`,
+          `unknown=${c.unknown} failed=${c.failed} skipped=${c.skipped}  round-trips=${report.roundTrips}  ${(report.durationMs / 1000).toFixed(1)}s` +
+          (failureReason(report) ? `  — ${failureReason(report)}` : ""),
       );
     }
+    if (reports.length > 1) {
+      const byStatus = new Map<string, number>();
+      for (const report of reports) byStatus.set(report.status, (byStatus.get(report.status) ?? 0) + 1);
+      this.#line(`  total: ${reports.length} hosts — ${[...byStatus].map(([status, n]) => `${n} ${status}`).join(", ")}`);
+    }
+    if (fleet?.stopped) this.#line(`rollout stopped: ${fleet.stopped}`);
   }
 
   #spinner(host: string): Ora {
@@ -87,6 +97,17 @@ export class TerminalReporter {
 function formatStep(host: string, step: StepReport): string {
   const detail = step.error ?? step.summary;
   return `${host}: [${SYMBOL[step.status]}] ${step.name}${detail ? ` — ${detail}` : ""}`;
+}
+
+/** Fleets: why a host failed, was unreachable or was not started, in one line for the summary. */
+export function failureReason(report: HostReport, max = 160): string | undefined {
+  if (report.status !== "failed" && report.status !== "unreachable" && report.status !== "not-started") return undefined;
+  const step = report.steps.find((s) => s.status === "failed");
+  const handler = report.handlers.find((h) => h.status === "failed");
+  const reason = report.error ?? (step ? `step "${step.name}": ${step.error ?? "failed"}` : handler?.error);
+  if (!reason) return undefined;
+  const line = reason.split("\n")[0] ?? "";
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 function indent(text: string): string {

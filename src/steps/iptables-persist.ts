@@ -50,7 +50,7 @@ export function iptablesPersist(facts: Pick<Facts, "osFamily" | "paths">, input:
     read: () => ({
       command: sh`${save} || exit 3
 echo ${SECTION}file; ${readFileCommand(path)}
-printf '\n%s\n' ${SECTION}service; if [ -x /usr/libexec/iptables/${service}.init ]; then echo yes; fi`,
+printf '\\n%s\\n' ${SECTION}service; if [ -x /usr/libexec/iptables/${service}.init ]; then echo yes; fi`,
       parse(result) {
         if (result.exitCode !== 0) {
           throw new ReadFailedError(`${save} failed: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);

@@ -66,7 +66,7 @@ export function line(input: LineParams): Step<FileState> {
 /** Pure: the file's text → the text with the line ensured. Returns `text` itself when nothing changes. */
 export function editLine(text: string, edit: LineEdit): string {
   const lines = splitLines(text);
-  const owned = (l: string) => l === edit.line || (edit.regexp?.test(l) ?? false);
+  const owned = (l: string) => l === edit.line || matches(edit.regexp, l);
   let result: string[];
   if (edit.state === "absent") {
     result = lines.filter((l) => !owned(l));
@@ -74,7 +74,7 @@ export function editLine(text: string, edit: LineEdit): string {
     const desired = edit.line as string;
     const indices = lines.flatMap((l, i) => (owned(l) ? [i] : []));
     if (indices.length === 0) {
-      const after = edit.insertAfter ? lastIndex(lines, (l) => edit.insertAfter?.test(l) ?? false) : -1;
+      const after = edit.insertAfter ? lastIndex(lines, (l) => matches(edit.insertAfter, l)) : -1;
       result = after < 0 ? [...lines, desired] : [...lines.slice(0, after + 1), desired, ...lines.slice(after + 1)];
     } else {
       const existing = indices.find((i) => lines[i] === desired);
@@ -83,6 +83,13 @@ export function editLine(text: string, edit: LineEdit): string {
     }
   }
   return joinLines(result, text);
+}
+
+/** RegExp#test without the lastIndex state a g or y flag carries from one call to the next. */
+function matches(pattern: RegExp | undefined, text: string): boolean {
+  if (!pattern) return false;
+  pattern.lastIndex = 0;
+  return pattern.test(text);
 }
 
 /** Lines of a text file; a final line break ends the last line rather than starting an empty one. */

@@ -75,7 +75,11 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
     if (s.db && p.owner && s.db.owner !== p.owner) meta.push(`owner ${s.db.owner} → ${p.owner}`);
     if (s.db && p.group && s.db.group !== p.group) meta.push(`group ${s.db.group} → ${p.group}`);
     if (s.db && mode && s.db.mode !== mode) meta.push(`mode ${s.db.mode} → ${mode}`);
-    if (!s.db && set && (p.owner || p.group || mode)) meta.push(`${[p.owner, p.group].filter(Boolean).join(":")} ${mode ?? ""}`.trim());
+    if (!s.db && set) {
+      if (p.owner) meta.push(`owner → ${p.owner}`);
+      if (p.group) meta.push(`group → ${p.group}`);
+      if (mode) meta.push(`mode → ${mode}`);
+    }
     const want = wanted(s.db);
     const copyOk =
       typeof s.copy === "object" && s.copy !== null && want !== null &&
@@ -125,11 +129,11 @@ function readCommand(p: z.output<typeof sasldbUserParams>): ShellCommand {
     p.passwordCheck === "verify"
       ? sh`pw=unverifiable
 if command -v db_dump >/dev/null 2>&1 && db_dump "$db" >/dev/null 2>&1; then
-  want=$(${secretStdin(p.password)} od -A n -t x1 -v | tr -d ' \n')
+  want=$(${secretStdin(p.password)} od -A n -t x1 -v | tr -d ' \\n')
   have=$(db_dump "$db" | awk -v k=${` ${key.toString("hex")}`} 'f { print substr($0, 2); exit } $0 == k { f = 1 }')
   if [ "$have" = "$want" ]; then pw=match; else pw=mismatch; fi
 elif command -v gdbm_dump >/dev/null 2>&1 && gdbm_dump "$db" >/dev/null 2>&1; then
-  want=$(${secretStdin(p.password)} base64 | tr -d '\n')
+  want=$(${secretStdin(p.password)} base64 | tr -d '\\n')
   have=$(gdbm_dump "$db" | awk -v k=${key.toString("base64")} ${raw(GDBM_AWK)})
   if [ "$have" = "$want" ]; then pw=match; else pw=mismatch; fi
 fi

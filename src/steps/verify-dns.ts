@@ -49,7 +49,7 @@ const verifyDnsParams = z
       })
       .strict()
       .optional(),
-    /** Per-query timeout; the whole read is bounded by twice this. */
+    /** Per-query timeout (one try); the whole read is bounded by max(2 × this, this + 2 s). */
     timeoutMs: z.number().int().positive().max(60_000).default(5_000),
   })
   .strict()
@@ -101,7 +101,8 @@ async function lookupAll(params: Params): Promise<DnsState> {
       return undefined;
     }
   };
-  const hardLimit = params.timeoutMs * 2;
+  // c-ares's own timeout is the first bound (it may overshoot a short one a little); this is the hard one.
+  const hardLimit = Math.max(params.timeoutMs * 2, params.timeoutMs + 2000);
   let timer: NodeJS.Timeout | undefined;
   const bounded = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -170,17 +171,17 @@ function describeDnsError(error: unknown, server: string, timeoutMs: number): st
 
 function aProblems(want: { name: string; address: string }, got: Lookup<string>): string[] {
   const record = `${fqdn(want.name)} IN A ${want.address}`;
-  if (got.status !== "ok") return [`A of ${want.name}: ${absent(got)}; add: ${record}`];
+  if (got.status !== "ok") return [`A of ${want.name}: ${absent(got, "A")}; add: ${record}`];
   const has = got.records.includes(want.address);
   const extra = got.records.filter((address) => address !== want.address);
   if (has && extra.length === 0) return [];
-  if (!has) return [`A of ${want.name} is ${got.records.join(", ")}; want: ${record}${extra.length ? ` (and remove ${extra.join(", ")})` : ""}`];
+  if (!has) return [`A of ${want.name} is ${got.records.join(", ")}; want: ${record}`];
   return [`A of ${want.name} has extra address ${extra.join(", ")}; remove it (keep: ${record})`];
 }
 
 function mxProblems(want: { domain: string; host: string; priority: number }, got: Lookup<{ exchange: string; priority: number }>): string[] {
   const record = `${fqdn(want.domain)} IN MX ${want.priority} ${fqdn(want.host)}`;
-  if (got.status !== "ok") return [`MX of ${want.domain}: ${absent(got)}; add: ${record}`];
+  if (got.status !== "ok") return [`MX of ${want.domain}: ${absent(got, "MX")}; add: ${record}`];
   if (got.records.some((r) => r.exchange === want.host && r.priority === want.priority)) return [];
   const same = got.records.find((r) => r.exchange === want.host);
   if (same) return [`MX of ${want.domain}: ${fqdn(want.host)} has priority ${same.priority}; want: ${record}`];
@@ -202,8 +203,8 @@ function spfProblems(want: { domain: string; policy: string }, got: Lookup<strin
   return [`SPF of ${want.domain} is ${JSON.stringify(current)}; want: ${record}`];
 }
 
-function absent(got: { status: "nxdomain" | "nodata" }, type?: string): string {
-  return got.status === "nxdomain" ? "missing (NXDOMAIN: the name does not exist)" : `missing (the name has no ${type ?? "such"} records)`;
+function absent(got: { status: "nxdomain" | "nodata" }, type: string): string {
+  return got.status === "nxdomain" ? "missing (NXDOMAIN: the name does not exist)" : `missing (the name has no ${type} records)`;
 }
 
 /** RFC 7208 §4.5: an SPF record is exactly "v=spf1" or starts with "v=spf1 ". */

@@ -165,6 +165,9 @@ export async function connectHop(
       settled = true;
       client.removeListener("error", onError);
       client.removeListener("close", onClose);
+      // Commands are small request/response exchanges: without this, Nagle's algorithm and the
+      // host's delayed ACKs add ~40 ms to many of them.
+      client.setNoDelay(true);
       resolve(client);
     };
     const onError = (error: Error & { level?: string; code?: string }) => {

@@ -64,14 +64,15 @@ export function sudoStdin(password: Secret | undefined, stdin: Buffer | string |
 }
 
 const SUDO_PROBLEMS: { pattern: RegExp; explain: (user: string) => string }[] = [
+  // A wrong password first: sudo then also says "no password was provided" once stdin runs dry.
+  {
+    pattern: /^(sudo: \d+ incorrect password attempts?|Sorry, try again\.)/m,
+    explain: (user) => `sudo refused the password configured for ${user} (become.password is wrong)`,
+  },
   {
     pattern: /^sudo: (a password is required|a terminal is required|no password was provided|no tty present)/m,
     explain: (user) =>
       `sudo as ${user} needs a password: set become.password (a secret) for this host, or give ${user} NOPASSWD sudo`,
-  },
-  {
-    pattern: /^(sudo: \d+ incorrect password attempts?|Sorry, try again\.)/m,
-    explain: (user) => `sudo refused the password configured for ${user} (become.password is wrong)`,
   },
   {
     pattern: /^(sudo: )?.* is not in the sudoers file|^Sorry, user .* is not allowed to execute|^sudo: .*not allowed to/m,

@@ -75,7 +75,8 @@ describe("service", () => {
     expect(checked.step?.summary).toBe(c.summary ?? undefined);
     expect(applied(check)).toEqual([]);
 
-    const host = mockHost(c.distro).on(reads, { stdout: c.read }).on(/^(systemctl|if command|service)/, { exitCode: 0 });
+    // Later fixtures win: the generic "ok" first, the read's answer after it.
+    const host = mockHost(c.distro).on(/^(systemctl|if command|service)/, { exitCode: 0 }).on(reads, { stdout: c.read });
     const result = await run(host, "apply", (facts) => [service(facts, c.params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     expect(applied(host)).toEqual(c.commands);
@@ -114,8 +115,8 @@ describe("service", () => {
     ["centos6", "restart", "service postfix restart"],
   ] as const)("handler on %s: %s", async (distro, kind, command) => {
     const host = mockHost(distro)
-      .on(/^(systemctl show|n=)/, { stdout: distro === "centos6" ? "exists=yes\nstatus=3\nenabled=yes\n" : systemd("loaded", "inactive", "enabled") })
-      .on(/^(systemctl|service|if)/, { exitCode: 0 });
+      .on(/^(systemctl|service|if)/, { exitCode: 0 })
+      .on(/^(systemctl show|n=)/, { stdout: distro === "centos6" ? "exists=yes\nstatus=3\nenabled=yes\n" : systemd("loaded", "inactive", "enabled") });
     const handler = kind === "reload" ? reloadService("postfix") : restartService("postfix");
     const { report } = await run(host, "apply", (facts) => [service(facts, { name: "postfix", state: "running", notify: ["postfix"] })], {
       postfix: handler,
