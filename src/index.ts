@@ -1,6 +1,7 @@
 /** The public API a playbook imports. Re-exports only. */
 export { definePlaybook, type Playbook, type PlaybookContext, type HostInfo } from "./playbook/playbook.ts";
 export { secretVar } from "./playbook/vars.ts";
+export { defineInventory, type InventoryDefinition } from "./inventory/define-inventory.ts";
 export {
   flushHandlers,
   InvalidStepError,

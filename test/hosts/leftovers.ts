@@ -3,7 +3,7 @@
  * against this, so "clean" means checked, not assumed.
  */
 import fs from "node:fs";
-import { CACHE_DIR, FORWARD_CHAIN, HOSTS_DIR, PROXY_PID_FILE, RUN_DIR, CGROUP_PARENT } from "./paths.ts";
+import { FORWARD_CHAIN, HOSTS_DIR, PROXY_PID_FILE, RUN_DIR, CGROUP_PARENT } from "./paths.ts";
 import { listNetns, listOurLinks } from "./network.ts";
 import { run } from "./run.ts";
 import { cgroupParent } from "./cgroup.ts";
@@ -14,7 +14,7 @@ export async function findLeftovers(): Promise<string[]> {
   for (const link of await listOurLinks()) found.push(`link ${link}`);
   for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const mountpoint = line.split(" ")[4] ?? "";
-    if (mountpoint.startsWith(CACHE_DIR) || mountpoint.startsWith(RUN_DIR) || mountpoint.includes(CGROUP_PARENT)) {
+    if (mountpoint.startsWith(`${HOSTS_DIR}/`) || mountpoint.startsWith(`${RUN_DIR}/`) || mountpoint.split("/").includes(CGROUP_PARENT)) {
       found.push(`mount ${mountpoint}`);
     }
   }

@@ -81,11 +81,10 @@ describe.skipIf(!fleet)("test hosts", () => {
     expect([withPassword.exitCode, withPassword.stdout.trim()]).toEqual([0, "0"]);
   });
 
-  it("Postfix's myhostname is each host's own name, and postfix is active", async () => {
-    for (const h of hosts) {
-      const r = await hostExec(h, "postconf -h myhostname; systemctl is-active postfix@-.service");
-      expect(r.stdout.trim().split("\n")).toEqual([h.name, "active"]);
-    }
+  // Checked on the spare host: other test files reconfigure Postfix on the fleet's hosts.
+  it.skipIf(!spare)("Postfix's myhostname is the host's own name, and postfix is active", async () => {
+    const r = await hostExec(spare!, "postconf -h myhostname; systemctl is-active postfix@-.service");
+    expect(r.stdout.trim().split("\n")).toEqual([spare!.name, "active"]);
   });
 
   it("systemd is PID 1 and the system is running", async () => {
