@@ -1,0 +1,123 @@
+/**
+ * The CLI over real SSH: a playbook of file steps run as root and as the non-root sudo user
+ * (`--become`), with the whole idempotency cycle; host keys verified from the command line
+ * (unknown → refused with its fingerprint and the flag, accepted with --accept-new-host-keys;
+ * changed → refused before any command).
+ */
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostExec } from "../hosts/harness.ts";
+import { testFleet, testHost } from "./support/fleet.ts";
+import { parseReport, provisionCli, REPO } from "./support/cli.ts";
+
+const host = testHost(7);
+let dir: string;
+let playbook: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "provision-cli-ssh-"));
+  playbook = join(dir, "site.ts");
+  await writeFile(
+    playbook,
+    `import { definePlaybook, directory, file, ownerMode, z } from ${JSON.stringify(join(REPO, "src/index.ts"))};
+export default definePlaybook({
+  name: "site",
+  vars: z.object({ root: z.string(), motd: z.string() }),
+  steps: ({ vars, facts }) => [
+    directory({ path: vars.root, owner: "root", group: "root", mode: "0750" }),
+    file({ path: vars.root + "/motd", content: vars.motd + "\\n" + facts.distro + " " + facts.version + "\\n", mode: "0640", group: "adm" }),
+    file({ path: vars.root + "/uid", content: "uid " + facts.uid + "\\n" }),
+    ownerMode({ path: "/etc/hostname", owner: "root", mode: "0644" }),
+  ],
+});
+`,
+  );
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function cli(user: "root" | "deploy", root: string, extra: string[], knownHosts = testFleet().knownHostsPath) {
+  const fleet = testFleet();
+  return provisionCli([
+    "run", playbook, "--host", host.address, "--user", user, "--identity", fleet.privateKeyPath,
+    "--known-hosts", knownHosts, "--ssh-config", "/dev/null", "--var", `root=${root}`, "--var", "motd=hello",
+    ...(user === "root" ? [] : ["--become"]), ...extra,
+  ]);
+}
+
+async function on(command: string): Promise<string> {
+  const result = await hostExec(host, command);
+  expect(result.exitCode, result.stderr).toBe(0);
+  return result.stdout;
+}
+
+describe.each(["root", "deploy"] as const)("a playbook over SSH as %s", (user) => {
+  const root = `/srv/provision-cli-${user}`;
+
+  it("applies, re-applies with 0 changes, checks clean, detects tampering and repairs it", async () => {
+    const first = await cli(user, root, ["--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseReport(first).hosts[0]?.counts).toMatchObject({ changed: 3, failed: 0 });
+    // Commands ran as root either way: sudo for deploy.
+    expect(await on(`cat ${root}/uid`)).toBe("uid 0\n");
+    expect(await on(`stat -c '%U %G %a' ${root}/motd`)).toBe("root adm 640\n");
+
+    const second = await cli(user, root, ["--json"]);
+    expect(second.code).toBe(0);
+    const report = parseReport(second).hosts[0];
+    expect(report?.counts).toMatchObject({ ok: 4, changed: 0 });
+    expect(report?.roundTrips).toBe(2);
+
+    expect((await cli(user, root, ["--check"])).code).toBe(0);
+
+    await on(`printf 'tampered\\n' > ${root}/motd; chmod 0700 ${root}`);
+    const drift = await cli(user, root, ["--check", "--diff"]);
+    expect(drift.code).toBe(2);
+    expect(drift.stdout).toMatch(/\[would change\] directory \/srv\/provision-cli-\w+ — mode 0700 → 0750/);
+    expect(drift.stdout).toMatch(/\[would change\] file \/srv\/provision-cli-\w+\/motd — content/);
+    expect(drift.stdout).toContain("-tampered");
+    expect(await on(`cat ${root}/motd`)).toBe("tampered\n");
+
+    expect((await cli(user, root, [])).code).toBe(0);
+    expect((await cli(user, root, ["--check"])).code).toBe(0);
+  });
+});
+
+describe("host keys from the command line", () => {
+  it("refuses an unknown host with its fingerprint and the flag, and trusts it with --accept-new-host-keys", async () => {
+    const knownHosts = join(dir, "known_hosts.empty");
+    await writeFile(knownHosts, "");
+    const refused = await cli("root", "/srv/provision-cli-keys", ["--check"], knownHosts);
+    expect(refused.code).toBe(1);
+    const keyBlob = Buffer.from(host.hostKeyLine.split(" ")[2] ?? "", "base64");
+    const fingerprint = `SHA256:${createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "")}`;
+    expect(refused.stdout + refused.stderr).toContain(fingerprint);
+    expect(refused.stdout + refused.stderr).toContain("--accept-new-host-keys");
+    expect(refused.stdout + refused.stderr).toContain(host.address);
+
+    const accepted = await cli("root", "/srv/provision-cli-keys", ["--check", "--accept-new-host-keys"], knownHosts);
+    expect(accepted.code, accepted.stderr).toBe(2); // connected; the directory does not exist yet
+    expect(await readFile(knownHosts, "utf8")).toContain(host.hostKeyLine.split(" ").slice(1).join(" "));
+    const again = await cli("root", "/srv/provision-cli-keys", ["--check"], knownHosts);
+    expect(again.code).toBe(2);
+  });
+
+  it("refuses a changed host key before any command, even with --accept-new-host-keys", async () => {
+    const other = testFleet().hosts.find((h) => h.address !== host.address);
+    if (!other) throw new Error("need a second host");
+    const knownHosts = join(dir, "known_hosts.changed");
+    // The address we connect to, listed with another host's key: what a swapped server looks like.
+    await writeFile(knownHosts, `${host.address} ${other.hostKeyLine.split(" ").slice(1).join(" ")}\n`);
+    const marker = `/tmp/provision-changed-key-${Date.now()}`;
+    const refused = await cli("root", marker, ["--accept-new-host-keys"], knownHosts);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toMatch(/REFUSED|changed/i);
+    expect((await hostExec(host, `test -e ${marker}`)).exitCode).not.toBe(0);
+    expect(await readFile(knownHosts, "utf8")).toBe(`${host.address} ${other.hostKeyLine.split(" ").slice(1).join(" ")}\n`);
+  });
+});
