@@ -4,21 +4,13 @@
  */
 import { HostSession } from "../../../src/transport/host-session.ts";
 import type { Transport } from "../../../src/transport/transport.ts";
-import { testFleet, type FleetHost } from "./fleet.ts";
+import { connectAs } from "../ssh-support.ts";
+import type { FleetHost } from "./fleet.ts";
 
 export type TestUser = "root" | "deploy";
 
 export async function connectTestHost(host: FleetHost, user: TestUser = "root"): Promise<Transport> {
-  const fleet = testFleet();
-  const { connectSsh } = await import("../../../src/transport/ssh/index.ts");
-  return connectSsh({
-    host: host.address,
-    port: host.port,
-    user,
-    identityFiles: [fleet.privateKeyPath],
-    knownHostsFiles: [fleet.knownHostsPath],
-    ...(user === "root" ? {} : { become: { method: "sudo" as const } }),
-  } as never);
+  return connectAs(host, user, user === "root" ? {} : { become: { method: "sudo" } });
 }
 
 export async function testSession(host: FleetHost, user: TestUser = "root"): Promise<HostSession> {
