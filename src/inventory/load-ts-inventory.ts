@@ -3,7 +3,7 @@
  * are (tsx) and validated with zod: a TypeScript type can be bypassed, a schema cannot.
  */
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { importTypeScript, unwrapDefault } from "../playbook/import-typescript.ts";
 import { addDefinition, isDefinedInventory } from "./define-inventory.ts";
 import type { InventoryBuilder } from "./inventory-builder.ts";
 import { InventoryError, located } from "./inventory.ts";
@@ -15,11 +15,7 @@ export async function addTsInventory(builder: InventoryBuilder, file: string): P
   } catch (error) {
     throw new InventoryError(located(file, undefined, `cannot load inventory: ${(error as Error).message}`));
   }
-  let candidate = module.default ?? module.inventory;
-  // CommonJS interop wraps `export default` once more.
-  if (!isDefinedInventory(candidate) && typeof candidate === "object" && candidate !== null && "default" in candidate) {
-    candidate = (candidate as { default: unknown }).default;
-  }
+  const candidate = unwrapDefault(module.default, isDefinedInventory) ?? module.inventory;
   if (!isDefinedInventory(candidate)) {
     throw new InventoryError(located(file, undefined, "does not export an inventory (expected `export default defineInventory({...})`)"));
   }
@@ -31,14 +27,3 @@ export async function addTsInventory(builder: InventoryBuilder, file: string): P
   }
 }
 
-/** Same as load-playbook.ts: a `.ts` file outside a `"type": "module"` package needs tsx's tsImport. */
-async function importTypeScript(absolute: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(absolute).href;
-  try {
-    return (await import(url)) as Record<string, unknown>;
-  } catch (error) {
-    if ((error as { code?: string }).code !== "ERR_REQUIRE_CYCLE_MODULE") throw error;
-    const { tsImport } = await import("tsx/esm/api");
-    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-  }
-}

@@ -20,7 +20,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, raw, secretStdin, sh, type ShellCommand } from "../shell/sh.ts";
-import { Secret } from "../shell/secret.ts";
+import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { parseStepParams } from "./params.ts";
@@ -30,7 +30,8 @@ const name = z.string().regex(/^[^\s@:\0-][^\s@:\0]*$/, "must be a user or realm
 const sasldbUserParams = z.object({
   user: name,
   realm: name,
-  password: z.instanceof(Secret, { message: "must be a secret (secret(…) or secretVar())" }),
+  // By brand, not instanceof: a playbook may hold a Secret made by another copy of the module.
+  password: z.custom<Secret>(isSecret, "must be a secret (secret(…) or secretVar())"),
   state: z.enum(["present", "absent"]).default("present"),
   dbPath: z.string().startsWith("/").default("/etc/sasldb2"),
   owner: z.string().min(1).optional(),
