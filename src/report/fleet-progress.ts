@@ -1,5 +1,5 @@
 /**
- * Fleet progress. On a TTY (and not under CI) one ora spinner shows the batch, the counts (done /
+ * Fleet progress. On a sized TTY (and not under CI) one ora spinner shows the batch, the counts (done /
  * changed / failed / left) and the hosts in flight; it shares the stream with the terminal
  * reporter's lines (ora clears and redraws around them). Everywhere, batch starts and a stopped
  * rollout are printed as lines, so CI logs show them too.
@@ -21,7 +21,9 @@ export class FleetProgressReporter {
   readonly #tty: boolean;
 
   constructor(readonly options: FleetProgressOptions) {
-    this.#tty = options.tty ?? (Boolean(options.stream.isTTY) && !process.env.CI);
+    // A TTY of zero columns (a pty nobody sized: `script`, `docker -t` in CI) sends ora's redraw into
+    // an endless loop; treat it as no TTY.
+    this.#tty = options.tty ?? (Boolean(options.stream.isTTY) && !process.env.CI && (options.stream.columns ?? 0) > 0);
   }
 
   handle = (progress: FleetProgress): void => {

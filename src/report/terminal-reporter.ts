@@ -30,7 +30,8 @@ export class TerminalReporter {
   readonly #tty: boolean;
 
   constructor(readonly options: TerminalOptions) {
-    this.#tty = Boolean(options.stream.isTTY) && !process.env.CI;
+    // A zero-column TTY (an unsized pty) sends ora's redraw into an endless loop: treat it as no TTY.
+    this.#tty = Boolean(options.stream.isTTY) && !process.env.CI && (options.stream.columns ?? 0) > 0;
   }
 
   handle = (event: RunEvent): void => {

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { BASE_DIR, CACHE_DIR, GATEWAY, PROXY_PORT, TEST_USER_SUDO_PASSWORD } from "./paths.ts";
+import { BASE_DIR, CACHE_DIR, TEST_USER_SUDO_PASSWORD } from "./paths.ts";
 import { check, run } from "./run.ts";
 import { ensurePrereqs } from "./prereqs.ts";
 
@@ -32,7 +32,9 @@ const MASKED_UNITS = [
 
 const STAMP_FILE = ".provision-testhosts-base";
 export const BASE_STAMP = createHash("sha256")
-  .update(JSON.stringify({ BASE_VERSION, PACKAGES, MASKED_UNITS, GATEWAY, PROXY_PORT }))
+  // Nothing instance-specific (gateway, proxy port) may enter the base: every instance shares it,
+  // and a rebuild swaps it out from under the running hosts of the other instances.
+  .update(JSON.stringify({ BASE_VERSION, PACKAGES, MASKED_UNITS }))
   .digest("hex")
   .slice(0, 16);
 
@@ -172,8 +174,8 @@ for u in ${MASKED_UNITS.join(" ")}; do ln -sf /dev/null "$R/etc/systemd/system/$
 # Each boot gets a fresh machine-id (empty file = systemd generates one).
 : > "$R/etc/machine-id"; rm -f "$R/var/lib/dbus/machine-id"
 
-# apt goes through the harness's proxy on the bridge gateway; nothing resolves names here.
-printf 'Acquire::http::Proxy "http://${GATEWAY}:${PROXY_PORT}/";\nAcquire::Retries "0";\n' > "$R/etc/apt/apt.conf.d/01provision-testhosts-proxy"
+# apt goes through the harness's proxy on the bridge gateway (per instance: written per host in
+# host.ts); nothing resolves names here.
 printf 'nameserver 127.0.0.1\n' > "$R/etc/resolv.conf"
 echo testhost > "$R/etc/hostname"
 `;

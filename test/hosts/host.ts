@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { BASE_DIR, HOSTS_DIR, LAUNCHER, RUN_DIR } from "./paths.ts";
+import { BASE_DIR, GATEWAY, HOSTS_DIR, LAUNCHER, PROXY_PORT, RUN_DIR } from "./paths.ts";
 import { netnsName, deleteNetns } from "./network.ts";
 import { hostCgroup, hostCgroupPath, killCgroup } from "./cgroup.ts";
 import { run, sleep, withClosedFds, type RunResult } from "./run.ts";
@@ -61,6 +61,9 @@ function prepareDirs(spec: HostSpec): { upper: string; work: string; merged: str
   writeUpper(upper, "etc/hostname", `${name}\n`, 0o644);
   writeUpper(upper, "etc/hosts", `127.0.0.1\tlocalhost\n${address}\t${name}\n`, 0o644);
   writeUpper(upper, "etc/mailname", `${name}\n`, 0o644);
+  // apt goes through this instance's proxy on the bridge gateway (the base is shared by instances).
+  const aptProxy = `Acquire::http::Proxy "http://${GATEWAY}:${PROXY_PORT}/";\nAcquire::Retries "0";\n`;
+  writeUpper(upper, "etc/apt/apt.conf.d/01provision-testhosts-proxy", aptProxy, 0o644);
   // Debian's postinst wrote the build machine's name; each host gets its own.
   const mainCf = fs.readFileSync(path.join(BASE_DIR, "etc/postfix/main.cf"), "utf8");
   writeUpper(upper, "etc/postfix/main.cf", mainCf.replace(/^myhostname\s*=.*$/m, `myhostname = ${name}`), 0o644);
