@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Step } from "../playbook/step.ts";
 import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
-import { metadataCommand, normalizeMode } from "./file.ts";
+import { describeMetadata, differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
 import { parseStepParams } from "./params.ts";
 
 const directoryParams = z.object({
@@ -26,16 +26,16 @@ export function directory(input: z.input<typeof directoryParams>): Step<FileStat
       if (current.exists && current.type !== "directory") {
         throw new Error(`${params.path} exists and is a ${current.type}, not a directory`);
       }
-      const parts: string[] = [];
-      if (!current.exists) parts.push("create");
-      if (params.owner && current.owner !== params.owner) parts.push(`owner ${current.owner ?? "-"} → ${params.owner}`);
-      if (params.group && current.group !== params.group) parts.push(`group ${current.group ?? "-"} → ${params.group}`);
-      if (mode && current.mode !== mode) parts.push(`mode ${current.mode ?? "-"} → ${mode}`);
+      const parts = current.exists
+        ? metadataChanges(current, params.owner, params.group, mode)
+        : [`create${describeMetadata(params.owner, params.group, mode)}`];
       return parts.length ? { summary: parts.join(", ") } : null;
     },
     async apply({ session }, current) {
       const create = current.exists ? [] : [sh`mkdir -p -- ${params.path}`];
-      await session.check(joinCommands([...create, metadataCommand(params.path, params.owner, params.group, mode)].filter((c) => c.text), " && "));
+      const differs = differingMetadata(current, params.owner, params.group, mode);
+      const metadata = metadataCommand(params.path, differs.owner, differs.group, differs.mode);
+      await session.check(joinCommands([...create, metadata].filter((c) => c.text), " && "));
     },
   };
 }

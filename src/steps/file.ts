@@ -6,10 +6,10 @@ import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
-import { parseStepParams } from "./params.ts";
+import { filePath, parseStepParams } from "./params.ts";
 
 const fileParams = z.object({
-  path: z.string().startsWith("/", "must be an absolute path"),
+  path: filePath,
   content: z.union([z.string(), z.instanceof(Buffer)]),
   owner: z.string().min(1).optional(),
   group: z.string().min(1).optional(),
@@ -34,13 +34,10 @@ export function file(input: FileParams): Step<FileState> {
       if (current.exists && current.type !== "regular file") {
         throw new Error(`${params.path} exists and is a ${current.type}, not a regular file`);
       }
-      const parts: string[] = [];
       const contentDiffers = !current.exists || !current.content?.equals(desired);
-      if (!current.exists) parts.push("create");
-      else if (contentDiffers) parts.push("content");
-      if (params.owner && current.owner !== params.owner) parts.push(`owner ${current.owner ?? "-"} → ${params.owner}`);
-      if (params.group && current.group !== params.group) parts.push(`group ${current.group ?? "-"} → ${params.group}`);
-      if (mode && current.exists && current.mode !== mode) parts.push(`mode ${current.mode} → ${mode}`);
+      const parts = current.exists
+        ? [...(contentDiffers ? ["content"] : []), ...metadataChanges(current, params.owner, params.group, mode)]
+        : [`create${describeMetadata(params.owner, params.group, mode)}`];
       if (parts.length === 0) return null;
       return {
         summary: parts.join(", "),
@@ -54,7 +51,8 @@ export function file(input: FileParams): Step<FileState> {
         await session.check(writeFileCommand(params.path, { ...params, mode }), { stdin: desired });
         return;
       }
-      await session.check(metadataCommand(params.path, params.owner, params.group, mode));
+      const differs = differingMetadata(current, params.owner, params.group, mode);
+      await session.check(metadataCommand(params.path, differs.owner, differs.group, differs.mode));
     },
   };
 }
@@ -69,4 +67,35 @@ export function metadataCommand(path: string, owner?: string, group?: string, mo
   if (owner || group) commands.push(sh`chown -- ${`${owner ?? ""}${group ? `:${group}` : ""}`} ${path}`);
   if (mode) commands.push(sh`chmod -- ${mode} ${path}`);
   return joinCommands(commands, " && ");
+}
+
+/** Only the owner, group and mode that differ from what the host has (an absent path: all given). */
+export function differingMetadata(
+  current: FileState,
+  owner?: string,
+  group?: string,
+  mode?: string,
+): { owner?: string; group?: string; mode?: string } {
+  return {
+    ...(owner && current.owner !== owner ? { owner } : {}),
+    ...(group && current.group !== group ? { group } : {}),
+    ...(mode && current.mode !== mode ? { mode } : {}),
+  };
+}
+
+/** "owner root → postfix", "mode 0644 → 0640": what a metadata change would do, for summaries. */
+export function metadataChanges(current: FileState, owner?: string, group?: string, mode?: string): string[] {
+  const differs = differingMetadata(current, owner, group, mode);
+  return [
+    ...(differs.owner ? [`owner ${current.owner} → ${differs.owner}`] : []),
+    ...(differs.group ? [`group ${current.group} → ${differs.group}`] : []),
+    ...(differs.mode ? [`mode ${current.mode} → ${differs.mode}`] : []),
+  ];
+}
+
+/** " (root:adm 0640)" for a path about to be created; empty when nothing is asked. */
+export function describeMetadata(owner?: string, group?: string, mode?: string): string {
+  const who = owner || group ? `${owner ?? ""}${group ? `:${group}` : ""}` : "";
+  const text = [who, mode ?? ""].filter(Boolean).join(" ");
+  return text ? ` (${text})` : "";
 }

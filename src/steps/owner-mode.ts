@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
-import { metadataCommand, normalizeMode } from "./file.ts";
+import { differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
 import { parseStepParams } from "./params.ts";
 
 const ownerModeParams = z
@@ -38,18 +38,13 @@ export function ownerMode(input: OwnerModeParams): Step<FileState> {
       },
     }),
     diff(current): Change | null {
-      const parts: string[] = [];
-      if (params.owner && current.owner !== params.owner) parts.push(`owner ${current.owner} → ${params.owner}`);
-      if (params.group && current.group !== params.group) parts.push(`group ${current.group} → ${params.group}`);
-      if (mode && current.mode !== mode) parts.push(`mode ${current.mode} → ${mode}`);
+      const parts = metadataChanges(current, params.owner, params.group, mode);
       return parts.length ? { summary: parts.join(", ") } : null;
     },
     async apply({ session }, current) {
       // Only what differs: a chown on a file already owned right would still bump its ctime.
-      const owner = params.owner && current.owner !== params.owner ? params.owner : undefined;
-      const group = params.group && current.group !== params.group ? params.group : undefined;
-      const newMode = mode && current.mode !== mode ? mode : undefined;
-      await session.check(metadataCommand(params.path, owner, group, newMode));
+      const differs = differingMetadata(current, params.owner, params.group, mode);
+      await session.check(metadataCommand(params.path, differs.owner, differs.group, differs.mode));
     },
   };
 }
