@@ -7,6 +7,10 @@
  * stale and read again, together, when the runner reaches them.
  *
  * Check mode is structural: `apply` and handlers are never called, so only reads reach the host.
+ *
+ * Apply mode takes the host lock (see host-lock.ts) right before the first step that has something
+ * to change, in one round trip with a fresh read of every remaining step, and releases it at the
+ * end (also when a step or handler failed). Check mode never locks; a converged apply run neither.
  */
 import { mask } from "../shell/mask.ts";
 import { HostSession, tail } from "../transport/host-session.ts";
@@ -27,6 +31,8 @@ import {
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { renderDiff } from "../report/unified-diff.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
+import { acquireLockCommand, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
+import type { ShellCommand } from "../shell/sh.ts";
 
 export type RunMode = "apply" | "check";
 
@@ -80,6 +86,9 @@ class HostRun {
   #pendingChange = false;
   #failed = false;
   #facts!: Facts;
+  /** Set while this run holds the host lock (apply mode only). */
+  #lock: LockOwner | undefined;
+  #hostError: string | undefined;
 
   constructor(
     readonly options: HostRunOptions,
@@ -116,8 +125,12 @@ class HostRun {
       }
       await this.#runStep(index, item);
     }
-    if (!this.#failed) await this.#runHandlers();
-    else for (const handler of this.#notified) this.#recordHandler({ name: handler, status: "skipped" });
+    try {
+      if (!this.#failed) await this.#runHandlers();
+      else for (const handler of this.#notified) this.#recordHandler({ name: handler, status: "skipped" });
+    } finally {
+      await this.#releaseLock();
+    }
 
     const counts = countStatuses(this.steps);
     const status = this.#failed
@@ -127,7 +140,7 @@ class HostRun {
         : counts.wouldChange + counts.unknown > 0
           ? "drift"
           : "ok";
-    return this.#finish(started, status);
+    return this.#finish(started, status, this.#hostError);
   }
 
   async #gatherFacts(): Promise<Facts> {
@@ -210,7 +223,7 @@ class HostRun {
       this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
       return;
     }
-    const shown = { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
+    let shown: { summary: string; diff?: string } = { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
     if (this.options.mode === "check") {
       this.#pendingChange = true;
       for (const target of step.notify ?? []) this.#notified.add(target);
@@ -222,8 +235,37 @@ class HostRun {
       this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `${this.host}: ${step.name}: ${shown.summary}`);
       return;
     }
+    let current = outcome.value;
+    if (!this.#lock) {
+      // First change of this run: take the host lock, and read this and the later steps again
+      // under it (what was read before may be another run's half-done work).
+      try {
+        await this.#acquireLock(index);
+      } catch (error) {
+        if (error instanceof HostLockedError) this.#hostError = error.message;
+        this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, describe(error));
+        return;
+      }
+      const fresh = this.#reads.get(index) as ReadOutcome;
+      if (!fresh.ok) {
+        this.#fail({ ...base, durationMs: Date.now() - started }, fresh.error.message);
+        return;
+      }
+      try {
+        change = step.diff(fresh.value);
+      } catch (error) {
+        this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
+        return;
+      }
+      if (!change) {
+        this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
+        return;
+      }
+      current = fresh.value;
+      shown = { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
+    }
     try {
-      await step.apply(this.#applyContext(), outcome.value, change);
+      await step.apply(this.#applyContext(), current, change);
     } catch (error) {
       this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `step "${step.name}": ${describe(error)}`);
       return;
@@ -234,8 +276,36 @@ class HostRun {
     this.#record({ ...base, ...shown, status: "changed", durationMs: Date.now() - started });
   }
 
-  /** Read the given steps: remote reads in one batched round trip, local reads beside it. */
-  async #readSteps(indices: readonly number[]): Promise<void> {
+  /**
+   * Take the host lock in one round trip with a fresh read of step `index` and every later step.
+   * Throws HostLockedError when another run holds it (or it cannot be taken).
+   */
+  async #acquireLock(index: number): Promise<void> {
+    const owner = newLockOwner();
+    const indices = this.#items.flatMap((item, i) => (i >= index && !isFlushHandlers(item) ? [i] : []));
+    for (const i of indices) this.#reads.delete(i);
+    const lockResult = await this.#readSteps(indices, acquireLockCommand(owner));
+    const outcome = parseLockResult(lockResult as ExecResult, this.host);
+    if (!outcome.acquired) {
+      for (const i of indices) this.#reads.delete(i);
+      throw new HostLockedError(lockedMessage(this.host, outcome));
+    }
+    this.#lock = owner;
+  }
+
+  /** Release the lock if this run holds it. Never throws: a lock left behind is freed as stale. */
+  async #releaseLock(): Promise<void> {
+    const owner = this.#lock;
+    if (!owner) return;
+    this.#lock = undefined;
+    await this.session.run(releaseLockCommand(owner)).catch(() => undefined);
+  }
+
+  /**
+   * Read the given steps: remote reads in one batched round trip, local reads beside it. `first`,
+   * when given, runs at the head of the same batch (even with no remote read); its result is returned.
+   */
+  async #readSteps(indices: readonly number[], first?: ShellCommand): Promise<ExecResult | undefined> {
     const remote: { index: number; step: Step; read: RemoteRead<unknown> }[] = [];
     const local: Promise<void>[] = [];
     for (const index of indices) {
@@ -258,12 +328,15 @@ class HostRun {
         remote.push({ index, step, read: spec });
       }
     }
-    if (remote.length > 0) {
-      const batch = encodeBatch(remote.map((r) => r.read.command));
+    let firstResult: ExecResult | undefined;
+    if (remote.length > 0 || first) {
+      const offset = first ? 1 : 0;
+      const batch = encodeBatch([...(first ? [first] : []), ...remote.map((r) => r.read.command)]);
       this.readRoundTrips += 1;
       const results = splitBatchOutput(batch, await this.session.run(batch.command));
+      if (first) firstResult = results[0];
       remote.forEach(({ index, step, read }, i) => {
-        const result = results[i] as ExecResult;
+        const result = results[i + offset] as ExecResult;
         try {
           this.#reads.set(index, { ok: true, value: read.parse(result) });
         } catch (error) {
@@ -272,6 +345,7 @@ class HostRun {
       });
     }
     await Promise.all(local);
+    return firstResult;
   }
 
   async #runHandlers(): Promise<void> {

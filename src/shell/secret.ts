@@ -16,6 +16,9 @@ export class Secret {
 
   constructor(value: string) {
     if (value.length === 0) throw new Error("a secret cannot be empty");
+    // Masking replaces every occurrence of the value: a secret of only white space would blank
+    // out every space or newline of every report.
+    if (value.trim().length === 0) throw new Error("a secret cannot be only white space");
     this.#value = value;
     registerSecretValue(value);
   }

@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
-import { parseStepParams } from "./params.ts";
+import { filePath, parseStepParams } from "./params.ts";
 
 const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ctx) => {
   try {
@@ -32,7 +32,7 @@ const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ct
 
 /** What every whole-file text edit (line, configKeys) takes besides its own parameters. */
 export const textFileParams = {
-  path: z.string().startsWith("/", "must be an absolute path"),
+  path: filePath,
   create: z.boolean().default(false),
   owner: z.string().min(1).optional(),
   group: z.string().min(1).optional(),

@@ -1,6 +1,17 @@
 /** Step parameters are validated with zod when the playbook builds its steps: the error names the step kind and field. */
 import type { z } from "zod";
+import { z as zod } from "zod";
 import { InvalidStepError } from "../playbook/step.ts";
+
+/**
+ * An absolute path naming a file: no NUL byte (no shell word can hold one), not ending in "/",
+ * "." or ".." (the atomic write would rename its temp file INTO that directory).
+ */
+export const filePath = zod
+  .string()
+  .startsWith("/", "must be an absolute path")
+  .refine((p) => !p.includes("\0"), "must not contain a NUL byte")
+  .refine((p) => !/(^|\/)(\.{1,2})?$/.test(p), "must name a file (not end in /, . or ..)");
 
 export function parseStepParams<S extends z.ZodType>(kind: string, schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);

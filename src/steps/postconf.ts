@@ -17,7 +17,17 @@ import { parseStepParams } from "./params.ts";
 
 const postconfParams = z.object({
   settings: z
-    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "not a Postfix parameter name"), z.string())
+    // Line breaks are joined as main.cf continuation lines are; a NUL cannot be in a command word,
+    // and a lone CR would land in main.cf as a byte Postfix reads differently: refuse those.
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, "not a Postfix parameter name"),
+      z
+        .string()
+        .refine((v) => !/\0|\r(?!\n)/.test(v), "must not contain a NUL byte or a lone CR")
+        // `$name`, `$(…)`, `${…}` are parameter references; any other `$` (`$?`, `$(touch …`, a final
+        // `$`) makes `postconf -n` fail for the whole config. A literal dollar sign is written `$$`.
+        .refine((v) => !/\$(?:\((?![A-Za-z0-9_]+[):?!=])|\{(?![A-Za-z0-9_]+[}:?!=])|(?![A-Za-z0-9_({]))/.test(v.replace(/\$\$/g, "")), "has a '$' that does not start a Postfix parameter reference (write $$ for a literal $)"),
+    )
     .refine((s) => Object.keys(s).length > 0, "at least one setting"),
   /** Postfix config directory (`postconf -c`), for a second instance. */
   configDir: z.string().startsWith("/", "must be an absolute path").optional(),

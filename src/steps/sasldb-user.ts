@@ -25,13 +25,23 @@ import type { ExecResult } from "../transport/transport.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { parseStepParams } from "./params.ts";
 
-const name = z.string().regex(/^[^\s@:\0-][^\s@:\0]*$/, "must be a user or realm name (no spaces, '@' or ':')");
+const name = z
+  .string()
+  .regex(/^[^\s@:\0-][^\s@:\0]*$/, "must be a user or realm name (no spaces, '@' or ':')")
+  // Longer names break sasldblistusers2's listing of the whole db (found with a 100 KiB name).
+  .max(255, "must be a user or realm name of at most 255 characters");
 
 const sasldbUserParams = z.object({
   user: name,
   realm: name,
   // By brand, not instanceof: a playbook may hold a Secret made by another copy of the module.
-  password: z.custom<Secret>(isSecret, "must be a secret (secret(…) or secretVar())"),
+  password: z
+    .custom<Secret>(isSecret, "must be a secret (secret(…) or secretVar())")
+    // saslpasswd2 -p drops a final line break (so the stored password would never match) and
+    // refuses a lone one; a NUL cannot travel in a shell word.
+    .refine((s) => !/[\0\r\n]/.test(s.reveal()), "must not contain a NUL byte or a line break")
+    // saslpasswd2 silently stores a longer password cut short (found with 100 KiB): never matches.
+    .refine((s) => Buffer.byteLength(s.reveal()) <= 255, "must be at most 255 bytes"),
   state: z.enum(["present", "absent"]).default("present"),
   dbPath: z.string().startsWith("/").default("/etc/sasldb2"),
   owner: z.string().min(1).optional(),

@@ -83,17 +83,20 @@ function requireManager(manager: Manager): "systemd" | "sysv" {
   return manager;
 }
 
-/** `systemctl show -p` (not `--value`: CentOS 7's systemd 219 lacks it), is-active, is-enabled. */
+/**
+ * `systemctl show -p` (not `--value`: CentOS 7's systemd 219 lacks it) for LoadState and
+ * ActiveState (what `is-active` prints, without a second spawn), and `is-enabled`.
+ */
 function systemdRead(name: string) {
   const unit = name.includes(".") ? name : `${name}.service`;
   return {
-    command: sh`systemctl show -p LoadState -- ${unit}; echo "active=$(systemctl is-active -- ${unit} 2>/dev/null)"; echo "enabled=$(systemctl is-enabled -- ${unit} 2>/dev/null)"`,
+    command: sh`systemctl show -p LoadState -p ActiveState -- ${unit}; echo "enabled=$(systemctl is-enabled -- ${unit} 2>/dev/null)"`,
     parse(result: { stdout: Buffer; exitCode: number }): ServiceState {
       const v = keyValues(result.stdout.toString("utf8"));
       const load = v.get("LoadState");
       if (!load) throw new ReadFailedError(`systemctl show failed for ${unit} (exit ${result.exitCode})`);
       if (load === "not-found") throw new ReadFailedError(`service ${name} not found (no unit ${unit})`);
-      const active = v.get("active") ?? "";
+      const active = v.get("ActiveState") ?? "";
       const enabled = v.get("enabled") ?? "";
       return {
         running: ["active", "reloading", "activating"].includes(active),

@@ -15,6 +15,9 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+/** Commands longer than this go to the host as a script on stdin (`sh -s`), not as an argument. */
+export const LONG_COMMAND_BYTES = 64 * 1024;
+
 export class CommandError extends Error {
   override readonly name = "CommandError";
   constructor(
@@ -58,11 +61,12 @@ export class HostSession {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const stdin = isSecret(options.stdin) ? options.stdin.reveal() : options.stdin;
     this.#roundTrips += 1;
-    if (command.hasSecret) {
+    if (command.hasSecret || (stdin === undefined && Buffer.byteLength(command.text) > LONG_COMMAND_BYTES)) {
       if (stdin !== undefined) {
         throw new Error(`${this.host}: a command holding a secret cannot also take stdin: ${command.display}`);
       }
       // The script (with the secret inside a builtin printf) travels on stdin: no argv ever holds it.
+      // So does a very long command (a big read batch): Linux refuses one argv string over 128 KiB.
       return this.transport.exec("sh -s", { stdin: command.text, timeoutMs });
     }
     return this.transport.exec(command.text, { stdin, timeoutMs });

@@ -6,6 +6,7 @@
  * answers the commands of remote-file (read and atomic write), so file-based steps run for real.
  */
 import { decodeBatchScript, encodeBatchOutput } from "../run/read-batch.ts";
+import { ACQUIRE_HEADER, RELEASE_HEADER } from "../run/host-lock.ts";
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export interface MockFile {
@@ -45,6 +46,13 @@ export class MockTransport implements Transport {
   #closed = false;
   /** Set to make every exec fail as a lost connection (to test transport failures). */
   failWith?: TransportError;
+  /**
+   * The host lock (src/run/host-lock.ts) as the host would hold it: null when free, else the owner
+   * fields. The lock commands are answered from this before any fixture (and are not recorded in
+   * `commands`); `lockEvents` records them.
+   */
+  lock: Record<string, string> | null = null;
+  readonly lockEvents: ("acquired" | "held" | "released")[] = [];
 
   constructor(readonly host = "mock") {}
 
@@ -98,6 +106,10 @@ export class MockTransport implements Transport {
   }
 
   #answer(command: string, stdin: Buffer, batched: boolean): ExecResult & { delayMs: number } {
+    // The runner's host-lock fragments are answered by the lock model and kept out of `commands`
+    // (they are in `execs`, and in `lockEvents`), so tests of what steps send are not about locking.
+    const lockResult = this.#lockCommand(command);
+    if (lockResult) return { ...lockResult, delayMs: 0 };
     this.commands.push({ command, stdin, batched });
     for (const { matcher, answer } of this.#fixtures) {
       if (matches(matcher, command)) {
@@ -114,6 +126,30 @@ export class MockTransport implements Transport {
     if (fileResult) return { ...fileResult, delayMs: 0 };
     this.unmatched.push(command);
     return { exitCode: 127, stdout: Buffer.alloc(0), stderr: Buffer.from(`mock: no fixture for: ${command}\n`), delayMs: 0 };
+  }
+
+  #lockCommand(command: string): ExecResult | undefined {
+    const ok = (stdout: string): ExecResult => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
+    if (command.startsWith(ACQUIRE_HEADER)) {
+      if (this.lock) {
+        this.lockEvents.push("held");
+        const owner = Object.entries(this.lock).map(([k, v]) => `owner.${k}=${v}\n`).join("");
+        return ok(`lock=held\npath=/run/provision.lock\nage=5\n${owner}`);
+      }
+      const token = /(?:^|')token=([0-9a-f]+)$/m.exec(command)?.[1] ?? "?";
+      this.lock = { token, controller: "mock-controller", holder_pid: "1" };
+      this.lockEvents.push("acquired");
+      return ok("lock=acquired\n");
+    }
+    if (command.startsWith(RELEASE_HEADER)) {
+      const token = /= '?([0-9a-f]+)'? \]; then rm/.exec(command)?.[1];
+      if (this.lock && token && this.lock.token === token) {
+        this.lock = null;
+        this.lockEvents.push("released");
+      }
+      return ok("");
+    }
+    return undefined;
   }
 
   /** The remote-file commands, answered from the in-memory store. */

@@ -43,7 +43,8 @@ export function parseFileState(result: ExecResult, path: string): FileState {
     owner,
     group,
     mode,
-    type: type.join(" "),
+    // GNU stat says "regular empty file" for an empty one: it is a regular file all the same.
+    type: type.join(" ") === "regular empty file" ? "regular file" : type.join(" "),
     content: newline < 0 ? Buffer.alloc(0) : result.stdout.subarray(newline + 1),
   };
 }

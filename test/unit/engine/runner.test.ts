@@ -111,8 +111,10 @@ describe("host runner", () => {
     });
     const { report } = await runOn(mock, playbook, "apply");
     expect(report.steps.map((s) => s.status)).toEqual(["changed", "ok", "ok"]);
-    // facts, first batch, kv-set, one re-read batch of b and c
-    expect(mock.execs).toHaveLength(4);
+    // facts, first batch, host lock + fresh read of a, b, c (one batch), kv-set, one re-read batch
+    // of b and c, lock release
+    expect(mock.execs).toHaveLength(6);
+    expect(mock.lockEvents).toEqual(["acquired", "released"]);
   });
 
   it("stops a host at a failing step; later steps are skipped; exit 1", async () => {

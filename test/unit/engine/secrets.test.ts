@@ -115,3 +115,12 @@ describe("vars validation", () => {
     expect(validateVars(pb, { hostname: "mail.example.org" })).toEqual({ hostname: "mail.example.org", inetProtocols: "ipv4", users: [] });
   });
 });
+
+describe("secret values", () => {
+  it("refuses an empty or white-space-only secret, which masking could not tell from text", async () => {
+    const { secret } = await import("../../../src/shell/secret.ts");
+    expect(() => secret("")).toThrow(/cannot be empty/);
+    expect(() => secret(" \n\t")).toThrow(/only white space/);
+    expect(String(secret(" padded "))).toBe("***");
+  });
+});

@@ -133,8 +133,9 @@ describe("sasldbUser", () => {
           expect(exec.command).not.toContain(quote(PASSWORD));
           if (exec.stdin.includes(quote(PASSWORD))) expect(exec.command).toBe("sh -s");
         }
-        // It did travel: inside the stdin of `sh -s` (read in both modes, saslpasswd2 in apply).
-        expect(host.execs.filter((e) => e.stdin.includes(quote(PASSWORD))).length).toBe(mode === "apply" ? 2 : 1);
+        // It did travel: inside the stdin of `sh -s` (read in both modes; in apply also the fresh
+        // read under the host lock, and saslpasswd2).
+        expect(host.execs.filter((e) => e.stdin.includes(quote(PASSWORD))).length).toBe(mode === "apply" ? 3 : 1);
         const everything = JSON.stringify({ report, events });
         expect(everything).not.toContain(PASSWORD);
         expect(everything).not.toContain(Buffer.from(PASSWORD).toString("hex"));

@@ -3,7 +3,7 @@ import { reloadService, restartService, service, type ServiceParams } from "../.
 import { packages } from "../../../src/steps/packages.ts";
 import { applied, mockHost, run, type Distro } from "./system-hosts.ts";
 
-const systemd = (load: string, active: string, enabled: string) => `LoadState=${load}\nactive=${active}\nenabled=${enabled}\n`;
+const systemd = (load: string, active: string, enabled: string) => `LoadState=${load}\nActiveState=${active}\nenabled=${enabled}\n`;
 
 const cases: { title: string; distro: Distro; params: ServiceParams; read: string; summary: string | null; commands: string[] }[] = [
   {
@@ -86,7 +86,7 @@ describe("service", () => {
     const host = mockHost("centos7").on("systemctl show", { stdout: systemd("loaded", "active", "enabled") });
     await run(host, "check", (facts) => [service(facts, { name: "postfix", state: "running" })]);
     expect(host.commands.find((c) => c.batched)?.command).toBe(
-      'systemctl show -p LoadState -- postfix.service; echo "active=$(systemctl is-active -- postfix.service 2>/dev/null)"; echo "enabled=$(systemctl is-enabled -- postfix.service 2>/dev/null)"',
+      'systemctl show -p LoadState -p ActiveState -- postfix.service; echo "enabled=$(systemctl is-enabled -- postfix.service 2>/dev/null)"',
     );
   });
 
