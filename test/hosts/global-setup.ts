@@ -37,7 +37,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
   const log = (m: string) => console.error(`[testhosts] ${m}`);
-  const fleet = await startHosts({ count: count + 1, log });
+  const fleet = await startWithRetry(count + 1, log);
   const spare = fleet.hosts[count] as TestHost;
   const data: TestFleetData = {
     hosts: fleet.hosts.slice(0, count),
@@ -54,4 +54,17 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     const left = await findLeftovers();
     if (left.length) throw new Error(`test-host teardown left: ${left.join(", ")}`);
   };
+}
+
+/**
+ * A loaded machine (another fleet booting, a benchmark) can make a host miss its boot deadline.
+ * One more try from scratch (startHosts clears its own leftovers) beats failing the whole run.
+ */
+async function startWithRetry(count: number, log: (m: string) => void) {
+  try {
+    return await startHosts({ count, log });
+  } catch (error) {
+    log(`first start failed, retrying once: ${(error as Error).message.split("\n")[0]}`);
+    return startHosts({ count, log });
+  }
 }

@@ -91,7 +91,7 @@ export async function startHosts(options: {
       });
     });
     // Boot time grows with the fleet on a 2-core machine (~2.2 s per host measured).
-    const deadline = Date.now() + Math.max(90_000, count * 5_000);
+    const deadline = Date.now() + Math.max(120_000, count * 8_000);
     const states = await Promise.all(
       hosts.map(async (h) => {
         await waitForSsh(h.address, h.port, deadline);
