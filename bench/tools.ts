@@ -1,0 +1,148 @@
+/**
+ * The two tools under test, as command lines over the same hosts, and how to tell from a run's
+ * output that it did what it should (a benchmark of a run that failed measures nothing).
+ * provision: the CLI as users run it (node bin/provision.js, TypeScript through tsx), --json.
+ * Ansible: ansible-playbook with bench/ansible/ansible.cfg and an inventory written per fleet.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { TestFleet, TestHost } from "./fleet.ts";
+
+export const REPO = path.resolve(import.meta.dirname, "..");
+export type Tool = "provision" | "ansible";
+export type Scenario = "apply-fresh" | "converged" | "check" | "check-drift";
+export const SCENARIOS: Scenario[] = ["apply-fresh", "converged", "check", "check-drift"];
+
+export const PASSWORD_ENV = "MAIL_BENCH_PASSWORD";
+const HOSTNAME = "mail.example.test";
+
+/** One tool's share of a fleet, and the files its runs need. */
+export interface Target {
+  tool: Tool;
+  hosts: TestHost[];
+  fleet: TestFleet;
+  dir: string;
+}
+
+export function prepareTarget(tool: Tool, hosts: TestHost[], fleet: TestFleet, dir: string): Target {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, "mail.yml"),
+    [`hostname: ${HOSTNAME}`, "users:", "  - name: bob", `    password: { fromEnv: ${PASSWORD_ENV} }`, "verify:", "  smtpFrom: controller", ""].join("\n"),
+  );
+  fs.writeFileSync(
+    path.join(dir, "inventory.ini"),
+    [
+      "[mail]",
+      ...hosts.map((h) => `${h.name} ansible_host=${h.address}`),
+      "[all:vars]",
+      "ansible_user=root",
+      `ansible_ssh_private_key_file=${fleet.privateKeyPath}`,
+      `ansible_ssh_common_args='-o UserKnownHostsFile=${fleet.knownHostsPath}'`,
+      "",
+    ].join("\n"),
+  );
+  return { tool, hosts, fleet, dir };
+}
+
+export function commandFor(target: Target, scenario: Scenario, run: number): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const check = scenario === "check" || scenario === "check-drift";
+  if (target.tool === "provision") {
+    const { fleet, hosts } = target;
+    return {
+      argv: [
+        process.execPath, path.join(REPO, "bin/provision.js"), "run", path.join(REPO, "playbooks/mail.ts"),
+        ...hosts.flatMap((h) => ["--host", h.address]),
+        "--user", "root", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null",
+        "--vars-file", path.join(target.dir, "mail.yml"), "--concurrency", String(Math.max(20, hosts.length)), "--json",
+        ...(check ? ["--check"] : []),
+      ],
+      env: { ...process.env, CI: "1" },
+    };
+  }
+  // Every Ansible run gets its own ControlPath dir: no run reuses an earlier run's ssh masters
+  // (measure() kills them when the run ends), so each starts cold, as provision does.
+  const controlDir = path.join(target.dir, `cp-${run}`);
+  fs.mkdirSync(controlDir, { recursive: true });
+  return {
+    argv: ["ansible-playbook", "-i", path.join(target.dir, "inventory.ini"), path.join(REPO, "bench/ansible/mail.yml"), ...(check ? ["--check"] : [])],
+    env: {
+      ...process.env,
+      ANSIBLE_CONFIG: path.join(REPO, "bench/ansible/ansible.cfg"),
+      ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir,
+      ANSIBLE_LOCAL_TEMP: path.join(target.dir, "tmp"),
+      ANSIBLE_FORKS: String(Math.max(50, target.hosts.length)),
+      ANSIBLE_NOCOLOR: "1",
+    },
+  };
+}
+
+/** The drift a `check-drift` run must find: a main.cf value edited by hand (and how to undo it). */
+export const TAMPER = "postconf -e 'smtpd_banner = $myhostname ESMTP $mail_name ($mail_version)'";
+export const RESTORE = "postconf -e 'smtpd_banner = $myhostname ESMTP'";
+
+export interface Outcome {
+  ok: boolean;
+  why?: string;
+  /** provision: per-host round trips (max over hosts), all / reads. */
+  roundTrips?: number;
+  readRoundTrips?: number;
+  /** Changes (provision: changed + would-change steps; Ansible: the recap's changed) summed over hosts. */
+  changed?: number;
+}
+
+interface JsonHost {
+  status: string;
+  roundTrips: number;
+  readRoundTrips: number;
+  counts: Record<string, number>;
+  steps: { name: string; status: string }[];
+}
+
+/** Did the run do what the scenario needs? */
+export function judge(tool: Tool, scenario: Scenario, code: number, stdout: string, hostCount: number): Outcome {
+  return tool === "provision" ? judgeProvision(scenario, code, stdout, hostCount) : judgeAnsible(scenario, code, stdout, hostCount);
+}
+
+function judgeProvision(scenario: Scenario, code: number, stdout: string, hostCount: number): Outcome {
+  let hosts: JsonHost[];
+  try {
+    hosts = (JSON.parse(stdout) as { hosts: JsonHost[] }).hosts;
+  } catch {
+    return { ok: false, why: `exit ${code}, no JSON report` };
+  }
+  const changed = hosts.reduce((n, h) => n + (h.counts.changed ?? 0) + (h.counts["would-change"] ?? h.counts.wouldChange ?? 0), 0);
+  const base = {
+    roundTrips: Math.max(...hosts.map((h) => h.roundTrips)),
+    readRoundTrips: Math.max(...hosts.map((h) => h.readRoundTrips)),
+    changed,
+  };
+  const want: Record<Scenario, { code: number; status: string }> = {
+    "apply-fresh": { code: 0, status: "changed" },
+    converged: { code: 0, status: "ok" },
+    check: { code: 0, status: "ok" },
+    "check-drift": { code: 2, status: "drift" },
+  };
+  const bad = hosts.filter((h) => h.status !== want[scenario].status);
+  if (code !== want[scenario].code || hosts.length !== hostCount || bad.length > 0) {
+    return { ...base, ok: false, why: `exit ${code}, ${hosts.length} hosts, statuses ${[...new Set(hosts.map((h) => h.status))].join(",")}` };
+  }
+  if (scenario === "check-drift") {
+    const drifted = hosts.flatMap((h) => h.steps.filter((s) => s.status !== "ok").map((s) => s.name.split(" ")[0]));
+    if (drifted.some((name) => name !== "postconf") || drifted.length !== hostCount) return { ...base, ok: false, why: `drifted: ${drifted.join(", ")}` };
+  }
+  return { ...base, ok: true };
+}
+
+function judgeAnsible(scenario: Scenario, code: number, stdout: string, hostCount: number): Outcome {
+  const recap = [...stdout.matchAll(/^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm)];
+  const changedPerHost = recap.map((m) => Number(m[3]));
+  const changed = changedPerHost.reduce((a, b) => a + b, 0);
+  const failed = recap.reduce((n, m) => n + Number(m[4]) + Number(m[5]), 0);
+  if (code !== 0 || recap.length !== hostCount || failed > 0) {
+    return { ok: false, changed, why: `exit ${code}, ${recap.length} hosts in the recap, ${failed} failed/unreachable` };
+  }
+  const expectChange = scenario === "apply-fresh" || scenario === "check-drift";
+  const right = expectChange ? changedPerHost.every((c) => c > 0) : changed === 0;
+  return right ? { ok: true, changed } : { ok: false, changed, why: `changed per host: ${changedPerHost.join(",")}` };
+}
