@@ -2,7 +2,9 @@
  * The secret values the test suite configures, in one registry, and a scanner for anything a test
  * captured (stdout, stderr, JSON reports, error messages, diffs, a host's process list or logs).
  *
- * Coverage, honestly: a value is only caught where a test scans. The reliability tests scan the
+ * Coverage, honestly: a value is only caught where a test scans. Every CLI run of the integration
+ * tests is scanned (test/integration/support/cli.ts), and so is every runner-level unit run through
+ * test/unit/support/mock-host.ts. Besides, the reliability tests scan the
  * CLI's output and JSON for the mail playbook (apply, check, a failing sudo run), the host's journal,
  * /var/log and process list sampled during those runs (test/integration/reliability-secrets.test.ts),
  * and the events, reports, terminal output and diffs of runner-level runs with the mock host
@@ -21,6 +23,9 @@ export const SECRET_CANARIES: readonly string[] = [
   "Canary-sasl-pw-Q7x9-\u00e9",
   "Canary-sudo-wrong-K3m8",
   "Canary-unit-pw-Z5v2",
+  // test/unit/engine/secrets.test.ts, test/unit/playbooks/mail-rhel.test.ts
+  "s3cret-Correct-Horse",
+  "rhel-test-password",
 ];
 
 /** Forms a secret could leak in besides itself: hex (db_dump, od), base64 (gdbm_dump, HTTP auth). */

@@ -4,6 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
+import { assertNoSecrets } from "../../support/secret-canary.ts";
 import { testFleet } from "./fleet.ts";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
@@ -15,13 +16,17 @@ export interface CliRun {
 }
 
 export function provisionCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
-  return new Promise((done) => {
+  return new Promise<CliRun>((done) => {
     execFile(
       "node",
       [join(REPO, "bin/provision.js"), ...args],
       { cwd: REPO, timeout: options.timeoutMs ?? 240_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: "1", ...options.env } },
       (error, stdout, stderr) => done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
+  }).then((run) => {
+    // Suite-wide: no run of the CLI in any integration test may print a configured secret.
+    assertNoSecrets(`provision ${args.slice(0, 2).join(" ")} output`, `${run.stdout}\n${run.stderr}`);
+    return run;
   });
 }
 

@@ -6,6 +6,7 @@ import { MockTransport } from "../../../src/transport/mock.ts";
 import { runHost, type RunMode } from "../../../src/run/host-runner.ts";
 import type { Playbook } from "../../../src/playbook/playbook.ts";
 import type { RunEvent } from "../../../src/report/events.ts";
+import { assertNoSecrets } from "../../support/secret-canary.ts";
 
 export const DEBIAN_FACTS = `hostname=mail1
 arch=x86_64
@@ -34,5 +35,7 @@ export async function runOn(mock: MockTransport, playbook: Playbook, mode: RunMo
     mode,
     emit: (event) => events.push(event),
   });
+  // Every runner-level unit test that goes through here is also a secrets scan.
+  assertNoSecrets("runner events and report", JSON.stringify({ events, report }));
   return { report, events };
 }
