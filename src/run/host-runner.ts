@@ -212,18 +212,9 @@ class HostRun {
       return;
     }
 
-    let change: Change | null;
-    try {
-      change = step.diff(outcome.value);
-    } catch (error) {
-      this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
-      return;
-    }
-    if (!change) {
-      this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
-      return;
-    }
-    let shown: { summary: string; diff?: string } = { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
+    let change = this.#diffOrRecord(step, outcome.value, base, started);
+    if (!change) return;
+    let shown = showChange(change);
     if (this.options.mode === "check") {
       this.#pendingChange = true;
       for (const target of step.notify ?? []) this.#notified.add(target);
@@ -251,18 +242,10 @@ class HostRun {
         this.#fail({ ...base, durationMs: Date.now() - started }, fresh.error.message);
         return;
       }
-      try {
-        change = step.diff(fresh.value);
-      } catch (error) {
-        this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
-        return;
-      }
-      if (!change) {
-        this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
-        return;
-      }
+      change = this.#diffOrRecord(step, fresh.value, base, started);
+      if (!change) return;
       current = fresh.value;
-      shown = { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
+      shown = showChange(change);
     }
     try {
       await step.apply(this.#applyContext(), current, change);
@@ -299,6 +282,19 @@ class HostRun {
     if (!owner) return;
     this.#lock = undefined;
     await this.session.run(releaseLockCommand(owner)).catch(() => undefined);
+  }
+
+  /** The step's change, or null once its outcome (ok, or failed because diff threw) is recorded. */
+  #diffOrRecord(step: Step, current: unknown, base: Pick<StepReport, "index" | "name" | "kind">, started: number): Change | null {
+    let change: Change | null;
+    try {
+      change = step.diff(current);
+    } catch (error) {
+      this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
+      return null;
+    }
+    if (!change) this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
+    return change;
   }
 
   /**
@@ -430,6 +426,11 @@ function readError(host: string, step: Step, command: string, result: ExecResult
         (stderr ? `\n  stderr: ${stderr}` : ""),
     ),
   );
+}
+
+/** A change as reports show it: the summary and the unified diff, secrets masked. */
+function showChange(change: Change): { summary: string; diff?: string } {
+  return { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
 }
 
 function asError(error: unknown): Error {
