@@ -65,3 +65,18 @@ export function countStatuses(steps: readonly StepReport[]): StatusCounts {
   }
   return counts;
 }
+
+/** A host report with no steps: a host that failed before its first step, or never started. */
+export function emptyHostReport(host: string, status: HostStatus, error: string): HostReport {
+  return {
+    host,
+    status,
+    steps: [],
+    handlers: [],
+    counts: countStatuses([]),
+    roundTrips: 0,
+    readRoundTrips: 0,
+    durationMs: 0,
+    error,
+  };
+}

@@ -8,7 +8,7 @@
  * to start no more hosts — in-flight hosts finish, because cutting a host off mid-change is worse
  * than letting it complete — and hosts never started are reported "not-started" with the reason.
  */
-import { countStatuses, type HostReport } from "../report/events.ts";
+import { emptyHostReport, type HostReport } from "../report/events.ts";
 import { mask } from "../shell/mask.ts";
 import { splitBatches, type BatchSize } from "./batches.ts";
 import { thresholdCrossed, type FailThreshold } from "./fail-threshold.ts";
@@ -154,30 +154,10 @@ async function runSafely<H extends { name: string }>(runOne: (host: H) => Promis
   try {
     return await runOne(host);
   } catch (error) {
-    return {
-      host: host.name,
-      status: "failed",
-      steps: [],
-      handlers: [],
-      counts: countStatuses([]),
-      roundTrips: 0,
-      readRoundTrips: 0,
-      durationMs: 0,
-      error: mask(error instanceof Error ? error.message : String(error)),
-    };
+    return emptyHostReport(host.name, "failed", mask(error instanceof Error ? error.message : String(error)));
   }
 }
 
 export function notStarted(host: string, reason: string): HostReport {
-  return {
-    host,
-    status: "not-started",
-    steps: [],
-    handlers: [],
-    counts: countStatuses([]),
-    roundTrips: 0,
-    readRoundTrips: 0,
-    durationMs: 0,
-    error: `not started: ${reason}`,
-  };
+  return emptyHostReport(host, "not-started", `not started: ${reason}`);
 }

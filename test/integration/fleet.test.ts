@@ -7,29 +7,21 @@
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRunArgs } from "../../src/cli/args.ts";
 import { runCommand } from "../../src/cli/run-command.ts";
 import { hostExec } from "../hosts/harness.ts";
 import { testFleet, type FleetHost } from "./support/fleet.ts";
+import { REPO } from "./support/cli.ts";
+import { CaptureStream } from "../support/capture-stream.ts";
 
-const REPO = resolve(import.meta.dirname, "../..");
 const FIRST = 0;
 const COUNT = 10;
 let dir: string;
 let playbook: string;
 let inventory: string;
 let hosts: FleetHost[];
-
-class Capture {
-  text = "";
-  isTTY = false;
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
 
 interface Report {
   exitCode: number;
@@ -40,8 +32,8 @@ interface Report {
 
 async function provision(...extra: string[]): Promise<Report> {
   const fleet = testFleet();
-  const stdout = new Capture();
-  const stderr = new Capture();
+  const stdout = new CaptureStream();
+  const stderr = new CaptureStream();
   const argv = [playbook, "-i", inventory, "--json", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", join(dir, "ssh_config"), ...extra];
   const code = await runCommand(parseRunArgs(argv), { stdout: stdout as never, stderr: stderr as never });
   const report = JSON.parse(stdout.text) as Report;

@@ -9,24 +9,16 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRunArgs, UsageError } from "../../../src/cli/args.ts";
 import { runCommand } from "../../../src/cli/run-command.ts";
+import { CaptureStream } from "../../support/capture-stream.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");
 let dir: string;
 let playbook: string;
 let inventory: string;
 
-class Capture {
-  text = "";
-  isTTY = false;
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
-
 async function provision(argv: string[]): Promise<{ code: number; stdout: string; stderr: string; error?: Error }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
+  const stdout = new CaptureStream();
+  const stderr = new CaptureStream();
   try {
     const code = await runCommand(parseRunArgs(argv), { stdout: stdout as never, stderr: stderr as never });
     return { code, stdout: stdout.text, stderr: stderr.text };
