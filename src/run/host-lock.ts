@@ -123,7 +123,13 @@ while :; do
     fi
     rm -rf -- "$L"; echo lock=error; echo "error=cannot write $L/owner"; exit 0
   fi
-  if [ ! -d "$L" ]; then echo lock=error; printf 'error=cannot create %s: %s\n' "$L" "$err" | head -n 1; exit 0; fi
+  if [ ! -d "$L" ]; then
+    # Gone between our mkdir and this test: another run broke a stale lock. Try again; an error only
+    # when the lock cannot be made at all (its directory is missing, or it keeps vanishing).
+    n=$((n + 1))
+    if [ -d "\${L%/*}" ] && [ "$n" -lt ${raw(String(HELD_ATTEMPTS))} ]; then continue; fi
+    echo lock=error; printf 'error=cannot create %s: %s\n' "$L" "$err" | head -n 1; exit 0
+  fi
   o=$(cat -- "$L/owner" 2>/dev/null)
   hp=$(printf '%s\n' "$o" | sed -n 's/^holder_pid=//p')
   hs=$(printf '%s\n' "$o" | sed -n 's/^holder_start=//p')
