@@ -44,7 +44,9 @@ describe("host lock (apply runs on one host)", () => {
   it("a second run fails fast naming the holder; the first completes and releases the lock", async () => {
     const marker = `${MARK}-a`;
     await onHost(host, `rm -f ${marker}*`);
-    const first = run(marker, "--var", "seconds=4");
+    // Long enough that the second run, even on a loaded machine, reads while the slow step is
+    // still pending (a run that finds nothing to change never takes the lock).
+    const first = run(marker, "--var", "seconds=12");
     await waitFor("test -d /run/provision.lock", 20_000);
     const started = Date.now();
     const second = await run(marker, "--json");
