@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { testFleet, testHost } from "./support/fleet.ts";
 import { parseReport, REPO, runOnTestHost } from "./support/cli.ts";
 import { onHost } from "./support/reliability.ts";
@@ -23,6 +23,12 @@ const MARK = "/var/tmp/provision-reliability-lock";
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "provision-lock-it-"));
   playbook = await writeSlowPlaybook(dir);
+});
+// Another test file may leave a stale lock on this host, legitimately: a run killed mid-apply
+// leaves one, and a later run that finds nothing to change never takes (so never breaks) it.
+// Each test here starts from no lock, so "the lock exists" means "our first run holds it".
+beforeEach(async () => {
+  await onHost(host, "rm -rf /run/provision.lock /run/provision.lock.break");
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -47,7 +53,7 @@ describe("host lock (apply runs on one host)", () => {
     // Long enough that the second run, even on a loaded machine, reads while the slow step is
     // still pending (a run that finds nothing to change never takes the lock).
     const first = run(marker, "--var", "seconds=12");
-    await waitFor("test -d /run/provision.lock", 20_000);
+    await waitFor(`test -s ${marker}.log && test -f /run/provision.lock/owner`, 20_000);
     const started = Date.now();
     const second = await run(marker, "--json");
     const elapsed = Date.now() - started;
