@@ -61,6 +61,8 @@ export const USAGE = `usage: provision run <playbook.ts> (--host NAME | -i INVEN
   --shard I/N              run only this machine's share of the hosts (stable hash of the name)
   --timeout SECONDS        per-command timeout (default 300)
 
+       provision --version   the version, and whether the engine runs from its build (dist/)
+
 exit codes: 0 success / no drift, 2 drift found in --check, 1 error`;
 
 export function parseRunArgs(argv: readonly string[]): RunArgs {

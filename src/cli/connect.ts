@@ -27,9 +27,21 @@ export function isLocalTarget(target: ConnectTarget): boolean {
   return target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address));
 }
 
+let sshModule: Promise<typeof import("./connect-ssh.ts")> | undefined;
+
+/**
+ * Load the SSH transport (ssh2 and its dependencies) now. Loaded on demand because a localhost run
+ * never needs it; but the CLI calls this early when SSH hosts are selected, before the playbook is
+ * imported: from then on tsx's hooks are registered and every module load goes through them.
+ */
+export function loadSshTransport(): Promise<typeof import("./connect-ssh.ts")> {
+  sshModule ??= import("./connect-ssh.ts");
+  return sshModule;
+}
+
 export async function connectHost(target: ConnectTarget | string, args: RunArgs): Promise<Transport> {
   const resolved = typeof target === "string" ? { name: target } : target;
   if (isLocalTarget(resolved)) return new LocalTransport(resolved.name);
-  const { connectSshHost } = await import("./connect-ssh.ts");
+  const { connectSshHost } = await loadSshTransport();
   return connectSshHost(resolved.name, args, resolved);
 }

@@ -4,11 +4,21 @@ import { parseRunArgs, USAGE, UsageError } from "./args.ts";
 import { EXIT_ERROR } from "./exit-code.ts";
 import { runCommand } from "./run-command.ts";
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** What bin/provision.js knows: the package version and which engine it loaded (dist/ or src/). */
+export interface About {
+  version: string;
+  engine: string;
+}
+
+export async function main(argv: readonly string[], about?: About): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? EXIT_ERROR : 0;
+  }
+  if (command === "--version" || command === "-V" || command === "version") {
+    process.stdout.write(`provision ${about?.version ?? "(version unknown)"}\nengine: ${about?.engine ?? "(not run through bin/provision.js)"}\n`);
+    return 0;
   }
   try {
     if (command === "run") return await runCommand(parseRunArgs(rest), { stdout: process.stdout, stderr: process.stderr });

@@ -6,21 +6,21 @@ import { loadPlaybook } from "../playbook/load-playbook.ts";
 import { mergeVars, parseVarAssignments, readVarsFile, validateVars, VarsError } from "../playbook/vars.ts";
 import { runHost } from "../run/host-runner.ts";
 import { jsonReport } from "../report/json-report.ts";
-import { TerminalReporter } from "../report/terminal-reporter.ts";
 import type { RunArgs } from "./args.ts";
-import { connectHost, type ConnectTarget } from "./connect.ts";
+import { connectHost, isLocalTarget, loadSshTransport, type ConnectTarget } from "./connect.ts";
 import { overallResult } from "./exit-code.ts";
 // Fleets: inventory, selection, rollout.
 import { loadInventory } from "../inventory/load-inventory.ts";
 import type { InventoryHost } from "../inventory/inventory.ts";
 import { selectHosts } from "../inventory/select.ts";
 import { runFleet } from "../run/fleet-runner.ts";
-import { FleetProgressReporter } from "../report/fleet-progress.ts";
 
 /** Vars errors of this many hosts are listed; the rest are counted. */
 const MAX_VARS_ERRORS = 10;
 
 export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
+  // Before the playbook (see loadSshTransport): an inventory may select SSH hosts too.
+  if (args.inventory !== undefined || args.hosts.some((name) => !isLocalTarget({ name }))) await loadSshTransport();
   const playbook = await loadPlaybook(args.playbook);
   const inventory = args.inventory === undefined ? undefined : await loadInventory(args.inventory);
   const selected = selectHosts(inventory, { hosts: args.hosts, groups: args.groups, limit: args.limit });
@@ -46,10 +46,12 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
     throw new VarsError(problems.slice(0, MAX_VARS_ERRORS).join("\n") + more);
   }
 
-  const out = args.json ? io.stderr : io.stdout;
+  // The terminal reporters (and ora) are loaded only for a terminal: --json output is for programs.
   const fleet = hosts.length > 1;
-  const terminal = new TerminalReporter({ stream: out, showDiff: args.diff, stepSpinners: !fleet });
-  const progress = fleet && !args.json ? new FleetProgressReporter({ stream: out }) : undefined;
+  const terminal = args.json
+    ? undefined
+    : new (await import("../report/terminal-reporter.ts")).TerminalReporter({ stream: io.stdout, showDiff: args.diff, stepSpinners: !fleet });
+  const progress = fleet && !args.json ? new (await import("../report/fleet-progress.ts")).FleetProgressReporter({ stream: io.stdout }) : undefined;
   const result = await runFleet({
     hosts: hosts.map((h) => ({ ...h, name: h.host.name })),
     concurrency: args.concurrency,
@@ -65,7 +67,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
         host: { name: host.name, address: host.address ?? host.name },
         connect: () => connectHost(target, args),
         mode: args.check ? "check" : "apply",
-        emit: args.json ? undefined : terminal.handle,
+        emit: terminal?.handle,
         commandTimeoutMs: args.commandTimeoutMs,
       }),
   });
@@ -90,7 +92,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
       }),
     );
   } else {
-    terminal.summary(reports, result.stopped ? { stopped: result.stopped.reason } : undefined);
+    terminal?.summary(reports, result.stopped ? { stopped: result.stopped.reason } : undefined);
   }
   return exitCode;
 }

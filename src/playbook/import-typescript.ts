@@ -1,13 +1,32 @@
 /**
  * Import a user's `.ts` module (a playbook, an inventory) through tsx's loader.
  *
+ * The loader is made ready by whoever started the process. `bin/provision.js` leaves a one-shot
+ * preparation under PREPARE_USER_TYPESCRIPT on globalThis: registering tsx costs ~0.25 s (a hooks
+ * thread that loads tsx and esbuild) and slows every import after it, so the built engine (dist/)
+ * loads all of itself first and registers tsx only here, when a user's module is about to be
+ * imported. Without that function (vitest, a program embedding provision), the host process
+ * already handles `.ts` files.
+ *
  * A `.ts` file outside a `"type": "module"` package is CommonJS to Node, and requiring provision's
  * ESM sources from it fails (ERR_REQUIRE_CYCLE_MODULE). tsx's tsImport loads it anyway, in its own
  * module namespace — which is why Secret and ShellCommand are recognised by brand, not instanceof.
  */
 import { pathToFileURL } from "node:url";
 
+/** globalThis key of bin/provision.js's `() => Promise<void>` that makes `.ts` imports work. */
+export const PREPARE_USER_TYPESCRIPT = Symbol.for("provision.prepare-user-typescript");
+
+async function prepareUserTypeScript(): Promise<void> {
+  const slot = globalThis as Record<symbol, unknown>;
+  const prepare = slot[PREPARE_USER_TYPESCRIPT];
+  if (typeof prepare !== "function") return;
+  delete slot[PREPARE_USER_TYPESCRIPT];
+  await (prepare as () => Promise<void>)();
+}
+
 export async function importTypeScript(absolutePath: string): Promise<Record<string, unknown>> {
+  await prepareUserTypeScript();
   const url = pathToFileURL(absolutePath).href;
   try {
     return (await import(url)) as Record<string, unknown>;

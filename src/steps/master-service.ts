@@ -84,8 +84,12 @@ export function masterService(input: MasterServiceParams): Step<MasterServiceSta
     notify: params.notify,
     read: () => ({
       // -F/-P fail on Postfix < 2.11 (usage on stderr): the parser then uses master.cf instead.
-      command: sh`v=$(postconf ${c}-h mail_version) || exit $?
-d=$(postconf ${c}-h config_directory) || exit $?
+      // Both parameters from one postconf (each spawn costs the host ~5 ms), split by the shell.
+      command: sh`h=$(postconf ${c}mail_version config_directory) || exit $?
+nl='
+'
+v=\${h#*mail_version = }; v=\${v%%"$nl"*}
+d=\${h#*config_directory = }; d=\${d%%"$nl"*}
 printf 'mail_version=%s\nconfig_directory=%s\n' "$v" "$d"
 echo ${F}; postconf ${c}-F ${key} 2>/dev/null
 echo ${P}; postconf ${c}-P ${key} 2>/dev/null

@@ -68,7 +68,7 @@ export class FakePostfix {
     host.file("/etc/postfix/master.cf", options.masterCf);
     host.on(/^postconf (-c \S+ )?-n \|\| exit/, () => ({ stdout: this.#postconfRead() }));
     host.on(/^postconf (-c \S+ )?-e /, (command) => this.#edit(command));
-    host.on(/^v=\$\(postconf/, () => ({ stdout: this.#masterRead() }));
+    host.on(/^h=\$\(postconf/, () => ({ stdout: this.#masterRead() }));
     host.on(/^postconf (-c \S+ )?-M[eX] /, (command) => this.#editMaster(command));
   }
 
