@@ -22,6 +22,8 @@ export interface StepReport {
 export interface HandlerReport {
   name: string;
   status: HandlerStatus;
+  /** Set when no step of this run notified it: an earlier run that did not finish owed it. */
+  reason?: string;
   error?: string;
 }
 

@@ -45,7 +45,10 @@ export class TerminalReporter {
         if (this.options.showDiff && event.step.diff) this.#line(indent(event.step.diff));
         break;
       case "handler-end":
-        this.#line(`${event.host}: handler ${event.handler.name}: ${event.handler.status}${event.handler.error ? `: ${event.handler.error}` : ""}`);
+        this.#line(
+          `${event.host}: handler ${event.handler.name}: ${event.handler.status}` +
+            `${event.handler.reason ? ` (${event.handler.reason})` : ""}${event.handler.error ? `: ${event.handler.error}` : ""}`,
+        );
         break;
       case "host-end":
         this.#stopSpinner(event.host);

@@ -11,6 +11,10 @@
  * Apply mode takes the host lock (see host-lock.ts) right before the first step that has something
  * to change, in one round trip with a fresh read of every remaining step, and releases it at the
  * end (also when a step or handler failed). Check mode never locks; a converged apply run neither.
+ *
+ * Handlers a step notifies are recorded on the host before the step is applied, and the record is
+ * settled once they ran (see pending-handlers.ts): a run that finds handlers owed by an earlier run
+ * that did not finish runs them (apply) or reports them as drift (check).
  */
 import { mask } from "../shell/mask.ts";
 import { HostSession, tail } from "../transport/host-session.ts";
@@ -33,6 +37,10 @@ import { renderDiff } from "../report/unified-diff.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
 import { acquireLockCommand, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
 import type { ShellCommand } from "../shell/sh.ts";
+import { parsePending, readPendingCommand, recordPendingCommand, settlePendingCommand } from "./pending-handlers.ts";
+
+/** Why a handler runs that no step of this run notified. */
+const OWED_REASON = "owed by an earlier run that did not finish";
 
 export type RunMode = "apply" | "check";
 
@@ -83,6 +91,12 @@ class HostRun {
   #handlerMap: Record<string, Handler> = {};
   #reads = new Map<number, ReadOutcome>();
   #notified = new Set<string>();
+  /** Handler names the host's pending record holds (read at preflight, recorded by this run). */
+  #owedOnHost = new Set<string>();
+  /** Handlers notified only because an earlier run owed them (their reports say so). */
+  #owedByEarlierRun = new Set<string>();
+  /** A handler ran: the host's record must be rewritten (with the lock release, at the end). */
+  #settleOwed = false;
   #pendingChange = false;
   #failed = false;
   #facts!: Facts;
@@ -133,11 +147,12 @@ class HostRun {
     }
 
     const counts = countStatuses(this.steps);
+    // A handler that ran changed the host; one that would run (owed by an earlier run) is drift.
     const status = this.#failed
       ? "failed"
-      : counts.changed > 0
+      : counts.changed > 0 || this.handlers.some((h) => h.status === "ran")
         ? "changed"
-        : counts.wouldChange + counts.unknown > 0
+        : counts.wouldChange + counts.unknown > 0 || this.handlers.some((h) => h.status === "would-run")
           ? "drift"
           : "ok";
     return this.#finish(started, status, this.#hostError);
@@ -170,7 +185,14 @@ class HostRun {
    */
   async #preflight(): Promise<void> {
     const indices = this.#items.flatMap((item, index) => (isFlushHandlers(item) ? [] : [index]));
-    await this.#readSteps(indices);
+    const pending = await this.#readSteps(indices, readPendingCommand(this.options.playbook.name, this.#facts.uid));
+    for (const name of parsePending(pending as ExecResult)) {
+      // A name this playbook no longer has cannot run; settling the record drops it.
+      if (!(name in this.#handlerMap)) continue;
+      this.#owedOnHost.add(name);
+      this.#owedByEarlierRun.add(name);
+      this.#notified.add(name);
+    }
     for (const index of indices) {
       const outcome = this.#reads.get(index);
       if (!outcome?.ok) continue;
@@ -217,7 +239,10 @@ class HostRun {
     let shown = showChange(change);
     if (this.options.mode === "check") {
       this.#pendingChange = true;
-      for (const target of step.notify ?? []) this.#notified.add(target);
+      for (const target of step.notify ?? []) {
+        this.#notified.add(target);
+        this.#owedByEarlierRun.delete(target);
+      }
       this.#record({ ...base, ...shown, status: "would-change", durationMs: Date.now() - started });
       return;
     }
@@ -247,6 +272,17 @@ class HostRun {
       current = fresh.value;
       shown = showChange(change);
     }
+    const owe = (step.notify ?? []).filter((name) => !this.#owedOnHost.has(name));
+    if (owe.length > 0) {
+      // Before the change: a run cut after it still leaves the handler owed (pending-handlers.ts).
+      try {
+        await this.session.check(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
+      } catch (error) {
+        this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `cannot record the handlers this step notifies (${owe.join(", ")}): ${describe(error)}`);
+        return;
+      }
+      for (const name of owe) this.#owedOnHost.add(name);
+    }
     try {
       await step.apply(this.#applyContext(), current, change);
     } catch (error) {
@@ -255,7 +291,10 @@ class HostRun {
     }
     // What this step changed may be what a later step reads: read them again when reached.
     for (const i of [...this.#reads.keys()]) if (i > index) this.#reads.delete(i);
-    for (const target of step.notify ?? []) this.#notified.add(target);
+    for (const target of step.notify ?? []) {
+      this.#notified.add(target);
+      this.#owedByEarlierRun.delete(target);
+    }
     this.#record({ ...base, ...shown, status: "changed", durationMs: Date.now() - started });
   }
 
@@ -276,12 +315,19 @@ class HostRun {
     this.#lock = owner;
   }
 
-  /** Release the lock if this run holds it. Never throws: a lock left behind is freed as stale. */
+  /**
+   * Release the lock if this run holds it, in one round trip with settling the pending-handlers
+   * record when handlers ran (settled first: still under the lock). Never throws: a lock left
+   * behind is freed as stale, and a record left unsettled only makes the next run run a handler
+   * once more.
+   */
   async #releaseLock(): Promise<void> {
     const owner = this.#lock;
     if (!owner) return;
     this.#lock = undefined;
-    await this.session.run(releaseLockCommand(owner)).catch(() => undefined);
+    const settle = this.#settleOwed ? [settlePendingCommand(this.options.playbook.name, this.#facts.uid, [...this.#owedOnHost])] : [];
+    const batch = encodeBatch([...settle, releaseLockCommand(owner)]);
+    await this.session.run(batch.command).catch(() => undefined);
   }
 
   /** The step's change, or null once its outcome (ok, or failed because diff threw) is recorded. */
@@ -349,21 +395,34 @@ class HostRun {
     // Handlers run in the order they are declared, each once, like Ansible's.
     const due = Object.keys(this.#handlerMap).filter((name) => this.#notified.has(name));
     this.#notified.clear();
+    if (this.options.mode === "apply" && !this.#failed && !this.#lock) {
+      // Only handlers an earlier run owed are due (no step changed): they change the host too.
+      try {
+        await this.#acquireLock(this.#items.length);
+      } catch (error) {
+        this.#failed = true;
+        this.#hostError = describe(error);
+      }
+    }
     for (const name of due) {
+      const why = this.#owedByEarlierRun.has(name) ? { reason: OWED_REASON } : {};
       if (this.options.mode === "check") {
-        this.#recordHandler({ name, status: "would-run" });
+        this.#recordHandler({ name, status: "would-run", ...why });
         continue;
       }
       if (this.#failed) {
-        this.#recordHandler({ name, status: "skipped" });
+        this.#recordHandler({ name, status: "skipped", ...why });
         continue;
       }
       try {
         await (this.#handlerMap[name] as Handler).run(this.#applyContext());
-        this.#recordHandler({ name, status: "ran" });
+        this.#recordHandler({ name, status: "ran", ...why });
+        this.#owedOnHost.delete(name);
+        this.#owedByEarlierRun.delete(name);
+        this.#settleOwed = true;
       } catch (error) {
         this.#failed = true;
-        this.#recordHandler({ name, status: "failed", error: mask(`handler "${name}": ${describe(error)}`) });
+        this.#recordHandler({ name, status: "failed", ...why, error: mask(`handler "${name}": ${describe(error)}`) });
       }
       // A handler (a reload, a restart) may change what later steps read.
       this.#reads.clear();

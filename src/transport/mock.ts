@@ -7,6 +7,7 @@
  */
 import { decodeBatchScript, encodeBatchOutput } from "../run/read-batch.ts";
 import { ACQUIRE_HEADER, RELEASE_HEADER } from "../run/host-lock.ts";
+import { PENDING_READ_HEADER, PENDING_RECORD_HEADER, PENDING_SETTLE_HEADER } from "../run/pending-handlers.ts";
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export interface MockFile {
@@ -53,6 +54,11 @@ export class MockTransport implements Transport {
    */
   lock: Record<string, string> | null = null;
   readonly lockEvents: ("acquired" | "held" | "released")[] = [];
+  /**
+   * The pending-handlers records (src/run/pending-handlers.ts) as the host would keep them: file
+   * name (the encoded playbook name) → handler names. Answered like the lock, out of `commands`.
+   */
+  readonly pendingHandlers = new Map<string, string[]>();
 
   constructor(readonly host = "mock") {}
 
@@ -108,7 +114,7 @@ export class MockTransport implements Transport {
   #answer(command: string, stdin: Buffer, batched: boolean): ExecResult & { delayMs: number } {
     // The runner's host-lock fragments are answered by the lock model and kept out of `commands`
     // (they are in `execs`, and in `lockEvents`), so tests of what steps send are not about locking.
-    const lockResult = this.#lockCommand(command);
+    const lockResult = this.#lockCommand(command) ?? this.#pendingCommand(command);
     if (lockResult) return { ...lockResult, delayMs: 0 };
     this.commands.push({ command, stdin, batched });
     for (const { matcher, answer } of this.#fixtures) {
@@ -148,6 +154,26 @@ export class MockTransport implements Transport {
         this.lockEvents.push("released");
       }
       return ok("");
+    }
+    return undefined;
+  }
+
+  #pendingCommand(command: string): ExecResult | undefined {
+    const ok = (stdout = ""): ExecResult => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
+    const file = /f="\$d"\/(\S+)/.exec(command)?.[1] ?? "";
+    const names = () => unquote(/printf '%s' ([\s\S]+?)(?: > "\$f\.new"|; \})/.exec(command)?.[1] ?? "").split("\n").filter(Boolean);
+    if (command.startsWith(PENDING_READ_HEADER)) {
+      const owed = this.pendingHandlers.get(file) ?? [];
+      return ok(owed.map((name) => `${name}\n`).join(""));
+    }
+    if (command.startsWith(PENDING_RECORD_HEADER)) {
+      this.pendingHandlers.set(file, [...new Set([...(this.pendingHandlers.get(file) ?? []), ...names()])].sort());
+      return ok();
+    }
+    if (command.startsWith(PENDING_SETTLE_HEADER)) {
+      if (/rm -f -- "\$f"/.test(command)) this.pendingHandlers.delete(file);
+      else this.pendingHandlers.set(file, names());
+      return ok();
     }
     return undefined;
   }

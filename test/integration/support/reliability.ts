@@ -49,7 +49,7 @@ export async function fingerprint(host: TestHost): Promise<string> {
 export async function leftovers(host: TestHost): Promise<string[]> {
   const out = await onHost(
     host,
-    "find / -xdev \\( -name '.provision-*' -o -name '*.provision-tmp' -o -name 'provision.lock*' \\) 2>/dev/null; true",
+    "find / -xdev \\( -name '.provision-*' -o -name '*.provision-tmp' -o -name 'provision.lock*' -o -path '/var/lib/provision/pending-handlers/*' \\) 2>/dev/null; true",
   );
   // The harness's own marker at / is not ours.
   return out.split("\n").filter((f) => f && f !== "/.provision-testhosts-base");
