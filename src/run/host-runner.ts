@@ -36,7 +36,7 @@ import { countStatuses, type EventSink, type HandlerReport, type HostReport, typ
 import { renderDiff } from "../report/unified-diff.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
 import { acquireLockCommand, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
-import type { ShellCommand } from "../shell/sh.ts";
+import { joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parsePending, readPendingCommand, recordPendingCommand, settlePendingCommand } from "./pending-handlers.ts";
 
 /** Why a handler runs that no step of this run notified. */
@@ -326,8 +326,7 @@ class HostRun {
     if (!owner) return;
     this.#lock = undefined;
     const settle = this.#settleOwed ? [settlePendingCommand(this.options.playbook.name, this.#facts.uid, [...this.#owedOnHost])] : [];
-    const batch = encodeBatch([...settle, releaseLockCommand(owner)]);
-    await this.session.run(batch.command).catch(() => undefined);
+    await this.session.run(joinCommands([...settle, releaseLockCommand(owner)], "\n")).catch(() => undefined);
   }
 
   /** The step's change, or null once its outcome (ok, or failed because diff threw) is recorded. */

@@ -114,8 +114,8 @@ export class MockTransport implements Transport {
   #answer(command: string, stdin: Buffer, batched: boolean): ExecResult & { delayMs: number } {
     // The runner's host-lock fragments are answered by the lock model and kept out of `commands`
     // (they are in `execs`, and in `lockEvents`), so tests of what steps send are not about locking.
-    const lockResult = this.#lockCommand(command) ?? this.#pendingCommand(command);
-    if (lockResult) return { ...lockResult, delayMs: 0 };
+    const runnerResult = this.#runnerScript(command);
+    if (runnerResult) return { ...runnerResult, delayMs: 0 };
     this.commands.push({ command, stdin, batched });
     for (const { matcher, answer } of this.#fixtures) {
       if (matches(matcher, command)) {
@@ -132,6 +132,21 @@ export class MockTransport implements Transport {
     if (fileResult) return { ...fileResult, delayMs: 0 };
     this.unmatched.push(command);
     return { exitCode: 127, stdout: Buffer.alloc(0), stderr: Buffer.from(`mock: no fixture for: ${command}\n`), delayMs: 0 };
+  }
+
+  /**
+   * A script of the runner's own fragments (lock, pending handlers), possibly several joined (the
+   * settle of the pending handlers travels with the lock release): each answered by its model.
+   */
+  #runnerScript(command: string): ExecResult | undefined {
+    if (!/^# provision-(lock|pending-handlers) /.test(command)) return undefined;
+    const results = command.split(/^(?=# provision-(?:lock|pending-handlers) )/m).map((part) => this.#lockCommand(part) ?? this.#pendingCommand(part));
+    if (results.some((result) => result === undefined)) return undefined;
+    return {
+      exitCode: 0,
+      stdout: Buffer.concat(results.map((result) => (result as ExecResult).stdout)),
+      stderr: Buffer.concat(results.map((result) => (result as ExecResult).stderr)),
+    };
   }
 
   #lockCommand(command: string): ExecResult | undefined {
