@@ -6,20 +6,22 @@
  *
  * Failure is bounded, never a hang:
  * - connect: readyTimeout (15 s) per hop;
- * - per command: `timeoutMs` → the channel gets signal KILL, is closed, and exec throws
- *   TransportError "timeout"; its slot is freed when the host closes the channel (or after a grace);
+ * - per command: `timeoutMs` → the channel gets signal TERM (relayed to the command's process
+ *   group by the host's timeout(1), see host-timeout.ts), then KILL and close a second later, and
+ *   exec throws TransportError "timeout"; its slot is freed when the host closes the channel (or
+ *   after a grace);
  * - a dead connection is noticed by SSH keepalives (15 s × 3) or the socket closing; every running,
  *   queued and later exec then throws TransportError "lost".
  */
 import os from "node:os";
 import type { Client, ClientChannel } from "ssh2";
-import { quote } from "../../shell/quote.ts";
 import type { Secret } from "../../shell/secret.ts";
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from "../transport.ts";
 import { agentSocketFromEnv, PASSPHRASE_ENV } from "./auth.ts";
 import { connectChain, type Hop } from "./connect.ts";
 import { Semaphore } from "./semaphore.ts";
 import { resolveSshTarget, type SshTarget } from "./ssh-config.ts";
+import { underHostTimeout } from "./host-timeout.ts";
 import { sudoCommand, sudoFailure, sudoStdin, type BecomeOptions } from "./sudo.ts";
 
 export interface SshOptions {
@@ -175,12 +177,10 @@ export class SshTransport implements Transport {
 
   /** The exact command line sent to the host for `command` (never holds a secret). */
   wireCommand(command: string, timeoutMs?: number): string {
-    if (this.#become) {
-      // Host-side backstop a second after our own timeout (see sudoCommand).
-      const killAfter = timeoutMs === undefined ? undefined : timeoutMs / 1000 + 1;
-      return sudoCommand(command, this.#become.password !== undefined, killAfter);
-    }
-    return `exec /bin/sh -c ${quote(command)}`;
+    // Host-side backstop a second after our own timeout (see host-timeout.ts).
+    const killAfter = timeoutMs === undefined ? undefined : timeoutMs / 1000 + 1;
+    if (this.#become) return sudoCommand(command, this.#become.password !== undefined, killAfter);
+    return `exec ${underHostTimeout(command, killAfter)}`;
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
@@ -309,28 +309,25 @@ export class SshTransport implements Transport {
   }
 
   /**
-   * Stop a timed-out command: KILL, then close the channel. Through sudo, TERM first (sudo relays
-   * it to the command; a KILLed sudo would leave the command running), KILL a second later.
+   * Stop a timed-out command: TERM first — where sshd delivers it, timeout(1) relays it to the
+   * command's whole process group (host-timeout.ts) and sudo to the command (a KILLed sudo or
+   * timeout would leave the command running) — then KILL and close the channel a second later.
+   * Where sshd ignores signal requests, the host-side backstop stops the command at that moment.
    */
   #kill(channel: ClientChannel): void {
     const send = (signal: string) => {
       try {
         channel.signal(signal);
       } catch {
-        // the host may not support signals: closing the channel is all we can do
+        // the host may not support signals: closing the channel (and the backstop) is all we have
       }
     };
-    if (this.#become) {
-      send("TERM");
-      const later = setTimeout(() => {
-        send("KILL");
-        channel.close();
-      }, 1_000);
-      channel.once("close", () => clearTimeout(later));
-      return;
-    }
-    send("KILL");
-    channel.close();
+    send("TERM");
+    const later = setTimeout(() => {
+      send("KILL");
+      channel.close();
+    }, 1_000);
+    channel.once("close", () => clearTimeout(later));
   }
 
   #markLost(message: string, cause?: unknown): void {

@@ -22,7 +22,7 @@
  * The shell's `read` also reads a pipe byte by byte (POSIX), so either way the command receives
  * stdin minus exactly the first line. Cost: one extra `sudo -n true` on the host per command.
  */
-import { quote } from "../../shell/quote.ts";
+import { underHostTimeout } from "./host-timeout.ts";
 import type { Secret } from "../../shell/secret.ts";
 import type { ExecResult } from "../transport.ts";
 
@@ -38,15 +38,10 @@ export interface BecomeOptions {
  * `killAfterSeconds`: a host-side backstop for timeouts. sshd delivers a client's signal with the
  * login user's uid, which cannot signal the root processes sudo started, so a timed-out command
  * would keep running (and keep its session counted against MaxSessions). With this set, the
- * command runs under `timeout -s KILL` when the host has timeout(1) (coreutils, busybox).
+ * command runs under timeout(1) (see host-timeout.ts).
  */
 export function sudoCommand(command: string, withPassword: boolean, killAfterSeconds?: number): string {
-  const inner =
-    killAfterSeconds === undefined
-      ? `/bin/sh -c ${quote(command)}`
-      : `/bin/sh -c ${quote(
-          `command -v timeout >/dev/null 2>&1 && exec timeout -s KILL ${Math.max(1, Math.ceil(killAfterSeconds))} /bin/sh -c "$1"; exec /bin/sh -c "$1"`,
-        )} sh ${quote(command)}`;
+  const inner = underHostTimeout(command, killAfterSeconds);
   if (!withPassword) return `exec sudo -n -- ${inner}`;
   return (
     `if sudo -n true 2>/dev/null; then IFS= read -r _ || :; set -- -n; else set -- -k -S -p ''; fi; ` +
