@@ -109,7 +109,10 @@ export function cutAt(inner: Transport, n: number, when: "before" | "after", log
       if (cut) throw new TransportError(inner.host, "lost", "connection lost (test cut)");
       if (isRead(command, options)) return inner.exec(command, options);
       count += 1;
-      const shown = (command === "sh -s" ? String(options.stdin ?? "") : command).split("\n").find((l) => !l.startsWith("#")) ?? "";
+      const script = command === "sh -s" ? String(options.stdin ?? "") : command;
+      // The runner's own scripts by their headers ("# provision-lock release", …), others by their first line.
+      const headers = script.match(/^# provision-(?:lock|pending-handlers) \w+/gm);
+      const shown = headers ? headers.join(" + ") : (script.split("\n").find((l) => !l.startsWith("#")) ?? "");
       log.push(shown.slice(0, 120));
       if (count === n) {
         cut = true;
