@@ -7,11 +7,14 @@
  * - A name the host does not know is an InvalidStepError (so the runner fails the host before
  *   anything is changed), with a did-you-mean from the host's own list.
  * - Values are compared as Postfix reads them: see `sameValue`.
- * - Apply: one `postconf -e name=value …` for every changed parameter.
+ * - `null` means "not set in main.cf" (Postfix's default applies): a parameter set there is
+ *   removed with `postconf -X` (Postfix ≥ 2.10) — Ansible's lineinfile `state: absent`, exact.
+ * - Apply: one `postconf -e name=value …` for every changed parameter, one `postconf -X name …`
+ *   for every one to remove, in one command.
  */
 import { z } from "zod";
 import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
-import { sh, type ShellCommand } from "../shell/sh.ts";
+import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 
@@ -26,7 +29,9 @@ const postconfParams = z.object({
         .refine((v) => !/\0|\r(?!\n)/.test(v), "must not contain a NUL byte or a lone CR")
         // `$name`, `$(…)`, `${…}` are parameter references; any other `$` (`$?`, `$(touch …`, a final
         // `$`) makes `postconf -n` fail for the whole config. A literal dollar sign is written `$$`.
-        .refine((v) => !/\$(?:\((?![A-Za-z0-9_]+[):?!=])|\{(?![A-Za-z0-9_]+[}:?!=])|(?![A-Za-z0-9_({]))/.test(v.replace(/\$\$/g, "")), "has a '$' that does not start a Postfix parameter reference (write $$ for a literal $)"),
+        .refine((v) => !/\$(?:\((?![A-Za-z0-9_]+[):?!=])|\{(?![A-Za-z0-9_]+[}:?!=])|(?![A-Za-z0-9_({]))/.test(v.replace(/\$\$/g, "")), "has a '$' that does not start a Postfix parameter reference (write $$ for a literal $)")
+        // null: not set in main.cf (the default applies); removed if it is.
+        .nullable(),
     )
     .refine((s) => Object.keys(s).length > 0, "at least one setting"),
   /** Postfix config directory (`postconf -c`), for a second instance. */
@@ -67,31 +72,46 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
     }),
     diff(current): Change | null {
       checkNames(Object.keys(params.settings), current, params.settings);
-      const changed = Object.entries(params.settings).filter(([name, value]) => {
-        const now = current.set.get(name);
-        return now === undefined || !sameValue(name, now, value);
-      });
-      if (changed.length === 0) return null;
+      const { toSet, toRemove } = pendingEdits(params.settings, current);
+      if (toSet.length === 0 && toRemove.length === 0) return null;
+      const was = (name: string) => (current.set.has(name) ? `'${current.set.get(name)}'` : "(default)");
       const line = (name: string, value: string | undefined) => (value === undefined ? [] : [`${name} = ${value}`]);
       return {
-        summary: changed
-          .map(([name, value]) => `set ${name}: ${current.set.has(name) ? `'${current.set.get(name)}'` : "(default)"} → '${joinLines(value)}'`)
-          .join("; "),
+        summary: [
+          ...toSet.map(([name, value]) => `set ${name}: ${was(name)} → '${joinLines(value)}'`),
+          ...toRemove.map((name) => `unset ${name}: ${was(name)} → (default)`),
+        ].join("; "),
         diff: {
           label,
-          before: changed.flatMap(([name]) => line(name, current.set.get(name))).join("\n") + "\n",
-          after: changed.map(([name, value]) => `${name} = ${joinLines(value)}`).join("\n") + "\n",
+          before: [...toSet.map(([name]) => name), ...toRemove].flatMap((name) => line(name, current.set.get(name))).join("\n") + "\n",
+          after: toSet.map(([name, value]) => `${name} = ${joinLines(value)}`).join("\n") + "\n",
         },
       };
     },
     async apply({ session }, current) {
-      const changed = Object.entries(params.settings).filter(([name, value]) => {
-        const now = current.set.get(name);
-        return now === undefined || !sameValue(name, now, value);
-      });
-      if (changed.length > 0) await session.check(postconfEditCommand(changed, c));
+      const { toSet, toRemove } = pendingEdits(params.settings, current);
+      const commands = [
+        ...(toSet.length > 0 ? [postconfEditCommand(toSet, c)] : []),
+        ...(toRemove.length > 0 ? [sh`postconf ${c}-X ${toRemove}`] : []),
+      ];
+      if (commands.length > 0) await session.check(joinCommands(commands, " && "));
     },
   };
+}
+
+/** What differs: parameters to set (absent or another value) and set ones to remove (desired null). */
+function pendingEdits(settings: Record<string, string | null>, current: PostconfState): { toSet: [string, string][]; toRemove: string[] } {
+  const toSet: [string, string][] = [];
+  const toRemove: string[] = [];
+  for (const [name, value] of Object.entries(settings)) {
+    const now = current.set.get(name);
+    if (value === null) {
+      if (now !== undefined) toRemove.push(name);
+    } else if (now === undefined || !sameValue(name, now, value)) {
+      toSet.push([name, value]);
+    }
+  }
+  return { toSet, toRemove };
 }
 
 function stepTitle(names: string[]): string {
@@ -159,8 +179,8 @@ const PER_TRANSPORT = new RegExp(`^[^_]\\S*_(?:${PER_TRANSPORT_SUFFIXES.join("|"
  * "used"), or when it has a per-transport form. Anything else is most likely a typo that Postfix
  * would silently ignore (it only logs "unused parameter"): refuse it, before anything changes.
  */
-function checkNames(names: string[], current: PostconfState, settings: Record<string, string>): void {
-  const desiredRefs = new Set(Object.values(settings).flatMap(references));
+function checkNames(names: string[], current: PostconfState, settings: Record<string, string | null>): void {
+  const desiredRefs = new Set(Object.values(settings).flatMap((value) => (value === null ? [] : references(value))));
   const unknown = names.filter(
     (n) => !current.known.has(n) && !current.set.has(n) && !current.referenced.has(n) && !desiredRefs.has(n) && !PER_TRANSPORT.test(n),
   );

@@ -106,6 +106,14 @@ describe.skipIf(!inject("fleet"))("Postfix steps on a real Debian 12 host", () =
     );
   });
 
+  it("postconf: null removes a parameter from main.cf (postconf -X), and keeps it removed", async () => {
+    await sh("postconf -e 'relayhost=[smtp.example.net]:587'");
+    const steps = () => [postconf({ settings: { relayhost: null } })];
+    await cycle(steps, steps()[0]!.name, "postconf -e 'relayhost=[smtp.example.net]:2525'", "-relayhost = [smtp.example.net]:2525");
+    expect(await sh("postconf -n relayhost")).toBe("");
+    expect(await sh("grep -c '^relayhost' /etc/postfix/main.cf || :")).toBe("0\n");
+  });
+
   it("masterService (the commented-out Debian submission entry)", async () => {
     expect(await sh("postconf -M submission/inet 2>/dev/null")).toBe(""); // only commented out to start with
     const steps = () => [masterService(submission)];

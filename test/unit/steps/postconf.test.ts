@@ -185,3 +185,40 @@ describe("postconf: diff and apply", () => {
     expect((await runSteps(fake.host, steps, "check")).status).toBe("ok");
   });
 });
+
+describe("postconf: null unsets a parameter (postconf -X)", () => {
+  it("removes a parameter main.cf sets, reports it, and is converged after", async () => {
+    const fake = debianPostfix();
+    fake.main.set("relayhost", "[smtp.example.net]:587");
+    const step = () => [postconf({ settings: { relayhost: null, smtpd_sasl_auth_enable: "yes" } })];
+
+    const check = await runSteps(fake.host, step, "check");
+    expect(check.status).toBe("drift");
+    expect(check.steps[0]?.summary).toBe("set smtpd_sasl_auth_enable: (default) → 'yes'; unset relayhost: '[smtp.example.net]:587' → (default)");
+    expect(check.steps[0]?.diff).toContain("-relayhost = [smtp.example.net]:587");
+    expect(fake.main.get("relayhost")).toBe("[smtp.example.net]:587");
+
+    const apply = await runSteps(fake.host, step, "apply");
+    expect(apply.status).toBe("changed");
+    expect(fake.host.commands.filter((c) => c.command.startsWith("postconf -e")).map((c) => c.command)).toEqual([
+      "postconf -e smtpd_sasl_auth_enable=yes && postconf -X relayhost",
+    ]);
+    expect(fake.main.has("relayhost")).toBe(false);
+    expect((await runSteps(fake.host, step, "apply")).status).toBe("ok");
+    expect((await runSteps(fake.host, step, "check")).status).toBe("ok");
+  });
+
+  it("is converged when the parameter is not set; alone it sends only -X", async () => {
+    const fake = debianPostfix();
+    expect(postconf({ settings: { smtpd_sasl_auth_enable: null } }).diff(debianFresh())).toBeNull();
+    // Debian's main.cf sets `relayhost =` (empty): set is set, and null removes it.
+    expect(postconf({ settings: { relayhost: null } }).diff(debianFresh())?.summary).toBe("unset relayhost: '' → (default)");
+    await runSteps(fake.host, () => [postconf({ settings: { relayhost: null } })], "apply");
+    expect(fake.host.commands.filter((c) => c.command.includes(" -X ")).map((c) => c.command)).toEqual(["postconf -X relayhost"]);
+    expect(fake.main.has("relayhost")).toBe(false);
+  });
+
+  it("still refuses a misspelled name, set or unset", () => {
+    expect(() => postconf({ settings: { relayhots: null } }).diff(debianFresh())).toThrow(/unknown Postfix parameter relayhots — did you mean relayhost\?/);
+  });
+});

@@ -67,7 +67,7 @@ export class FakePostfix {
     this.known = options.known;
     host.file("/etc/postfix/master.cf", options.masterCf);
     host.on(/^postconf (-c \S+ )?-n \|\| exit/, () => ({ stdout: this.#postconfRead() }));
-    host.on(/^postconf (-c \S+ )?-e /, (command) => this.#edit(command));
+    host.on(/^postconf (-c \S+ )?-[eX] /, (command) => this.#edit(command));
     host.on(/^h=\$\(postconf/, () => ({ stdout: this.#masterRead() }));
     host.on(/^postconf (-c \S+ )?-M[eX] /, (command) => this.#editMaster(command));
   }
@@ -95,10 +95,29 @@ export class FakePostfix {
     return `${main}\n${KNOWN}\n${this.known.join("\n")}\n${REFS}\n${refs.map((l) => `${l}\n`).join("")}`;
   }
 
+  /** `postconf -e name=value …` and `postconf -X name …`, alone or joined with `&&`. */
   #edit(command: string) {
-    for (const word of words(command).slice(2)) {
+    let mode = "";
+    let configDir = false;
+    for (const word of words(command)) {
+      if (configDir || word === "postconf" || word === "&&") {
+        configDir = false;
+        continue;
+      }
+      if (word === "-c") {
+        configDir = true;
+        continue;
+      }
+      if (word === "-e" || word === "-X") {
+        mode = word;
+        continue;
+      }
       if (word.startsWith("-")) continue;
       if (word.includes("\n")) return { exitCode: 1, stderr: "postconf: fatal: -e, -X, or -# accepts no multi-line input\n" };
+      if (mode === "-X") {
+        this.main.delete(word);
+        continue;
+      }
       const eq = word.indexOf("=");
       // postconf -n prints whitespace runs as one space
       this.main.set(word.slice(0, eq).trim(), word.slice(eq + 1).trim().replace(/\s+/g, " "));
