@@ -89,7 +89,8 @@ async function cutAndConverge(n: number, when: "before" | "after"): Promise<stri
   const owed = (await onHost(host, `cat /var/lib/provision/pending-handlers/${pendingFileName(mail.name)} 2>/dev/null || :`)).split("\n").filter(Boolean);
   const converge = await apply();
   // "ok" only when the cut came after the last change and its handlers (at the lock release).
-  expect(["changed", "ok"], JSON.stringify(converge.steps.filter((s) => s.status !== "ok" && s.status !== "changed"), null, 2)).toContain(converge.status);
+  const notOk = { steps: converge.steps.filter((s) => s.status !== "ok" && s.status !== "changed"), handlers: converge.handlers, error: converge.error };
+  expect(["changed", "ok"], `cut at ${log.at(-1)} (${when}): ${JSON.stringify(notOk, null, 2)}`).toContain(converge.status);
   for (const name of owed) {
     expect(converge.handlers.find((h) => h.name === name)?.status, `cut at ${log.at(-1)}: owed ${name}`).toBe("ran");
   }
