@@ -75,7 +75,8 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
       const { toSet, toRemove } = pendingEdits(params.settings, current);
       if (toSet.length === 0 && toRemove.length === 0) return null;
       const was = (name: string) => (current.set.has(name) ? `'${current.set.get(name)}'` : "(default)");
-      const line = (name: string, value: string | undefined) => (value === undefined ? [] : [`${name} = ${value}`]);
+      // As postconf -n prints it (an empty value has no trailing space).
+      const line = (name: string, value: string | undefined) => (value === undefined ? [] : [value === "" ? `${name} =` : `${name} = ${value}`]);
       return {
         summary: [
           ...toSet.map(([name, value]) => `set ${name}: ${was(name)} → '${joinLines(value)}'`),
@@ -83,8 +84,9 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
         ].join("; "),
         diff: {
           label,
-          before: [...toSet.map(([name]) => name), ...toRemove].flatMap((name) => line(name, current.set.get(name))).join("\n") + "\n",
-          after: toSet.map(([name, value]) => `${name} = ${joinLines(value)}`).join("\n") + "\n",
+          // One "name = value\n" per line; nothing (not a blank line) when there is none.
+          before: [...toSet.map(([name]) => name), ...toRemove].flatMap((name) => line(name, current.set.get(name))).map((l) => `${l}\n`).join(""),
+          after: toSet.map(([name, value]) => `${name} = ${joinLines(value)}\n`).join(""),
         },
       };
     },

@@ -112,8 +112,9 @@ export class MockTransport implements Transport {
   }
 
   #answer(command: string, stdin: Buffer, batched: boolean): ExecResult & { delayMs: number } {
-    // The runner's host-lock fragments are answered by the lock model and kept out of `commands`
-    // (they are in `execs`, and in `lockEvents`), so tests of what steps send are not about locking.
+    // The runner's own fragments (host lock, pending handlers) are answered by their models and kept
+    // out of `commands` (they are in `execs`, `lockEvents`, `pendingHandlers`), so tests of what
+    // steps send are not about locking.
     const runnerResult = this.#runnerScript(command);
     if (runnerResult) return { ...runnerResult, delayMs: 0 };
     this.commands.push({ command, stdin, batched });

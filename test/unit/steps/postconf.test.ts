@@ -212,7 +212,16 @@ describe("postconf: null unsets a parameter (postconf -X)", () => {
     const fake = debianPostfix();
     expect(postconf({ settings: { smtpd_sasl_auth_enable: null } }).diff(debianFresh())).toBeNull();
     // Debian's main.cf sets `relayhost =` (empty): set is set, and null removes it.
-    expect(postconf({ settings: { relayhost: null } }).diff(debianFresh())?.summary).toBe("unset relayhost: '' → (default)");
+    expect(postconf({ settings: { relayhost: null } }).diff(debianFresh())).toEqual({
+      summary: "unset relayhost: '' → (default)",
+      diff: { label: "main.cf", before: "relayhost =\n", after: "" },
+    });
+    // A parameter main.cf does not set yet: nothing on the before side (not a blank line).
+    expect(postconf({ settings: { smtpd_sasl_auth_enable: "yes" } }).diff(debianFresh())?.diff).toEqual({
+      label: "main.cf",
+      before: "",
+      after: "smtpd_sasl_auth_enable = yes\n",
+    });
     await runSteps(fake.host, () => [postconf({ settings: { relayhost: null } })], "apply");
     expect(fake.host.commands.filter((c) => c.command.includes(" -X ")).map((c) => c.command)).toEqual(["postconf -X relayhost"]);
     expect(fake.main.has("relayhost")).toBe(false);
