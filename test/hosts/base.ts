@@ -16,6 +16,17 @@ const BASE_VERSION = 1;
 const PACKAGES = [
   "openssh-server", "postfix", "sasl2-bin", "libsasl2-modules", "db-util", "iptables", "ssl-cert",
   "procps", "iproute2", "python3", "python3-apt", "systemd", "systemd-sysv", "sudo", "ca-certificates",
+  // The rest of a real server (DKIM, other firewalls, brute-force protection, cron, updates): the
+  // steps that manage them are tested against the real programs. Their services are disabled in
+  // the base (DISABLED_UNITS): a test host boots as neutral as before, and a test enables what it needs.
+  "opendkim", "opendkim-tools", "nftables", "ufw", "firewalld", "fail2ban", "unattended-upgrades",
+  "cron", "curl", "openssl", "tzdata", "dbus",
+];
+
+/** Installed but off at boot: each would change the firewall, the mail flow or the load of every host. */
+const DISABLED_UNITS = [
+  "opendkim.service", "nftables.service", "ufw.service", "firewalld.service", "fail2ban.service",
+  "unattended-upgrades.service", "cron.service",
 ];
 
 /** Units that are useless or slow in a container without consoles, disks or a real network. */
@@ -34,7 +45,7 @@ const STAMP_FILE = ".provision-testhosts-base";
 export const BASE_STAMP = createHash("sha256")
   // Nothing instance-specific (gateway, proxy port) may enter the base: every instance shares it,
   // and a rebuild swaps it out from under the running hosts of the other instances.
-  .update(JSON.stringify({ BASE_VERSION, PACKAGES, MASKED_UNITS }))
+  .update(JSON.stringify({ BASE_VERSION, PACKAGES, MASKED_UNITS, DISABLED_UNITS }))
   .digest("hex")
   .slice(0, 16);
 
@@ -171,6 +182,7 @@ echo testhost.invalid > "$R/etc/mailname"
 
 # systemd in a container: mask what only slows boot or needs hardware/network.
 for u in ${MASKED_UNITS.join(" ")}; do ln -sf /dev/null "$R/etc/systemd/system/$u"; done
+C systemctl disable ${DISABLED_UNITS.join(" ")}
 # Each boot gets a fresh machine-id (empty file = systemd generates one).
 : > "$R/etc/machine-id"; rm -f "$R/var/lib/dbus/machine-id"
 
