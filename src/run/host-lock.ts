@@ -21,7 +21,13 @@
  * Held: when the holder is alive, the run fails within ~2 s (a short wait covers a run that is
  * just ending) with the holder's identity and what to do. Stale: the holder process no longer
  * exists on the host (the controller died or was killed, the connection was cut: sshd ends the
- * session) — the lock is then broken and taken, no human needed. Age alone never breaks a lock
+ * session) AND no command of that run is still running — the lock is then broken and taken, no
+ * human needed. A dead controller's commands can outlive it (over SSH until their timeout(1)
+ * backstop stops them; locally the transport's watchdog kills them at once), so the owner file
+ * records the run's id (PROVISION_RUN, which every command of a connection carries, see
+ * RUN_ID_ENV) and a process whose environment holds it keeps the lock held ("its run's commands
+ * are still running"). The caller reports a broken lock (whose it was and why): see
+ * brokenLockMessage. Age alone never breaks a lock
  * whose holder lives (a long package upgrade is not a dead run). Fallbacks: an owner file missing
  * for more than 2 minutes (a writer killed between mkdir and write), or a host without /proc
  * (liveness cannot be checked) and a lock older than 60 minutes, count as stale.
@@ -38,7 +44,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
-import type { ExecResult } from "../transport/transport.ts";
+import { RUN_ID_ENV, type ExecResult } from "../transport/transport.ts";
 
 /** The lock's path when the commands run as root. */
 export const ROOT_LOCK_PATH = "/run/provision.lock";
@@ -105,10 +111,11 @@ export function acquireLockCommand(owner: LockOwner): ShellCommand {
 ${LOCK_PATH}
 info=${ownerLines(owner)}
 st() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+running() { [ -n "$1" ] && cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -qxF -- "${raw(RUN_ID_ENV)}=$1"; }
 alive() { [ -n "$1" ] && [ -n "$2" ] && [ -r "/proc/$1/stat" ] && [ "$(st "$1")" = "$2" ]; }
 now() { date +%s; }
 age() { m=$(stat -c %Y "$1" 2>/dev/null) || m=$(now); echo $(( $(now) - m )); }
-h=$PPID; p=$$; i=0
+h=$PPID; p=$$; i=0; broke=; bo=
 while [ "$i" -lt 16 ] && [ -r "/proc/$p/stat" ]; do
   case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd|sshd-session) h=$p; break ;; esac
   p=$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f2)
@@ -118,8 +125,10 @@ done
 n=0
 while :; do
   if err=$(mkdir -- "$L" 2>&1); then
-    if printf '%s\nholder_pid=%s\nholder_start=%s\n' "$info" "$h" "$(st "$h")" > "$L/owner"; then
-      echo lock=acquired; [ -z "$broke" ] || printf 'lock_broke=%s\n' "$broke"; exit 0
+    if printf '%s\nholder_pid=%s\nholder_start=%s\nrun=%s\n' "$info" "$h" "$(st "$h")" "\${${raw(RUN_ID_ENV)}:-}" > "$L/owner"; then
+      echo lock=acquired
+      if [ -n "$broke" ]; then printf 'lock_broke=%s\n' "$broke"; printf '%s\n' "$bo" | sed -n 's/^\\([a-z_]*\\)=/broken.\\1=/p'; fi
+      exit 0
     fi
     rm -rf -- "$L"; echo lock=error; echo "error=cannot write $L/owner"; exit 0
   fi
@@ -134,18 +143,21 @@ while :; do
   hp=$(printf '%s\n' "$o" | sed -n 's/^holder_pid=//p')
   hs=$(printf '%s\n' "$o" | sed -n 's/^holder_start=//p')
   a=$(age "$L")
-  stale=
+  stale=; why=
   if [ -z "$o" ]; then
     [ "$a" -le ${raw(String(NO_OWNER_STALE_SECONDS))} ] || stale="no owner recorded, $a s old"
   elif [ -d /proc/self ] && [ -n "$hs" ]; then
-    alive "$hp" "$hs" || stale="its holder (pid $hp on this host) has exited"
+    if ! alive "$hp" "$hs"; then
+      if running "$(printf '%s\n' "$o" | sed -n 's/^run=//p')"; then why="its holder (pid $hp) has exited but commands of its run are still running on the host"
+      else stale="its holder (pid $hp on this host) has exited"; fi
+    fi
   elif [ "$a" -gt ${raw(String(NO_PROC_STALE_SECONDS))} ]; then
     stale="holder cannot be checked, $a s old"
   fi
   if [ -n "$stale" ]; then
     if [ -d "$L.break" ] && [ "$(age "$L.break")" -gt ${raw(String(BREAK_MUTEX_STALE_SECONDS))} ]; then rmdir -- "$L.break" 2>/dev/null; fi
     if mkdir -- "$L.break" 2>/dev/null; then
-      if [ "$(cat -- "$L/owner" 2>/dev/null)" = "$o" ]; then rm -rf -- "$L"; broke=$stale; fi
+      if [ "$(cat -- "$L/owner" 2>/dev/null)" = "$o" ]; then rm -rf -- "$L"; broke=$stale; bo=$o; fi
       rmdir -- "$L.break"
       [ -z "$broke" ] || continue
     fi
@@ -157,6 +169,7 @@ done
 echo lock=held
 echo "path=$L"
 echo "age=$a"
+[ -z "$why" ] || echo "why=$why"
 printf '%s\n' "$o" | sed -n 's/^\\([a-z_]*\\)=/owner.\\1=/p'
 exit 0`;
 }
@@ -169,8 +182,10 @@ if [ "$(sed -n 's/^token=//p' "$L/owner" 2>/dev/null)" = ${owner.token} ]; then 
 }
 
 export type LockOutcome =
-  | { acquired: true; brokeStale?: string }
-  | { acquired: false; holder: Record<string, string>; path: string; ageSeconds: number };
+  /** brokeStale: why a stale lock was broken; brokenOwner: its owner fields (whose it was). */
+  | { acquired: true; brokeStale?: string; brokenOwner?: Record<string, string> }
+  /** why: set when the holder is gone but the lock is held all the same (its commands still run). */
+  | { acquired: false; holder: Record<string, string>; path: string; ageSeconds: number; why?: string };
 
 /** The host is being provisioned by another run (or its lock could not be taken). */
 export class HostLockedError extends Error {
@@ -184,14 +199,24 @@ export function parseLockResult(result: ExecResult, host: string): LockOutcome {
     if (eq > 0 && !values.has(line.slice(0, eq))) values.set(line.slice(0, eq), line.slice(eq + 1));
   }
   const state = values.get("lock");
+  const prefixed = (prefix: string) => {
+    const fields: Record<string, string> = {};
+    for (const [key, value] of values) if (key.startsWith(prefix)) fields[key.slice(prefix.length)] = value;
+    return fields;
+  };
   if (state === "acquired") {
     const broke = values.get("lock_broke");
-    return broke ? { acquired: true, brokeStale: broke } : { acquired: true };
+    return broke ? { acquired: true, brokeStale: broke, brokenOwner: prefixed("broken.") } : { acquired: true };
   }
   if (state === "held") {
-    const holder: Record<string, string> = {};
-    for (const [key, value] of values) if (key.startsWith("owner.")) holder[key.slice("owner.".length)] = value;
-    return { acquired: false, holder, path: values.get("path") ?? ROOT_LOCK_PATH, ageSeconds: Number(values.get("age") ?? "0") };
+    const why = values.get("why");
+    return {
+      acquired: false,
+      holder: prefixed("owner."),
+      path: values.get("path") ?? ROOT_LOCK_PATH,
+      ageSeconds: Number(values.get("age") ?? "0"),
+      ...(why ? { why } : {}),
+    };
   }
   const why = values.get("error") ?? (result.stderr.toString("utf8").trim().split("\n").slice(-3).join(" ") || `exit ${result.exitCode}`);
   throw new HostLockedError(`${host}: cannot take the host lock: ${why}`);
@@ -203,8 +228,18 @@ export function lockedMessage(host: string, outcome: Extract<LockOutcome, { acqu
   const who = h.controller ? `${h.user ?? "?"}@${h.controller} (controller pid ${h.controller_pid ?? "?"})` : "an unknown run (no owner recorded yet)";
   const since = h.started ? ` since ${h.started}` : "";
   const holder = h.holder_pid ? `, holder process ${h.holder_pid} on the host` : "";
+  const why = outcome.why ? `: ${outcome.why}` : "";
   return (
-    `host ${host} is being provisioned by ${who}${since} (lock ${outcome.path}, ${outcome.ageSeconds} s old${holder}); ` +
+    `host ${host} is being provisioned by ${who}${since} (lock ${outcome.path}, ${outcome.ageSeconds} s old${holder})${why}; ` +
     `if that run died, remove ${outcome.path} on the host`
   );
+}
+
+/** "broke the stale host lock of root@ctl (controller pid 42) since …: its holder … has exited". */
+export function brokenLockMessage(host: string, outcome: Extract<LockOutcome, { acquired: true }>): string | undefined {
+  if (!outcome.brokeStale) return undefined;
+  const h = outcome.brokenOwner ?? {};
+  const who = h.controller ? `${h.user ?? "?"}@${h.controller} (controller pid ${h.controller_pid ?? "?"})` : "an unknown run (no owner recorded)";
+  const since = h.started ? ` since ${h.started}` : "";
+  return `host ${host}: broke the stale host lock of ${who}${since}: ${outcome.brokeStale}`;
 }

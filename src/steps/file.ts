@@ -1,18 +1,30 @@
 /**
- * file: a whole file's content, owner, group and mode. Written atomically (temp file + rename),
- * with an optional validation command run on the temp file before it replaces the real one.
+ * file: a whole file's content, owner, group and mode. Written atomically (temp file + rename,
+ * verified on the host before the rename), with an optional validation command run on the temp
+ * file before it replaces the real one.
+ *
+ * Large or binary content is compared by digest, not by text: when the desired content is over
+ * TEXT_COMPARE_MAX_BYTES or not UTF-8, the read asks the host for the file's size and sha256
+ * instead of its bytes (a gigabyte is then held once, on the controller, not twice), and a host
+ * file over that size is never sent back either. The change then says
+ * "content (binary, 1200 bytes → 1048576 bytes)" and carries no text diff.
  */
+import { isUtf8 } from "node:buffer";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
-import { filePath, parseStepParams } from "./params.ts";
+import { accountName, filePath, parseStepParams } from "./params.ts";
+
+/** Content larger than this (bytes) is compared by size and sha256, and never diffed as text. */
+export const TEXT_COMPARE_MAX_BYTES = 1024 * 1024;
 
 const fileParams = z.object({
   path: filePath,
   content: z.union([z.string(), z.instanceof(Buffer)]),
-  owner: z.string().min(1).optional(),
-  group: z.string().min(1).optional(),
+  owner: accountName.optional(),
+  group: accountName.optional(),
   mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644").optional(),
   validate: z.string().includes("%s", { message: "must contain %s (the temp file's path)" }).optional(),
   backup: z.boolean().optional(),
@@ -23,38 +35,58 @@ export type FileParams = z.input<typeof fileParams>;
 
 export function file(input: FileParams): Step<FileState> {
   const params = parseStepParams("file", fileParams, input);
-  const desired = Buffer.from(params.content);
+  const desired = Buffer.isBuffer(params.content) ? params.content : Buffer.from(params.content);
   const mode = params.mode ? normalizeMode(params.mode) : undefined;
+  const desiredIsUtf8 = isUtf8(desired);
+  const desiredIsText = desiredIsUtf8 && desired.length <= TEXT_COMPARE_MAX_BYTES;
+  // A text file is read whole (when it is small enough); binary or huge desired content by digest only.
+  const contentLimit = desiredIsText ? TEXT_COMPARE_MAX_BYTES : 0;
+  let desiredSha256: string | undefined;
+  const sameContent = (current: FileState): boolean => {
+    if (current.content) return current.content.equals(desired);
+    if (!current.digest || current.digest.size !== desired.length) return false;
+    desiredSha256 ??= createHash("sha256").update(desired).digest("hex");
+    return current.digest.sha256 === desiredSha256;
+  };
   return {
     kind: "file",
     name: `file ${params.path}`,
     notify: params.notify,
-    read: () => ({ command: readFileCommand(params.path), parse: (result) => parseFileState(result, params.path) }),
+    read: () => ({ command: readFileCommand(params.path, { contentLimit }), parse: (result) => parseFileState(result, params.path) }),
     diff(current): Change | null {
       if (current.exists && current.type !== "regular file") {
         throw new Error(`${params.path} exists and is a ${current.type}, not a regular file`);
       }
-      const contentDiffers = !current.exists || !current.content?.equals(desired);
+      const contentDiffers = !current.exists || !sameContent(current);
+      const textDiff = contentDiffers && desiredIsText && !current.digest && (!current.content || isUtf8(current.content));
+      const contentPart = textDiff ? "content" : `content (${whyNoTextDiff(current, desiredIsUtf8)}, ${currentSize(current)} bytes → ${desired.length} bytes)`;
       const parts = current.exists
-        ? [...(contentDiffers ? ["content"] : []), ...metadataChanges(current, params.owner, params.group, mode)]
+        ? [...(contentDiffers ? [contentPart] : []), ...metadataChanges(current, params.owner, params.group, mode)]
         : [`create${describeMetadata(params.owner, params.group, mode)}`];
       if (parts.length === 0) return null;
       return {
         summary: parts.join(", "),
-        ...(contentDiffers
-          ? { diff: { label: params.path, before: current.content?.toString("utf8") ?? "", after: desired.toString("utf8") } }
-          : {}),
+        ...(textDiff ? { diff: { label: params.path, before: current.content?.toString("utf8") ?? "", after: desired.toString("utf8") } } : {}),
       };
     },
     async apply({ session }, current) {
-      if (!current.exists || !current.content?.equals(desired)) {
-        await session.check(writeFileCommand(params.path, { ...params, mode }), { stdin: desired });
+      if (!current.exists || !sameContent(current)) {
+        await session.check(writeFileCommand(params.path, desired, { ...params, mode }), { stdin: desired });
         return;
       }
       const differs = differingMetadata(current, params.owner, params.group, mode);
       await session.check(metadataCommand(params.path, differs.owner, differs.group, differs.mode));
     },
   };
+}
+
+function currentSize(current: FileState): number {
+  return current.digest?.size ?? current.content?.length ?? 0;
+}
+
+/** Why a content change carries no text diff: either side is not UTF-8, or is too large to diff. */
+function whyNoTextDiff(current: FileState, desiredIsUtf8: boolean): string {
+  return !desiredIsUtf8 || (current.content && !isUtf8(current.content)) ? "binary" : "too large to diff";
 }
 
 export function normalizeMode(mode: string): string {

@@ -82,7 +82,7 @@ printf '\\n%s\\n' ${SECTION}service; if [ -x /usr/libexec/iptables/${service}.in
       const dir = path.slice(0, path.lastIndexOf("/")) || "/";
       await session.check(sh`mkdir -p -- ${dir}`);
       // What was read is what is saved: the runner reads again after any earlier apply.
-      await session.check(writeFileCommand(path), { stdin: current.live });
+      await session.check(writeFileCommand(path, current.live), { stdin: current.live });
     },
   };
 }

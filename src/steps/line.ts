@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
-import { filePath, parseStepParams } from "./params.ts";
+import { accountName, filePath, parseStepParams } from "./params.ts";
 
 const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ctx) => {
   try {
@@ -34,8 +34,8 @@ const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ct
 export const textFileParams = {
   path: filePath,
   create: z.boolean().default(false),
-  owner: z.string().min(1).optional(),
-  group: z.string().min(1).optional(),
+  owner: accountName.optional(),
+  group: accountName.optional(),
   mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644").optional(),
   notify: z.array(z.string()).optional(),
 };
@@ -166,7 +166,7 @@ export function textEditStep(
       const text = planned(current);
       if (!text) return;
       if (!current.exists || text.after !== text.before) {
-        await session.check(writeFileCommand(options.path, { owner: options.owner, group: options.group, mode }), { stdin: text.after });
+        await session.check(writeFileCommand(options.path, text.after, { owner: options.owner, group: options.group, mode }), { stdin: text.after });
         return;
       }
       await session.check(metadataCommand(options.path, options.owner, options.group, mode));

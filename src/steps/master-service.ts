@@ -119,7 +119,7 @@ echo ${FILE}; cat -- "$d/master.cf"`,
         return;
       }
       const text = editMasterCf(current.masterCf, params.service, params.type, params.state === "absent" ? null : desired);
-      await session.check(writeFileCommand(`${current.configDirectory}/master.cf`), { stdin: text });
+      await session.check(writeFileCommand(`${current.configDirectory}/master.cf`, text), { stdin: text });
     },
   };
 }

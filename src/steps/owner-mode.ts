@@ -8,13 +8,13 @@ import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
-import { parseStepParams } from "./params.ts";
+import { accountName, parseStepParams } from "./params.ts";
 
 const ownerModeParams = z
   .object({
     path: z.string().startsWith("/", "must be an absolute path"),
-    owner: z.string().min(1).optional(),
-    group: z.string().min(1).optional(),
+    owner: accountName.optional(),
+    group: accountName.optional(),
     mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640").optional(),
     notify: z.array(z.string()).optional(),
   })

@@ -13,6 +13,16 @@ export const filePath = zod
   .refine((p) => !p.includes("\0"), "must not contain a NUL byte")
   .refine((p) => !/(^|\/)(\.{1,2})?$/.test(p), "must name a file (not end in /, . or ..)");
 
+/**
+ * A user or group name as chown takes it, or a numeric id: letters, digits, `_`, `.`, `-` (not
+ * first: a leading `-` would read as an option), an optional final `$` (Samba machine accounts).
+ * Anything else — `root:adm`, `--reference=/etc/shadow`, spaces — is refused here, naming the field.
+ */
+export const accountName = zod
+  .string()
+  .max(256, "must be a user or group name of at most 256 characters")
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, "must be a user or group name or a numeric id (letters, digits, _ . -; not starting with - or .)");
+
 export function parseStepParams<S extends z.ZodType>(kind: string, schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;

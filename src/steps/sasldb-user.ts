@@ -23,7 +23,7 @@ import { joinCommands, raw, secretStdin, sh, type ShellCommand } from "../shell/
 import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
-import { parseStepParams } from "./params.ts";
+import { accountName, parseStepParams } from "./params.ts";
 
 const name = z
   .string()
@@ -44,8 +44,8 @@ const sasldbUserParams = z.object({
     .refine((s) => Buffer.byteLength(s.reveal()) <= 255, "must be at most 255 bytes"),
   state: z.enum(["present", "absent"]).default("present"),
   dbPath: z.string().startsWith("/").default("/etc/sasldb2"),
-  owner: z.string().min(1).optional(),
-  group: z.string().min(1).optional(),
+  owner: accountName.optional(),
+  group: accountName.optional(),
   mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640").optional(),
   /** Where smtpd (chrooted) finds the db: "/var/spool/postfix/etc/sasldb2" on Debian; null: none. */
   chrootCopy: z.string().startsWith("/").nullable().default(null),

@@ -3,7 +3,10 @@
  * - commands are ShellCommands (built by `sh`), so quoting is never the caller's job;
  * - a command holding a secret is sent as a script on stdin (`sh -s`), never as argv;
  * - every exec is counted: round trips are the cost that dominates over real networks;
- * - failures become CommandError with host, masked command, exit code and stderr tail.
+ * - a script on stdin is sent as ONE compound command, so a script cut short runs nothing;
+ * - failures become CommandError: host, exit code and stderr tail first; the (masked) command is
+ *   kept on the error (`command`, `detail()`) but not in the message — a write's whole script
+ *   before its cause buries the cause.
  */
 import { mask } from "../shell/mask.ts";
 import type { ShellCommand } from "../shell/sh.ts";
@@ -22,17 +25,45 @@ export class CommandError extends Error {
   override readonly name = "CommandError";
   constructor(
     readonly host: string,
+    /** The command as sent, secrets masked: for a verbose mode (`detail()`), not the message. */
     readonly command: string,
     readonly result: ExecResult,
   ) {
     const stderrTail = tail(result.stderr.toString("utf8"), 5);
-    super(
-      mask(
-        `${host}: command failed with exit code ${result.exitCode}: ${command}` +
-          (stderrTail ? `\n${stderrTail}` : ""),
-      ),
-    );
+    // Cause first (exit code, stderr tail), then only the command's first line to recognise it.
+    super(mask(`${host}: command failed with exit code ${result.exitCode}: ${stderrTail || "(no error output)"}\n${summarizeCommand(command)}`));
   }
+
+  /** The message followed by the whole command (masked), for a verbose report. */
+  detail(): string {
+    return `${this.message}\ncommand:\n${mask(this.command)}`;
+  }
+}
+
+/** A command's first line, cut to 120 characters: enough to recognise it without the script. */
+function summarizeCommand(command: string): string {
+  const lines = command.split("\n");
+  const first = (lines[0] ?? "").slice(0, 120);
+  return `(command: ${first}${first.length < (lines[0] ?? "").length || lines.length > 1 ? " …" : ""})`;
+}
+
+/**
+ * A script sent on stdin to `sh -s` runs as one `{ … }` group: the shell parses a compound
+ * command whole before running any of it, so a script cut short (the connection lost, the
+ * controller killed while it streamed) is a syntax error that runs nothing — not its first half,
+ * nor a last line cut mid-word (`cp a /etc/sasl` for `cp a /etc/sasldb2.tmp`). A first comment
+ * line (the runner's fragment headers) stays first, where test doubles look for it.
+ */
+export function wholeScript(text: string): string {
+  const newline = text.indexOf("\n");
+  const header = text.startsWith("#") && newline >= 0 ? text.slice(0, newline + 1) : "";
+  return `${header}{\n${text.slice(header.length)}\n}\n`;
+}
+
+/** Undo wholeScript (for test doubles that answer scripts by their text). */
+export function unwrapScript(script: string): string {
+  const match = /^(#[^\n]*\n)?\{\n([\s\S]*)\n\}\n$/.exec(script);
+  return match ? (match[1] ?? "") + (match[2] ?? "") : script;
 }
 
 export function tail(text: string, lines: number): string {
@@ -67,7 +98,7 @@ export class HostSession {
       }
       // The script (with the secret inside a builtin printf) travels on stdin: no argv ever holds it.
       // So does a very long command (a big read batch): Linux refuses one argv string over 128 KiB.
-      return this.transport.exec("sh -s", { stdin: command.text, timeoutMs });
+      return this.transport.exec("sh -s", { stdin: wholeScript(command.text), timeoutMs });
     }
     return this.transport.exec(command.text, { stdin, timeoutMs });
   }

@@ -1,17 +1,45 @@
 /**
  * Runs commands on this machine with /bin/sh, for `--host localhost`. Output is collected as
- * Buffers and concatenated once (never decoded chunk by chunk). A timeout kills the whole process
- * group, so a command's children do not outlive it.
+ * Buffers and concatenated once (never decoded chunk by chunk).
+ *
+ * Each command runs in a process group of its own (so a timeout kills it with all its children)
+ * and ends with the controller: a group of its own also means Ctrl-C on the terminal does not
+ * reach it, and nothing would stop it when the controller is killed — the command would outlive
+ * its run while the host lock counts that run as dead. So a watchdog in the group waits on a pipe
+ * (fd 3) whose other end only the controller holds: a line on it means "the command is done, go";
+ * end-of-file means the controller is gone (killed, crashed, exited on Ctrl-C), and the watchdog
+ * KILLs the whole group. Every command also carries PROVISION_RUN (RUN_ID_ENV) for the lock.
  */
 import { spawn } from "node:child_process";
-import { TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { randomBytes } from "node:crypto";
+import type { Writable } from "node:stream";
+import { RUN_ID_ENV, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+
+/**
+ * $1 is the command. The watchdog is a subshell running only builtins (`read`, `kill`), so a
+ * KILL of the group leaves nothing; the command is exec'd so it keeps the shell's pid (and the
+ * controller stays its parent, as the lock's holder check expects).
+ */
+const WATCHDOG = `(if read -r _ <&3; then exit 0; fi; kill -KILL 0) </dev/null >/dev/null 2>&1 &
+exec 3<&-
+exec /bin/sh -c "$1"`;
 
 export class LocalTransport implements Transport {
+  /** Every command of this transport carries it as PROVISION_RUN. */
+  readonly runId = randomBytes(8).toString("hex");
   constructor(readonly host = "localhost") {}
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+      const child = spawn("/bin/sh", ["-c", WATCHDOG, "sh", command], {
+        stdio: ["pipe", "pipe", "pipe", "pipe"],
+        detached: true,
+        env: { ...process.env, [RUN_ID_ENV]: this.runId },
+      });
+      const watchdog = child.stdio[3] as Writable | null;
+      watchdog?.on("error", () => undefined);
+      // The command is over: release the watchdog (end-of-file alone would mean "controller gone").
+      child.on("exit", () => watchdog?.end("done\n"));
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let timedOut = false;

@@ -5,9 +5,11 @@
  * way the real script prints them, so tests see exactly what each step sent. A small file store
  * answers the commands of remote-file (read and atomic write), so file-based steps run for real.
  */
+import { createHash } from "node:crypto";
 import { decodeBatchScript, encodeBatchOutput } from "../run/read-batch.ts";
 import { ACQUIRE_HEADER, RELEASE_HEADER } from "../run/host-lock.ts";
 import { PENDING_READ_HEADER, PENDING_RECORD_HEADER, PENDING_SETTLE_HEADER } from "../run/pending-handlers.ts";
+import { unwrapScript } from "./host-session.ts";
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export interface MockFile {
@@ -84,7 +86,7 @@ export class MockTransport implements Transport {
     const stdin = Buffer.from(options.stdin ?? "");
     this.execs.push({ command, stdin });
     // A command holding a secret arrives as a script on stdin.
-    const script = command === "sh -s" ? stdin.toString("utf8") : command;
+    const script = command === "sh -s" ? unwrapScript(stdin.toString("utf8")) : command;
     const scriptStdin = command === "sh -s" ? Buffer.alloc(0) : stdin;
     const batch = decodeBatchScript(script);
     const answers = batch
@@ -196,15 +198,20 @@ export class MockTransport implements Transport {
 
   /** The remote-file commands, answered from the in-memory store. */
   #fileCommand(command: string, stdin: Buffer): ExecResult | undefined {
-    const read = /^if \[ -e (.+?) \] \|\| \[ -L \1 \]; then stat -c '%U %G %04a %F'/.exec(command);
+    const read = /^if \[ -e (.+?) \] \|\| \[ -L \1 \]; then (?:if \[ -f \1 \] && s=\$\(stat -c %s -- \1\) && \[ "\$s" -gt '?(\d+)'? \]|stat -c '%U %G %04a %F')/.exec(command);
     if (read?.[1]) {
       const path = unquote(read[1]);
       const file = this.files.get(path);
       const metaOnly = !command.includes("cat --");
+      // A read with a content limit answers a larger file by size and sha256, as the host does.
+      const digest = file && read[2] !== undefined && file.content.length > Number(read[2])
+        ? Buffer.from(`provision:digest ${file.content.length} ${createHash("sha256").update(file.content).digest("hex")}\n`)
+        : undefined;
       const stdout = file
         ? Buffer.concat([
+            digest ?? Buffer.alloc(0),
             Buffer.from(`${file.owner} ${file.group} ${file.mode} regular file\n`),
-            metaOnly ? Buffer.alloc(0) : file.content,
+            metaOnly || digest ? Buffer.alloc(0) : file.content,
           ])
         : Buffer.from("provision:absent\n");
       return { exitCode: 0, stdout, stderr: Buffer.alloc(0) };
@@ -213,9 +220,15 @@ export class MockTransport implements Transport {
     if (write?.[1]) {
       const path = unquote(write[1]);
       const previous = this.files.get(path);
+      // The host's check of what arrived (length and sha256 in the command): a short stdin fails.
+      const size = /^if \[ "\$size" != '?(\d+)'? \]/m.exec(command)?.[1];
+      const sha256 = /^if \[ "\$\{sum%% \*\}" != '?([0-9a-f]{64})'? \]/m.exec(command)?.[1];
+      if (Number(size) !== stdin.length || sha256 !== createHash("sha256").update(stdin).digest("hex")) {
+        return { exitCode: 4, stdout: Buffer.alloc(0), stderr: Buffer.from(`provision: ${path} left unchanged: received ${stdin.length} of ${size} bytes\n`) };
+      }
       // Only the explicit owner/mode lines (each on its own line), not the copy-from-old-file branch.
-      const owner = /^chown (\S+) "\$tmp"$/m.exec(command)?.[1];
-      const mode = /^chmod (\S+) "\$tmp"$/m.exec(command)?.[1];
+      const owner = /^chown -- (\S+) "\$tmp"$/m.exec(command)?.[1];
+      const mode = /^chmod -- (\S+) "\$tmp"$/m.exec(command)?.[1];
       const [user, group] = owner ? unquote(owner).split(":") : [];
       this.files.set(path, {
         content: stdin,

@@ -1,11 +1,17 @@
 /**
  * Files on the host, built on exec alone (so every transport has them).
  * Reading is a (command, parser) pair so a step can batch it with other reads.
- * Writing is atomic: a temp file in the same directory, owner/mode copied from the file it
- * replaces (or set explicitly), an optional validation run on the temp file, then rename.
- * A reader never sees a half-written file, and an interrupted write leaves only a temp file
- * named `.provision-*` that the next write of the same path removes.
+ * Writing is atomic AND verified: the content goes to a temp file in the same directory, and
+ * replaces the real file only once the host has checked that it received every byte — the length
+ * and the sha256 the controller computed travel in the command itself (one round trip). Without
+ * that check, input cut short (the controller killed, Ctrl-C, the network gone: `cat` just sees
+ * end-of-input) would be renamed over the real file, truncated. Owner/mode are copied from the file
+ * it replaces (or set explicitly), an optional validation runs on the temp file, then rename. A
+ * reader never sees a half-written file; an interrupted write leaves at most a temp file
+ * (`.provision-<name prefix>.<hash of the name>.XXXXXX`, bounded length) that the next write of the
+ * same path removes.
  */
+import { createHash } from "node:crypto";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "./transport.ts";
 import type { HostSession } from "./host-session.ts";
@@ -18,24 +24,66 @@ export interface FileState {
   group?: string;
   /** Octal permission bits, 4 digits ("0644"). */
   mode?: string;
+  /** The content, unless the read asked for a digest of a file larger than its `contentLimit`. */
   content?: Buffer;
+  /** Set instead of `content` when the file was larger than the read's `contentLimit`. */
+  digest?: { size: number; sha256: string };
 }
 
 const ABSENT = "provision:absent";
+const DIGEST = "provision:digest";
+const NO_DIGEST_TOOL = "provision:no-digest-tool";
+
+/**
+ * Shell: `sum=$(…)` with the sha256 (hex, first word) of stdin. sha256sum is in coreutils and
+ * busybox; `openssl dgst -r` is the fallback. A host with neither returns 1 (callers then refuse
+ * with a clear error: there is no safe way to verify a write there).
+ */
+const SHA256_OF_STDIN = raw(
+  `if command -v sha256sum >/dev/null 2>&1; then sum=$(sha256sum); elif command -v openssl >/dev/null 2>&1; then sum=$(openssl dgst -sha256 -r); else false; fi`,
+);
+
+export interface ReadOptions {
+  /** Only owner, group, mode and type. */
+  metaOnly?: boolean;
+  /**
+   * A regular file larger than this many bytes is not sent back: its size and sha256 are (see
+   * FileState.digest). Default: always the content. For huge or binary files, so neither side
+   * holds two copies of a gigabyte.
+   */
+  contentLimit?: number;
+}
 
 /** Reads existence, owner, group, mode and (for a regular file, unless metaOnly) content. */
-export function readFileCommand(path: string, options: { metaOnly?: boolean } = {}): ShellCommand {
+export function readFileCommand(path: string, options: ReadOptions = {}): ShellCommand {
   const stat = sh`stat -c '%U %G %04a %F' -- ${path}`;
-  const statAndContent = options.metaOnly ? stat : sh`${stat} && if [ -f ${path} ]; then cat -- ${path}; fi`;
-  return sh`if [ -e ${path} ] || [ -L ${path} ]; then ${statAndContent}; else echo ${ABSENT}; fi`;
+  if (options.metaOnly || options.contentLimit === undefined) {
+    const statAndContent = options.metaOnly ? stat : sh`${stat} && if [ -f ${path} ]; then cat -- ${path}; fi`;
+    return sh`if [ -e ${path} ] || [ -L ${path} ]; then ${statAndContent}; else echo ${ABSENT}; fi`;
+  }
+  // The digest line comes FIRST, so it can never be mistaken for content (a stat line cannot
+  // start with "provision:": user names hold no ':').
+  const limit = Math.max(0, Math.floor(options.contentLimit));
+  return sh`if [ -e ${path} ] || [ -L ${path} ]; then if [ -f ${path} ] && s=$(stat -c %s -- ${path}) && [ "$s" -gt ${limit} ]; then if ${SHA256_OF_STDIN} < ${path}; then printf '%s %s %s\n' ${DIGEST} "$s" "\${sum%% *}"; else echo ${NO_DIGEST_TOOL}; fi && ${stat}; else ${stat} && if [ -f ${path} ]; then cat -- ${path}; fi; fi; else echo ${ABSENT}; fi`;
 }
 
 export function parseFileState(result: ExecResult, path: string): FileState {
   if (result.exitCode !== 0) {
     throw new Error(`cannot read ${path}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   }
-  const newline = result.stdout.indexOf(0x0a);
-  const header = result.stdout.subarray(0, newline < 0 ? undefined : newline).toString("utf8");
+  let out = result.stdout;
+  let digest: FileState["digest"];
+  const firstLine = (buffer: Buffer) => buffer.subarray(0, Math.max(0, buffer.indexOf(0x0a))).toString("utf8");
+  if (out.subarray(0, NO_DIGEST_TOOL.length).toString() === NO_DIGEST_TOOL) {
+    throw new Error(`cannot compare ${path}: the host has neither sha256sum nor openssl (install coreutils or openssl)`);
+  }
+  if (out.subarray(0, DIGEST.length + 1).toString() === `${DIGEST} `) {
+    const [, size, sha256] = firstLine(out).split(" ");
+    digest = { size: Number(size), sha256: sha256 ?? "" };
+    out = out.subarray(out.indexOf(0x0a) + 1);
+  }
+  const newline = out.indexOf(0x0a);
+  const header = out.subarray(0, newline < 0 ? undefined : newline).toString("utf8");
   if (header === ABSENT) return { exists: false };
   const [owner, group, mode, ...type] = header.split(" ");
   return {
@@ -45,12 +93,12 @@ export function parseFileState(result: ExecResult, path: string): FileState {
     mode,
     // GNU stat says "regular empty file" for an empty one: it is a regular file all the same.
     type: type.join(" ") === "regular empty file" ? "regular file" : type.join(" "),
-    content: newline < 0 ? Buffer.alloc(0) : result.stdout.subarray(newline + 1),
+    ...(digest ? { digest } : { content: newline < 0 ? Buffer.alloc(0) : out.subarray(newline + 1) }),
   };
 }
 
-export async function readRemoteFile(session: HostSession, path: string): Promise<FileState> {
-  return parseFileState(await session.run(readFileCommand(path)), path);
+export async function readRemoteFile(session: HostSession, path: string, options: ReadOptions = {}): Promise<FileState> {
+  return parseFileState(await session.run(readFileCommand(path, options)), path);
 }
 
 export interface WriteOptions {
@@ -64,24 +112,58 @@ export interface WriteOptions {
   backup?: boolean;
 }
 
-/** The command that writes stdin to `path` atomically. Exposed for tests and batching. */
-export function writeFileCommand(path: string, options: WriteOptions = {}): ShellCommand {
+/** Exit code of a write whose content did not arrive whole (or could not be verified). */
+export const WRITE_UNVERIFIED_EXIT = 4;
+
+/** Longest part of the file name kept in the temp file's name (bytes), for people reading `ls -a`. */
+const TEMP_NAME_PREFIX_BYTES = 32;
+
+/**
+ * The temp file's stem for `name`: `.provision-<up to 32 bytes of name>.<12 hex of sha256(name)>`,
+ * at most 11 + 32 + 1 + 12 = 56 bytes (+ `.XXXXXX`), so any file name up to NAME_MAX (255) can be
+ * written. The hash makes it unique per name: the cleanup glob of one path never matches the temp
+ * files of another path in the same directory (`a` vs `a.b`).
+ */
+export function tempStem(name: string): string {
+  let prefix = "";
+  for (const char of name) {
+    if (Buffer.byteLength(prefix + char) > TEMP_NAME_PREFIX_BYTES) break;
+    prefix += char;
+  }
+  return `.provision-${prefix}.${createHash("sha256").update(name).digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * The command that writes `content` (sent on stdin: the caller passes the same bytes as stdin) to
+ * `path` atomically. Exposed for tests and batching; writeRemoteFile does both.
+ */
+export function writeFileCommand(path: string, content: Buffer | string, options: WriteOptions = {}): ShellCommand {
   const slash = path.lastIndexOf("/");
   if (!path.startsWith("/") || slash < 0) throw new Error(`a remote path must be absolute: ${path}`);
   const dir = path.slice(0, slash) || "/";
+  const stem = tempStem(path.slice(slash + 1));
+  const bytes = Buffer.from(content);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
   const ownership = options.owner || options.group ? `${options.owner ?? ""}${options.group ? `:${options.group}` : ""}` : "";
   const validate = options.validate
     ? raw(`${options.validate.split("%s").join('"$tmp"')} >&2 || { echo "provision: validation failed" >&2; exit 3; }`)
     : raw(":");
+  const fail = raw(`exit ${WRITE_UNVERIFIED_EXIT}`);
   // umask 077 so the temp file is never readable by others before its mode is set.
+  // Verified before anything else touches the temp file: a short or corrupt one never replaces the
+  // real file (the EXIT trap removes it).
   return sh`set -e; umask 077; dir=${dir}; path=${path}
-rm -f "$dir"/.provision-"$(basename -- "$path")".* 2>/dev/null || true
-tmp=$(mktemp "$dir/.provision-$(basename -- "$path").XXXXXX")
+rm -f "$dir"/${stem}.* 2>/dev/null || true
+tmp=$(mktemp "$dir"/${stem}.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
 cat > "$tmp"
-if [ -e "$path" ]; then chown "$(stat -c %u:%g -- "$path")" "$tmp"; chmod "$(stat -c %a -- "$path")" "$tmp"; else chmod 0644 "$tmp"; fi
-${ownership ? sh`chown ${ownership} "$tmp"` : raw(":")}
-${options.mode ? sh`chmod ${options.mode} "$tmp"` : raw(":")}
+size=$(wc -c < "$tmp" | tr -d ' ')
+if [ "$size" != ${String(bytes.length)} ]; then echo "provision: $path left unchanged: received $size of ${raw(String(bytes.length))} bytes (the input was cut short)" >&2; ${fail}; fi
+if ! ${SHA256_OF_STDIN} < "$tmp"; then echo "provision: $path left unchanged: cannot verify what arrived (the host has neither sha256sum nor openssl)" >&2; ${fail}; fi
+if [ "\${sum%% *}" != ${sha256} ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; ${fail}; fi
+if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; chmod -- "$(stat -c %a -- "$path")" "$tmp"; else chmod 0644 "$tmp"; fi
+${ownership ? sh`chown -- ${ownership} "$tmp"` : raw(":")}
+${options.mode ? sh`chmod -- ${options.mode} "$tmp"` : raw(":")}
 ${validate}
 ${options.backup ? raw(`if [ -e "$path" ]; then cp -p -- "$path" "$path.$(date +%Y%m%d%H%M%S).bak"; fi`) : raw(":")}
 mv -f -- "$tmp" "$path"
@@ -94,5 +176,6 @@ export async function writeRemoteFile(
   content: Buffer | string,
   options: WriteOptions = {},
 ): Promise<void> {
-  await session.check(writeFileCommand(path, options), { stdin: content });
+  const bytes = Buffer.from(content);
+  await session.check(writeFileCommand(path, bytes, options), { stdin: bytes });
 }

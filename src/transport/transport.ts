@@ -4,6 +4,13 @@
  * round-trip counting — is built once on top of it (HostSession, remote-file), so every transport
  * gets it for free and the shared contract test covers them all.
  */
+/**
+ * The environment variable every command of one connection carries on the host (a random id per
+ * transport): the host lock looks for live processes holding its run's id before it breaks a lock
+ * whose holder has gone (see src/run/host-lock.ts) — a dead controller's commands may still run.
+ */
+export const RUN_ID_ENV = "PROVISION_RUN";
+
 export interface ExecOptions {
   /** Bytes written to the command's stdin, then stdin is closed. */
   stdin?: Buffer | string;

@@ -11,9 +11,15 @@
  * timeout signals the command, not its group.
  */
 import { quote } from "../../shell/quote.ts";
+import { RUN_ID_ENV } from "../transport.ts";
 
-export function underHostTimeout(command: string, killAfterSeconds?: number): string {
-  if (killAfterSeconds === undefined) return `/bin/sh -c ${quote(command)}`;
+/** `runId` (hex): exported to the command as PROVISION_RUN (inside sudo, which resets the environment). */
+export function underHostTimeout(command: string, killAfterSeconds?: number, runId?: string): string {
+  if (runId !== undefined && !/^[0-9a-f]+$/.test(runId)) throw new Error(`a run id is hex: ${runId}`);
+  const mark = runId === undefined ? "" : `${RUN_ID_ENV}=${runId}; export ${RUN_ID_ENV}; `;
+  if (killAfterSeconds === undefined) {
+    return mark ? `/bin/sh -c ${quote(`${mark}exec /bin/sh -c "$1"`)} sh ${quote(command)}` : `/bin/sh -c ${quote(command)}`;
+  }
   const seconds = Math.max(1, Math.ceil(killAfterSeconds));
-  return `/bin/sh -c ${quote(`command -v timeout >/dev/null 2>&1 && exec timeout -s KILL ${seconds} /bin/sh -c "$1"; exec /bin/sh -c "$1"`)} sh ${quote(command)}`;
+  return `/bin/sh -c ${quote(`${mark}command -v timeout >/dev/null 2>&1 && exec timeout -s KILL ${seconds} /bin/sh -c "$1"; exec /bin/sh -c "$1"`)} sh ${quote(command)}`;
 }

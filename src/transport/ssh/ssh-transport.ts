@@ -13,6 +13,7 @@
  * - a dead connection is noticed by SSH keepalives (15 s × 3) or the socket closing; every running,
  *   queued and later exec then throws TransportError "lost".
  */
+import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { Client, ClientChannel } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
@@ -132,6 +133,8 @@ export class SshTransport implements Transport {
   readonly #become: BecomeOptions | undefined;
   #lost: TransportError | undefined;
   #closed = false;
+  /** Every command of this connection carries it on the host as PROVISION_RUN (see RUN_ID_ENV). */
+  readonly runId = randomBytes(8).toString("hex");
 
   /** Use connectSsh. */
   constructor(
@@ -179,8 +182,8 @@ export class SshTransport implements Transport {
   wireCommand(command: string, timeoutMs?: number): string {
     // Host-side backstop a second after our own timeout (see host-timeout.ts).
     const killAfter = timeoutMs === undefined ? undefined : timeoutMs / 1000 + 1;
-    if (this.#become) return sudoCommand(command, this.#become.password !== undefined, killAfter);
-    return `exec ${underHostTimeout(command, killAfter)}`;
+    if (this.#become) return sudoCommand(command, this.#become.password !== undefined, killAfter, this.runId);
+    return `exec ${underHostTimeout(command, killAfter, this.runId)}`;
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {

@@ -40,8 +40,8 @@ export interface BecomeOptions {
  * would keep running (and keep its session counted against MaxSessions). With this set, the
  * command runs under timeout(1) (see host-timeout.ts).
  */
-export function sudoCommand(command: string, withPassword: boolean, killAfterSeconds?: number): string {
-  const inner = underHostTimeout(command, killAfterSeconds);
+export function sudoCommand(command: string, withPassword: boolean, killAfterSeconds?: number, runId?: string): string {
+  const inner = underHostTimeout(command, killAfterSeconds, runId);
   if (!withPassword) return `exec sudo -n -- ${inner}`;
   return (
     `if sudo -n true 2>/dev/null; then IFS= read -r _ || :; set -- -n; else set -- -k -S -p ''; fi; ` +

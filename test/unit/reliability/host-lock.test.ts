@@ -14,6 +14,7 @@ import { sh, type ShellCommand } from "../../../src/shell/sh.ts";
 import type { Step } from "../../../src/playbook/step.ts";
 import {
   acquireLockCommand,
+  brokenLockMessage,
   lockedMessage,
   newLockOwner,
   parseLockResult,
@@ -128,6 +129,7 @@ describe("lockedMessage / parseLockResult", () => {
     expect(parseLockResult(ok("lock=acquired\nlock_broke=its holder (pid 9 on this host) has exited\n"), "h")).toEqual({
       acquired: true,
       brokeStale: "its holder (pid 9 on this host) has exited",
+      brokenOwner: {},
     });
     const held = parseLockResult(ok("lock=held\npath=/run/provision.lock\nage=12\nowner.user=u\nowner.controller=c\n"), "h");
     expect(held).toMatchObject({ acquired: false, ageSeconds: 12, holder: { user: "u", controller: "c" } });
@@ -237,5 +239,37 @@ describe("the lock script on a real POSIX shell", () => {
     const results = await Promise.all([race(), race(), race()]);
     expect(results.filter((r) => r.includes("lock=acquired"))).toHaveLength(1);
     expect(results.filter((r) => r.includes("lock=held"))).toHaveLength(2);
+  }, 20_000);
+
+  it("a dead holder's lock is not broken while a command of its run still runs; then broken and reported", async () => {
+    const lock = join(dir, "f.lock");
+    const run = "0123456789abcdef";
+    mkdirSync(lock);
+    writeFileSync(
+      join(lock, "owner"),
+      `token=dead\ncontroller=ctl-9\ncontroller_pid=4242\nuser=ops\nstarted=2030-01-02T03:04:05.000Z\nholder_pid=999999999\nholder_start=1\nrun=${run}\n`,
+    );
+    // The dead controller's command, still running (over SSH: until its timeout(1) backstop).
+    const straggler = spawn("sleep", ["30"], { stdio: "ignore", env: { ...process.env, PROVISION_RUN: run } });
+    try {
+      const held = runSh(localized(acquireLockCommand(newLockOwner()), lock));
+      const outcome = parseLockResult({ exitCode: 0, stdout: Buffer.from(held), stderr: Buffer.alloc(0) }, "h");
+      expect(outcome.acquired).toBe(false);
+      if (outcome.acquired) throw new Error("unreachable");
+      expect(outcome.why).toBe("its holder (pid 999999999) has exited but commands of its run are still running on the host");
+      expect(lockedMessage("h", outcome)).toContain("commands of its run are still running");
+    } finally {
+      straggler.kill("SIGKILL");
+      await new Promise((r) => straggler.on("close", r));
+    }
+    const out = runSh(localized(acquireLockCommand(newLockOwner()), lock));
+    const broke = parseLockResult({ exitCode: 0, stdout: Buffer.from(out), stderr: Buffer.alloc(0) }, "h");
+    expect(broke).toMatchObject({ acquired: true, brokenOwner: { controller: "ctl-9", user: "ops", run } });
+    if (!broke.acquired) throw new Error("unreachable");
+    expect(brokenLockMessage("h", broke)).toBe(
+      "host h: broke the stale host lock of ops@ctl-9 (controller pid 4242) since 2030-01-02T03:04:05.000Z: its holder (pid 999999999 on this host) has exited",
+    );
+    // The new owner file records the run id of the command that took it (empty here: no transport set it).
+    expect(readFileSync(join(lock, "owner"), "utf8")).toMatch(/^run=$/m);
   }, 20_000);
 });

@@ -1,0 +1,159 @@
+/**
+ * Writes on a real POSIX shell (this machine's /bin/sh through LocalTransport, in a temp dir):
+ * - content cut short (as when the controller dies mid-stream) never replaces the file;
+ * - file names up to 255 bytes can be written, and the temp name stays bounded;
+ * - one path's cleanup never removes another path's temp file in the same directory;
+ * - an owner value can never become a chown option, and is refused by every step that takes one;
+ * - a script sent on stdin (`sh -s`) that is cut short runs nothing at all.
+ * (issue 11, defects 1, 5, 12)
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { sh } from "../../../src/shell/sh.ts";
+import { directory } from "../../../src/steps/directory.ts";
+import { file } from "../../../src/steps/file.ts";
+import { line } from "../../../src/steps/line.ts";
+import { ownerMode } from "../../../src/steps/owner-mode.ts";
+import { sasldbUser } from "../../../src/steps/sasldb-user.ts";
+import { secret } from "../../../src/shell/secret.ts";
+import { CommandError, HostSession, LONG_COMMAND_BYTES } from "../../../src/transport/host-session.ts";
+import { LocalTransport } from "../../../src/transport/local.ts";
+import { tempStem, writeFileCommand, writeRemoteFile, WRITE_UNVERIFIED_EXIT } from "../../../src/transport/remote-file.ts";
+import type { ExecOptions, Transport } from "../../../src/transport/transport.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "provision-verified-write-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A transport whose stdin is cut after `keep` bytes: what the host sees when the controller dies mid-stream. */
+function cutStdin(inner: Transport, keep: number): Transport {
+  return reshapeStdin(inner, (stdin) => stdin.subarray(0, keep));
+}
+
+/** A transport that changes the stdin a command receives. */
+function reshapeStdin(inner: Transport, reshape: (stdin: Buffer) => Buffer): Transport {
+  return {
+    host: inner.host,
+    exec: (command: string, options: ExecOptions = {}) =>
+      inner.exec(command, { ...options, ...(options.stdin !== undefined ? { stdin: reshape(Buffer.from(options.stdin)) } : {}) }),
+    close: () => inner.close(),
+  };
+}
+
+describe("a write whose input is cut short", () => {
+  it.each([0, 1, 4096, 99_999])("keeping %i of 100000 bytes: the old file stays, no temp file is left, the error says why", async (keep) => {
+    const path = join(dir, `cut-${keep}.conf`);
+    writeFileSync(path, "old content\n");
+    const session = new HostSession(cutStdin(new LocalTransport(), keep));
+    const content = Buffer.alloc(100_000, "x");
+    const error = await writeRemoteFile(session, path, content).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandError);
+    expect((error as CommandError).result.exitCode).toBe(WRITE_UNVERIFIED_EXIT);
+    expect((error as CommandError).message).toContain(`left unchanged: received ${keep} of 100000 bytes (the input was cut short)`);
+    // Cause first; the script itself is not in the message (only its first line, to recognise it).
+    expect((error as CommandError).message.split("\n")[0]).toMatch(/command failed with exit code 4: provision: /);
+    expect((error as CommandError).message).not.toContain("mv -f");
+    expect((error as CommandError).detail()).toContain("mv -f");
+    expect(readFileSync(path, "utf8")).toBe("old content\n");
+    expect(readdirSync(dir).filter((name) => name.startsWith(".provision-"))).toEqual([]);
+  });
+
+  it("the same bytes in another order (same length, wrong digest) are refused too", async () => {
+    const path = join(dir, "corrupt.conf");
+    writeFileSync(path, "old\n");
+    const session = new HostSession(new LocalTransport());
+    const result = await session.run(writeFileCommand(path, "abcd"), { stdin: "dcba" });
+    expect(result.exitCode).toBe(WRITE_UNVERIFIED_EXIT);
+    expect(result.stderr.toString()).toContain("sha256 differs");
+    expect(readFileSync(path, "utf8")).toBe("old\n");
+  });
+
+  it("whole content is written (binary, every byte value)", async () => {
+    const path = join(dir, "whole.bin");
+    const content = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await writeRemoteFile(new HostSession(new LocalTransport()), path, content);
+    expect(readFileSync(path).equals(content)).toBe(true);
+  });
+});
+
+describe("temp file names", () => {
+  it("a file name of 255 bytes can be written (the temp name is bounded)", async () => {
+    const name = `${"é".repeat(100)}${"n".repeat(55)}`; // 255 bytes in UTF-8
+    expect(Buffer.byteLength(name)).toBe(255);
+    expect(Buffer.byteLength(tempStem(name)) + ".XXXXXX".length).toBeLessThanOrEqual(64);
+    const path = join(dir, name);
+    await writeRemoteFile(new HostSession(new LocalTransport()), path, "long name\n");
+    expect(readFileSync(path, "utf8")).toBe("long name\n");
+  });
+
+  it("writing one path never removes the temp file of another path in the same directory", async () => {
+    const sub = mkdtempSync(join(dir, "pair-"));
+    // What a write of `a.b` in progress (or killed) has: its temp file, in the old naming and the new.
+    const theirs = [".provision-a.b.Q1w2E3", `${tempStem("a.b")}.Q1w2E3`];
+    for (const name of theirs) writeFileSync(join(sub, name), "partial");
+    await writeRemoteFile(new HostSession(new LocalTransport()), join(sub, "a"), "a\n");
+    for (const name of theirs) expect(existsSync(join(sub, name)), name).toBe(true);
+    // Its own leftover (a killed write of `a`) is removed.
+    writeFileSync(join(sub, `${tempStem("a")}.Z9x8C7`), "partial");
+    await writeRemoteFile(new HostSession(new LocalTransport()), join(sub, "a"), "a2\n");
+    expect(existsSync(join(sub, `${tempStem("a")}.Z9x8C7`))).toBe(false);
+  });
+});
+
+describe("owner and group are names, never options", () => {
+  const hostile = ["--reference=/etc/shadow", "-R", "root:adm", "a b", "", "root\n"];
+
+  it.each(hostile)("every step that takes an owner refuses %j, naming the step and field", (owner) => {
+    const attempts: [string, () => unknown][] = [
+      ["file", () => file({ path: "/etc/x", content: "", owner })],
+      ["directory", () => directory({ path: "/etc/x", group: owner })],
+      ["ownerMode", () => ownerMode({ path: "/etc/x", owner })],
+      ["line", () => line({ path: "/etc/x", line: "a", owner })],
+      ["sasldbUser", () => sasldbUser({ user: "u", realm: "r", password: secret("p"), group: owner })],
+    ];
+    for (const [kind, attempt] of attempts) {
+      expect(attempt, kind).toThrow(new RegExp(`^${kind}: invalid parameters: (owner|group): must be a user or group name`));
+    }
+  });
+
+  it("accepts names and numeric ids", () => {
+    expect(() => file({ path: "/etc/x", content: "", owner: "postfix", group: "1000" })).not.toThrow();
+    expect(() => directory({ path: "/etc/x", owner: "www-data", group: "domain_users" })).not.toThrow();
+  });
+
+  it("the write ends chown's options: a value reaching it anyway is a user name that does not exist", async () => {
+    const path = join(dir, "owned.conf");
+    writeFileSync(path, "old\n");
+    const session = new HostSession(new LocalTransport());
+    const command = writeFileCommand(path, "new\n", { owner: "--reference=/etc/passwd" });
+    expect(command.text).toMatch(/^chown -- '?--reference=\/etc\/passwd'? "\$tmp"$/m);
+    const result = await session.run(command, { stdin: "new\n" });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr.toString()).toMatch(/invalid user/);
+    expect(readFileSync(path, "utf8")).toBe("old\n");
+  });
+});
+
+describe("a script on stdin cut short", () => {
+  it("runs nothing: neither its complete first lines nor a last line cut mid-word", async () => {
+    const first = join(dir, "script-first");
+    const cutName = join(dir, "script-last-cut-here");
+    // Long enough to travel as `sh -s` (a script on stdin), not as an argument.
+    const padding = `: ${"p".repeat(LONG_COMMAND_BYTES)}`;
+    const command = sh`touch -- ${first}
+${padding}
+touch -- ${cutName}.complete`;
+    const text = command.text;
+    // Cut right after the last file's name and close its quote: what arrives ends in
+    // `touch -- '/…/script-last-cut-here'`, a complete command naming the wrong file.
+    const session = new HostSession(
+      reshapeStdin(new LocalTransport(), (stdin) => Buffer.concat([stdin.subarray(0, stdin.indexOf(".complete")), Buffer.from("'\n")])),
+    );
+    expect(text.length).toBeGreaterThan(LONG_COMMAND_BYTES);
+    const result = await session.run(command);
+    expect(result.exitCode).not.toBe(0);
+    expect(existsSync(first), "a complete first line ran").toBe(false);
+    expect(existsSync(cutName), "the cut last line ran").toBe(false);
+  });
+});
