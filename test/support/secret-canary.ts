@@ -42,8 +42,8 @@ export const MULTILINE_CANARY = [
   "CanaryKeyLine3+tail",
   "-----END CANARY PRIVATE KEY-----",
 ].join("\n");
-export const ROTATED_OLD_CANARY = "Canary-rotated-OLD-pw-J2d6";
-export const ROTATED_NEW_CANARY = "Canary-rotated-NEW-pw-W9p4";
+export const ROTATED_OLD_CANARY = "Canary-oldRotated-J2d6";
+export const ROTATED_NEW_CANARY = "Canary-newRotated-W9p4";
 export const LONG_CANARY = "Canary-LongSecret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ-end";
 /** Refused as a secret (too short); scanned only where a test gives it, being too short to be distinctive everywhere. */
 export const SHORT_CANARY = "Qz7#k";
