@@ -45,10 +45,12 @@ export const MULTILINE_CANARY = [
 export const ROTATED_OLD_CANARY = "Canary-oldRotated-J2d6";
 export const ROTATED_NEW_CANARY = "Canary-newRotated-W9p4";
 export const LONG_CANARY = "Canary-LongSecret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ-end";
+/** A `fromFile` secret whose file ends in CRLF (test/integration/reliability-secret-content.test.ts). */
+export const CRLF_CANARY = "Canary-crlfFile-T3q8";
 /** Refused as a secret (too short); scanned only where a test gives it, being too short to be distinctive everywhere. */
 export const SHORT_CANARY = "Qz7#k";
 
-export const SECRET_CANARIES: readonly string[] = [...BASE_CANARIES, MULTILINE_CANARY, ROTATED_OLD_CANARY, ROTATED_NEW_CANARY, LONG_CANARY];
+export const SECRET_CANARIES: readonly string[] = [...BASE_CANARIES, MULTILINE_CANARY, ROTATED_OLD_CANARY, ROTATED_NEW_CANARY, LONG_CANARY, CRLF_CANARY];
 
 /** Any 12 characters in a row of a canary are a leak (a secret cut short, one line of a key). */
 const PIECE = 12;

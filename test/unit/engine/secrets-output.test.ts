@@ -155,6 +155,13 @@ describe("Secret as text", () => {
     expect(secretText`password=${pw} port=${8080}`).toBe(`password=${ROTATED_NEW_CANARY} port=8080`);
   });
 
+  it("secretText's result (or reveal()) cannot become a command argument either", () => {
+    const pw = secret(ROTATED_NEW_CANARY);
+    expect(() => sh`set-password ${secretText`${pw}`}`).toThrow(/secret's value cannot be in a command argument.*secretStdin/);
+    expect(() => sh`set-password ${["bob", pw.reveal()]}`).toThrow(/secret's value cannot be in a command argument/);
+    expect(sh`set-password ${"bob"}`.text).toBe("set-password bob");
+  });
+
   it("a playbook interpolating a secret into file content fails loudly instead of writing ***", async () => {
     const pb = definePlaybook({
       name: "careless",
