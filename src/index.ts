@@ -12,7 +12,7 @@ export {
   type ApplyContext,
   type ReadSpec,
 } from "./playbook/step.ts";
-export { secret, Secret } from "./shell/secret.ts";
+export { secret, Secret, secretText } from "./shell/secret.ts";
 export { sh, raw, secretStdin, ShellCommand } from "./shell/sh.ts";
 export type { Facts } from "./facts/facts.ts";
 export { z } from "zod";

@@ -16,8 +16,10 @@ export class VarsError extends Error {
 
 /**
  * A secret var. Accepts a string, `{ fromEnv: "NAME" }` (read from the controller's environment)
- * or `{ fromFile: "path" }` (first line of a file), so a password need never be typed on a
- * command line, where `ps` would show it.
+ * or `{ fromFile: "path" }` (the file's content without one trailing line break, `\n` or `\r\n`,
+ * as a shell's `$(cat file)` or Ansible's file lookup would give it — so a key may span lines),
+ * so a password need never be typed on a command line, where `ps` would show it. A value Secret
+ * refuses (empty, white space, shorter than 8 characters) is an error naming the var.
  */
 export function secretVar() {
   return z
@@ -29,28 +31,40 @@ export function secretVar() {
     ])
     .transform((value, ctx): Secret => {
       if (isSecret(value)) return value;
-      if (typeof value === "string") return new Secret(value);
+      if (typeof value === "string") return makeSecret(value, "", ctx);
       if ("fromEnv" in value) {
         const fromEnv = process.env[value.fromEnv];
         if (!fromEnv) {
           ctx.addIssue({ code: "custom", message: `environment variable ${value.fromEnv} is not set or empty` });
           return z.NEVER;
         }
-        return new Secret(fromEnv);
+        return makeSecret(fromEnv, `environment variable ${value.fromEnv}: `, ctx);
       }
       return readSecretFile(value.fromFile, ctx);
     });
 }
 
+/** A Secret, or the reason it is refused as a zod issue (so the error names the var). */
+function makeSecret(value: string, source: string, ctx: z.RefinementCtx): Secret {
+  try {
+    return new Secret(value);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: `${source}${(error as Error).message}` });
+    return z.NEVER;
+  }
+}
+
 function readSecretFile(path: string, ctx: z.RefinementCtx): Secret {
   try {
     // Synchronous on purpose: zod transforms run synchronously, and this is one small file.
-    const text = readFileSync(path, "utf8").split("\n")[0] ?? "";
+    // One trailing line break of either kind goes (an editor's, or Windows'); a kept "\r" would
+    // be a different password on the host than the one typed.
+    const text = readFileSync(path, "utf8").replace(/\r?\n$/, "");
     if (!text) {
       ctx.addIssue({ code: "custom", message: `secret file ${path} is empty` });
       return z.NEVER;
     }
-    return new Secret(text);
+    return makeSecret(text, `secret file ${path}: `, ctx);
   } catch (error) {
     ctx.addIssue({ code: "custom", message: `cannot read secret file ${path}: ${(error as Error).message}` });
     return z.NEVER;

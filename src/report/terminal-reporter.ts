@@ -4,7 +4,7 @@
  * Everything printed goes through `mask`.
  */
 import ora, { type Ora } from "ora";
-import { mask } from "../shell/mask.ts";
+import { mask, shortenMasked } from "../shell/mask.ts";
 import type { HostReport, RunEvent, StepReport } from "./events.ts";
 
 const SYMBOL: Record<StepReport["status"], string> = {
@@ -37,7 +37,7 @@ export class TerminalReporter {
   handle = (event: RunEvent): void => {
     switch (event.type) {
       case "step-start":
-        if (this.#tty && this.options.stepSpinners !== false) this.#spinner(event.host).start(`${event.host}: ${event.name}`);
+        if (this.#tty && this.options.stepSpinners !== false) this.#spinner(event.host).start(mask(`${event.host}: ${event.name}`));
         break;
       case "step-end":
         this.#stopSpinner(event.host);
@@ -110,8 +110,8 @@ export function failureReason(report: HostReport, max = 160): string | undefined
   const handler = report.handlers.find((h) => h.status === "failed");
   const reason = report.error ?? (step ? `step "${step.name}": ${step.error ?? "failed"}` : handler?.error);
   if (!reason) return undefined;
-  const line = reason.split("\n")[0] ?? "";
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+  // Masked before the cut: a cut secret is no longer recognised by masking.
+  return shortenMasked(reason.split("\n")[0] ?? "", max);
 }
 
 function indent(text: string): string {

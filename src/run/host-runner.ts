@@ -33,7 +33,7 @@ import {
   type Step,
 } from "../playbook/step.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
-import { renderDiff } from "../report/unified-diff.ts";
+import { showChange } from "../report/show-change.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
 import { acquireLockCommand, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
 import { joinCommands, type ShellCommand } from "../shell/sh.ts";
@@ -484,11 +484,6 @@ function readError(host: string, step: Step, command: string, result: ExecResult
         (stderr ? `\n  stderr: ${stderr}` : ""),
     ),
   );
-}
-
-/** A change as reports show it: the summary and the unified diff, secrets masked. */
-function showChange(change: Change): { summary: string; diff?: string } {
-  return { summary: mask(change.summary), ...(change.diff ? { diff: renderDiff(change.diff) } : {}) };
 }
 
 function asError(error: unknown): Error {

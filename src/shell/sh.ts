@@ -8,6 +8,7 @@
  */
 import { quote } from "./quote.ts";
 import { isSecret, MASK, type Secret } from "./secret.ts";
+import { containsSecret } from "./mask.ts";
 
 // A brand rather than `instanceof`: a playbook's steps may be built by another copy of this module.
 const COMMAND = Symbol.for("provision.shell-command");
@@ -90,11 +91,20 @@ function render(value: Interpolation): [text: string, display: string, secret: b
     throw new Error("a secret cannot be a command argument (argv is visible to every user): use secretStdin()");
   }
   if (Array.isArray(value)) {
-    const words = value.map((item) => quote(String(item))).join(" ");
+    const words = value.map((item) => quote(plainWord(item))).join(" ");
     return [words, words, false];
   }
-  const word = quote(String(value));
+  const word = quote(plainWord(value));
   return [word, word, false];
+}
+
+/** A word for argv; text holding a secret's value (`reveal()`, `secretText`) is refused like a Secret. */
+function plainWord(value: unknown): string {
+  const text = String(value);
+  if (containsSecret(text)) {
+    throw new Error("a secret's value cannot be in a command argument (argv is visible to every user): pass the Secret with secretStdin()");
+  }
+  return text;
 }
 
 /** Join commands with a separator (`&&`, `;`, newline), keeping secrecy and masking. */

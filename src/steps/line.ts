@@ -19,6 +19,7 @@ import type { Change, Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { accountName, filePath, parseStepParams } from "./params.ts";
+import { shortenMasked } from "../shell/mask.ts";
 
 const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ctx) => {
   try {
@@ -57,7 +58,7 @@ export type LineEdit = Pick<z.output<typeof lineParams>, "line" | "state" | "reg
 export function line(input: LineParams): Step<FileState> {
   const params = parseStepParams("line", lineParams, input);
   const what = params.line ?? `/${params.regexp?.source}/`;
-  return textEditStep("line", `line ${params.path}: ${params.state === "absent" ? "no " : ""}${truncate(what, 50)}`, params, {
+  return textEditStep("line", `line ${params.path}: ${params.state === "absent" ? "no " : ""}${shortenMasked(what, 50)}`, params, {
     needsFile: params.state === "present",
     edit: (text) => editLine(text, params),
   });
@@ -178,8 +179,4 @@ export function textEditStep(
 export function lastIndex<T>(items: readonly T[], predicate: (item: T) => boolean): number {
   for (let i = items.length - 1; i >= 0; i -= 1) if (predicate(items[i] as T)) return i;
   return -1;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

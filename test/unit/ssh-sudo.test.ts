@@ -42,7 +42,7 @@ describe("sudo wrapping", () => {
   });
 
   it("refuses a password with a newline (it would split into two lines of stdin)", () => {
-    expect(() => sudoStdin(secret("a\nb"), "x")).toThrow(/newline/);
+    expect(() => sudoStdin(secret("sudo-pw-a\nsudo-pw-b"), "x")).toThrow(/newline/);
   });
 
   it("the wrapper's shell part: drops exactly the password line when sudo needs none", () => {

@@ -23,7 +23,7 @@ function passwordStep(password: Secret): Step<string> {
     diff: (current) =>
       current === "match"
         ? null
-        : { summary: `password ${password} differs`, diff: { label: "secret", before: "old", after: `new ${password.reveal()}` } },
+        : { summary: `password ${password.reveal()} differs`, diff: { label: "secret", before: "old", after: `new ${password.reveal()}` } },
     apply: async ({ session }) => void (await session.check(sh`${secretStdin(password)} set-password bob`)),
   };
 }
@@ -80,7 +80,7 @@ describe("secrets", () => {
     process.env.PROVISION_TEST_PASSWORD = "from-env-pw";
     const vars = validateVars(pb, { password: { fromEnv: "PROVISION_TEST_PASSWORD" } });
     expect(vars.password.reveal()).toBe("from-env-pw");
-    expect(String(vars.password)).toBe("***");
+    expect(JSON.stringify(vars.password)).toBe('"***"');
     expect(() => validateVars(pb, { password: { fromEnv: "PROVISION_NOT_SET_ANYWHERE" } })).toThrow(
       /password: environment variable PROVISION_NOT_SET_ANYWHERE is not set/,
     );
@@ -121,6 +121,6 @@ describe("secret values", () => {
     const { secret } = await import("../../../src/shell/secret.ts");
     expect(() => secret("")).toThrow(/cannot be empty/);
     expect(() => secret(" \n\t")).toThrow(/only white space/);
-    expect(String(secret(" padded "))).toBe("***");
+    expect(JSON.stringify(secret(" padded-secret "))).toBe('"***"');
   });
 });
