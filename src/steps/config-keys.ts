@@ -18,7 +18,7 @@ import type { FileState } from "../transport/remote-file.ts";
 import { parseStepParams } from "./params.ts";
 import { joinLines, lastIndex, splitLines, textEditStep, textFileParams } from "./line.ts";
 
-const configKeysParams = z.object({
+const configKeysParams = z.strictObject({
   ...textFileParams,
   settings: z
     .record(z.string().regex(/^[^\s#=:]+$/, "a key without spaces, '#', '=' or ':'"), z.string().regex(/^[^\n]*$/, "one line"))

@@ -6,7 +6,7 @@ import { parseFileState, readFileCommand, type FileState } from "../transport/re
 import { describeMetadata, differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
 import { parseStepParams } from "./params.ts";
 
-const directoryParams = z.object({
+const directoryParams = z.strictObject({
   path: z.string().startsWith("/", "must be an absolute path"),
   owner: z.string().min(1).optional(),
   group: z.string().min(1).optional(),

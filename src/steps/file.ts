@@ -8,7 +8,7 @@ import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
 
-const fileParams = z.object({
+const fileParams = z.strictObject({
   path: filePath,
   content: z.union([z.string(), z.instanceof(Buffer)]),
   owner: z.string().min(1).optional(),

@@ -10,7 +10,7 @@ import { sh } from "../shell/sh.ts";
 import { parseStepParams } from "./params.ts";
 
 const account = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, "must be a user or group name");
-const groupMemberParams = z.object({ user: account, group: account, notify: z.array(z.string()).optional() });
+const groupMemberParams = z.strictObject({ user: account, group: account, notify: z.array(z.string()).optional() });
 
 export type GroupMemberParams = z.input<typeof groupMemberParams>;
 

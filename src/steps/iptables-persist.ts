@@ -15,7 +15,7 @@ import { sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, writeFileCommand } from "../transport/remote-file.ts";
 import { parseStepParams } from "./params.ts";
 
-const iptablesPersistParams = z.object({
+const iptablesPersistParams = z.strictObject({
   family: z.enum(["ipv4", "ipv6"]).default("ipv4"),
   /** Override the distro's path (from facts). */
   path: z.string().startsWith("/").optional(),

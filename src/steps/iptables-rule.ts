@@ -21,7 +21,7 @@ import { parseStepParams } from "./params.ts";
 
 const word = z.string().min(1).refine((w) => !w.includes("\n"), "must not contain a newline");
 
-const iptablesRuleParams = z.object({
+const iptablesRuleParams = z.strictObject({
   chain: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, "must be a chain name"),
   table: z.enum(["filter", "nat", "mangle", "raw", "security"]).default("filter"),
   rule: z.array(word).min(1),

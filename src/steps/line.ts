@@ -41,7 +41,7 @@ export const textFileParams = {
 };
 
 const lineParams = z
-  .object({
+  .strictObject({
     ...textFileParams,
     line: z.string().regex(/^[^\n]*$/, "one line, without a line break").optional(),
     state: z.enum(["present", "absent"]).default("present"),

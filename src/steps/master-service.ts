@@ -22,7 +22,7 @@ import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 
 const flag = z.enum(["y", "n", "-"]);
-const masterServiceParams = z.object({
+const masterServiceParams = z.strictObject({
   service: z.string().regex(/^[^\s/#]+$/, "a service name (no spaces or slashes)"),
   type: z.enum(["inet", "unix", "unix-dgram", "fifo", "pass"]),
   private: flag.default("-"),

@@ -11,7 +11,7 @@ import { differingMetadata, metadataChanges, metadataCommand, normalizeMode } fr
 import { parseStepParams } from "./params.ts";
 
 const ownerModeParams = z
-  .object({
+  .strictObject({
     path: z.string().startsWith("/", "must be an absolute path"),
     owner: z.string().min(1).optional(),
     group: z.string().min(1).optional(),

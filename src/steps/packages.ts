@@ -24,7 +24,7 @@ import { parseStepParams } from "./params.ts";
 
 const packageName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_:~-]*$/, "must be a package name");
 
-const packagesParams = z.object({
+const packagesParams = z.strictObject({
   names: z.array(packageName).min(1),
   state: z.enum(["installed", "absent", "latest"]).default("installed"),
   updateCache: z.boolean().optional(),

@@ -31,7 +31,7 @@ const name = z
   // Longer names break sasldblistusers2's listing of the whole db (found with a 100 KiB name).
   .max(255, "must be a user or realm name of at most 255 characters");
 
-const sasldbUserParams = z.object({
+const sasldbUserParams = z.strictObject({
   user: name,
   realm: name,
   // By brand, not instanceof: a playbook may hold a Secret made by another copy of the module.

@@ -15,7 +15,7 @@ import { parseStepParams } from "./params.ts";
 const serviceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._:-]*$/, "must be a service name");
 
 const serviceParams = z
-  .object({
+  .strictObject({
     name: serviceName,
     state: z.enum(["running", "stopped"]).optional(),
     enabled: z.boolean().optional(),
