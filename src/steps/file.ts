@@ -7,6 +7,7 @@ import type { Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const fileParams = z.strictObject({
   path: filePath,
@@ -29,6 +30,8 @@ export function file(input: FileParams): Step<FileState> {
     kind: "file",
     name: `file ${params.path}`,
     notify: params.notify,
+    provides: [pathResource(params.path)],
+    requires: [pathResource(params.path)],
     read: () => ({ command: readFileCommand(params.path), parse: (result) => parseFileState(result, params.path) }),
     diff(current): Change | null {
       if (current.exists && current.type !== "regular file") {

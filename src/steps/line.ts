@@ -19,6 +19,7 @@ import type { Change, Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { filePath, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ctx) => {
   try {
@@ -143,6 +144,8 @@ export function textEditStep(
     kind,
     name,
     notify: options.notify,
+    provides: [pathResource(options.path)],
+    requires: [pathResource(options.path)],
     read: () => ({ command: readFileCommand(options.path), parse: (result) => parseFileState(result, options.path) }),
     diff(current): Change | null {
       const text = planned(current);

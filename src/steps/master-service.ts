@@ -20,6 +20,7 @@ import { sh } from "../shell/sh.ts";
 import { writeFileCommand } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const flag = z.enum(["y", "n", "-"]);
 const masterServiceParams = z.strictObject({
@@ -82,6 +83,8 @@ export function masterService(input: MasterServiceParams): Step<MasterServiceSta
     kind: "master-service",
     name: `master.cf ${key}${params.state === "absent" ? " absent" : ""}`,
     notify: params.notify,
+    provides: [pathResource(`${params.configDir ?? "/etc/postfix"}/master.cf`)],
+    requires: [pathResource(params.configDir ?? "/etc/postfix")],
     read: () => ({
       // -F/-P fail on Postfix < 2.11 (usage on stderr): the parser then uses master.cf instead.
       // Both parameters from one postconf (each spawn costs the host ~5 ms), split by the shell.

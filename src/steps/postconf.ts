@@ -18,6 +18,7 @@ import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 import { suggest } from "./suggest.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 export { damerauLevenshtein, suggest } from "./suggest.ts";
 
@@ -64,6 +65,9 @@ export function postconf(input: PostconfParams): Step<PostconfState> {
     kind: "postconf",
     name: `postconf ${stepTitle(Object.keys(params.settings))}`,
     notify: params.notify,
+    provides: [pathResource(`${params.configDir ?? "/etc/postfix"}/main.cf`)],
+    // The read also sees master.cf (its $references).
+    requires: [pathResource(params.configDir ?? "/etc/postfix")],
     read: () => ({
       // One fragment so the runner batches it. -P (Postfix ≥ 2.11) may be missing: its failure is ignored.
       command: sh`postconf ${c}-n || exit $?

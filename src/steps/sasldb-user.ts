@@ -24,6 +24,7 @@ import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const name = z
   .string()
@@ -103,6 +104,8 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
     kind: "sasldb-user",
     name: `sasldb user ${who} (${p.dbPath})`,
     notify: p.notify,
+    provides: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
+    requires: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
     read: () => ({ command: readCommand(p), parse: (result) => parseRead(result, p.passwordCheck, who, p.dbPath) }),
     diff(current): Change | null {
       const { set, del, meta, copy } = plan(current);
