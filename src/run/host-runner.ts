@@ -242,7 +242,7 @@ class HostRun {
     let shown = showChange(change);
     if (!step.apply) {
       // A read-only step (a verification) cannot make its state true: its drift is a failure.
-      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `${this.host}: ${step.name}: ${shown.summary}`);
+      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, shown.summary);
       return;
     }
     let current = outcome.value;
@@ -280,7 +280,8 @@ class HostRun {
     try {
       await step.apply(this.#applyContext(), current, change);
     } catch (error) {
-      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `step "${step.name}": ${describe(error)}`);
+      // The report names the step (and its host): the error says only what went wrong.
+      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, describe(error));
       return;
     }
     // What this step changed may be what a later step reads: read them again when reached.
@@ -424,7 +425,7 @@ class HostRun {
         try {
           this.#reads.set(index, { ok: true, value: read.parse(result) });
         } catch (error) {
-          this.#reads.set(index, { ok: false, error: readError(this.host, step, read.command.display, result, error) });
+          this.#reads.set(index, { ok: false, error: readError(this.host, read.command.display, result, error) });
         }
       });
     }
@@ -520,11 +521,11 @@ function hostReport(
   };
 }
 
-function readError(host: string, step: Step, command: string, result: ExecResult, cause: unknown): Error {
+function readError(host: string, command: string, result: ExecResult, cause: unknown): Error {
   const stderr = tail(result.stderr.toString("utf8"), 5);
   return new Error(
     mask(
-      `${host}: step "${step.name}": cannot read current state: ${asError(cause).message}\n` +
+      `${host}: cannot read current state: ${asError(cause).message}\n` +
         `  command: ${firstLine(command)}${command.includes("\n") ? " …" : ""}\n  exit code: ${result.exitCode}` +
         (stderr ? `\n  stderr: ${stderr}` : ""),
     ),
