@@ -6,6 +6,7 @@ import type { ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import type { HostSession } from "../transport/host-session.ts";
 import type { Facts } from "../facts/facts.ts";
+import type { Resource } from "./resources.ts";
 
 /** How a step reads its current state: a remote command and a pure parser of its result. */
 export interface RemoteRead<S> {
@@ -53,6 +54,19 @@ export interface Step<S = unknown> {
   apply?(context: ApplyContext, current: S, change: Change): Promise<void>;
   /** Handlers to notify when this step changes something. */
   readonly notify?: readonly string[];
+  /**
+   * What `apply` may change (resources.ts: `path:/etc/x`, `iptables:ipv4:filter:INPUT`, `*`).
+   * Undeclared: `*` (anything). A step without `apply` changes nothing.
+   */
+  readonly provides?: readonly Resource[];
+  /**
+   * What `read` and `diff` depend on. In `--check`, while an earlier step that would change (or
+   * might: unknown) provides one of these, this step's result is `unknown (depends on a pending
+   * change …)` — its failure, its drift and its ok alike, since apply would see another state.
+   * Undeclared: `*`, but only a failed read or diff becomes unknown (a successful diff is shown as
+   * it is): the behaviour users' own steps had before steps declared what they touch.
+   */
+  readonly requires?: readonly Resource[];
 }
 
 export interface Handler {

@@ -32,6 +32,7 @@ import {
   type RemoteRead,
   type Step,
 } from "../playbook/step.ts";
+import { anyOverlap, EVERYTHING, type Resource } from "../playbook/resources.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { showChange } from "../report/show-change.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
@@ -56,6 +57,12 @@ export interface HostRunOptions {
 }
 
 type ReadOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
+
+/** Check mode: a change that apply would (or might) make before a later step is read. */
+interface PendingChange {
+  label: string;
+  provides: readonly Resource[];
+}
 
 export async function runHost(options: HostRunOptions): Promise<HostReport> {
   const started = Date.now();
@@ -97,7 +104,8 @@ class HostRun {
   #owedByEarlierRun = new Set<string>();
   /** A handler ran: the host's record must be rewritten (with the lock release, at the end). */
   #settleOwed = false;
-  #pendingChange = false;
+  /** Check mode: steps that would (or might) change, and handlers that would run, in order. */
+  #pending: PendingChange[] = [];
   #failed = false;
   #facts!: Facts;
   /** Set while this run holds the host lock (apply mode only). */
@@ -220,16 +228,11 @@ class HostRun {
       }
     }
     const outcome = this.#reads.get(index) as ReadOutcome;
+    if (this.options.mode === "check") {
+      this.#checkStep(step, outcome, base, started);
+      return;
+    }
     if (!outcome.ok) {
-      if (this.options.mode === "check" && this.#pendingChange && !(outcome.error instanceof InvalidStepError)) {
-        this.#record({
-          ...base,
-          status: "unknown",
-          summary: `depends on a pending change (${firstLine(outcome.error.message)})`,
-          durationMs: Date.now() - started,
-        });
-        return;
-      }
       this.#fail({ ...base, durationMs: Date.now() - started }, outcome.error.message);
       return;
     }
@@ -237,18 +240,9 @@ class HostRun {
     let change = this.#diffOrRecord(step, outcome.value, base, started);
     if (!change) return;
     let shown = showChange(change);
-    if (this.options.mode === "check") {
-      this.#pendingChange = true;
-      for (const target of step.notify ?? []) {
-        this.#notified.add(target);
-        this.#owedByEarlierRun.delete(target);
-      }
-      this.#record({ ...base, ...shown, status: "would-change", durationMs: Date.now() - started });
-      return;
-    }
     if (!step.apply) {
       // A read-only step (a verification) cannot make its state true: its drift is a failure.
-      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `${this.host}: ${step.name}: ${shown.summary}`);
+      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, shown.summary);
       return;
     }
     let current = outcome.value;
@@ -286,7 +280,8 @@ class HostRun {
     try {
       await step.apply(this.#applyContext(), current, change);
     } catch (error) {
-      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `step "${step.name}": ${describe(error)}`);
+      // The report names the step (and its host): the error says only what went wrong.
+      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, describe(error));
       return;
     }
     // What this step changed may be what a later step reads: read them again when reached.
@@ -296,6 +291,55 @@ class HostRun {
       this.#owedByEarlierRun.delete(target);
     }
     this.#record({ ...base, ...shown, status: "changed", durationMs: Date.now() - started });
+  }
+
+  /**
+   * Check mode: the step's result, or `unknown` when it depends on a pending change — an earlier
+   * step that would (or might) change provides something this step requires (Step.requires).
+   * A failure nothing pending explains is shown as apply would show it.
+   */
+  #checkStep(step: Step, outcome: ReadOutcome, base: Pick<StepReport, "index" | "name" | "kind">, started: number): void {
+    const blocker = this.#pendingBlocker(step);
+    let change: Change | null;
+    try {
+      if (!outcome.ok) throw outcome.error;
+      change = step.diff(outcome.value);
+    } catch (error) {
+      if (blocker && !(error instanceof InvalidStepError)) this.#recordUnknown(step, base, blocker, firstLine(describe(error)), started);
+      else this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
+      return;
+    }
+    // A step that declares what it reads is exact only once nothing it reads is pending.
+    if (blocker && step.requires !== undefined) {
+      this.#recordUnknown(step, base, blocker, `as the host is now: ${change ? change.summary : "ok"}`, started);
+      return;
+    }
+    if (!change) {
+      this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
+      return;
+    }
+    if (step.apply) this.#pending.push({ label: `step "${step.name}"`, provides: step.provides ?? [EVERYTHING] });
+    for (const target of step.notify ?? []) {
+      this.#notified.add(target);
+      this.#owedByEarlierRun.delete(target);
+    }
+    this.#record({ ...base, ...showChange(change), status: "would-change", durationMs: Date.now() - started });
+  }
+
+  /** The nearest earlier pending change (check mode) that provides something `step` requires. */
+  #pendingBlocker(step: Step): string | undefined {
+    const requires = step.requires ?? [EVERYTHING];
+    for (let i = this.#pending.length - 1; i >= 0; i -= 1) {
+      const pending = this.#pending[i] as PendingChange;
+      if (anyOverlap(pending.provides, requires)) return pending.label;
+    }
+    return undefined;
+  }
+
+  #recordUnknown(step: Step, base: Pick<StepReport, "index" | "name" | "kind">, blocker: string, detail: string, started: number): void {
+    // It might change too: what depends on it is unknown as well.
+    if (step.apply) this.#pending.push({ label: `step "${step.name}"`, provides: step.provides ?? [EVERYTHING] });
+    this.#record({ ...base, status: "unknown", summary: mask(`depends on a pending change of ${blocker} (${detail})`), durationMs: Date.now() - started });
   }
 
   /**
@@ -381,7 +425,7 @@ class HostRun {
         try {
           this.#reads.set(index, { ok: true, value: read.parse(result) });
         } catch (error) {
-          this.#reads.set(index, { ok: false, error: readError(this.host, step, read.command.display, result, error) });
+          this.#reads.set(index, { ok: false, error: readError(this.host, read.command.display, result, error) });
         }
       });
     }
@@ -407,6 +451,8 @@ class HostRun {
       const why = this.#owedByEarlierRun.has(name) ? { reason: OWED_REASON } : {};
       if (this.options.mode === "check") {
         this.#recordHandler({ name, status: "would-run", ...why });
+        // A handler (a restart) may change anything a later step reads.
+        this.#pending.push({ label: `handler "${name}"`, provides: [EVERYTHING] });
         continue;
       }
       if (this.#failed) {
@@ -475,11 +521,11 @@ function hostReport(
   };
 }
 
-function readError(host: string, step: Step, command: string, result: ExecResult, cause: unknown): Error {
+function readError(host: string, command: string, result: ExecResult, cause: unknown): Error {
   const stderr = tail(result.stderr.toString("utf8"), 5);
   return new Error(
     mask(
-      `${host}: step "${step.name}": cannot read current state: ${asError(cause).message}\n` +
+      `${host}: cannot read current state: ${asError(cause).message}\n` +
         `  command: ${firstLine(command)}${command.includes("\n") ? " …" : ""}\n  exit code: ${result.exitCode}` +
         (stderr ? `\n  stderr: ${stderr}` : ""),
     ),

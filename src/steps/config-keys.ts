@@ -18,7 +18,7 @@ import type { FileState } from "../transport/remote-file.ts";
 import { parseStepParams } from "./params.ts";
 import { joinLines, lastIndex, splitLines, textEditStep, textFileParams } from "./line.ts";
 
-const configKeysParams = z.object({
+const configKeysParams = z.strictObject({
   ...textFileParams,
   settings: z
     .record(z.string().regex(/^[^\s#=:]+$/, "a key without spaces, '#', '=' or ':'"), z.string().regex(/^[^\n]*$/, "one line"))
@@ -34,7 +34,7 @@ export function configKeys(input: ConfigKeysParams): Step<FileState> {
   const params = parseStepParams("configKeys", configKeysParams, input);
   return textEditStep("config-keys", `config ${params.path}: ${Object.keys(params.settings).join(", ")}`, params, {
     needsFile: true,
-    edit: (text) => editConfigKeys(text, params.settings, params),
+    edit: (text, fromUser) => editConfigKeys(text, Object.fromEntries(Object.entries(params.settings).map(([k, v]) => [fromUser(k), fromUser(v)])), params),
   });
 }
 

@@ -5,8 +5,9 @@ import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { describeMetadata, differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
 import { accountName, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
-const directoryParams = z.object({
+const directoryParams = z.strictObject({
   path: z.string().startsWith("/", "must be an absolute path"),
   owner: accountName.optional(),
   group: accountName.optional(),
@@ -21,6 +22,8 @@ export function directory(input: z.input<typeof directoryParams>): Step<FileStat
     kind: "directory",
     name: `directory ${params.path}`,
     notify: params.notify,
+    provides: [pathResource(params.path)],
+    requires: [pathResource(params.path)],
     read: () => ({ command: readFileCommand(params.path, { metaOnly: true }), parse: (r) => parseFileState(r, params.path) }),
     diff(current) {
       if (current.exists && current.type !== "directory") {

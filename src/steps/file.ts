@@ -16,11 +16,12 @@ import type { Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
 import { accountName, filePath, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 /** Content larger than this (bytes) is compared by size and sha256, and never diffed as text. */
 export const TEXT_COMPARE_MAX_BYTES = 1024 * 1024;
 
-const fileParams = z.object({
+const fileParams = z.strictObject({
   path: filePath,
   content: z.union([z.string(), z.instanceof(Buffer)]),
   owner: accountName.optional(),
@@ -52,6 +53,8 @@ export function file(input: FileParams): Step<FileState> {
     kind: "file",
     name: `file ${params.path}`,
     notify: params.notify,
+    provides: [pathResource(params.path)],
+    requires: [pathResource(params.path)],
     read: () => ({ command: readFileCommand(params.path, { contentLimit }), parse: (result) => parseFileState(result, params.path) }),
     diff(current): Change | null {
       if (current.exists && current.type !== "regular file") {

@@ -8,9 +8,10 @@ import { z } from "zod";
 import { ReadFailedError, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const account = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, "must be a user or group name");
-const groupMemberParams = z.object({ user: account, group: account, notify: z.array(z.string()).optional() });
+const groupMemberParams = z.strictObject({ user: account, group: account, notify: z.array(z.string()).optional() });
 
 export type GroupMemberParams = z.input<typeof groupMemberParams>;
 
@@ -20,6 +21,9 @@ export function groupMember(input: GroupMemberParams): Step<{ groups: string[] }
     kind: "group-member",
     name: `group ${p.group} has ${p.user}`,
     notify: p.notify,
+    // usermod writes both; `id` reads the user and its groups.
+    provides: [pathResource("/etc/group"), pathResource("/etc/gshadow")],
+    requires: [pathResource("/etc/group"), pathResource("/etc/passwd")],
     read: () => ({
       command: sh`getent group ${p.group} >/dev/null || { echo ${`no group ${p.group}`} >&2; exit 4; }; id -nG -- ${p.user}`,
       parse(result) {

@@ -14,8 +14,9 @@ import type { Facts } from "../facts/facts.ts";
 import { sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, writeFileCommand } from "../transport/remote-file.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
-const iptablesPersistParams = z.object({
+const iptablesPersistParams = z.strictObject({
   family: z.enum(["ipv4", "ipv6"]).default("ipv4"),
   /** Override the distro's path (from facts). */
   path: z.string().startsWith("/").optional(),
@@ -47,6 +48,9 @@ export function iptablesPersist(facts: Pick<Facts, "osFamily" | "paths">, input:
     kind: "iptables-persist",
     name: `${save} → ${path}`,
     notify: p.notify,
+    provides: [pathResource(path)],
+    // What is saved is the live ruleset: unknown in --check while an earlier rule change is pending.
+    requires: [`iptables:${p.family}`, pathResource(path)],
     read: () => ({
       command: sh`${save} || exit 3
 echo ${SECTION}file; ${readFileCommand(path)}

@@ -21,7 +21,7 @@ import { parseStepParams } from "./params.ts";
 
 const word = z.string().min(1).refine((w) => !w.includes("\n"), "must not contain a newline");
 
-const iptablesRuleParams = z.object({
+const iptablesRuleParams = z.strictObject({
   chain: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, "must be a chain name"),
   table: z.enum(["filter", "nat", "mangle", "raw", "security"]).default("filter"),
   rule: z.array(word).min(1),
@@ -52,6 +52,10 @@ export function iptablesRule(input: IptablesRuleParams): Step<IptablesRuleState>
     kind: "iptables-rule",
     name: `${tool} ${where} ${p.rule.join(" ")}`,
     notify: p.notify,
+    // Any change to the chain moves the others' positions; a rule without a position depends only
+    // on its own presence (and copies), which only a step with the same rule changes.
+    provides: [chainResource(p.family, p.table, p.chain), ruleResource(p.family, p.table, p.chain, p.rule)],
+    requires: [p.position === undefined ? ruleResource(p.family, p.table, p.chain, p.rule) : chainResource(p.family, p.table, p.chain)],
     read: () => ({ command: readCommand(tool, p.table, p.chain, p.rule), parse: (r) => parseRead(r, where) }),
     diff(current): Change | null {
       const plan = planFor(current, p.state, p.position);
@@ -75,6 +79,16 @@ export function iptablesRule(input: IptablesRuleParams): Step<IptablesRuleState>
       if (commands.length > 0) await session.check(joinCommands(commands, " && "));
     },
   };
+}
+
+/** `iptables:ipv4:filter:INPUT`: one chain (iptablesPersist requires `iptables:ipv4`, all of them). */
+export function chainResource(family: string, table: string, chain: string): string {
+  return `iptables:${family}:${table}:${chain}`;
+}
+
+/** One rule's presence in a chain (beside the chain's order). */
+function ruleResource(family: string, table: string, chain: string, rule: readonly string[]): string {
+  return `iptables-rule:${family}:${table}:${chain}:${JSON.stringify(rule)}`;
 }
 
 function readCommand(tool: string, table: string, chain: string, rule: readonly string[]): ShellCommand {

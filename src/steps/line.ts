@@ -20,6 +20,8 @@ import { parseFileState, readFileCommand, writeFileCommand, type FileState } fro
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { accountName, filePath, parseStepParams } from "./params.ts";
 import { shortenMasked } from "../shell/mask.ts";
+import { decodeFileText } from "./file-text.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const pattern = z.union([z.instanceof(RegExp), z.string()]).transform((value, ctx) => {
   try {
@@ -42,9 +44,9 @@ export const textFileParams = {
 };
 
 const lineParams = z
-  .object({
+  .strictObject({
     ...textFileParams,
-    line: z.string().regex(/^[^\n]*$/, "one line, without a line break").optional(),
+    line: z.string().regex(/^[^\n\r]*$/, "one line, without a line break").optional(),
     state: z.enum(["present", "absent"]).default("present"),
     regexp: pattern.optional(),
     /** Insert a new line after the last line this matches (else at the end of the file). */
@@ -60,7 +62,7 @@ export function line(input: LineParams): Step<FileState> {
   const what = params.line ?? `/${params.regexp?.source}/`;
   return textEditStep("line", `line ${params.path}: ${params.state === "absent" ? "no " : ""}${shortenMasked(what, 50)}`, params, {
     needsFile: params.state === "present",
-    edit: (text) => editLine(text, params),
+    edit: (text, fromUser) => editLine(text, { ...params, line: params.line === undefined ? undefined : fromUser(params.line) }),
   });
 }
 
@@ -125,25 +127,26 @@ export function textEditStep(
   kind: string,
   name: string,
   options: TextFileOptions,
-  how: { needsFile: boolean; edit: (text: string) => string },
+  how: { needsFile: boolean; edit: (text: string, fromUser: (value: string) => string) => string },
 ): Step<FileState> {
   const mode = options.mode ? normalizeMode(options.mode) : undefined;
-  const planned = (current: FileState): { before: string; after: string } | null => {
+  const planned = (current: FileState): { before: string; after: string; bytes: () => Buffer } | null => {
     if (current.exists && current.type !== "regular file") {
       throw new Error(`${options.path} exists and is a ${current.type}, not a regular file`);
     }
-    if (!current.exists) {
-      if (!how.needsFile) return null;
-      if (!options.create) throw new Error(`${options.path} does not exist (set create: true to create it)`);
-      return { before: "", after: how.edit("") };
-    }
-    const before = current.content?.toString("utf8") ?? "";
-    return { before, after: how.edit(before) };
+    if (!current.exists && !how.needsFile) return null;
+    if (!current.exists && !options.create) throw new Error(`${options.path} does not exist (set create: true to create it)`);
+    // Byte-exact: the file's encoding and line ending are kept (file-text.ts).
+    const file = decodeFileText(current.content ?? Buffer.alloc(0));
+    const after = how.edit(file.text, file.fromUser);
+    return { before: file.text, after, bytes: () => file.encode(after) };
   };
   return {
     kind,
     name,
     notify: options.notify,
+    provides: [pathResource(options.path)],
+    requires: [pathResource(options.path)],
     read: () => ({ command: readFileCommand(options.path), parse: (result) => parseFileState(result, options.path) }),
     diff(current): Change | null {
       const text = planned(current);
@@ -167,7 +170,7 @@ export function textEditStep(
       const text = planned(current);
       if (!text) return;
       if (!current.exists || text.after !== text.before) {
-        await session.check(writeFileCommand(options.path, text.after, { owner: options.owner, group: options.group, mode }), { stdin: text.after });
+        await session.check(writeFileCommand(options.path, text.bytes(), { owner: options.owner, group: options.group, mode }), { stdin: text.bytes() });
         return;
       }
       await session.check(metadataCommand(options.path, options.owner, options.group, mode));

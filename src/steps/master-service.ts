@@ -20,9 +20,10 @@ import { sh } from "../shell/sh.ts";
 import { writeFileCommand } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const flag = z.enum(["y", "n", "-"]);
-const masterServiceParams = z.object({
+const masterServiceParams = z.strictObject({
   service: z.string().regex(/^[^\s/#]+$/, "a service name (no spaces or slashes)"),
   type: z.enum(["inet", "unix", "unix-dgram", "fifo", "pass"]),
   private: flag.default("-"),
@@ -82,6 +83,8 @@ export function masterService(input: MasterServiceParams): Step<MasterServiceSta
     kind: "master-service",
     name: `master.cf ${key}${params.state === "absent" ? " absent" : ""}`,
     notify: params.notify,
+    provides: [pathResource(`${params.configDir ?? "/etc/postfix"}/master.cf`)],
+    requires: [pathResource(params.configDir ?? "/etc/postfix")],
     read: () => ({
       // -F/-P fail on Postfix < 2.11 (usage on stderr): the parser then uses master.cf instead.
       // Both parameters from one postconf (each spawn costs the host ~5 ms), split by the shell.

@@ -9,9 +9,10 @@ import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
 import { accountName, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const ownerModeParams = z
-  .object({
+  .strictObject({
     path: z.string().startsWith("/", "must be an absolute path"),
     owner: accountName.optional(),
     group: accountName.optional(),
@@ -29,6 +30,8 @@ export function ownerMode(input: OwnerModeParams): Step<FileState> {
     kind: "owner-mode",
     name: `owner/mode ${params.path}`,
     notify: params.notify,
+    provides: [pathResource(params.path)],
+    requires: [pathResource(params.path)],
     read: () => ({
       command: readFileCommand(params.path, { metaOnly: true }),
       parse(result) {

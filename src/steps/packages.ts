@@ -21,10 +21,13 @@ import type { Facts } from "../facts/facts.ts";
 import { joinCommands, raw, sh, type ShellCommand } from "../shell/sh.ts";
 import type { HostSession } from "../transport/host-session.ts";
 import { parseStepParams } from "./params.ts";
+import { EVERYTHING, pathResource } from "../playbook/resources.ts";
+
+const PACKAGE_SOURCES = ["/etc/apt", "/var/lib/dpkg", "/var/lib/apt", "/etc/yum.repos.d", "/etc/dnf", "/etc/yum.conf", "/var/lib/rpm"];
 
 const packageName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_:~-]*$/, "must be a package name");
 
-const packagesParams = z.object({
+const packagesParams = z.strictObject({
   names: z.array(packageName).min(1),
   state: z.enum(["installed", "absent", "latest"]).default("installed"),
   updateCache: z.boolean().optional(),
@@ -60,6 +63,10 @@ export function packages(facts: Pick<Facts, "packageManager">, input: PackagesPa
     kind: "packages",
     name: `packages ${p.state} ${p.names.join(" ")}`,
     notify: p.notify,
+    // An install runs maintainer scripts: anything may change. What is installable comes from the
+    // package state and the sources (an earlier step may add a repository).
+    provides: [EVERYTHING],
+    requires: ["packages", ...PACKAGE_SOURCES.map(pathResource)],
     read() {
       if (pm === "unknown") throw new ReadFailedError("no package manager found on the host (apt-get, dnf or yum)");
       return pm === "apt"

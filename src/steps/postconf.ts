@@ -17,8 +17,12 @@ import { InvalidStepError, ReadFailedError, type Change, type Step } from "../pl
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
+import { suggest } from "./suggest.ts";
+import { pathResource } from "../playbook/resources.ts";
 
-const postconfParams = z.object({
+export { damerauLevenshtein, suggest } from "./suggest.ts";
+
+const postconfParams = z.strictObject({
   settings: z
     // Line breaks are joined as main.cf continuation lines are; a NUL cannot be in a command word,
     // and a lone CR would land in main.cf as a byte Postfix reads differently: refuse those.
@@ -61,6 +65,9 @@ export function postconf(input: PostconfParams): Step<PostconfState> {
     kind: "postconf",
     name: `postconf ${stepTitle(Object.keys(params.settings))}`,
     notify: params.notify,
+    provides: [pathResource(`${params.configDir ?? "/etc/postfix"}/main.cf`)],
+    // The read also sees master.cf (its $references).
+    requires: [pathResource(params.configDir ?? "/etc/postfix")],
     read: () => ({
       // One fragment so the runner batches it. -P (Postfix ≥ 2.11) may be missing: its failure is ignored.
       command: sh`postconf ${c}-n || exit $?
@@ -200,35 +207,6 @@ function checkNames(names: string[], current: PostconfState, settings: Record<st
 /** `$name`, `${name}`, `$(name)` and `${name?value}`-style references. */
 function references(value: string): string[] {
   return [...value.matchAll(/\$(?:\{|\()?([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
-}
-
-/** The closest known name, if it is close enough to be a plausible typo. */
-export function suggest(name: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    if (Math.abs(candidate.length - name.length) >= bestDistance) continue;
-    const d = damerauLevenshtein(name, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 5)) ? best : undefined;
-}
-
-/** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
-export function damerauLevenshtein(a: string, b: string): number {
-  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 0; j <= b.length; j += 1) (rows[0] as number[])[j] = j;
-  for (let i = 1; i <= a.length; i += 1) {
-    const row = rows[i] as number[];
-    const prev = rows[i - 1] as number[];
-    for (let j = 1; j <= b.length; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (rows[i - 2]?.[j - 2] as number) + 1);
-      row[j] = d;
-    }
-  }
-  return rows[a.length]?.[b.length] as number;
 }
 
 /**

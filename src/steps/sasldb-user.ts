@@ -24,6 +24,7 @@ import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { accountName, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const name = z
   .string()
@@ -31,7 +32,7 @@ const name = z
   // Longer names break sasldblistusers2's listing of the whole db (found with a 100 KiB name).
   .max(255, "must be a user or realm name of at most 255 characters");
 
-const sasldbUserParams = z.object({
+const sasldbUserParams = z.strictObject({
   user: name,
   realm: name,
   // By brand, not instanceof: a playbook may hold a Secret made by another copy of the module.
@@ -103,6 +104,8 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
     kind: "sasldb-user",
     name: `sasldb user ${who} (${p.dbPath})`,
     notify: p.notify,
+    provides: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
+    requires: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
     read: () => ({ command: readCommand(p), parse: (result) => parseRead(result, p.passwordCheck, who, p.dbPath) }),
     diff(current): Change | null {
       const { set, del, meta, copy } = plan(current);

@@ -26,6 +26,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { parseStepParams } from "./params.ts";
+import { EVERYTHING } from "../playbook/resources.ts";
 
 const hostname = z
   .string()
@@ -75,6 +76,10 @@ export function verifyDns(input: VerifyDnsParams): Step<DnsState> {
   return {
     kind: "verify.dns",
     name: `verify dns ${what}${params.resolver ? ` (@${params.resolver})` : ""}`,
+    // Records live at the registrar, asked of this machine's resolver: no step on the host changes
+    // them. A resolver given by address may be the host itself (a DNS server it runs): then it
+    // depends on everything pending.
+    requires: params.resolver ? [EVERYTHING] : [],
     read: () => ({ local: () => lookupAll(params) }),
     diff(current): Change | null {
       const problems: string[] = [];

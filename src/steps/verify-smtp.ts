@@ -24,6 +24,7 @@ import { hostProbeCommand, parseHostProbe } from "./smtp/host-probe.ts";
 import { probeSmtp, type SmtpProbeResult } from "./smtp/probe.ts";
 import { formatReply } from "./smtp/reply.ts";
 import { parseStepParams } from "./params.ts";
+import { EVERYTHING } from "../playbook/resources.ts";
 
 const port = z.number().int().min(1).max(65535);
 const mechanism = z
@@ -96,6 +97,9 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
   return {
     kind: "verify.smtp",
     name: `verify smtp ${params.host}:${params.ports.join(",")}${params.from === "host" ? " (from the host)" : ""}`,
+    // What a client sees depends on everything the playbook changes (packages, main.cf, master.cf,
+    // the firewall, a restart): unknown in --check while any of it is pending.
+    requires: [EVERYTHING],
     read() {
       if (params.from === "host") {
         const options = { host: params.host, ports: params.ports, timeoutMs: params.timeoutMs };

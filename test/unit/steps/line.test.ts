@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { editLine, line, type LineParams } from "../../../src/steps/line.ts";
+import { configKeys } from "../../../src/steps/config-keys.ts";
 import { InvalidStepError } from "../../../src/playbook/step.ts";
 import { mockHost, runSteps } from "./postfix-fake.ts";
 
@@ -106,5 +107,51 @@ describe("line: through the runner", () => {
   it("state absent on a missing file is converged", async () => {
     const report = await runSteps(mockHost(), () => [line({ path: PATH, line: "x", state: "absent" })], "check");
     expect(report.status).toBe("ok");
+  });
+});
+
+describe("line: byte-exact on what it does not change", () => {
+  const bytes = (hex: string) => Buffer.from(hex.replace(/\s/g, ""), "hex");
+  const FILE = "/etc/app.conf";
+
+  it("a file that is not UTF-8 keeps its bytes (caf\\xe9 stayed caf\\xe9, not caf\\xef\\xbf\\xbd)", async () => {
+    const host = mockHost().file(FILE, Buffer.concat([Buffer.from("caf"), bytes("e9"), Buffer.from("\nx = 1\n")]));
+    const report = await runSteps(host, () => [line({ path: FILE, line: "y = 2" })], "apply");
+    expect(report.steps[0]?.status).toBe("changed");
+    expect(host.files.get(FILE)?.content.toString("hex")).toBe(Buffer.concat([Buffer.from("caf"), bytes("e9"), Buffer.from("\nx = 1\ny = 2\n")]).toString("hex"));
+    expect((await runSteps(host, () => [line({ path: FILE, line: "y = 2" })], "check")).status).toBe("ok");
+  });
+
+  it("in a non-UTF-8 file a regexp edits its line and a user's UTF-8 line goes in as UTF-8 bytes", async () => {
+    const host = mockHost().file(FILE, Buffer.concat([Buffer.from("name = caf"), bytes("e9"), Buffer.from("\nk = old\n")]));
+    await runSteps(host, () => [line({ path: FILE, regexp: "^k = ", line: "k = né" })], "apply");
+    expect(host.files.get(FILE)?.content).toEqual(Buffer.concat([Buffer.from("name = caf"), bytes("e9"), Buffer.from("\nk = né\n", "utf8")]));
+    expect((await runSteps(host, () => [line({ path: FILE, regexp: "^k = ", line: "k = né" })], "check")).status).toBe("ok");
+  });
+
+  it("a CRLF file: the added line ends in CRLF; a regexp with $ replaces a CRLF line in place", async () => {
+    const host = mockHost().file(FILE, "a = 1\r\nb = 2\r\n");
+    await runSteps(host, () => [line({ path: FILE, line: "c = 3" })], "apply");
+    expect(host.files.get(FILE)?.content.toString()).toBe("a = 1\r\nb = 2\r\nc = 3\r\n");
+    await runSteps(host, () => [line({ path: FILE, regexp: "^b = \\d$", line: "b = 9" })], "apply");
+    expect(host.files.get(FILE)?.content.toString()).toBe("a = 1\r\nb = 9\r\nc = 3\r\n");
+    const check = await runSteps(host, () => [line({ path: FILE, line: "c = 3" }), line({ path: FILE, regexp: "^b = \\d$", line: "b = 9" })], "check");
+    expect(check.status).toBe("ok");
+  });
+
+  it("a CRLF file without a final line break gets CRLF before the added line", async () => {
+    const host = mockHost().file(FILE, "a\r\nb");
+    await runSteps(host, () => [line({ path: FILE, line: "c" })], "apply");
+    expect(host.files.get(FILE)?.content.toString()).toBe("a\r\nb\r\nc\r\n");
+  });
+
+  it("configKeys keeps CRLF and non-UTF-8 bytes too (same text-edit path)", async () => {
+    const host = mockHost().file(FILE, Buffer.concat([Buffer.from("# caf"), bytes("e9"), Buffer.from("\r\nmech_list: PLAIN\r\n")]));
+    await runSteps(host, () => [configKeys({ path: FILE, separator: ": ", settings: { mech_list: "CRAM-MD5", pwcheck_method: "auxprop" } })], "apply");
+    expect(host.files.get(FILE)?.content).toEqual(Buffer.concat([Buffer.from("# caf"), bytes("e9"), Buffer.from("\r\nmech_list: CRAM-MD5\r\npwcheck_method: auxprop\r\n")]));
+  });
+
+  it("a line with a CR is refused (it would break the file's line endings)", () => {
+    expect(() => line({ path: FILE, line: "a\rb" })).toThrow(/one line, without a line break/);
   });
 });
