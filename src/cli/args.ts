@@ -32,6 +32,9 @@ export interface RunArgs extends SelectionArgs, ConnectionArgs {
   shard?: Shard;
   /** A shard (or selection) with no host is not an error. */
   allowEmpty: boolean;
+  /** Print the hosts the run would touch (no connection) / each host's steps and handlers (facts only). */
+  listHosts: boolean;
+  listSteps: boolean;
 }
 
 export const RUN_USAGE = `usage: provision run <playbook.ts> (--host NAME | -i INVENTORY --group NAME | --limit PATTERN) [options]
@@ -52,6 +55,9 @@ ${CONNECTION_USAGE}
   --fail-fast              stop at the first failed host (in-flight hosts finish); = --max-fail 0
   --shard I/N              run only this machine's share of the hosts (stable hash of the name)
   --allow-empty            a shard or selection with no host exits 0 (default: an error)
+  --list-hosts             print the hosts this run would touch (in order; contacts none)
+  --list-steps             per host, the steps and handlers it would run there (built from
+                           its facts: one read-only round trip; nothing is read or changed)
 
 examples:
   provision run playbooks/mail.ts --host vps1 --vars-file mail.yml --check --diff
@@ -64,7 +70,17 @@ exit codes: 0 success / no drift, 2 drift found in --check, 1 error`;
 export const USAGE = `usage: provision <command> [options]
 
 commands:
-  run <playbook.ts>      converge hosts to a playbook (--check: report drift, change nothing)
+  run <playbook.ts>      converge hosts to a playbook (--check: report drift, change nothing;
+                         --list-hosts, --list-steps: what it would touch)
+  exec <command…>        run one shell command on the selected hosts (Ansible ad-hoc -m shell)
+  facts                  the facts playbooks get, per host (Ansible -m setup)
+  inventory              an inventory as provision reads it: --list, --graph, --host NAME
+
+examples:
+  provision run playbooks/mail.ts --host vps1 --vars-file mail.yml --check --diff
+  provision exec -i hosts.ini --group web -- uptime
+  provision facts -i hosts.ini --group all --json
+  provision inventory -i hosts.ini --graph
 
   provision <command> --help   options and examples of one command
   provision --version          the version, and whether the engine runs from its build (dist/)
@@ -85,6 +101,8 @@ const RUN_OPTIONS = {
   "fail-fast": { type: "boolean", default: false },
   shard: { type: "string" },
   "allow-empty": { type: "boolean", default: false },
+  "list-hosts": { type: "boolean", default: false },
+  "list-steps": { type: "boolean", default: false },
 } as const;
 
 /** `--help` is not an error: the caller prints RUN_USAGE and exits 0. */
@@ -102,6 +120,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   if (values["fail-fast"] === true && values["max-fail"] !== undefined) {
     throw new UsageError("--fail-fast and --max-fail both say when to stop: give one (--fail-fast is --max-fail 0)", "run");
   }
+  if (values["list-hosts"] === true && values["list-steps"] === true) throw new UsageError("give one of --list-hosts and --list-steps", "run");
   const text = (name: string) => values[name] as string | undefined;
   return {
     playbook,
@@ -117,6 +136,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     failFast: values["fail-fast"] === true,
     ...(text("shard") !== undefined ? { shard: usage(() => parseShard(text("shard") as string)) } : {}),
     allowEmpty: values["allow-empty"] === true,
+    listHosts: values["list-hosts"] === true,
+    listSteps: values["list-steps"] === true,
   };
 }
 

@@ -2,6 +2,9 @@
 import { mask } from "../shell/mask.ts";
 import { parseRunArgs, RUN_USAGE, USAGE, UsageError, wantsHelp } from "./args.ts";
 import { EXIT_ERROR } from "./exit-code.ts";
+import { EXEC_USAGE, execCommand, parseExecArgs } from "./exec-command.ts";
+import { FACTS_USAGE, factsCommandRun, parseFactsArgs } from "./facts-command.ts";
+import { INVENTORY_USAGE, inventoryCommand, parseInventoryArgs } from "./inventory-command.ts";
 import { runCommand } from "./run-command.ts";
 import { closest } from "./suggest.ts";
 
@@ -23,6 +26,9 @@ interface Verb {
 
 const VERBS: Record<string, Verb> = {
   run: { usage: RUN_USAGE, run: (argv, io) => runCommand(parseRunArgs(argv), io) },
+  exec: { usage: EXEC_USAGE, run: (argv, io) => execCommand(parseExecArgs(argv), io) },
+  facts: { usage: FACTS_USAGE, run: (argv, io) => factsCommandRun(parseFactsArgs(argv), io) },
+  inventory: { usage: INVENTORY_USAGE, run: (argv, io) => inventoryCommand(parseInventoryArgs(argv), io) },
 };
 
 export async function main(argv: readonly string[], about?: About): Promise<number> {

@@ -11,6 +11,7 @@ import { connectHost, connectTargetOf } from "./connect.ts";
 import { EXIT_ERROR, EXIT_OK, overallResult } from "./exit-code.ts";
 import { selectedHosts } from "./selected-hosts.ts";
 import { watchCommands } from "./verbose.ts";
+import { listHosts, listSteps } from "./list-run.ts";
 // Fleets: rollout.
 import { runFleet } from "../run/fleet-runner.ts";
 
@@ -21,6 +22,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   // Selection first: it loads the SSH transport before the playbook when needed (see loadSshTransport).
   const selected = await selectedHosts(args, io.stderr);
   const playbook = await loadPlaybook(args.playbook);
+  if (args.listHosts) return listHosts(playbook, selected.hosts, args, io);
   const fileVars = await Promise.all(args.varsFiles.map(readVarsFile));
   fileVars.forEach((vars, i) => checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`));
   const cliVars = parseVarAssignments(args.vars, playbook.vars);
@@ -49,6 +51,8 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
     const more = problems.length > MAX_VARS_ERRORS ? `\n… and ${problems.length - MAX_VARS_ERRORS} more hosts with invalid vars` : "";
     throw new VarsError(problems.slice(0, MAX_VARS_ERRORS).join("\n") + more);
   }
+  if (args.listSteps) return listSteps(playbook, hosts, args, io);
+
   // The terminal reporters (and ora) are loaded only for a terminal: --json output is for programs.
   const fleet = hosts.length > 1;
   const terminal = args.json
