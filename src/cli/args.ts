@@ -1,144 +1,143 @@
-/** Command-line parsing for `provision run`, with node's own parseArgs (no dependency needed). */
-import { parseArgs } from "node:util";
+/** Command-line parsing for `provision run`; the host selection and connection flags are shared (options.ts). */
 import { parseBatchSpec, type BatchSize } from "../run/batches.ts";
 import { parseMaxFail, type FailThreshold } from "../run/fail-threshold.ts";
 import { parseShard, type Shard } from "../run/shard.ts";
+import {
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  HELP_OPTION,
+  parseConnection,
+  parseSelection,
+  parseVerbArgs,
+  SELECTION_OPTIONS,
+  SELECTION_USAGE,
+  UsageError,
+  type ConnectionArgs,
+  type SelectionArgs,
+} from "./options.ts";
 
-export interface RunArgs {
+export { UsageError } from "./options.ts";
+
+export interface RunArgs extends SelectionArgs, ConnectionArgs {
   playbook: string;
-  hosts: string[];
   check: boolean;
   diff: boolean;
   json: boolean;
   vars: string[];
   varsFiles: string[];
-  acceptNewHostKeys: boolean;
-  /** Run commands as root through sudo (the login user is not root). */
-  become: boolean;
-  knownHosts: string[];
-  user?: string;
-  port?: number;
-  identity: string[];
-  sshConfig?: string;
-  concurrency: number;
-  commandTimeoutMs: number;
   // Fleets (see README "Fleets").
-  inventory?: string;
-  groups: string[];
-  limit?: string;
   batches?: BatchSize[];
   maxFail?: FailThreshold;
   failFast: boolean;
   shard?: Shard;
+  /** A shard (or selection) with no host is not an error. */
+  allowEmpty: boolean;
+  /** Print the hosts the run would touch (no connection) / each host's steps and handlers (facts only). */
+  listHosts: boolean;
+  listSteps: boolean;
 }
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export const RUN_USAGE = `usage: provision run <playbook.ts> (--host NAME | -i INVENTORY --group NAME | --limit PATTERN) [options]
 
-export const USAGE = `usage: provision run <playbook.ts> (--host NAME | -i INVENTORY --group NAME | --limit PATTERN) [options]
-
-  --host NAME              host to run on (repeatable); "localhost" runs on this machine
-  -i, --inventory FILE     inventory: TypeScript, YAML, or Ansible INI/YAML (a file or directory)
-  --group NAME             every host of an inventory group (repeatable; "all" for all of them)
-  --limit PATTERN          narrow the selection: web*,db:&prod:!db3 (Ansible-like)
+${SELECTION_USAGE}
   --check                  change nothing; report drift (exit 2 if any, 0 if none)
   --diff                   show unified diffs of text changes (secrets masked)
   --json                   print one JSON report on stdout and nothing else
-  --var KEY=VALUE          set a playbook var (repeatable; later wins)
+  --var KEY=VALUE          set a playbook var (repeatable; later wins; a dotted key sets a
+                           nested field). The value is converted to what the playbook's schema
+                           expects: true/false/yes/no for a boolean, 25 for a number, YAML flow
+                           [25, 587] or {fromEnv: NAME} for a list or object. Unknown names are
+                           refused. Not for secrets: argv is visible to every user in ps
   --vars-file FILE         YAML or JSON vars (repeatable; --var wins over it)
-  --accept-new-host-keys   trust and record the key of a host not yet in known_hosts
-  --become                 run commands as root with sudo (password, if sudo needs one,
-                           from the environment variable PROVISION_BECOME_PASSWORD)
-  --known-hosts FILE       known_hosts file to verify against (repeatable)
-  --user NAME, --port N    SSH login user and port (default from ~/.ssh/config)
-  --identity FILE          SSH private key (repeatable)
-  --ssh-config FILE        ssh config file (default ~/.ssh/config)
-  --concurrency N          hosts at a time (default 20)
+${CONNECTION_USAGE}
   --batch SIZES            rolling batches, e.g. 1,10%,100% (the last size repeats)
   --max-fail N|P%          stop when more than N hosts fail, or more than P% of a batch
-  --fail-fast              stop at the first failed host (in-flight hosts finish)
+  --fail-fast              stop at the first failed host (in-flight hosts finish); = --max-fail 0
   --shard I/N              run only this machine's share of the hosts (stable hash of the name)
-  --timeout SECONDS        per-command timeout (default 300)
+  --allow-empty            a shard or selection with no host exits 0 (default: an error)
+  --list-hosts             print the hosts this run would touch (in order; contacts none)
+  --list-steps             per host, the steps and handlers it would run there (built from
+                           its facts: one read-only round trip; nothing is read or changed)
 
-       provision --version   the version, and whether the engine runs from its build (dist/)
+examples:
+  provision run playbooks/mail.ts --host vps1 --vars-file mail.yml --check --diff
+  provision run site.ts -i inventory/hosts.ini --group web --var http_port=8080 --var tls=false
+  provision run site.ts -i prod.ini -i extra.yml --limit 'web*:!web03' --batch 1,100% --max-fail 2
 
 exit codes: 0 success / no drift, 2 drift found in --check, 1 error`;
 
+/** The top-level usage: every verb. */
+export const USAGE = `usage: provision <command> [options]
+
+commands:
+  run <playbook.ts>      converge hosts to a playbook (--check: report drift, change nothing;
+                         --list-hosts, --list-steps: what it would touch)
+  exec <command…>        run one shell command on the selected hosts (Ansible ad-hoc -m shell)
+  facts                  the facts playbooks get, per host (Ansible -m setup)
+  inventory              an inventory as provision reads it: --list, --graph, --host NAME
+
+examples:
+  provision run playbooks/mail.ts --host vps1 --vars-file mail.yml --check --diff
+  provision exec -i hosts.ini --group web -- uptime
+  provision facts -i hosts.ini --group all --json
+  provision inventory -i hosts.ini --graph
+
+  provision <command> --help   options and examples of one command
+  provision --version          the version, and whether the engine runs from its build (dist/)
+
+exit codes: 0 success / no drift, 2 drift found in --check, 1 error`;
+
+const RUN_OPTIONS = {
+  ...SELECTION_OPTIONS,
+  ...CONNECTION_OPTIONS,
+  ...HELP_OPTION,
+  check: { type: "boolean", default: false },
+  diff: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  var: { type: "string", multiple: true },
+  "vars-file": { type: "string", multiple: true },
+  batch: { type: "string" },
+  "max-fail": { type: "string" },
+  "fail-fast": { type: "boolean", default: false },
+  shard: { type: "string" },
+  "allow-empty": { type: "boolean", default: false },
+  "list-hosts": { type: "boolean", default: false },
+  "list-steps": { type: "boolean", default: false },
+} as const;
+
+/** `--help` is not an error: the caller prints RUN_USAGE and exits 0. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
 export function parseRunArgs(argv: readonly string[]): RunArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        host: { type: "string", multiple: true },
-        check: { type: "boolean", default: false },
-        diff: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        var: { type: "string", multiple: true },
-        "vars-file": { type: "string", multiple: true },
-        "accept-new-host-keys": { type: "boolean", default: false },
-        become: { type: "boolean", default: false },
-        "known-hosts": { type: "string", multiple: true },
-        user: { type: "string" },
-        port: { type: "string" },
-        identity: { type: "string", multiple: true },
-        "ssh-config": { type: "string" },
-        concurrency: { type: "string" },
-        timeout: { type: "string" },
-        inventory: { type: "string", short: "i" },
-        group: { type: "string", multiple: true },
-        limit: { type: "string" },
-        batch: { type: "string" },
-        "max-fail": { type: "string" },
-        "fail-fast": { type: "boolean", default: false },
-        shard: { type: "string" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseVerbArgs("run", argv, RUN_OPTIONS);
   const [playbook, ...extra] = positionals;
-  if (!playbook) throw new UsageError("missing the playbook file");
-  if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
-  const hosts = values.host ?? [];
-  const groups = values.group ?? [];
-  if (hosts.length === 0 && groups.length === 0 && values.limit === undefined) {
-    throw new UsageError(
-      values.inventory === undefined
-        ? "no host selected: give --host NAME (or --inventory FILE with --group or --limit)"
-        : "no host selected: give --host NAME, --group NAME or --limit PATTERN (--group all for the whole inventory)",
-    );
+  if (!playbook) throw new UsageError("missing the playbook file", "run");
+  if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`, "run");
+  const selection = parseSelection("run", values);
+  const connection = parseConnection("run", values);
+  if (values["fail-fast"] === true && values["max-fail"] !== undefined) {
+    throw new UsageError("--fail-fast and --max-fail both say when to stop: give one (--fail-fast is --max-fail 0)", "run");
   }
-  if ((groups.length > 0 || values.limit !== undefined) && values.inventory === undefined && hosts.length === 0) {
-    throw new UsageError(`${groups.length ? "--group" : "--limit"} needs an inventory: give --inventory FILE`);
-  }
+  if (values["list-hosts"] === true && values["list-steps"] === true) throw new UsageError("give one of --list-hosts and --list-steps", "run");
+  const text = (name: string) => values[name] as string | undefined;
   return {
     playbook,
-    hosts,
-    check: values.check ?? false,
-    diff: values.diff ?? false,
-    json: values.json ?? false,
-    vars: values.var ?? [],
-    varsFiles: values["vars-file"] ?? [],
-    acceptNewHostKeys: values["accept-new-host-keys"] ?? false,
-    become: values.become ?? false,
-    knownHosts: values["known-hosts"] ?? [],
-    user: values.user,
-    port: values.port === undefined ? undefined : positiveInt("--port", values.port),
-    identity: values.identity ?? [],
-    sshConfig: values["ssh-config"],
-    concurrency: values.concurrency === undefined ? 20 : positiveInt("--concurrency", values.concurrency),
-    commandTimeoutMs: (values.timeout === undefined ? 300 : positiveInt("--timeout", values.timeout)) * 1000,
-    inventory: values.inventory,
-    groups,
-    limit: values.limit,
-    batches: values.batch === undefined ? undefined : usage(() => parseBatchSpec(values.batch as string)),
-    maxFail: values["max-fail"] === undefined ? undefined : usage(() => parseMaxFail(values["max-fail"] as string)),
-    failFast: values["fail-fast"] ?? false,
-    shard: values.shard === undefined ? undefined : usage(() => parseShard(values.shard as string)),
+    ...selection,
+    ...connection,
+    check: values.check === true,
+    diff: values.diff === true,
+    json: values.json === true,
+    vars: (values.var as string[] | undefined) ?? [],
+    varsFiles: (values["vars-file"] as string[] | undefined) ?? [],
+    ...(text("batch") !== undefined ? { batches: usage(() => parseBatchSpec(text("batch") as string)) } : {}),
+    ...(text("max-fail") !== undefined ? { maxFail: usage(() => parseMaxFail(text("max-fail") as string)) } : {}),
+    failFast: values["fail-fast"] === true,
+    ...(text("shard") !== undefined ? { shard: usage(() => parseShard(text("shard") as string)) } : {}),
+    allowEmpty: values["allow-empty"] === true,
+    listHosts: values["list-hosts"] === true,
+    listSteps: values["list-steps"] === true,
   };
 }
 
@@ -147,12 +146,6 @@ function usage<T>(parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError((error as Error).message, "run");
   }
-}
-
-function positiveInt(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${flag} expects a positive whole number, got "${text}"`);
-  return value;
 }

@@ -2,13 +2,14 @@
  * The SSH side of connectHost: the inventory's settings for the host first, then the command
  * line's --user/--port/--identity over them; ~/.ssh/config fills in the rest inside connectSsh.
  */
+import { mask } from "../shell/mask.ts";
 import { secret } from "../shell/secret.ts";
 import { connectSsh, type BecomeOptions } from "../transport/ssh/index.ts";
 import type { Transport } from "../transport/transport.ts";
-import type { RunArgs } from "./args.ts";
+import type { ConnectionArgs } from "./options.ts";
 import type { ConnectTarget } from "./connect.ts";
 
-export async function connectSshHost(name: string, args: RunArgs, target?: ConnectTarget): Promise<Transport> {
+export async function connectSshHost(name: string, args: ConnectionArgs, target?: ConnectTarget): Promise<Transport> {
   const identityFiles = args.identity.length > 0 ? args.identity : target?.identityFiles;
   const user = args.user ?? target?.user;
   const port = args.port ?? target?.port;
@@ -22,6 +23,8 @@ export async function connectSshHost(name: string, args: RunArgs, target?: Conne
     ...(args.sshConfig !== undefined ? { sshConfigPath: args.sshConfig } : {}),
     acceptNewHostKeys: args.acceptNewHostKeys,
     ...(target?.become || args.become ? { become: becomeOptions() } : {}),
+    // -vv: the SSH protocol's own trace, masked like everything else that is printed.
+    ...(args.verbosity >= 2 ? { debug: (message: string) => void process.stderr.write(`provision: ssh ${name}: ${mask(message)}\n`) } : {}),
   });
 }
 

@@ -4,9 +4,10 @@
  * inventory's settings (address, port, user, key, become) are passed along for the SSH transport
  * to apply over it, and command-line flags (--user, --port, --identity) win over the inventory.
  */
+import type { InventoryHost } from "../inventory/inventory.ts";
 import { LocalTransport } from "../transport/local.ts";
 import type { Transport } from "../transport/transport.ts";
-import type { RunArgs } from "./args.ts";
+import type { ConnectionArgs } from "./options.ts";
 
 /** One host to connect to: the selected name and what the inventory says about reaching it. */
 export interface ConnectTarget {
@@ -39,9 +40,22 @@ export function loadSshTransport(): Promise<typeof import("./connect-ssh.ts")> {
   return sshModule;
 }
 
-export async function connectHost(target: ConnectTarget | string, args: RunArgs): Promise<Transport> {
+export async function connectHost(target: ConnectTarget | string, args: ConnectionArgs): Promise<Transport> {
   const resolved = typeof target === "string" ? { name: target } : target;
   if (isLocalTarget(resolved)) return new LocalTransport(resolved.name);
   const { connectSshHost } = await loadSshTransport();
   return connectSshHost(resolved.name, args, resolved);
+}
+
+/** A selected host's connection settings: the inventory's, with --user, --port and --identity winning. */
+export function connectTargetOf(host: InventoryHost, args: ConnectionArgs): ConnectTarget {
+  const identityFiles = args.identity.length ? args.identity : host.identityFile ? [host.identityFile] : undefined;
+  return {
+    name: host.name,
+    ...(host.address !== undefined ? { address: host.address } : {}),
+    ...((args.port ?? host.port) !== undefined ? { port: args.port ?? host.port } : {}),
+    ...((args.user ?? host.user) !== undefined ? { user: args.user ?? host.user } : {}),
+    ...(identityFiles ? { identityFiles } : {}),
+    ...(host.become !== undefined ? { become: host.become } : {}),
+  };
 }

@@ -3,30 +3,36 @@
  * host's vars (all before any connection), run the fleet, report, and return the exit code.
  */
 import { loadPlaybook } from "../playbook/load-playbook.ts";
-import { mergeVars, parseVarAssignments, readVarsFile, validateVars, VarsError } from "../playbook/vars.ts";
+import { checkKnownVars, mergeVars, parseVarAssignments, readVarsFile, secretAssignments, validateVars, VarsError } from "../playbook/vars.ts";
 import { runHost } from "../run/host-runner.ts";
 import { jsonReport } from "../report/json-report.ts";
 import type { RunArgs } from "./args.ts";
-import { connectHost, isLocalTarget, loadSshTransport, type ConnectTarget } from "./connect.ts";
-import { overallResult } from "./exit-code.ts";
-// Fleets: inventory, selection, rollout.
-import { loadInventory } from "../inventory/load-inventory.ts";
-import type { InventoryHost } from "../inventory/inventory.ts";
-import { selectHosts } from "../inventory/select.ts";
+import { connectHost, connectTargetOf } from "./connect.ts";
+import { EXIT_ERROR, EXIT_OK, overallResult } from "./exit-code.ts";
+import { selectedHosts } from "./selected-hosts.ts";
+import { watchCommands } from "./verbose.ts";
+import { listHosts, listSteps } from "./list-run.ts";
+// Fleets: rollout.
 import { runFleet } from "../run/fleet-runner.ts";
 
 /** Vars errors of this many hosts are listed; the rest are counted. */
 const MAX_VARS_ERRORS = 10;
 
 export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
-  // Before the playbook (see loadSshTransport): an inventory may select SSH hosts too.
-  if (args.inventory !== undefined || args.hosts.some((name) => !isLocalTarget({ name }))) await loadSshTransport();
+  // Selection first: it loads the SSH transport before the playbook when needed (see loadSshTransport).
+  const selected = await selectedHosts(args, io.stderr);
   const playbook = await loadPlaybook(args.playbook);
-  const inventory = args.inventory === undefined ? undefined : await loadInventory(args.inventory);
-  const selected = selectHosts(inventory, { hosts: args.hosts, groups: args.groups, limit: args.limit });
-  for (const warning of selected.warnings) io.stderr.write(`provision: warning: ${warning}\n`);
+  if (args.listHosts) return listHosts(playbook, selected.hosts, args, io);
   const fileVars = await Promise.all(args.varsFiles.map(readVarsFile));
-  const cliVars = parseVarAssignments(args.vars);
+  fileVars.forEach((vars, i) => checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`));
+  const cliVars = parseVarAssignments(args.vars, playbook.vars);
+  checkKnownVars(playbook, cliVars, "--var");
+  for (const name of secretAssignments(args.vars, playbook.vars)) {
+    io.stderr.write(
+      `provision: warning: --var ${name} puts a secret on the command line, where ps shows it to every user of this machine; ` +
+        `give it in a vars file as { fromEnv: NAME } or { fromFile: path }, or as --var '${name}={fromEnv: NAME}'\n`,
+    );
+  }
 
   // Validate every host's vars before connecting anywhere: bad input touches no host.
   // Precedence: inventory (group < host) < --vars-file < --var. Every selected host is validated,
@@ -34,7 +40,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   const problems: string[] = [];
   const hosts = selected.hosts.flatMap((host) => {
     try {
-      return [{ host, target: connectTarget(host, args), vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`) }];
+      return [{ host, target: connectTargetOf(host, args), vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`) }];
     } catch (error) {
       if (!(error instanceof VarsError)) throw error;
       problems.push(error.message);
@@ -45,6 +51,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
     const more = problems.length > MAX_VARS_ERRORS ? `\n… and ${problems.length - MAX_VARS_ERRORS} more hosts with invalid vars` : "";
     throw new VarsError(problems.slice(0, MAX_VARS_ERRORS).join("\n") + more);
   }
+  if (args.listSteps) return listSteps(playbook, hosts, args, io);
 
   // The terminal reporters (and ora) are loaded only for a terminal: --json output is for programs.
   const fleet = hosts.length > 1;
@@ -52,6 +59,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
     ? undefined
     : new (await import("../report/terminal-reporter.ts")).TerminalReporter({ stream: io.stdout, showDiff: args.diff, stepSpinners: !fleet });
   const progress = fleet && !args.json ? new (await import("../report/fleet-progress.ts")).FleetProgressReporter({ stream: io.stdout }) : undefined;
+  const stopWatching = watchCommands(args.verbosity, io.stderr);
   const result = await runFleet({
     hosts: hosts.map((h) => ({ ...h, name: h.host.name })),
     concurrency: args.concurrency,
@@ -64,6 +72,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
       runHost({
         playbook,
         vars,
+        // The runner replaces the address with the one the transport really connected to.
         host: { name: host.name, address: host.address ?? host.name },
         connect: () => connectHost(target, args),
         mode: args.check ? "check" : "apply",
@@ -71,9 +80,11 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
         commandTimeoutMs: args.commandTimeoutMs,
       }),
   });
+  stopWatching();
   progress?.stop();
   const reports = result.reports;
-  const { exitCode, result: overall } = overallResult(reports);
+  const empty = emptyShard(args, hosts.length, reports.length, io.stderr);
+  const { exitCode, result: overall } = empty ?? overallResult(reports);
   if (args.json) {
     io.stdout.write(
       jsonReport({
@@ -91,21 +102,22 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
         },
       }),
     );
-  } else {
+  } else if (!empty) {
     terminal?.summary(reports, result.stopped ? { stopped: result.stopped.reason } : undefined);
   }
   return exitCode;
 }
 
-/** Inventory settings for the connection; --user, --port and --identity on the command line win. */
-function connectTarget(host: InventoryHost, args: RunArgs): ConnectTarget {
-  const identityFiles = args.identity.length ? args.identity : host.identityFile ? [host.identityFile] : undefined;
-  return {
-    name: host.name,
-    ...(host.address !== undefined ? { address: host.address } : {}),
-    ...((args.port ?? host.port) !== undefined ? { port: args.port ?? host.port } : {}),
-    ...((args.user ?? host.user) !== undefined ? { user: args.user ?? host.user } : {}),
-    ...(identityFiles ? { identityFiles } : {}),
-    ...(host.become !== undefined ? { become: host.become } : {}),
-  };
+/**
+ * A shard that holds none of the selected hosts ran nothing: said on stderr, and an error unless
+ * --allow-empty (a CI job whose shard is empty by mistake must not pass as a clean run).
+ */
+function emptyShard(args: RunArgs, selected: number, ran: number, stderr: { write(text: string): unknown }) {
+  if (ran > 0 || !args.shard) return undefined;
+  const shard = `--shard ${args.shard.index}/${args.shard.count}`;
+  stderr.write(
+    `provision: ${shard} holds none of the ${selected} selected host${selected === 1 ? "" : "s"}: nothing was run` +
+      (args.allowEmpty ? " (--allow-empty)\n" : "; --allow-empty makes this exit 0\n"),
+  );
+  return args.allowEmpty ? { exitCode: EXIT_OK, result: "ok" as const } : { exitCode: EXIT_ERROR, result: "failed" as const };
 }

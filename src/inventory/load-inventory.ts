@@ -32,13 +32,26 @@ const YAML_EXT = new Set([".yml", ".yaml", ".json"]);
 const SKIPPED = /(\.(md|txt|rst|orig|bak|retry|swp|pyc)|~)$/;
 
 export async function loadInventory(path: string): Promise<Inventory> {
+  return loadInventories([path]);
+}
+
+/**
+ * Several `-i` merged into one inventory, as Ansible does: each path is read in order into the
+ * same builder, so a later file adds hosts and groups and its vars win over an earlier one's.
+ */
+export async function loadInventories(paths: readonly string[]): Promise<Inventory> {
+  const builder = new InventoryBuilder(paths.join(", "));
+  for (const path of paths) await addInventoryPath(builder, path);
+  return builder.build();
+}
+
+async function addInventoryPath(builder: InventoryBuilder, path: string): Promise<void> {
   let info;
   try {
     info = await stat(path);
   } catch {
     throw new InventoryError(`${path}: inventory not found`);
   }
-  const builder = new InventoryBuilder(path);
   if (info.isDirectory()) {
     const entries = (await readdir(path, { withFileTypes: true }))
       .filter((e) => e.isFile() && !e.name.startsWith(".") && !SKIPPED.test(e.name))
@@ -51,7 +64,6 @@ export async function loadInventory(path: string): Promise<Inventory> {
     await addInventoryFile(builder, path);
     await addVarsDirs(builder, dirname(path), (p) => p);
   }
-  return builder.build();
 }
 
 /** Parse one inventory file into the builder (no vars directories). */

@@ -10,7 +10,11 @@ import type { Handler, PlaybookItem } from "./step.ts";
 export interface HostInfo {
   /** The name the user selected the host by. */
   name: string;
-  /** The address actually connected to (after inventory / ssh config resolution). */
+  /**
+   * The address actually connected to: the ssh config's HostName or the inventory's address
+   * (`ansible_host`), taken from the transport after it connected — never an alias only the ssh
+   * config knows. For a transport without one (localhost), the name.
+   */
   address: string;
 }
 

@@ -9,6 +9,7 @@ import { z } from "zod";
 import YAML from "yaml";
 import { isSecret, Secret } from "../shell/secret.ts";
 import type { Playbook } from "./playbook.ts";
+import { isSecretSchema, schemaAt, SECRET_SCHEMA, unknownKeys, unwrapSchema } from "./vars-schema.ts";
 
 export class VarsError extends Error {
   override readonly name = "VarsError";
@@ -22,7 +23,7 @@ export class VarsError extends Error {
  * refuses (empty, white space, shorter than 8 characters) is an error naming the var.
  */
 export function secretVar() {
-  return z
+  return markSecret(z
     .union([
       z.string().min(1),
       z.object({ fromEnv: z.string().min(1) }).strict(),
@@ -41,7 +42,13 @@ export function secretVar() {
         return makeSecret(fromEnv, `environment variable ${value.fromEnv}: `, ctx);
       }
       return readSecretFile(value.fromFile, ctx);
-    });
+    }));
+}
+
+/** Tags a schema as a secret, so the CLI can tell that a `--var` puts a secret in argv. */
+function markSecret<S extends object>(schema: S): S {
+  Object.defineProperty(schema, SECRET_SCHEMA, { value: true });
+  return schema;
 }
 
 /** A Secret, or the reason it is refused as a zod issue (so the error names the var). */
@@ -71,21 +78,92 @@ function readSecretFile(path: string, ctx: z.RefinementCtx): Secret {
   }
 }
 
-/** Parse `--var key=value`; a dotted key sets a nested field (`relay.host=mx.example.net`). */
-export function parseVarAssignments(assignments: readonly string[]): Record<string, unknown> {
+/**
+ * Keys that would reach an object's prototype instead of its own fields (`__proto__`), or that no
+ * vars schema means: refused wherever vars come from, so a var can never change what another sees.
+ */
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+function checkKey(key: string, where: string): void {
+  if (UNSAFE_KEYS.has(key)) throw new VarsError(`${where}: the key ${JSON.stringify(key)} is not allowed in vars`);
+}
+
+/** Every key of a parsed vars document, at any depth. */
+function checkKeys(value: unknown, where: string, depth = 0): void {
+  if (typeof value !== "object" || value === null || depth > 100) return;
+  for (const key of Object.keys(value)) {
+    checkKey(key, where);
+    checkKeys((value as Record<string, unknown>)[key], where, depth + 1);
+  }
+}
+
+/**
+ * Parse `--var key=value`; a dotted key sets a nested field (`relay.host=mx.example.net`). With the
+ * playbook's schema, each value becomes what its field expects (see cliValue); without it, a string.
+ */
+export function parseVarAssignments(assignments: readonly string[], schema?: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const assignment of assignments) {
     const eq = assignment.indexOf("=");
     if (eq <= 0) throw new VarsError(`--var ${assignment}: expected key=value`);
     const path = assignment.slice(0, eq).split(".");
+    if (path.some((key) => key === "")) throw new VarsError(`--var ${assignment.slice(0, eq)}: empty name in a dotted key`);
+    for (const key of path) checkKey(key, `--var ${assignment.slice(0, eq)}`);
     let target = out;
     for (const key of path.slice(0, -1)) {
       const next = target[key];
       target = (typeof next === "object" && next !== null ? next : (target[key] = {})) as Record<string, unknown>;
     }
-    target[path[path.length - 1] as string] = assignment.slice(eq + 1);
+    const text = assignment.slice(eq + 1);
+    target[path[path.length - 1] as string] = schema === undefined ? text : cliValue(schemaAt(schema, path), text);
   }
   return out;
+}
+
+/**
+ * A `--var` value as its field expects it, as Ansible users expect of `-e key=value`: the text
+ * itself when the field takes it (a string field keeps "yes", "0644" or "25" as written); else the
+ * text read as a YAML 1.1 scalar or flow collection (`true`/`no` for a boolean, `25` for a number,
+ * `[25, 587]` for a list, `{fromEnv: NAME}` for a secret). When neither fits, the text stays, and
+ * validation names the field and what it expected.
+ */
+function cliValue(field: unknown, text: string): unknown {
+  const schema = field as { safeParse?: (value: unknown) => { success: boolean } } | undefined;
+  if (!schema?.safeParse) return text;
+  // A secret's plain text is accepted as is; only its {fromEnv}/{fromFile} forms need parsing.
+  if (isSecretSchema(unwrapSchema(field)) && !text.trimStart().startsWith("{")) return text;
+  if (!isSecretSchema(unwrapSchema(field)) && schema.safeParse(text).success) return text;
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(text, { version: "1.1" });
+  } catch {
+    return text;
+  }
+  return parsed === null || typeof parsed === "string" ? text : parsed;
+}
+
+/** The `--var` names whose field is a secretVar(): their value is in argv, which `ps` shows every user. */
+export function secretAssignments(assignments: readonly string[], schema: unknown): string[] {
+  return assignments.flatMap((assignment) => {
+    const eq = assignment.indexOf("=");
+    const name = assignment.slice(0, eq);
+    const value = assignment.slice(eq + 1).trimStart();
+    // `{fromEnv: NAME}` / `{fromFile: path}` name the secret; they do not hold it.
+    if (eq <= 0 || /^\{\s*(fromEnv|fromFile)\s*:/.test(value)) return [];
+    return isSecretSchema(unwrapSchema(schemaAt(schema, name.split(".")))) ? [name] : [];
+  });
+}
+
+/**
+ * Names given on the command line or in a vars file that the playbook's schema does not know (a
+ * zod object drops them without a word): an error naming each, with the closest known name. The
+ * inventory's vars are not checked: an inventory serves many playbooks, as in Ansible.
+ */
+export function checkKnownVars(playbook: Playbook, vars: Record<string, unknown>, source: string): void {
+  const unknown = unknownKeys(playbook.vars, vars);
+  if (unknown.length === 0) return;
+  const lines = unknown.map((u) => `  ${u.path}: not a var of this playbook${u.suggestion ? ` (did you mean ${u.suggestion}?)` : ""}`);
+  throw new VarsError(`playbook "${playbook.name}": unknown vars in ${source}\n${lines.join("\n")}`);
 }
 
 export async function readVarsFile(path: string): Promise<Record<string, unknown>> {
@@ -105,6 +183,7 @@ export async function readVarsFile(path: string): Promise<Record<string, unknown
   if (typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new VarsError(`--vars-file ${path}: expected a mapping of var names to values`);
   }
+  checkKeys(parsed, `--vars-file ${path}`);
   return parsed as Record<string, unknown>;
 }
 
@@ -113,6 +192,7 @@ export function mergeVars(...sources: Record<string, unknown>[]): Record<string,
   const out: Record<string, unknown> = {};
   for (const source of sources) {
     for (const [key, value] of Object.entries(source)) {
+      checkKey(key, "vars");
       const existing = out[key];
       out[key] = isPlainObject(existing) && isPlainObject(value) ? mergeVars(existing, value) : value;
     }

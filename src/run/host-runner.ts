@@ -125,7 +125,9 @@ class HostRun {
   async execute(started: number): Promise<HostReport> {
     try {
       this.#facts = await this.#gatherFacts();
-      const context: PlaybookContext<unknown> = { vars: this.options.vars, facts: this.#facts, host: this.options.host };
+      // The address the transport really connected to (ssh config HostName, inventory address).
+      const host = { ...this.options.host, address: this.session.transport.address ?? this.options.host.address };
+      const context: PlaybookContext<unknown> = { vars: this.options.vars, facts: this.#facts, host };
       this.#items = this.options.playbook.steps(context as never);
       this.#handlerMap = this.options.playbook.handlers?.(context as never) ?? {};
       this.#checkNotifyTargets();

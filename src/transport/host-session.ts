@@ -18,6 +18,22 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+/** What `-v` prints: one command that went to a host (its masked text), how long it took, how it ended. */
+export interface CommandRecord {
+  host: string;
+  command: string;
+  durationMs: number;
+  exitCode?: number;
+  error?: string;
+}
+
+/**
+ * Observers of every command sent by any session (the CLI's `-v`). Process-wide on purpose: sessions
+ * are made deep in the runners, which need not know anyone is watching. Records hold no secret (the
+ * display text is masked); an observer must not throw.
+ */
+export const commandObservers = new Set<(record: CommandRecord) => void>();
+
 /** Commands longer than this go to the host as a script on stdin (`sh -s`), not as an argument. */
 export const LONG_COMMAND_BYTES = 64 * 1024;
 
@@ -89,6 +105,23 @@ export class HostSession {
 
   /** Run a command; a non-zero exit is a result, not an exception. */
   async run(command: ShellCommand, options: RunOptions = {}): Promise<ExecResult> {
+    if (commandObservers.size === 0) return this.#send(command, options);
+    const started = performance.now();
+    const notify = (outcome: { exitCode: number } | { error: string }) => {
+      const record = { host: this.host, command: mask(command.display), durationMs: performance.now() - started, ...outcome };
+      for (const observer of commandObservers) observer(record);
+    };
+    try {
+      const result = await this.#send(command, options);
+      notify({ exitCode: result.exitCode });
+      return result;
+    } catch (error) {
+      notify({ error: mask((error as Error).message) });
+      throw error;
+    }
+  }
+
+  async #send(command: ShellCommand, options: RunOptions): Promise<ExecResult> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const stdin = isSecret(options.stdin) ? options.stdin.reveal() : options.stdin;
     this.#roundTrips += 1;

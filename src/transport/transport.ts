@@ -29,6 +29,12 @@ export interface Transport {
   /** The host's name as the user wrote it (inventory name or --host). */
   readonly host: string;
   /**
+   * The address this transport really connected to (after ssh config HostName and the inventory's
+   * address), for what must reach the host from the controller too (an SMTP check). Unset for a
+   * transport with no network address (local, mock): the caller's own idea of the address stands.
+   */
+  readonly address?: string;
+  /**
    * Run a shell command line on the host (with the host's `sh -c`). Never throws because the
    * command failed: a non-zero exit is a result. Throws TransportError when the transport itself
    * fails (cannot connect, connection lost, timeout).

@@ -123,3 +123,30 @@ describe("provision run (local transport)", () => {
     expect(result.stderr).toContain("no host selected");
   });
 });
+
+describe("help and typos", () => {
+  it("provision run --help prints the run usage with examples and exits 0", async () => {
+    const result = await provision(["run", "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("usage: provision run <playbook.ts>");
+    expect(result.stdout).toContain("examples:");
+  });
+
+  it("a mistyped verb or flag suggests the closest one", async () => {
+    const verb = await provision(["rnu", playbook, "--host", "localhost"]);
+    expect(verb.code).toBe(1);
+    expect(verb.stderr).toContain('unknown command "rnu" (did you mean "run"?)');
+    const flag = await provision(["run", playbook, "--host", "localhost", "--dif"]);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toContain("unknown option --dif (did you mean --diff?)");
+  });
+
+  it("refuses --timeout beyond what a timer holds, and an empty --host=", async () => {
+    const timeout = await provision(["run", playbook, "--host", "localhost", "--timeout", "2147484"]);
+    expect(timeout.code).toBe(1);
+    expect(timeout.stderr).toContain("--timeout 2147484 is too large: at most 2147483");
+    const empty = await provision(["run", playbook, "--host="]);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain("--host needs a value, got an empty one");
+  });
+});

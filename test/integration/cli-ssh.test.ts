@@ -2,14 +2,16 @@
  * The CLI over real SSH: a playbook of file steps run as root and as the non-root sudo user
  * (`--become`), with the whole idempotency cycle; host keys verified from the command line
  * (unknown → refused with its fingerprint and the flag, accepted with --accept-new-host-keys;
- * changed → refused before any command).
+ * changed → refused before any command); the design card's own command, `provision run
+ * playbooks/mail.ts --host vps1`, with vps1 an ~/.ssh/config alias that no resolver knows.
  */
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostExec } from "../hosts/harness.ts";
+import { pythonSmtpLogin } from "../support/python-smtp-login.ts";
 import { testFleet, testHost } from "./support/fleet.ts";
 import { parseReport, provisionCli, REPO } from "./support/cli.ts";
 
@@ -119,5 +121,37 @@ describe("host keys from the command line", () => {
     expect(refused.stdout + refused.stderr).toMatch(/REFUSED|changed/i);
     expect((await hostExec(host, `test -e ${marker}`)).exitCode).not.toBe(0);
     expect(await readFile(knownHosts, "utf8")).toBe(`${host.address} ${other.hostKeyLine.split(" ").slice(1).join(" ")}\n`);
+  });
+});
+
+describe("an ~/.ssh/config alias (the design card: provision run playbooks/mail.ts --host vps1)", () => {
+  it("converges the mail server and its SMTP check reaches the HostName, not the alias", async () => {
+    const fleet = testFleet();
+    // A home of its own: ~/.ssh/config names the alias, ~/.ssh/known_hosts has the real key. Nothing
+    // on this machine resolves "vps1" (no DNS entry, no /etc/hosts line): only the config knows it.
+    const home = join(dir, "home");
+    await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+    await writeFile(join(home, ".ssh/config"), `Host vps1\n  HostName ${host.address}\n  User root\n  IdentityFile ${fleet.privateKeyPath}\n`);
+    await copyFile(fleet.knownHostsPath, join(home, ".ssh/known_hosts"));
+    const varsFile = join(dir, "mail.yml");
+    await writeFile(varsFile, "hostname: mail.example.test\nusers:\n  - name: bob\n    password: { fromEnv: MAIL_ALIAS_PASSWORD }\n");
+    const password = "Alias-Mail-pw-5521";
+    const env = { HOME: home, MAIL_ALIAS_PASSWORD: password };
+
+    const run = await provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--vars-file", varsFile, "--json"], { env });
+    const report = parseReport(run).hosts[0];
+    const verify = report?.steps.find((step) => step.kind === "verify.smtp" || step.name.startsWith("verify smtp"));
+    expect(verify, JSON.stringify(report?.steps.filter((s) => s.status !== "ok" && s.status !== "changed"))).toBeDefined();
+    expect(verify?.status, verify?.error).toBe("ok");
+    expect(verify?.name).toContain(host.address);
+    expect(verify?.name).not.toContain("vps1");
+    expect(run.code, run.stderr).toBe(0);
+
+    // An independent client confirms what the check saw.
+    const login = await pythonSmtpLogin({ host: host.address, port: 587, user: "bob@mail.example.test", password });
+    expect(login.code, login.text).toBe(235);
+
+    const again = await provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--vars-file", varsFile, "--check"], { env });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
   });
 });

@@ -164,6 +164,11 @@ export class SshTransport implements Transport {
     return this.#target.user;
   }
 
+  /** The final hop's HostName (after ssh config and overrides): what was really connected to. */
+  get address(): string {
+    return this.#target.hostname;
+  }
+
   /** Where the connection goes (user, address, port, jumps), for messages and tests. */
   get target(): SshTarget {
     return this.#target;

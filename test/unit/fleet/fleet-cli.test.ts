@@ -122,14 +122,14 @@ describe("provision run with an inventory", () => {
 
 describe("fleet flags", () => {
   it("parses them", () => {
-    const args = parseRunArgs(["p.ts", "-i", "inv", "--group", "web", "--group", "db", "--limit", "!db3", "--batch", "1,10%,100%", "--max-fail", "10%", "--fail-fast", "--shard", "2/4", "--concurrency", "50"]);
+    const args = parseRunArgs(["p.ts", "-i", "inv", "--group", "web", "--group", "db", "--limit", "!db3", "--batch", "1,10%,100%", "--max-fail", "10%", "--shard", "2/4", "--concurrency", "50"]);
     expect(args).toMatchObject({
-      inventory: "inv",
+      inventories: ["inv"],
       groups: ["web", "db"],
       limit: "!db3",
       batches: [{ count: 1 }, { percent: 10 }, { percent: 100 }],
       maxFail: { percent: 10 },
-      failFast: true,
+      failFast: false,
       shard: { index: 2, count: 4 },
       concurrency: 50,
     });

@@ -1,0 +1,117 @@
+/**
+ * `provision facts` — Ansible's `ansible HOSTS -m setup`, for provision's facts: gathered from each
+ * selected host in one round trip (the same script a run starts with), printed as a table or, with
+ * `--json`, as one document keyed by host. Exit 1 if a host could not be reached or read.
+ *
+ * The facts come from FACT_SOURCES: the built-in ones now; custom facts (another issue) are one
+ * more source there, each a (command, parser) pair run in the same way and reported under its name.
+ */
+import { factsCommand, parseFacts, type Facts } from "../facts/facts.ts";
+import { maskDeep } from "../shell/mask.ts";
+import type { ShellCommand } from "../shell/sh.ts";
+import type { ExecResult } from "../transport/transport.ts";
+import { eachHost, type HostOutcome } from "./each-host.ts";
+import { EXIT_ERROR, EXIT_OK } from "./exit-code.ts";
+import {
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  HELP_OPTION,
+  parseConnection,
+  parseSelection,
+  parseVerbArgs,
+  SELECTION_OPTIONS,
+  SELECTION_USAGE,
+  UsageError,
+  type ConnectionArgs,
+  type SelectionArgs,
+} from "./options.ts";
+import { selectedHosts } from "./selected-hosts.ts";
+import { watchCommands } from "./verbose.ts";
+
+export interface FactsArgs extends SelectionArgs, ConnectionArgs {
+  json: boolean;
+}
+
+/** A named set of facts: one command and a pure parser of its output. */
+export interface FactSource<T = unknown> {
+  name: string;
+  command: ShellCommand;
+  parse(result: ExecResult): T;
+}
+
+export const FACT_SOURCES: readonly FactSource[] = [{ name: "builtin", command: factsCommand, parse: parseFacts }];
+
+export const FACTS_USAGE = `usage: provision facts (--host NAME | -i INVENTORY --group NAME | --limit PATTERN) [options]
+
+Gathers the facts playbooks get (OS family, distro and version, package and service manager, uid,
+architecture, distro paths) from every selected host, in one round trip per host.
+
+${SELECTION_USAGE}
+  --json                   one JSON document: { hosts: { NAME: { builtin: {...} } }, errors }
+${CONNECTION_USAGE}
+
+examples:
+  provision facts --host vps1
+  provision facts -i inventory/hosts.ini --group all --json | jq '.hosts[].builtin.version'`;
+
+const FACTS_OPTIONS = { ...SELECTION_OPTIONS, ...CONNECTION_OPTIONS, ...HELP_OPTION, json: { type: "boolean", default: false } } as const;
+
+export function parseFactsArgs(argv: readonly string[]): FactsArgs {
+  const { values, positionals } = parseVerbArgs("facts", argv, FACTS_OPTIONS);
+  if (positionals.length > 0) throw new UsageError(`unexpected arguments: ${positionals.join(" ")}`, "facts");
+  return { ...parseSelection("facts", values), ...parseConnection("facts", values), json: values.json === true };
+}
+
+type HostFacts = Record<string, unknown>;
+
+export async function factsCommandRun(args: FactsArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
+  const { hosts } = await selectedHosts(args, io.stderr);
+  const stopWatching = watchCommands(args.verbosity, io.stderr);
+  let outcomes: HostOutcome<HostFacts>[];
+  try {
+    outcomes = await eachHost(hosts, args, async (session) => {
+      const facts: HostFacts = {};
+      for (const source of FACT_SOURCES) facts[source.name] = source.parse(await session.run(source.command));
+      return facts;
+    });
+  } finally {
+    stopWatching();
+  }
+  const failed = outcomes.filter((o) => o.status !== "ok");
+  if (args.json) {
+    const document = {
+      hosts: Object.fromEntries(outcomes.flatMap((o) => (o.status === "ok" ? [[o.host, o.value]] : []))),
+      errors: Object.fromEntries(outcomes.flatMap((o) => (o.status === "ok" ? [] : [[o.host, { status: o.status, error: o.error }]]))),
+    };
+    io.stdout.write(`${JSON.stringify(maskDeep(document), null, 2)}\n`);
+  } else {
+    io.stdout.write(factsTable(outcomes));
+  }
+  return failed.length > 0 ? EXIT_ERROR : EXIT_OK;
+}
+
+const COLUMNS: [string, (f: Facts) => string][] = [
+  ["hostname", (f) => f.hostname],
+  ["os", (f) => f.osFamily],
+  ["distro", (f) => `${f.distro} ${f.version}`.trim()],
+  ["arch", (f) => f.arch],
+  ["packages", (f) => f.packageManager],
+  ["services", (f) => f.serviceManager],
+  ["uid", (f) => String(f.uid)],
+];
+
+/** One line per host, aligned columns; an unreachable host's line says why instead. */
+export function factsTable(outcomes: readonly HostOutcome<HostFacts>[]): string {
+  const header = ["host", ...COLUMNS.map(([name]) => name)];
+  const rows = outcomes.flatMap((o) => (o.status === "ok" ? [[o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts))]] : []));
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? "").length)));
+  const lines = outcomes.map((o) => {
+    if (o.status !== "ok") return `${o.host.padEnd(widths[0] ?? 0)}  ${o.status}: ${o.error}`;
+    return align([o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts))], widths);
+  });
+  return `${[align(header, widths), ...lines].join("\n")}\n`;
+}
+
+function align(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+}
