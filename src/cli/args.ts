@@ -30,6 +30,9 @@ export interface RunArgs {
   maxFail?: FailThreshold;
   failFast: boolean;
   shard?: Shard;
+  // Ansible Vault (see src/vault/): password files only, never a password in argv.
+  vaultPasswordFiles: string[];
+  vaultIds: string[];
 }
 
 export class UsageError extends Error {
@@ -60,6 +63,9 @@ export const USAGE = `usage: provision run <playbook.ts> (--host NAME | -i INVEN
   --fail-fast              stop at the first failed host (in-flight hosts finish)
   --shard I/N              run only this machine's share of the hosts (stable hash of the name)
   --timeout SECONDS        per-command timeout (default 300)
+  --vault-password-file F  Ansible Vault password file (repeatable; an executable one is run)
+  --vault-id LABEL@FILE    Ansible Vault password for one vault id (repeatable); or set
+                           PROVISION_VAULT_PASSWORD / ANSIBLE_VAULT_PASSWORD_FILE
 
        provision --version   the version, and whether the engine runs from its build (dist/)
 
@@ -94,6 +100,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         "max-fail": { type: "string" },
         "fail-fast": { type: "boolean", default: false },
         shard: { type: "string" },
+        "vault-password-file": { type: "string", multiple: true },
+        "vault-id": { type: "string", multiple: true },
       },
     });
   } catch (error) {
@@ -139,6 +147,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     maxFail: values["max-fail"] === undefined ? undefined : usage(() => parseMaxFail(values["max-fail"] as string)),
     failFast: values["fail-fast"] ?? false,
     shard: values.shard === undefined ? undefined : usage(() => parseShard(values.shard as string)),
+    vaultPasswordFiles: values["vault-password-file"] ?? [],
+    vaultIds: values["vault-id"] ?? [],
   };
 }
 

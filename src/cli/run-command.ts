@@ -14,6 +14,7 @@ import { loadInventory } from "../inventory/load-inventory.ts";
 import type { InventoryHost } from "../inventory/inventory.ts";
 import { selectHosts } from "../inventory/select.ts";
 import { runFleet } from "../run/fleet-runner.ts";
+import { loadVaultKeyring } from "../vault/index.ts";
 
 /** Vars errors of this many hosts are listed; the rest are counted. */
 const MAX_VARS_ERRORS = 10;
@@ -22,7 +23,11 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   // Before the playbook (see loadSshTransport): an inventory may select SSH hosts too.
   if (args.inventory !== undefined || args.hosts.some((name) => !isLocalTarget({ name }))) await loadSshTransport();
   const playbook = await loadPlaybook(args.playbook);
-  const inventory = args.inventory === undefined ? undefined : await loadInventory(args.inventory);
+  const inventory =
+    args.inventory === undefined
+      ? undefined
+      : await loadInventory(args.inventory, { vault: await loadVaultKeyring({ passwordFiles: args.vaultPasswordFiles, vaultIds: args.vaultIds }) });
+  for (const warning of inventory?.warnings ?? []) io.stderr.write(`provision: warning: ${warning}\n`);
   const selected = selectHosts(inventory, { hosts: args.hosts, groups: args.groups, limit: args.limit });
   for (const warning of selected.warnings) io.stderr.write(`provision: warning: ${warning}\n`);
   const fileVars = await Promise.all(args.varsFiles.map(readVarsFile));
