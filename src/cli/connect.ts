@@ -4,8 +4,10 @@
  * inventory's settings (address, port, user, key, become) are passed along for the SSH transport
  * to apply over it, and command-line flags (--user, --port, --identity) win over the inventory.
  */
+import type { SshArgs } from "../inventory/ssh-args.ts";
+import type { Secret } from "../shell/secret.ts";
 import { LocalTransport } from "../transport/local.ts";
-import type { Transport } from "../transport/transport.ts";
+import { TransportError, type Transport } from "../transport/transport.ts";
 import type { RunArgs } from "./args.ts";
 
 /** One host to connect to: the selected name and what the inventory says about reaching it. */
@@ -17,14 +19,26 @@ export interface ConnectTarget {
   port?: number;
   user?: string;
   identityFiles?: string[];
-  /** Run commands as root through sudo. */
+  /** Run commands as another user (becomeUser, default root) through sudo or su. */
   become?: boolean;
+  becomeUser?: string;
+  /** "sudo" (default) or "su"; anything else is refused when connecting. */
+  becomeMethod?: string;
+  /** From the inventory (ansible_become_password); else PROVISION_BECOME_PASSWORD. */
+  becomePassword?: Secret;
+  /** SSH password (ansible_password). */
+  password?: Secret;
+  /** "ssh" (default), "local" (this machine, Ansible's ansible_connection=local); others are refused. */
+  connection?: string;
+  /** ansible_ssh_common_args / ansible_ssh_extra_args, mapped (ProxyCommand, ProxyJump, port, …). */
+  sshArgs?: SshArgs;
 }
 
 const LOCAL_ADDRESSES = new Set(["localhost", "127.0.0.1", "::1"]);
 
 export function isLocalTarget(target: ConnectTarget): boolean {
-  return target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address));
+  if (target.connection === "local") return true;
+  return target.connection === undefined && target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address));
 }
 
 let sshModule: Promise<typeof import("./connect-ssh.ts")> | undefined;
@@ -40,8 +54,17 @@ export function loadSshTransport(): Promise<typeof import("./connect-ssh.ts")> {
 }
 
 export async function connectHost(target: ConnectTarget | string, args: RunArgs): Promise<Transport> {
-  const resolved = typeof target === "string" ? { name: target } : target;
-  if (isLocalTarget(resolved)) return new LocalTransport(resolved.name);
+  const resolved: ConnectTarget = typeof target === "string" ? { name: target } : target;
+  if (resolved.connection !== undefined && resolved.connection !== "ssh" && resolved.connection !== "local") {
+    throw new TransportError(resolved.name, "connect", `ansible_connection=${resolved.connection} is not supported (ssh and local are)`);
+  }
+  if (isLocalTarget(resolved)) {
+    if (resolved.connection === "local" && resolved.become) {
+      // LocalTransport runs as the user running provision; pretending to become would lie.
+      throw new TransportError(resolved.name, "connect", "become with ansible_connection=local is not supported: run provision as the user to become");
+    }
+    return new LocalTransport(resolved.name);
+  }
   const { connectSshHost } = await loadSshTransport();
   return connectSshHost(resolved.name, args, resolved);
 }

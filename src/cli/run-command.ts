@@ -112,5 +112,11 @@ function connectTarget(host: InventoryHost, args: RunArgs): ConnectTarget {
     ...((args.user ?? host.user) !== undefined ? { user: args.user ?? host.user } : {}),
     ...(identityFiles ? { identityFiles } : {}),
     ...(host.become !== undefined ? { become: host.become } : {}),
+    ...(host.becomeUser !== undefined ? { becomeUser: host.becomeUser } : {}),
+    ...(host.becomeMethod !== undefined ? { becomeMethod: host.becomeMethod } : {}),
+    ...(host.becomePassword !== undefined ? { becomePassword: host.becomePassword } : {}),
+    ...(host.password !== undefined ? { password: host.password } : {}),
+    ...(host.connection !== undefined ? { connection: host.connection } : {}),
+    ...(host.sshArgs !== undefined ? { sshArgs: host.sshArgs } : {}),
   };
 }
