@@ -5,31 +5,46 @@
 import { mask } from "../shell/mask.ts";
 import { secret } from "../shell/secret.ts";
 import { connectSsh, type BecomeOptions } from "../transport/ssh/index.ts";
-import type { Transport } from "../transport/transport.ts";
+import { TransportError, type Transport } from "../transport/transport.ts";
 import type { ConnectionArgs } from "./options.ts";
 import type { ConnectTarget } from "./connect.ts";
 
 export async function connectSshHost(name: string, args: ConnectionArgs, target?: ConnectTarget): Promise<Transport> {
-  const identityFiles = args.identity.length > 0 ? args.identity : target?.identityFiles;
-  const user = args.user ?? target?.user;
-  const port = args.port ?? target?.port;
+  const sshArgs = target?.sshArgs ?? {};
+  // Command line > the inventory's own vars > what its ssh args say > ~/.ssh/config.
+  const identityFiles = args.identity.length > 0 ? args.identity : (target?.identityFiles ?? sshArgs.identityFiles);
+  const user = args.user ?? target?.user ?? sshArgs.user;
+  const port = args.port ?? target?.port ?? sshArgs.port;
+  const knownHostsFiles = args.knownHosts.length > 0 ? args.knownHosts : sshArgs.knownHostsFiles;
   return connectSsh({
     host: name,
     ...(target?.address !== undefined ? { hostname: target.address } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(user !== undefined ? { user } : {}),
     ...(identityFiles && identityFiles.length > 0 ? { identityFiles } : {}),
-    ...(args.knownHosts.length > 0 ? { knownHostsFiles: args.knownHosts } : {}),
+    ...(knownHostsFiles && knownHostsFiles.length > 0 ? { knownHostsFiles } : {}),
     ...(args.sshConfig !== undefined ? { sshConfigPath: args.sshConfig } : {}),
-    acceptNewHostKeys: args.acceptNewHostKeys,
-    ...(target?.become || args.become ? { become: becomeOptions() } : {}),
+    ...(sshArgs.proxyCommand !== undefined ? { proxyCommand: sshArgs.proxyCommand } : {}),
+    ...(sshArgs.proxyJump !== undefined ? { proxyJump: sshArgs.proxyJump } : {}),
+    ...(target?.password ? { password: target.password } : {}),
+    acceptNewHostKeys: args.acceptNewHostKeys || sshArgs.acceptNewHostKeys === true,
+    ...(target?.become || args.become ? { become: becomeOptions(name, target) } : {}),
     // -vv: the SSH protocol's own trace, masked like everything else that is printed.
     ...(args.verbosity >= 2 ? { debug: (message: string) => void process.stderr.write(`provision: ssh ${name}: ${mask(message)}\n`) } : {}),
   });
 }
 
-/** A sudo password comes from the environment, never from argv; sudo reads it on stdin. */
-function becomeOptions(): BecomeOptions {
-  const password = process.env.PROVISION_BECOME_PASSWORD;
-  return password ? { method: "sudo", password: secret(password) } : { method: "sudo" };
+/**
+ * sudo (default) or su, as root or `becomeUser`. The password comes from the inventory
+ * (ansible_become_password, e.g. vault-encrypted) or the environment, never from argv; it is sent
+ * on stdin.
+ */
+function becomeOptions(name: string, target: ConnectTarget | undefined): BecomeOptions {
+  const method = target?.becomeMethod ?? "sudo";
+  if (method !== "sudo" && method !== "su") {
+    throw new TransportError(name, "connect", `ansible_become_method=${method} is not supported (sudo and su are)`);
+  }
+  const fromEnv = process.env.PROVISION_BECOME_PASSWORD;
+  const password = target?.becomePassword ?? (fromEnv ? secret(fromEnv) : undefined);
+  return { method, ...(target?.becomeUser !== undefined ? { user: target.becomeUser } : {}), ...(password ? { password } : {}) };
 }

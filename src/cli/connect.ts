@@ -5,8 +5,10 @@
  * to apply over it, and command-line flags (--user, --port, --identity) win over the inventory.
  */
 import type { InventoryHost } from "../inventory/inventory.ts";
+import type { SshArgs } from "../inventory/ssh-args.ts";
+import type { Secret } from "../shell/secret.ts";
 import { LocalTransport } from "../transport/local.ts";
-import type { Transport } from "../transport/transport.ts";
+import { TransportError, type Transport } from "../transport/transport.ts";
 import type { ConnectionArgs } from "./options.ts";
 
 /** One host to connect to: the selected name and what the inventory says about reaching it. */
@@ -18,14 +20,26 @@ export interface ConnectTarget {
   port?: number;
   user?: string;
   identityFiles?: string[];
-  /** Run commands as root through sudo. */
+  /** Run commands as another user (becomeUser, default root) through sudo or su. */
   become?: boolean;
+  becomeUser?: string;
+  /** "sudo" (default) or "su"; anything else is refused when connecting. */
+  becomeMethod?: string;
+  /** From the inventory (ansible_become_password); else PROVISION_BECOME_PASSWORD. */
+  becomePassword?: Secret;
+  /** SSH password (ansible_password). */
+  password?: Secret;
+  /** "ssh" (default), "local" (this machine, Ansible's ansible_connection=local); others are refused. */
+  connection?: string;
+  /** ansible_ssh_common_args / ansible_ssh_extra_args, mapped (ProxyCommand, ProxyJump, port, …). */
+  sshArgs?: SshArgs;
 }
 
 const LOCAL_ADDRESSES = new Set(["localhost", "127.0.0.1", "::1"]);
 
 export function isLocalTarget(target: ConnectTarget): boolean {
-  return target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address));
+  if (target.connection === "local") return true;
+  return target.connection === undefined && target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address));
 }
 
 let sshModule: Promise<typeof import("./connect-ssh.ts")> | undefined;
@@ -41,8 +55,17 @@ export function loadSshTransport(): Promise<typeof import("./connect-ssh.ts")> {
 }
 
 export async function connectHost(target: ConnectTarget | string, args: ConnectionArgs): Promise<Transport> {
-  const resolved = typeof target === "string" ? { name: target } : target;
-  if (isLocalTarget(resolved)) return new LocalTransport(resolved.name);
+  const resolved: ConnectTarget = typeof target === "string" ? { name: target } : target;
+  if (resolved.connection !== undefined && resolved.connection !== "ssh" && resolved.connection !== "local") {
+    throw new TransportError(resolved.name, "connect", `ansible_connection=${resolved.connection} is not supported (ssh and local are)`);
+  }
+  if (isLocalTarget(resolved)) {
+    if (resolved.connection === "local" && resolved.become) {
+      // LocalTransport runs as the user running provision; pretending to become would lie.
+      throw new TransportError(resolved.name, "connect", "become with ansible_connection=local is not supported: run provision as the user to become");
+    }
+    return new LocalTransport(resolved.name);
+  }
   const { connectSshHost } = await loadSshTransport();
   return connectSshHost(resolved.name, args, resolved);
 }
@@ -57,5 +80,11 @@ export function connectTargetOf(host: InventoryHost, args: ConnectionArgs): Conn
     ...((args.user ?? host.user) !== undefined ? { user: args.user ?? host.user } : {}),
     ...(identityFiles ? { identityFiles } : {}),
     ...(host.become !== undefined ? { become: host.become } : {}),
+    ...(host.becomeUser !== undefined ? { becomeUser: host.becomeUser } : {}),
+    ...(host.becomeMethod !== undefined ? { becomeMethod: host.becomeMethod } : {}),
+    ...(host.becomePassword !== undefined ? { becomePassword: host.becomePassword } : {}),
+    ...(host.password !== undefined ? { password: host.password } : {}),
+    ...(host.connection !== undefined ? { connection: host.connection } : {}),
+    ...(host.sshArgs !== undefined ? { sshArgs: host.sshArgs } : {}),
   };
 }

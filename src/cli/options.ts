@@ -20,6 +20,9 @@ export interface SelectionArgs {
   inventories: string[];
   groups: string[];
   limit?: string;
+  /** Ansible Vault (see src/vault/): password files only, never a password in argv. */
+  vaultPasswordFiles: string[];
+  vaultIds: string[];
 }
 
 export interface ConnectionArgs {
@@ -53,6 +56,8 @@ export const SELECTION_OPTIONS = {
   inventory: { type: "string", short: "i", multiple: true },
   group: { type: "string", multiple: true },
   limit: { type: "string" },
+  "vault-password-file": { type: "string", multiple: true },
+  "vault-id": { type: "string", multiple: true },
 } as const satisfies OptionSpecs;
 
 export const CONNECTION_OPTIONS = {
@@ -75,7 +80,10 @@ export const SELECTION_USAGE = `  --host NAME              host to run on (repea
   -i, --inventory FILE     inventory: TypeScript, YAML, or Ansible INI/YAML (a file or directory;
                            repeatable: merged in order, later files win, as in Ansible)
   --group NAME             every host of an inventory group (repeatable; "all" for all of them)
-  --limit PATTERN          narrow the selection: web*,db:&prod:!db3 (Ansible-like)`;
+  --limit PATTERN          narrow the selection: web*,db:&prod:!db3 (Ansible-like)
+  --vault-password-file F  Ansible Vault password file (repeatable; an executable one is run)
+  --vault-id LABEL@FILE    Ansible Vault password for one vault id (repeatable); or set
+                           PROVISION_VAULT_PASSWORD / ANSIBLE_VAULT_PASSWORD_FILE`;
 
 export const CONNECTION_USAGE = `  --accept-new-host-keys   trust and record the key of a host not yet in known_hosts
   --become                 run commands as root with sudo (password, if sudo needs one,
@@ -124,7 +132,14 @@ export function parseSelection(verb: string, values: Values): SelectionArgs {
   if ((groups.length > 0 || limit !== undefined) && inventories.length === 0 && hosts.length === 0) {
     throw new UsageError(`${groups.length ? "--group" : "--limit"} needs an inventory: give --inventory FILE`, verb);
   }
-  return { hosts, inventories, groups, ...(limit !== undefined ? { limit } : {}) };
+  return {
+    hosts,
+    inventories,
+    groups,
+    ...(limit !== undefined ? { limit } : {}),
+    vaultPasswordFiles: nonEmpty(verb, "--vault-password-file", strings(values["vault-password-file"])),
+    vaultIds: nonEmpty(verb, "--vault-id", strings(values["vault-id"])),
+  };
 }
 
 export function parseConnection(verb: string, values: Values): ConnectionArgs {

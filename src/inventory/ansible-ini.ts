@@ -78,7 +78,7 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
     if (kind === "vars") {
       const assignment = parseAssignment(stripComment(line));
       if (!assignment) return fail(lineNo, `expected key=value in [${group}:vars], got ${JSON.stringify(line)}`);
-      builder.groupVars(group, { [assignment.key]: assignment.value });
+      builder.groupVars(group, { [assignment.key]: assignment.value }, located(file, lineNo, "").replace(/: $/, ""));
       return;
     }
 
@@ -108,7 +108,7 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
     } catch (error) {
       return fail(lineNo, (error as Error).message);
     }
-    for (const name of names) builder.host(name, group, vars);
+    for (const name of names) builder.host(name, group, vars, located(file, lineNo, "").replace(/: $/, ""));
   });
 
   for (const { group: name, line } of varsSections) {

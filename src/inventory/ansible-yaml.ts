@@ -44,7 +44,7 @@ function addGroup(builder: InventoryBuilder, source: YamlSource, name: string, b
   const { vars, hosts, children } = body;
   if (vars !== null && vars !== undefined) {
     if (!isMapping(vars)) throw source.error([...path, "vars"], `expected a mapping of vars, got ${describeType(vars)}`);
-    builder.groupVars(name, vars);
+    builder.groupVars(name, vars, source.originsOf([...path, "vars"], vars));
   }
   if (hosts !== null && hosts !== undefined) {
     if (!isMapping(hosts)) {
@@ -64,7 +64,8 @@ function addGroup(builder: InventoryBuilder, source: YamlSource, name: string, b
       } catch (error) {
         throw source.error(where, (error as Error).message);
       }
-      for (const host of names) builder.host(host, name, { ...(port !== undefined ? { ansible_port: port } : {}), ...(hostVars ?? {}) });
+      const origins = source.originsOf(where, { ansible_port: port, ...hostVars });
+      for (const host of names) builder.host(host, name, { ...(port !== undefined ? { ansible_port: port } : {}), ...(hostVars ?? {}) }, origins);
     }
   }
   if (children !== null && children !== undefined) {

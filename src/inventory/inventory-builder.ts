@@ -3,12 +3,15 @@
  * builds the normalized Inventory: the implicit groups `all` and `ungrouped`, group depths, each
  * host's groups in precedence order, effective vars and connection fields.
  */
+import type { VaultKeyring } from "../vault/index.ts";
 import { liftConnectionVars } from "./connection-vars.ts";
 import { InventoryError, type Inventory, type InventoryGroup, type InventoryHost } from "./inventory.ts";
 
 interface DraftHost {
   name: string;
   vars: Record<string, unknown>;
+  /** Where each var was set (`file:line`), for warnings. */
+  origins: Record<string, string>;
 }
 
 interface DraftGroup {
@@ -16,13 +19,27 @@ interface DraftGroup {
   hosts: string[];
   children: string[];
   vars: Record<string, unknown>;
+  origins: Record<string, string>;
 }
+
+/** Where vars were set: one place for all of them (`file:line`), or one per key. */
+export type VarsOrigin = string | Record<string, string>;
+
+/** Warnings about one place are listed once, with the hosts they concern (at most this many). */
+const MAX_WARNING_HOSTS = 3;
 
 export class InventoryBuilder {
   readonly #hosts = new Map<string, DraftHost>();
   readonly #groups = new Map<string, DraftGroup>();
 
-  constructor(readonly source: string) {
+  /** Vault passwords for encrypted inventory content (see src/vault/). */
+  readonly vault: VaultKeyring | undefined;
+
+  constructor(
+    readonly source: string,
+    options: { vault?: VaultKeyring } = {},
+  ) {
+    this.vault = options.vault;
     this.group("all");
     this.group("ungrouped");
   }
@@ -46,20 +63,21 @@ export class InventoryBuilder {
   group(name: string): DraftGroup {
     let group = this.#groups.get(name);
     if (!group) {
-      group = { name, hosts: [], children: [], vars: {} };
+      group = { name, hosts: [], children: [], vars: {}, origins: {} };
       this.#groups.set(name, group);
     }
     return group;
   }
 
   /** Declare a host (and, with `group`, its membership). Vars merge over earlier ones, key by key. */
-  host(name: string, group?: string, vars: Record<string, unknown> = {}): void {
+  host(name: string, group?: string, vars: Record<string, unknown> = {}, origin?: VarsOrigin): void {
     let host = this.#hosts.get(name);
     if (!host) {
-      host = { name, vars: {} };
+      host = { name, vars: {}, origins: {} };
       this.#hosts.set(name, host);
     }
     Object.assign(host.vars, vars);
+    recordOrigins(host.origins, vars, origin ?? this.source);
     if (group !== undefined && group !== "all") {
       const members = this.group(group).hosts;
       if (!members.includes(name)) members.push(name);
@@ -74,12 +92,14 @@ export class InventoryBuilder {
     else if (parent === child) throw new InventoryError(`${this.source}: group "${parent}" cannot be its own child`);
   }
 
-  groupVars(name: string, vars: Record<string, unknown>): void {
-    Object.assign(this.group(name).vars, vars);
+  groupVars(name: string, vars: Record<string, unknown>, origin?: VarsOrigin): void {
+    const group = this.group(name);
+    Object.assign(group.vars, vars);
+    recordOrigins(group.origins, vars, origin ?? this.source);
   }
 
-  hostVars(name: string, vars: Record<string, unknown>): void {
-    this.host(name, undefined, vars);
+  hostVars(name: string, vars: Record<string, unknown>, origin?: VarsOrigin): void {
+    this.host(name, undefined, vars, origin);
   }
 
   build(): Inventory {
@@ -111,6 +131,7 @@ export class InventoryBuilder {
     for (const group of groups.values()) for (const h of group.hosts) directGroups.set(h, [...(directGroups.get(h) ?? []), group.name]);
 
     const hosts = new Map<string, InventoryHost>();
+    const warnings = new Map<string, string[]>();
     for (const draft of this.#hosts.values()) {
       const member = new Set<string>(["all"]);
       const queue = [...(directGroups.get(draft.name) ?? [])];
@@ -122,17 +143,23 @@ export class InventoryBuilder {
       }
       const ordered = [...member].sort(precedence);
       const effective: Record<string, unknown> = {};
-      for (const name of ordered) Object.assign(effective, groups.get(name)?.vars);
+      const origins: Record<string, string> = {};
+      for (const name of ordered) {
+        Object.assign(effective, groups.get(name)?.vars);
+        Object.assign(origins, groups.get(name)?.origins);
+      }
       Object.assign(effective, draft.vars);
-      const { fields, vars } = liftConnectionVars(effective, `${this.source}: host ${draft.name}`);
-      hosts.set(draft.name, { name: draft.name, ...fields, vars, groups: ordered });
+      Object.assign(origins, draft.origins);
+      const lifted = liftConnectionVars(effective, `${this.source}: host ${draft.name}`, (key) => origins[key] ?? this.source);
+      hosts.set(draft.name, { name: draft.name, ...lifted.fields, vars: lifted.vars, groups: ordered });
+      for (const warning of lifted.warnings) warnings.set(warning, [...(warnings.get(warning) ?? []), draft.name]);
     }
 
     const out = new Map<string, InventoryGroup>();
     for (const group of groups.values()) {
       out.set(group.name, { name: group.name, hosts: [...group.hosts], children: [...group.children], vars: { ...group.vars } });
     }
-    return { source: this.source, hosts, groups: out };
+    return { source: this.source, hosts, groups: out, warnings: [...warnings].map(([warning, names]) => `${warning} (${listHosts(names)})`) };
   }
 
   /** Depth: the longest path from `all` (Ansible's rule); a cycle is an error naming it. */
@@ -155,4 +182,17 @@ export class InventoryBuilder {
     for (const name of this.#groups.keys()) if (!depth.has(name)) visit(name, 1);
     return depth;
   }
+}
+
+function recordOrigins(into: Record<string, string>, vars: Record<string, unknown>, origin: VarsOrigin): void {
+  for (const key of Object.keys(vars)) {
+    const where = typeof origin === "string" ? origin : origin[key];
+    if (where !== undefined) into[key] = where;
+  }
+}
+
+function listHosts(names: string[]): string {
+  const shown = names.slice(0, MAX_WARNING_HOSTS).join(", ");
+  const more = names.length > MAX_WARNING_HOSTS ? ` and ${names.length - MAX_WARNING_HOSTS} more` : "";
+  return `${names.length === 1 ? "host" : "hosts"} ${shown}${more}`;
 }

@@ -11,6 +11,10 @@
  *   subdirectories and `.md .txt .rst .orig .bak .retry .swp ~` skipped), merged.
  *
  * Then `group_vars/` and `host_vars/` beside the file (inside the directory) apply.
+ *
+ * Ansible Vault (with `options.vault`): an inventory file encrypted whole is decrypted, then read
+ * as above (its structure stays plain data: host names are not secrets); inline `!vault` values
+ * and vaulted vars files become Secrets (see yaml-source.ts).
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
@@ -23,6 +27,12 @@ import { addTsInventory } from "./load-ts-inventory.ts";
 import { addNativeYaml, isNativeYaml } from "./native-yaml.ts";
 import { addVarsDirs } from "./vars-dirs.ts";
 import { isMapping, YamlSource } from "./yaml-source.ts";
+import { isVaultText, type VaultKeyring } from "../vault/index.ts";
+
+export interface LoadInventoryOptions {
+  /** Vault passwords for encrypted files and `!vault` values; without it, vault content is an error. */
+  vault?: VaultKeyring;
+}
 
 export type InventoryFormat = "typescript" | "ini" | "yaml";
 
@@ -31,16 +41,16 @@ const INI = new Set([".ini", ".cfg"]);
 const YAML_EXT = new Set([".yml", ".yaml", ".json"]);
 const SKIPPED = /(\.(md|txt|rst|orig|bak|retry|swp|pyc)|~)$/;
 
-export async function loadInventory(path: string): Promise<Inventory> {
-  return loadInventories([path]);
+export async function loadInventory(path: string, options: LoadInventoryOptions = {}): Promise<Inventory> {
+  return loadInventories([path], options);
 }
 
 /**
  * Several `-i` merged into one inventory, as Ansible does: each path is read in order into the
  * same builder, so a later file adds hosts and groups and its vars win over an earlier one's.
  */
-export async function loadInventories(paths: readonly string[]): Promise<Inventory> {
-  const builder = new InventoryBuilder(paths.join(", "));
+export async function loadInventories(paths: readonly string[], options: LoadInventoryOptions = {}): Promise<Inventory> {
+  const builder = new InventoryBuilder(paths.join(", "), options);
   for (const path of paths) await addInventoryPath(builder, path);
   return builder.build();
 }
@@ -81,9 +91,10 @@ export async function addInventoryFile(builder: InventoryBuilder, file: string):
 
 /** Parse inventory text (INI or YAML) whose format is told by the file name or the content. */
 export function addInventoryText(builder: InventoryBuilder, file: string, text: string): void {
+  if (isVaultText(text)) text = decryptInventory(builder.vault, file, text);
   const format = detectFormat(file, text);
   if (format === "ini") return addAnsibleIni(builder, file, text);
-  const source = new YamlSource(file, text);
+  const source = new YamlSource(file, text, builder.vault ? { vault: builder.vault } : {});
   if (isNativeYaml(source.value)) addNativeYaml(builder, source);
   else addAnsibleYaml(builder, source);
 }
@@ -103,4 +114,13 @@ export function detectFormat(file: string, text: string): InventoryFormat {
     // Not YAML: INI.
   }
   return "ini";
+}
+
+function decryptInventory(vault: VaultKeyring | undefined, file: string, text: string): string {
+  if (!vault) {
+    throw new InventoryError(
+      located(file, 1, "the inventory is ansible-vault encrypted, but no vault password was given: use --vault-password-file FILE, --vault-id LABEL@FILE or PROVISION_VAULT_PASSWORD"),
+    );
+  }
+  return vault.decrypt(text, located(file, 1, "").replace(/: $/, ""));
 }

@@ -4,35 +4,46 @@
  * `NAME.json`, and a directory `NAME/` whose files (`.yml`, `.yaml`, `.json` or no extension,
  * recursively, in name order) are read in turn. Later files replace earlier keys; these vars
  * replace the inventory file's own vars for that host or group. Names the inventory does not know
- * are ignored, as Ansible does.
+ * are ignored, as Ansible does. A file encrypted with `ansible-vault encrypt` is decrypted with the
+ * run's vault passwords, and its strings become Secrets; so do inline `!vault` values.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { InventoryBuilder } from "./inventory-builder.ts";
 import { InventoryError, located } from "./inventory.ts";
 import { describeType, isMapping, YamlSource } from "./yaml-source.ts";
+import type { VaultKeyring } from "../vault/index.ts";
 
 const EXTENSIONS = ["", ".yml", ".yaml", ".json"];
 
 export async function addVarsDirs(builder: InventoryBuilder, dir: string, label: (path: string) => string): Promise<void> {
   for (const group of builder.groupNames) {
-    const vars = await readVarsFor(join(dir, "group_vars"), group, label);
-    if (vars) builder.groupVars(group, vars);
+    const read = await readVarsFor(join(dir, "group_vars"), group, label, builder.vault);
+    if (read) builder.groupVars(group, read.vars, read.origins);
   }
   for (const host of builder.hostNames) {
-    const vars = await readVarsFor(join(dir, "host_vars"), host, label);
-    if (vars) builder.hostVars(host, vars);
+    const read = await readVarsFor(join(dir, "host_vars"), host, label, builder.vault);
+    if (read) builder.hostVars(host, read.vars, read.origins);
   }
 }
 
-async function readVarsFor(dir: string, name: string, label: (path: string) => string): Promise<Record<string, unknown> | undefined> {
-  let merged: Record<string, unknown> | undefined;
+interface VarsRead {
+  vars: Record<string, unknown>;
+  /** `file:line` of each var. */
+  origins: Record<string, string>;
+}
+
+async function readVarsFor(dir: string, name: string, label: (path: string) => string, vault: VaultKeyring | undefined): Promise<VarsRead | undefined> {
+  let merged: VarsRead | undefined;
+  const add = (read: VarsRead) => {
+    merged = { vars: { ...merged?.vars, ...read.vars }, origins: { ...merged?.origins, ...read.origins } };
+  };
   for (const ext of EXTENSIONS) {
     const path = join(dir, `${name}${ext}`);
     const kind = await kindOf(path);
-    if (kind === "file") merged = { ...merged, ...(await readVarsFile(path, label)) };
+    if (kind === "file") add(await readVarsFile(path, label, vault));
     else if (kind === "dir" && ext === "") {
-      for (const file of await filesIn(path)) merged = { ...merged, ...(await readVarsFile(file, label)) };
+      for (const file of await filesIn(path)) add(await readVarsFile(file, label, vault));
     }
   }
   return merged;
@@ -58,7 +69,7 @@ async function filesIn(dir: string): Promise<string[]> {
   return out;
 }
 
-async function readVarsFile(path: string, label: (path: string) => string): Promise<Record<string, unknown>> {
+async function readVarsFile(path: string, label: (path: string) => string, vault: VaultKeyring | undefined): Promise<VarsRead> {
   const shown = label(path);
   let text: string;
   try {
@@ -66,8 +77,8 @@ async function readVarsFile(path: string, label: (path: string) => string): Prom
   } catch (error) {
     throw new InventoryError(located(shown, undefined, `cannot read: ${(error as Error).message}`));
   }
-  const source = new YamlSource(shown, text);
-  if (source.value === null || source.value === undefined) return {};
+  const source = new YamlSource(shown, text, { ...(vault ? { vault } : {}), secretLeaves: true });
+  if (source.value === null || source.value === undefined) return { vars: {}, origins: {} };
   if (!isMapping(source.value)) throw source.error([], `expected a mapping of var names to values, got ${describeType(source.value)}`);
-  return source.value;
+  return { vars: source.value, origins: source.originsOf([], source.value) };
 }

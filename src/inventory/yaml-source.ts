@@ -1,9 +1,25 @@
 /**
  * A YAML (or JSON) file read for the inventory: syntax errors and later problems name the file,
  * the line and the field path (`hosts.yml:12: all.children.web.hosts.web01.ansible_port: …`).
+ *
+ * Ansible Vault, with a keyring (see src/vault/): an inline `!vault |` value is decrypted and
+ * becomes a Secret (masked everywhere, sent on stdin only). A whole file encrypted with
+ * `ansible-vault encrypt` is decrypted first; with `secretLeaves` (vars files: a vaulted
+ * group_vars/host_vars file is where a team keeps its secrets) every string in it becomes a
+ * Secret too. Without a keyring, vault content is an error naming the file and line.
  */
 import YAML, { LineCounter, type Document } from "yaml";
+import { Secret } from "../shell/secret.ts";
+import { isVaultText, type VaultKeyring } from "../vault/index.ts";
 import { InventoryError, located } from "./inventory.ts";
+
+export interface YamlSourceOptions {
+  vault?: VaultKeyring;
+  /** Every string of a whole-file vaulted document becomes a Secret (vars files). */
+  secretLeaves?: boolean;
+}
+
+const VAULT_TAG = { tag: "!vault", resolve: (text: string) => text };
 
 export type FieldPath = readonly (string | number)[];
 
@@ -12,19 +28,41 @@ export class YamlSource {
   readonly #doc: Document;
   readonly #lines: LineCounter;
 
+  /** True when the whole file was vault-encrypted (its lines are those of the plaintext). */
+  readonly wholeFileVaulted: boolean;
+
   constructor(
     readonly file: string,
     text: string,
+    options: YamlSourceOptions = {},
   ) {
-    rejectVault(file, text);
+    this.wholeFileVaulted = isVaultText(text);
+    if (this.wholeFileVaulted) text = decryptOrReject(file, 1, text, options.vault);
     this.#lines = new LineCounter();
-    this.#doc = YAML.parseDocument(text, { lineCounter: this.#lines, uniqueKeys: true });
+    this.#doc = YAML.parseDocument(text, { lineCounter: this.#lines, uniqueKeys: true, customTags: [VAULT_TAG] });
     const error = this.#doc.errors[0];
     if (error) {
       const line = error.linePos?.[0]?.line;
       throw new InventoryError(located(file, line, `not valid YAML: ${error.message.split("\n")[0]}`));
     }
-    this.value = this.#doc.toJS({ maxAliasCount: 1000 });
+    this.#decryptInline(options.vault);
+    const value: unknown = this.#doc.toJS({ maxAliasCount: 1000 });
+    this.value = this.wholeFileVaulted && options.secretLeaves ? secretStrings(value) : value;
+  }
+
+  /** Replace each `!vault` scalar by a Secret holding its plaintext. */
+  #decryptInline(vault: VaultKeyring | undefined): void {
+    YAML.visit(this.#doc, {
+      Scalar: (_key, node) => {
+        if (node.tag !== "!vault") return;
+        const line = node.range ? this.#lines.linePos(node.range[0]).line : undefined;
+        if (typeof node.value !== "string") throw new InventoryError(located(this.file, line, "a !vault value must be the vault text (a block scalar)"));
+        const plain = decryptOrReject(this.file, line, node.value, vault);
+        // An empty secret masks nothing and cannot be a Secret: it stays the empty string.
+        node.value = plain.trim() === "" ? plain : new Secret(plain);
+        node.tag = undefined;
+      },
+    });
   }
 
   /** The line of the node at `path` (or of its nearest ancestor that exists). */
@@ -36,21 +74,37 @@ export class YamlSource {
     return undefined;
   }
 
+  /** `file:line` of each key of the mapping at `path` (for warnings about a var). */
+  originsOf(path: FieldPath, mapping: Record<string, unknown>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const key of Object.keys(mapping)) out[key] = located(this.file, this.lineOf([...path, key]), "").replace(/: $/, "");
+    return out;
+  }
+
   error(path: FieldPath, message: string): InventoryError {
     const field = path.length ? `${path.join(".")}: ` : "";
     return new InventoryError(located(this.file, this.lineOf(path), `${field}${message}`));
   }
 }
 
-/** ansible-vault content cannot be read without Ansible; say so instead of using ciphertext as a value. */
-export function rejectVault(file: string, text: string): void {
-  const lines = text.split("\n");
-  const index = lines.findIndex((line) => line.startsWith("$ANSIBLE_VAULT;") || /(^|[\s:])!vault(\s|$)/.test(line));
-  if (index >= 0) {
+/** Vault text → plaintext with the keyring; the error (no keyring, wrong password, damage) names file:line. */
+function decryptOrReject(file: string, line: number | undefined, text: string, vault: VaultKeyring | undefined): string {
+  const where = located(file, line, "").replace(/: $/, "");
+  if (!vault) {
     throw new InventoryError(
-      located(file, index + 1, "ansible-vault encrypted content is not supported: decrypt it, or give secrets as secretVar() vars ({ fromEnv } / { fromFile })"),
+      `${where}: ansible-vault encrypted content, but no vault password was given: use --vault-password-file FILE, --vault-id LABEL@FILE or PROVISION_VAULT_PASSWORD`,
     );
   }
+  return vault.decrypt(text, where);
+}
+
+function secretStrings(value: unknown): unknown {
+  if (typeof value === "string") return value.trim() === "" ? value : new Secret(value);
+  if (Array.isArray(value)) return value.map(secretStrings);
+  if (isMapping(value) && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, secretStrings(v)]));
+  }
+  return value;
 }
 
 export function isMapping(value: unknown): value is Record<string, unknown> {

@@ -11,6 +11,7 @@ import type { Client, ClientChannel } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
 import { TransportError } from "../transport.ts";
 import { makeAuthHandler } from "./auth.ts";
+import { spawnProxyCommand } from "./proxy-command.ts";
 import { hostKeyAlgorithms, loadKnownHosts, makeHostVerifier } from "./host-verifier.ts";
 import { resolveSshTarget, type JumpSpec, type SshTarget, type SshTargetOverrides } from "./ssh-config.ts";
 
@@ -32,6 +33,8 @@ export interface HopSettings {
   jumpOverrides: SshTargetOverrides;
   /** ssh2 debug output, for troubleshooting. */
   debug?: (message: string) => void;
+  /** Where to say what the ssh config sets that provision does not honour. */
+  warn?: (message: string) => void;
 }
 
 export interface Hop {
@@ -48,6 +51,8 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
     throw new TransportError(label, "connect", `ProxyJump chain longer than ${MAX_JUMP_DEPTH} hops (a loop in the ssh config?)`);
   }
   const role = depth === 0 ? "" : `jump host ${target.alias} `;
+  for (const warning of target.warnings) settings.warn?.(warning);
+  if (target.proxyCommand !== undefined) return [{ target, client: await connectViaCommand(target, target.proxyCommand, settings, label, role) }];
   if (target.proxyJump.length === 0) {
     return [{ target, client: await connectHop(target, settings, undefined, label, role) }];
   }
@@ -65,6 +70,19 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
   } catch (error) {
     for (const hop of before) hop.client.end();
     throw error;
+  }
+}
+
+/** Over a ProxyCommand's stdio; a failure says what the command printed on stderr. */
+async function connectViaCommand(target: SshTarget, command: string, settings: HopSettings, label: string, role: string): Promise<Client> {
+  const proxy = spawnProxyCommand(command);
+  try {
+    return await connectHop(target, settings, proxy.socket, label, role);
+  } catch (error) {
+    proxy.socket.destroy();
+    const stderr = proxy.stderr();
+    if (!(error instanceof TransportError) || stderr === "") throw error;
+    throw new TransportError(label, error.kind, `${error.message.replace(/^[^:]*: /, "")} (through ProxyCommand ${command}: ${stderr})`, { cause: error });
   }
 }
 

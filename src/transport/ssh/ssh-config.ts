@@ -5,9 +5,12 @@
  *
  * Honoured: HostName (with `%h`), User, Port, IdentityFile (several; `~`, `%d`, `%u`, `%h`, `%r`
  * expanded), ProxyJump (`none` or a comma-separated list of `[user@]host[:port]` or
- * `ssh://[user@]host[:port]`), UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias and
- * StrictHostKeyChecking. `Match exec` blocks are NOT evaluated (reading a config must never run a
- * local command); other Match criteria are.
+ * `ssh://[user@]host[:port]`), ProxyCommand (`%h %p %r %n %%` expanded; run locally, its stdio
+ * is the connection — see proxy-command.ts; it wins over a ProxyJump of the config),
+ * UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias, StrictHostKeyChecking, and Include
+ * (ssh-config-file.ts). `Match exec` blocks are NOT evaluated (reading a config must never run a
+ * local command); other Match criteria are. Every other directive in effect for the host is a
+ * warning naming it and its file:line (`SshTarget.warnings`), never a silent drop.
  *
  * StrictHostKeyChecking: `accept-new` = acceptNewHostKeys; `no`/`off` is treated as
  * `accept-new` too — an unknown host is trusted and recorded, but a CHANGED key is still refused
@@ -16,7 +19,8 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import SSHConfig from "ssh-config";
+import SSHConfig, { glob as sshGlob } from "ssh-config";
+import { expandIncludes } from "./ssh-config-file.ts";
 
 export interface JumpSpec {
   host: string;
@@ -45,6 +49,10 @@ export interface SshTarget {
   hostKeyAlias?: string;
   /** From StrictHostKeyChecking or the option: trust and record an unknown host. */
   acceptNewHostKeys: boolean;
+  /** A local command whose stdin/stdout is the connection (tokens expanded); excludes proxyJump. */
+  proxyCommand?: string;
+  /** Directives in effect that provision does not honour, each with its file:line. */
+  warnings: string[];
 }
 
 export interface SshTargetOverrides {
@@ -54,6 +62,8 @@ export interface SshTargetOverrides {
   identityFiles?: string[];
   /** A ProxyJump value ("none" disables the config's). */
   proxyJump?: string;
+  /** A ProxyCommand (tokens not yet expanded; "none" disables the config's). Wins over proxyJump. */
+  proxyCommand?: string;
   knownHostsFiles?: string[];
   acceptNewHostKeys?: boolean;
   /** Config file to read; default ~/.ssh/config; false to read none. */
@@ -79,11 +89,18 @@ export function resolveSshTarget(alias: string, overrides: SshTargetOverrides = 
       }
     }
   }
-  return resolveSshTargetFromText(text, alias, overrides);
+  if (text === "" || configPath === false) return resolveSshTargetFromText(text, alias, overrides);
+  const expanded = expandIncludes(text, configPath, homeDir);
+  const target = resolveSshTargetFromText(expanded.text, alias, overrides, expanded.origins);
+  target.warnings.unshift(...expanded.warnings);
+  return target;
 }
 
-/** The pure part: resolve against config text. */
-export function resolveSshTargetFromText(configText: string, alias: string, overrides: SshTargetOverrides = {}): SshTarget {
+/**
+ * The pure part: resolve against config text. `origins` (file:line of each line, see
+ * ssh-config-file.ts) makes warnings name where a directive is; without it, they say "line N".
+ */
+export function resolveSshTargetFromText(configText: string, alias: string, overrides: SshTargetOverrides = {}, origins?: string[]): SshTarget {
   const homeDir = overrides.homeDir ?? os.homedir();
   const localUser = overrides.localUser ?? safeLocalUser();
   const computed = configText.trim() === "" ? {} : computeConfig(configText, alias);
@@ -108,7 +125,10 @@ export function resolveSshTargetFromText(configText: string, alias: string, over
   const configuredIdentities = overrides.identityFiles ?? all("IdentityFile");
   const identityFiles = configuredIdentities.filter((file) => file.toLowerCase() !== "none").map(expand);
 
-  const jumpText = overrides.proxyJump ?? first("ProxyJump");
+  // An explicit ProxyJump (option, inventory) beats the config's ProxyCommand, and vice versa.
+  const commandText = overrides.proxyCommand ?? (overrides.proxyJump === undefined ? first("ProxyCommand") : undefined);
+  const proxyCommand = commandText && commandText.toLowerCase() !== "none" ? expandTokens(commandText, { h: hostname, p: String(port), r: user, n: alias }) : undefined;
+  const jumpText = proxyCommand !== undefined ? undefined : (overrides.proxyJump ?? first("ProxyJump"));
   const proxyJump = jumpText && jumpText.toLowerCase() !== "none" ? parseProxyJump(jumpText) : [];
 
   const userKnown = overrides.knownHostsFiles ?? splitWords(all("UserKnownHostsFile"));
@@ -139,7 +159,40 @@ export function resolveSshTargetFromText(configText: string, alias: string, over
     globalKnownHostsFiles: globalKnown,
     ...(hostKeyAlias ? { hostKeyAlias } : {}),
     acceptNewHostKeys,
+    ...(proxyCommand !== undefined ? { proxyCommand } : {}),
+    warnings: unhonouredDirectives(configText, alias, Object.keys(computed), origins),
   };
+}
+
+/** Directives provision acts on (lower case); every other one in effect is a warning. */
+const HONOURED = new Set([
+  "host", "match", "include", "hostname", "user", "port", "identityfile", "proxyjump", "proxycommand",
+  "userknownhostsfile", "globalknownhostsfile", "hostkeyalias", "stricthostkeychecking",
+]);
+
+/** One warning per directive in effect that is not honoured, at the first line that sets it for this host. */
+function unhonouredDirectives(text: string, alias: string, keys: string[], origins: string[] | undefined): string[] {
+  const ignored = new Set(keys.filter((key) => !HONOURED.has(key)));
+  if (ignored.size === 0) return [];
+  const found = new Map<string, string>();
+  let active = true;
+  text.split("\n").forEach((line, index) => {
+    const match = /^\s*([A-Za-z]+)(?:\s*=\s*|\s+)(.*?)\s*$/.exec(line);
+    if (!match) return;
+    const name = (match[1] as string).toLowerCase();
+    // Host patterns decide; a Match block is taken as applying (compute() already evaluated it).
+    if (name === "host") active = hostPatternsMatch(match[2] as string, alias);
+    else if (name === "match") active = true;
+    else if (active && ignored.has(name) && !found.has(name)) {
+      found.set(name, `${origins?.[index] || `line ${index + 1}`}: ${match[1]} is not honoured by provision: ignored (host ${alias})`);
+    }
+  });
+  return [...ignored].map((key) => found.get(key) ?? `ssh config: ${key} is not honoured by provision: ignored (host ${alias})`);
+}
+
+function hostPatternsMatch(patterns: string, alias: string): boolean {
+  const list = patterns.split(/\s+/).filter(Boolean).map((p) => p.replace(/^"(.*)"$/, "$1"));
+  return sshGlob(list, alias);
 }
 
 function computeConfig(text: string, alias: string): Record<string, string | string[]> {

@@ -23,7 +23,7 @@ import { connectChain, type Hop } from "./connect.ts";
 import { Semaphore } from "./semaphore.ts";
 import { resolveSshTarget, type SshTarget } from "./ssh-config.ts";
 import { underHostTimeout } from "./host-timeout.ts";
-import { sudoCommand, sudoFailure, sudoStdin, type BecomeOptions } from "./sudo.ts";
+import { becomeCommand, stripSuPrompt, sudoFailure, sudoStdin, suFailure, type BecomeOptions } from "./sudo.ts";
 
 export interface SshOptions {
   /** The host as the user wrote it: an ssh config alias, a name or an address. */
@@ -51,7 +51,11 @@ export interface SshOptions {
   sshConfigPath?: string | false;
   /** ProxyJump value, overriding the config's ("none" disables it). */
   proxyJump?: string;
-  /** Run commands as root through sudo when the login user is not root. */
+  /** ProxyCommand (`%h %p %r %n %%` expanded), overriding the config's and its ProxyJump ("none" disables it). */
+  proxyCommand?: string;
+  /** Where to say what the ssh config sets that provision does not honour (default: stderr, once per message). */
+  warn?: (message: string) => void;
+  /** Run commands as another user (default root) through sudo or su; sudo is skipped when it would change nothing. */
   become?: BecomeOptions;
   /** SSH handshake timeout per hop, ms (default 15000). */
   readyTimeout?: number;
@@ -87,6 +91,7 @@ export async function connectSsh(options: SshOptions): Promise<SshTransport> {
       ...(options.user !== undefined ? { user: options.user } : {}),
       ...(options.identityFiles !== undefined ? { identityFiles: options.identityFiles } : {}),
       ...(options.proxyJump !== undefined ? { proxyJump: options.proxyJump } : {}),
+      ...(options.proxyCommand !== undefined ? { proxyCommand: options.proxyCommand } : {}),
       ...(options.knownHostsFiles !== undefined ? { knownHostsFiles: options.knownHostsFiles } : {}),
       ...(options.acceptNewHostKeys !== undefined ? { acceptNewHostKeys: options.acceptNewHostKeys } : {}),
       ...(options.sshConfigPath !== undefined ? { sshConfigPath: options.sshConfigPath } : {}),
@@ -94,6 +99,15 @@ export async function connectSsh(options: SshOptions): Promise<SshTransport> {
     });
   } catch (error) {
     throw new TransportError(options.host, "connect", (error as Error).message, { cause: error });
+  }
+  const become = effectiveBecome(options.become, target.user);
+  if (become?.method === "su" && become.password === undefined && target.user !== "root") {
+    // su would take the command's first stdin line as the password.
+    throw new TransportError(
+      options.host,
+      "sudo",
+      `become method su as ${target.user} needs ${become.user ?? "root"}'s password: set ansible_become_password (e.g. vault-encrypted) or PROVISION_BECOME_PASSWORD`,
+    );
   }
   const agentSocket = options.agent === false ? undefined : (options.agent ?? agentSocketFromEnv(env));
   const passphrase = options.passphrase?.reveal() ?? (env[PASSPHRASE_ENV] || undefined);
@@ -114,11 +128,27 @@ export async function connectSsh(options: SshOptions): Promise<SshTransport> {
       homeDir,
     },
     ...(options.debug ? { debug: options.debug } : {}),
+    warn: options.warn ?? warnOnce,
   });
   return new SshTransport(options.host, hops, {
     maxChannels: options.maxChannels ?? DEFAULTS.maxChannels,
-    ...(options.become ? { become: options.become } : {}),
+    ...(become ? { become } : {}),
   });
+}
+
+/** sudo to root from root changes nothing; any other become does. */
+function effectiveBecome(become: BecomeOptions | undefined, loginUser: string): BecomeOptions | undefined {
+  if (!become) return undefined;
+  return loginUser === "root" && (become.user ?? "root") === "root" ? undefined : become;
+}
+
+const warned = new Set<string>();
+/** The same ssh config directive would warn for every host it applies to: say it once. */
+function warnOnce(message: string): void {
+  const key = message.replace(/ \(host [^)]*\)$/, "");
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.stderr.write(`provision: warning: ${message}\n`);
 }
 
 type Pending = (error: TransportError) => void;
@@ -147,8 +177,8 @@ export class SshTransport implements Transport {
     this.#hops = hops;
     this.#client = last.client;
     this.#channels = new Semaphore(options.maxChannels);
-    // sudo only when it changes something: root needs none.
-    this.#become = options.become && last.target.user !== "root" ? options.become : undefined;
+    // connectSsh drops a become that changes nothing (sudo to root from root).
+    this.#become = options.become;
     for (const hop of hops) {
       const name = hop === last ? "" : ` (via jump host ${hop.target.alias})`;
       hop.client.on("error", (error: Error) => this.#markLost(`connection lost${name}: ${error.message}`, error));
@@ -187,7 +217,7 @@ export class SshTransport implements Transport {
   wireCommand(command: string, timeoutMs?: number): string {
     // Host-side backstop a second after our own timeout (see host-timeout.ts).
     const killAfter = timeoutMs === undefined ? undefined : timeoutMs / 1000 + 1;
-    if (this.#become) return sudoCommand(command, this.#become.password !== undefined, killAfter, this.runId);
+    if (this.#become) return becomeCommand(command, this.#become, killAfter, this.runId);
     return `exec ${underHostTimeout(command, killAfter, this.runId)}`;
   }
 
@@ -197,9 +227,11 @@ export class SshTransport implements Transport {
     const wire = this.wireCommand(command, options.timeoutMs);
     const stdin = this.#become ? sudoStdin(this.#become.password, options.stdin) : options.stdin;
     const release = await this.#channels.acquire();
-    const result = await this.#run(wire, stdin, options.timeoutMs, release);
+    const raw = await this.#run(wire, stdin, options.timeoutMs, release);
+    const su = this.#become?.method === "su";
+    const result = su && this.#become?.password ? { ...raw, stderr: stripSuPrompt(raw.stderr) } : raw;
     if (this.#become) {
-      const problem = sudoFailure(result, this.user);
+      const problem = su ? suFailure(result, this.user, this.#become.user ?? "root") : sudoFailure(result, this.user);
       if (problem) {
         const stderr = result.stderr.toString("utf8").trim().split("\n").slice(-3).join("\n");
         throw new TransportError(this.host, "sudo", `${problem}\n${stderr}`);

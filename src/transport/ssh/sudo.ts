@@ -21,15 +21,71 @@
  *
  * The shell's `read` also reads a pipe byte by byte (POSIX), so either way the command receives
  * stdin minus exactly the first line. Cost: one extra `sudo -n true` on the host per command.
+ * `become.user` other than root adds `-u USER` (then sudo runs even for a root login).
+ *
+ * `su` (Ansible's `ansible_become_method=su`): the password is the TARGET user's. Measured on
+ * Debian 12 (util-linux su, PAM): without a tty, su reads the password from stdin — exactly the
+ * first line, the command then gets the rest intact — and prints its "Password: " prompt on
+ * stderr (stripped from the result). su has no credential cache, but as root it asks for nothing,
+ * so the password line would reach the command: the wrapper drops it itself then:
+ *
+ *   if [ "$(id -u)" = 0 ]; then IFS= read -r _ || :; fi; exec su -s /bin/sh -c <command> -- USER
+ *
+ * Without a password, su is used only from a root login (su would read the command's first
+ * stdin line as the password otherwise: refused when connecting, see ssh-transport.ts).
+ * An su that insists on a terminal ("must be run from a terminal": BSD, busybox) is reported.
  */
+import { quote } from "../../shell/quote.ts";
 import { underHostTimeout } from "./host-timeout.ts";
 import type { Secret } from "../../shell/secret.ts";
 import type { ExecResult } from "../transport.ts";
 
 export interface BecomeOptions {
-  method: "sudo";
-  /** The login user's sudo password; sent on stdin only. Omit for NOPASSWD sudo. */
+  method: "sudo" | "su";
+  /** Whom to become (default root). */
+  user?: string;
+  /** sudo: the login user's password; su: the target user's. Sent on stdin only. Omit for NOPASSWD sudo. */
   password?: Secret;
+}
+
+/** The command line for `command` run as `become.user` through sudo or su. Never holds the password. */
+export function becomeCommand(command: string, become: BecomeOptions, killAfterSeconds?: number, runId?: string): string {
+  const withPassword = become.password !== undefined;
+  if (become.method === "su") return suCommand(command, become.user ?? "root", withPassword, killAfterSeconds, runId);
+  return sudoCommand(command, withPassword, killAfterSeconds, become.user, runId);
+}
+
+export function suCommand(command: string, user: string, withPassword: boolean, killAfterSeconds?: number, runId?: string): string {
+  const inner = `exec ${underHostTimeout(command, killAfterSeconds, runId)}`;
+  const su = `exec su -s /bin/sh -c ${quote(inner)} -- ${quote(user)}`;
+  return withPassword ? `if [ "$(id -u)" = 0 ]; then IFS= read -r _ || :; fi; ${su}` : su;
+}
+
+/** su's prompt, printed on stderr before the command's own output (when a password was read). */
+export function stripSuPrompt(stderr: Buffer): Buffer {
+  const prompt = Buffer.from("Password: ");
+  return stderr.subarray(0, prompt.length).equals(prompt) ? stderr.subarray(prompt.length) : stderr;
+}
+
+const SU_PROBLEMS: { pattern: RegExp; explain: (user: string, target: string) => string }[] = [
+  {
+    pattern: /^su: Authentication failure/m,
+    explain: (user, target) => `su from ${user} to ${target} refused the password (the become password must be ${target}'s)`,
+  },
+  { pattern: /^su: user .* does not exist/m, explain: (_user, target) => `su: user ${target} does not exist on the host` },
+  {
+    pattern: /^su: must be run from a terminal|^su: .*terminal/m,
+    explain: () => "this host's su reads passwords only from a terminal: use become method sudo",
+  },
+  { pattern: /^(.*: )?su: (command )?not found/m, explain: () => "su is not installed on the host" },
+];
+
+/** When su itself failed (rather than the command it ran), say why. */
+export function suFailure(result: ExecResult, user: string, target: string): string | undefined {
+  if (result.exitCode !== 1 && result.exitCode !== 125 && result.exitCode !== 126 && result.exitCode !== 127) return undefined;
+  const head = result.stderr.subarray(0, 4096).toString("utf8");
+  for (const problem of SU_PROBLEMS) if (problem.pattern.test(head)) return problem.explain(user, target);
+  return undefined;
 }
 
 /**
@@ -40,16 +96,17 @@ export interface BecomeOptions {
  * would keep running (and keep its session counted against MaxSessions). With this set, the
  * command runs under timeout(1) (see host-timeout.ts).
  */
-export function sudoCommand(command: string, withPassword: boolean, killAfterSeconds?: number, runId?: string): string {
+export function sudoCommand(command: string, withPassword: boolean, killAfterSeconds?: number, user?: string, runId?: string): string {
   const inner = underHostTimeout(command, killAfterSeconds, runId);
-  if (!withPassword) return `exec sudo -n -- ${inner}`;
+  const as = user !== undefined && user !== "root" ? ` -u ${quote(user)}` : "";
+  if (!withPassword) return `exec sudo -n${as} -- ${inner}`;
   return (
-    `if sudo -n true 2>/dev/null; then IFS= read -r _ || :; set -- -n; else set -- -k -S -p ''; fi; ` +
-    `exec sudo "$@" -- ${inner}`
+    `if sudo -n${as} true 2>/dev/null; then IFS= read -r _ || :; set -- -n; else set -- -k -S -p ''; fi; ` +
+    `exec sudo "$@"${as} -- ${inner}`
   );
 }
 
-/** stdin for a sudo-wrapped command: the password line first (when there is one), then the data. */
+/** stdin for a sudo- or su-wrapped command: the password line first (when there is one), then the data. */
 export function sudoStdin(password: Secret | undefined, stdin: Buffer | string | undefined): Buffer {
   const data = stdin === undefined ? Buffer.alloc(0) : Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin, "utf8");
   if (password === undefined) return data;

@@ -57,7 +57,7 @@ describe("Ansible YAML inventory", () => {
 
   it("names the line of a YAML syntax error and refuses vault-encrypted content", () => {
     expect(yamlError("all:\n  hosts:\n    a: {\n")).toMatch(/^inventory\/hosts\.yml:\d+: not valid YAML/);
-    expect(yamlError("all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n")).toMatch(/^inventory\/hosts\.yml:3: ansible-vault encrypted content is not supported/);
+    expect(yamlError("all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n")).toMatch(/^inventory\/hosts\.yml:3: ansible-vault encrypted content, but no vault password was given/);
   });
 });
 

@@ -1,0 +1,62 @@
+/**
+ * ProxyCommand: a local command whose stdin and stdout carry the SSH connection (ssh2's `sock`
+ * option takes any Duplex). As OpenSSH does, the command (its tokens already expanded, see
+ * ssh-config.ts) runs with `/bin/sh -c "exec …"`, from the controller's configuration — the
+ * controller is trusted (SECURITY.md); an inventory's value is the controller's file too.
+ *
+ * The process never outlives its connection: it is killed (TERM, then KILL after a grace) when the
+ * socket closes for any reason — the connection ended, failed, or the handshake timed out — and
+ * on process exit. Its stderr is kept (the last 2 KiB) for the error message when it fails.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { Duplex } from "node:stream";
+
+const STDERR_TAIL_BYTES = 2048;
+const KILL_GRACE_MS = 2_000;
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+export interface ProxySocket {
+  socket: Duplex;
+  child: ChildProcess;
+  /** What the command printed on stderr (the tail), for messages. */
+  stderr(): string;
+}
+
+export function spawnProxyCommand(command: string): ProxySocket {
+  const child = spawn("/bin/sh", ["-c", `exec ${command}`], { stdio: ["pipe", "pipe", "pipe"] });
+  running.add(child);
+  installExitHook();
+  let tail = Buffer.alloc(0);
+  child.stderr?.on("data", (chunk: Buffer) => {
+    tail = Buffer.concat([tail, chunk]);
+    if (tail.length > STDERR_TAIL_BYTES) tail = tail.subarray(tail.length - STDERR_TAIL_BYTES);
+  });
+  const socket = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  const stop = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+    timer.unref();
+    child.once("exit", () => clearTimeout(timer));
+  };
+  socket.on("close", stop);
+  // Writes after the command died must not crash the process; ssh2 sees the close.
+  socket.on("error", () => undefined);
+  child.stdin?.on("error", () => undefined);
+  child.on("error", (error) => socket.destroy(error));
+  child.on("exit", () => running.delete(child));
+  // A command that ended (its output read to the end) ends the connection; ssh2 reports it closed.
+  child.on("close", () => {
+    if (!socket.destroyed) socket.destroy();
+  });
+  return { socket, child, stderr: () => tail.toString("utf8").trim() };
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+}
