@@ -31,11 +31,14 @@ if (built.fresh) {
 }
 if (built.fresh) {
   const { index } = built;
+  const sourceIndex = pathToFileURL(join(repo, "src/index.ts")).href;
+  // For the compile cache (src/playbook/compile-cache.ts): playbooks compiled against this build.
+  globalThis[Symbol.for("provision.built-engine")] = { sourceIndex, builtIndex: index };
   globalThis[Symbol.for("provision.prepare-user-typescript")] = async () => {
     await registerTsx();
     // A playbook importing the API by its source path gets the built module the CLI already uses.
     registerHooks("./resolve-built-engine.js", import.meta.url, {
-      data: { sourceIndex: pathToFileURL(join(repo, "src/index.ts")).href, builtIndex: index },
+      data: { sourceIndex, builtIndex: index },
     });
   };
 } else {

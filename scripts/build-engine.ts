@@ -109,6 +109,12 @@ async function prune(keep: string, all: boolean): Promise<void> {
   }
 }
 
+// `npm pack` / `npm publish` run `prepack` (this, with --only) and then `prepare` too: one build
+// for the package is enough, and a second would ship two.
+if (process.env.npm_lifecycle_event === "prepare" && ["pack", "publish"].includes(process.env.npm_command ?? "")) {
+  process.stdout.write("provision: engine built by prepack\n");
+  process.exit(0);
+}
 const only = process.argv.includes("--only");
 const buildDir = `build-${new Date().toISOString().replace(/[-:.]/g, "")}-${process.pid}`;
 const manifest = await compile(buildDir);

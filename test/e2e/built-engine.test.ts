@@ -17,7 +17,7 @@ let probeDir: string;
 
 function node(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile("node", args, { cwd: pkg, timeout: 60_000, env: { ...process.env, CI: "1", ...env } }, (error, stdout, stderr) => {
+    execFile("node", args, { cwd: pkg, timeout: 60_000, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), ...env } }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });
