@@ -1,7 +1,7 @@
 // The floor, ssh2 side: connect to every host in parallel (host key checked against known_hosts,
 // public-key auth), run one command (`true`), disconnect. Plain JavaScript, so no TypeScript
 // loader is in the measurement: this is what any Node SSH tool pays at least.
-//   node bench/floor-ssh2.mjs KEY KNOWN_HOSTS USER ADDRESS...
+//   node bench/floor-ssh2.mjs KEY KNOWN_HOSTS USER ADDRESS[:PORT]...
 import fs from "node:fs";
 import ssh2 from "ssh2";
 
@@ -14,7 +14,9 @@ const known = new Map(
   }),
 );
 
-function once(address) {
+function once(target) {
+  const [address, port = "22"] = target.split(":");
+  const knownAs = port === "22" ? address : `[${address}]:${port}`;
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     client.on("error", reject);
@@ -31,10 +33,11 @@ function once(address) {
     });
     client.connect({
       host: address,
+      port: Number(port),
       username: user,
       privateKey,
       readyTimeout: 15000,
-      hostVerifier: (key) => known.get(address)?.equals(key) === true,
+      hostVerifier: (key) => known.get(knownAs)?.equals(key) === true,
     });
   });
 }

@@ -4,6 +4,7 @@
  * JavaScript) and OpenSSH (`ssh HOST true`, all hosts in parallel, no ControlMaster).
  */
 import path from "node:path";
+import { hostArg } from "./distance.ts";
 import type { TestFleet, TestHost } from "./fleet.ts";
 import { REPO } from "./tools.ts";
 
@@ -12,13 +13,13 @@ export const FLOORS: FloorKind[] = ["floor-ssh2", "floor-openssh"];
 
 export function floorCommand(kind: FloorKind, fleet: TestFleet, hosts: TestHost[]): string[] {
   if (kind === "floor-ssh2") {
-    return [process.execPath, path.join(REPO, "bench/floor-ssh2.mjs"), fleet.privateKeyPath, fleet.knownHostsPath, "root", ...hosts.map((h) => h.address)];
+    return [process.execPath, path.join(REPO, "bench/floor-ssh2.mjs"), fleet.privateKeyPath, fleet.knownHostsPath, "root", ...hosts.map(hostArg)];
   }
   const ssh = [
     "ssh", "-n", "-i", fleet.privateKeyPath, "-o", `UserKnownHostsFile=${fleet.knownHostsPath}`, "-o", "StrictHostKeyChecking=yes",
     "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none", "-F", "/dev/null",
   ].join(" ");
   // One shell starts them all and fails if any failed.
-  const script = `pids=; for a in "$@"; do ${ssh} "root@$a" true & pids="$pids $!"; done; rc=0; for p in $pids; do wait "$p" || rc=1; done; exit $rc`;
-  return ["sh", "-c", script, "sh", ...hosts.map((h) => h.address)];
+  const script = `pids=; while [ $# -gt 0 ]; do ${ssh} -p "$2" "root@$1" true & pids="$pids $!"; shift 2; done; rc=0; for p in $pids; do wait "$p" || rc=1; done; exit $rc`;
+  return ["sh", "-c", script, "sh", ...hosts.flatMap((h) => [h.address, String(h.port)])];
 }

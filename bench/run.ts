@@ -1,7 +1,7 @@
 /**
  * provision vs Ansible on the same real test hosts (see bench/README.md):
  *
- *   sudo npx tsx bench/run.ts [--rounds 5[,3]] [--hosts 1,20] [--tools provision,ansible] [--instance 3] [--out FILE]
+ *   sudo npx tsx bench/run.ts [--rounds 5[,3]] [--hosts 1,20] [--rtt 0,20,100] [--tools provision,ansible] [--instance 3] [--out FILE]
  *   sudo npx tsx bench/run.ts --smoke          # 1 round, 1 host, provision only: a quick CI check
  *
  * Every round, each tool in turn gets a fresh fleet of N hosts on harness instance 3 (never the
@@ -15,6 +15,9 @@
  *   npx tsx bench/run.ts --table a.json [b.json …]   # the table again, from saved samples
  *
  * --rounds takes one count, or one per --hosts entry (5,3: 5 rounds of 1 host, 3 of 20).
+ * --rtt: network distances (ms of round trip) to run the scenarios at, each host behind a latency
+ * proxy (distance.ts); the first apply runs at the first distance only (the hosts are fresh once).
+ * What each proxy really adds is measured first (small round trips through it) and logged.
  * Before every timed run the bench waits COOL_DOWN_MS: Postfix's postconf pauses (up to ~2 s)
  * when main.cf was modified less than a second or two ago ("let the file cool down"), so a run
  * right after the tamper would measure Postfix's pause, not the tool.
@@ -24,6 +27,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { atDistance } from "./distance.ts";
+import { measureAddedRtt } from "./latency-proxy.ts";
 import { acceptedConnections, DEFAULT_INSTANCE, onHost, startFleet, useInstance, type TestFleet } from "./fleet.ts";
 import { floorCommand, FLOORS } from "./floor.ts";
 import { measure } from "./measure.ts";
@@ -35,6 +40,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: "string" },
     hosts: { type: "string" },
     tools: { type: "string" },
+    rtt: { type: "string", default: "0" },
     instance: { type: "string", default: String(DEFAULT_INSTANCE) },
     out: { type: "string" },
     smoke: { type: "boolean", default: false },
@@ -54,6 +60,8 @@ const roundsFor = (i: number) => roundList[i] ?? (roundList[roundList.length - 1
 const tools = (values.tools ?? (smoke ? "provision" : "provision,ansible")).split(",") as Tool[];
 if (roundList.some((r) => !Number.isInteger(r) || r < 1 || r > 50)) throw new Error("--rounds: counts 1–50");
 if (hostCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 100)) throw new Error("--hosts: counts 1–100");
+const rtts = values.rtt.split(",").map(Number);
+if (rtts.some((r) => !Number.isInteger(r) || r < 0 || r > 1000)) throw new Error("--rtt: round trips of 0–1000 ms");
 if (tools.some((t) => t !== "provision" && t !== "ansible")) throw new Error("--tools: provision, ansible");
 if (process.getuid?.() !== 0) throw new Error("the test hosts need root: run with sudo");
 useInstance(Number(values.instance));
@@ -76,7 +84,7 @@ log(`provision ${engine}`);
 const COOL_DOWN_MS = 2_500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let runCounter = 0;
-async function runTool(target: Target, scenario: (typeof SCENARIOS)[number], hosts: number, round: number): Promise<void> {
+async function runTool(target: Target, scenario: (typeof SCENARIOS)[number], hosts: number, round: number, rttMs: number): Promise<void> {
   const { argv, env } = commandFor(target, scenario, ++runCounter);
   const first = target.hosts[0];
   const before = first ? await acceptedConnections(first) : 0;
@@ -86,8 +94,8 @@ async function runTool(target: Target, scenario: (typeof SCENARIOS)[number], hos
   const outcome = judge(target.tool, scenario, sample.code, sample.stdout, target.hosts.length);
   if (!outcome.ok) fs.writeFileSync(path.join(work, `failed-${runCounter}.log`), `${argv.join(" ")}\n${sample.stdout}\n${sample.stderr}`);
   const { ok, why, roundTrips, readRoundTrips, changed } = outcome;
-  samples.push({ hosts, round, tool: target.tool, scenario, wallMs: sample.wallMs, cpuMs: sample.userMs + sample.sysMs, ok, why, roundTrips, readRoundTrips, connections, changed });
-  log(`${hosts}h r${round} ${target.tool.padEnd(9)} ${scenario.padEnd(11)} ${(sample.wallMs / 1000).toFixed(2)} s wall, ${((sample.userMs + sample.sysMs) / 1000).toFixed(2)} s CPU${ok ? "" : `  NOT OK: ${why}`}`);
+  samples.push({ hosts, rttMs, round, tool: target.tool, scenario, wallMs: sample.wallMs, cpuMs: sample.userMs + sample.sysMs, ok, why, roundTrips, readRoundTrips, connections, changed });
+  log(`${hosts}h ${rttMs}ms r${round} ${target.tool.padEnd(9)} ${scenario.padEnd(11)} ${(sample.wallMs / 1000).toFixed(2)} s wall, ${((sample.userMs + sample.sysMs) / 1000).toFixed(2)} s CPU${ok ? "" : `  NOT OK: ${why}`}`);
 }
 
 async function startFleetRetrying(count: number): Promise<TestFleet> {
@@ -99,13 +107,20 @@ async function startFleetRetrying(count: number): Promise<TestFleet> {
   }
 }
 
-async function runFloors(fleet: TestFleet, n: number, round: number): Promise<void> {
+async function runFloors(fleet: TestFleet, n: number, round: number, rttMs: number): Promise<void> {
   for (const kind of FLOORS) {
     const sample = await measure(floorCommand(kind, fleet, fleet.hosts));
     const ok = sample.code === 0;
-    samples.push({ hosts: n, round, tool: kind, scenario: "floor", wallMs: sample.wallMs, cpuMs: sample.userMs + sample.sysMs, ok, ...(ok ? {} : { why: sample.stderr.trim().slice(-300) }) });
-    log(`${n}h r${round} ${kind} ${(sample.wallMs / 1000).toFixed(2)} s wall${ok ? "" : `  NOT OK: ${sample.stderr.trim().slice(-200)}`}`);
+    samples.push({ hosts: n, rttMs, round, tool: kind, scenario: "floor", wallMs: sample.wallMs, cpuMs: sample.userMs + sample.sysMs, ok, ...(ok ? {} : { why: sample.stderr.trim().slice(-300) }) });
+    log(`${n}h ${rttMs}ms r${round} ${kind} ${(sample.wallMs / 1000).toFixed(2)} s wall${ok ? "" : `  NOT OK: ${sample.stderr.trim().slice(-200)}`}`);
   }
+}
+
+// The RTT each proxy adds, measured (one-byte round trips through it to a local echo), not assumed.
+const rttCheck: Record<string, { medianMs: number; directMs: number; addedMs: number }> = {};
+for (const rtt of rtts.filter((r) => r > 0)) {
+  rttCheck[rtt] = await measureAddedRtt(rtt / 2, 20);
+  log(`latency proxy at ${rtt} ms: adds ${rttCheck[rtt].addedMs.toFixed(1)} ms per round trip (median of 20; direct ${rttCheck[rtt].directMs.toFixed(2)} ms)`);
 }
 
 try {
@@ -115,22 +130,30 @@ try {
       for (const [position, tool] of order.entries()) {
         const fleet = await startFleetRetrying(n);
         try {
-          const target = prepareTarget(tool, fleet.hosts, fleet, path.join(work, `${n}h-r${round}-${tool}`));
-          for (const scenario of SCENARIOS) {
-            if (scenario === "check-drift") await Promise.all(target.hosts.map((h) => onHost(h, TAMPER)));
-            await runTool(target, scenario, n, round);
-            if (scenario === "check-drift") await Promise.all(target.hosts.map((h) => onHost(h, RESTORE)));
+          for (const [rttIndex, rtt] of rtts.entries()) {
+            const distant = await atDistance(fleet, rtt, path.join(work, `${n}h-r${round}-${tool}`));
+            try {
+              const target = prepareTarget(tool, distant.hosts, distant.fleet, path.join(work, `${n}h-r${round}-${tool}-rtt${rtt}`));
+              for (const scenario of SCENARIOS) {
+                if (scenario === "apply-fresh" && rttIndex > 0) continue; // fresh once only
+                if (scenario === "check-drift") await Promise.all(fleet.hosts.map((h) => onHost(h, TAMPER)));
+                await runTool(target, scenario, n, round, rtt);
+                if (scenario === "check-drift") await Promise.all(fleet.hosts.map((h) => onHost(h, RESTORE)));
+              }
+              if (position === 0) await runFloors(distant.fleet, n, round, rtt);
+            } finally {
+              await distant.close();
+            }
           }
-          if (position === 0) await runFloors(fleet, n, round);
         } finally {
           await fleet.stop();
         }
       }
-      fs.writeFileSync(out, JSON.stringify({ engine, samples }, null, 1));
+      fs.writeFileSync(out, JSON.stringify({ engine, rttCheck, samples }, null, 1));
     }
   }
 } finally {
-  fs.writeFileSync(out, JSON.stringify({ engine, samples, load: load(), cpus: os.cpus().length }, null, 1));
+  fs.writeFileSync(out, JSON.stringify({ engine, rttCheck, samples, load: load(), cpus: os.cpus().length }, null, 1));
 }
 
 console.log(renderTable(samples));

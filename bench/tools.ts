@@ -6,7 +6,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { TestFleet, TestHost } from "./fleet.ts";
+import type { DistantHost } from "./distance.ts";
+import type { TestFleet } from "./fleet.ts";
 
 export const REPO = path.resolve(import.meta.dirname, "..");
 export type Tool = "provision" | "ansible";
@@ -19,12 +20,12 @@ const HOSTNAME = "mail.example.test";
 /** One tool's share of a fleet, and the files its runs need. */
 export interface Target {
   tool: Tool;
-  hosts: TestHost[];
+  hosts: DistantHost[];
   fleet: TestFleet;
   dir: string;
 }
 
-export function prepareTarget(tool: Tool, hosts: TestHost[], fleet: TestFleet, dir: string): Target {
+export function prepareTarget(tool: Tool, hosts: DistantHost[], fleet: TestFleet, dir: string): Target {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, "mail.yml"),
@@ -34,7 +35,7 @@ export function prepareTarget(tool: Tool, hosts: TestHost[], fleet: TestFleet, d
     path.join(dir, "inventory.ini"),
     [
       "[mail]",
-      ...hosts.map((h) => `${h.name} ansible_host=${h.address}`),
+      ...hosts.map((h) => `${h.name} ansible_host=${h.address} ansible_port=${h.port} smtp_address=${h.direct ?? h.address}`),
       "[all:vars]",
       "ansible_user=root",
       `ansible_ssh_private_key_file=${fleet.privateKeyPath}`,
@@ -42,6 +43,12 @@ export function prepareTarget(tool: Tool, hosts: TestHost[], fleet: TestFleet, d
       "",
     ].join("\n"),
   );
+  // Hosts behind latency proxies (distance.ts) listen on other ports: provision gets them from an
+  // ssh config (its --port would be one port for all) under their own address, which its SMTP
+  // check connects to directly (not delayed; Ansible's the same, through smtp_address).
+  if (hosts.some((h) => h.port !== 22)) {
+    fs.writeFileSync(path.join(dir, "ssh_config"), hosts.map((h) => `Host ${h.direct}\n  HostName ${h.address}\n  Port ${h.port}\n`).join(""));
+  }
   return { tool, hosts, fleet, dir };
 }
 
@@ -49,11 +56,13 @@ export function commandFor(target: Target, scenario: Scenario, run: number): { a
   const check = scenario === "check" || scenario === "check-drift";
   if (target.tool === "provision") {
     const { fleet, hosts } = target;
+    const proxied = hosts.some((h) => h.port !== 22);
     return {
       argv: [
         process.execPath, path.join(REPO, "bin/provision.js"), "run", path.join(REPO, "playbooks/mail.ts"),
-        ...hosts.flatMap((h) => ["--host", h.address]),
-        "--user", "root", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null",
+        ...hosts.flatMap((h) => ["--host", h.direct ?? h.address]),
+        "--user", "root", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath,
+        "--ssh-config", proxied ? path.join(target.dir, "ssh_config") : "/dev/null",
         "--vars-file", path.join(target.dir, "mail.yml"), "--concurrency", String(Math.max(20, hosts.length)), "--json",
         ...(check ? ["--check"] : []),
       ],

@@ -16,15 +16,29 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 const registerTsx = async () => (await import("tsx/esm/api")).register();
 
 // PROVISION_ENGINE=source forces src/ (e.g. to debug with the TypeScript sources' stack traces).
-const built = process.env.PROVISION_ENGINE === "source" ? { fresh: false, reason: "PROVISION_ENGINE=source" } : builtEngine(repo);
+let built = process.env.PROVISION_ENGINE === "source" ? { fresh: false, reason: "PROVISION_ENGINE=source" } : builtEngine(repo);
 let main;
 if (built.fresh) {
-  ({ main } = await import(built.cli));
+  try {
+    // The API's entry too, now: the playbook gets it through the resolve hook below, and once
+    // loaded it is this build's, whatever happens to dist/ while the run goes on.
+    [{ main }] = await Promise.all([import(built.cli), import(built.index)]);
+  } catch (error) {
+    // Nothing of a module graph that failed to load has run, so src/ can take over cleanly.
+    if (error?.code !== "ERR_MODULE_NOT_FOUND" && error?.code !== "ENOENT") throw error;
+    built = { fresh: false, reason: `the build in dist/ is incomplete (${error.message.split("\n")[0]})` };
+  }
+}
+if (built.fresh) {
+  const { index } = built;
+  const sourceIndex = pathToFileURL(join(repo, "src/index.ts")).href;
+  // For the compile cache (src/playbook/compile-cache.ts): playbooks compiled against this build.
+  globalThis[Symbol.for("provision.built-engine")] = { sourceIndex, builtIndex: index };
   globalThis[Symbol.for("provision.prepare-user-typescript")] = async () => {
     await registerTsx();
     // A playbook importing the API by its source path gets the built module the CLI already uses.
     registerHooks("./resolve-built-engine.js", import.meta.url, {
-      data: { sourceIndex: pathToFileURL(join(repo, "src/index.ts")).href, builtIndex: built.index },
+      data: { sourceIndex, builtIndex: index },
     });
   };
 } else {
@@ -32,5 +46,5 @@ if (built.fresh) {
   ({ main } = await import("../src/cli/main.ts"));
 }
 const { version } = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
-const engine = built.fresh ? `dist/ (built ${built.builtAt})` : `src/ through tsx: ${built.reason}`;
+const engine = built.fresh ? `dist/ (built ${built.builtAt}, ${built.build})` : `src/ through tsx: ${built.reason}`;
 process.exitCode = await main(process.argv.slice(2), { version, engine });

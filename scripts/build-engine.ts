@@ -5,35 +5,50 @@
  * off-thread, on every start); the same modules as a few esbuild chunks load in ~0.2 s. A run of
  * `provision` is short, so that half second is most of a converged check on one host.
  *
- * What: `src/index.ts` (the playbook API) and `src/cli/main.ts` (the command) as ESM chunks in
- * `dist/`, code-split so both share one copy of every module; npm packages stay external. Beside
- * them, `manifest.json` lists every source file that went in, with its mtime and size:
+ * What: `src/index.ts` (the playbook API) and `src/cli/main.ts` (the command) as ESM chunks,
+ * code-split so both share one copy of every module; npm packages stay external. Beside them,
+ * `dist/manifest.json` lists every source file that went in, with its mtime, size and hash:
  * `bin/built-engine.js` uses the build only while all of them are unchanged, and otherwise runs
  * `src/` through tsx as before — a stale build is never run. `npm ci` / `npm install` run this
- * (the `prepare` script); `npm run build` runs it by hand.
+ * (the `prepare` script), `npm pack` too (`prepack`, with --only); `npm run build` runs it by hand.
+ *
+ * Rebuilding never breaks a run that is starting (issue 11, defect 11): each build is written to a
+ * directory of its own, `dist/build-<time>-<pid>/`, and only when it is complete does the manifest
+ * point at it — written beside and renamed over `dist/manifest.json`, so a reader sees the old
+ * manifest or the new one, never a mix. A run binds to the directory its manifest named. A build
+ * that the manifest no longer names is deleted only RETIRED_KEEP_MS after it was replaced, so the
+ * runs that started on it can still load their lazily imported chunks.
  */
-import { rm, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const OUT = path.join(REPO, "dist");
+const DIST = path.join(REPO, "dist");
+const MANIFEST = path.join(DIST, "manifest.json");
+/** How long a replaced build stays for the runs that started on it (they load chunks lazily). */
+const RETIRED_KEEP_MS = 10 * 60_000;
 
 export interface EngineManifest {
   builtAt: string;
-  /** Entry name → file in dist/, relative to it. */
+  /** The build's directory, relative to dist/. */
+  build: string;
+  /** Entry name → file relative to dist/ (inside `build`). */
   entries: { index: string; cli: string };
-  /** Source file (relative to the repo, "/"-separated) → what it was when built. */
-  inputs: Record<string, { mtimeMs: number; size: number }>;
+  /**
+   * Source file (relative to the repo, "/"-separated) → what it was when built. The hash lets an
+   * installed package (whose files npm extracts with other mtimes) still prove it is unchanged.
+   */
+  inputs: Record<string, { mtimeMs: number; size: number; sha1: string }>;
 }
 
-async function buildEngine(): Promise<EngineManifest> {
-  await rm(OUT, { recursive: true, force: true });
+async function compile(buildDir: string): Promise<EngineManifest> {
   const result = await build({
     absWorkingDir: REPO,
     entryPoints: { index: "src/index.ts", cli: "src/cli/main.ts" },
-    outdir: OUT,
+    outdir: path.join(DIST, buildDir),
     outExtension: { ".js": ".mjs" },
     bundle: true,
     splitting: true,
@@ -47,14 +62,62 @@ async function buildEngine(): Promise<EngineManifest> {
   });
   const inputs: EngineManifest["inputs"] = {};
   for (const input of Object.keys(result.metafile.inputs).sort()) {
-    const info = await stat(path.join(REPO, input));
-    inputs[input] = { mtimeMs: info.mtimeMs, size: info.size };
+    const file = path.join(REPO, input);
+    const [info, content] = await Promise.all([stat(file), readFile(file)]);
+    inputs[input] = { mtimeMs: info.mtimeMs, size: info.size, sha1: createHash("sha1").update(content).digest("hex") };
   }
-  const manifest: EngineManifest = { builtAt: new Date().toISOString(), entries: { index: "index.mjs", cli: "cli.mjs" }, inputs };
-  // Written last: a build cut short leaves no manifest, so nothing half-built is ever used.
-  await writeFile(path.join(OUT, "manifest.json"), `${JSON.stringify(manifest, null, 1)}\n`);
-  return manifest;
+  const entries = { index: `${buildDir}/index.mjs`, cli: `${buildDir}/cli.mjs` };
+  return { builtAt: new Date().toISOString(), build: buildDir, entries, inputs };
 }
 
-const manifest = await buildEngine();
-process.stdout.write(`provision: engine built in dist/ from ${Object.keys(manifest.inputs).length} source files\n`);
+/** The build the manifest names now, if any. */
+async function currentBuild(): Promise<string | undefined> {
+  try {
+    return (JSON.parse(await readFile(MANIFEST, "utf8")) as Partial<EngineManifest>).build;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Point dist/manifest.json at the new build: one rename, so readers see old or new, whole. */
+async function publish(manifest: EngineManifest): Promise<void> {
+  const replaced = await currentBuild();
+  const next = path.join(DIST, `.manifest-${process.pid}.json`);
+  await writeFile(next, `${JSON.stringify(manifest, null, 1)}\n`);
+  await rename(next, MANIFEST);
+  // Its mtime now says when it was retired: pruning counts RETIRED_KEEP_MS from there.
+  if (replaced && replaced !== manifest.build) {
+    const now = new Date();
+    await utimes(path.join(DIST, replaced), now, now).catch(() => undefined);
+  }
+}
+
+/**
+ * Delete builds retired more than RETIRED_KEEP_MS ago (or all but the current one with `all`,
+ * for `npm pack`), and the files of the old one-directory layout. A build another process is
+ * writing right now is recent, so it stays.
+ */
+async function prune(keep: string, all: boolean): Promise<void> {
+  for (const entry of await readdir(DIST, { withFileTypes: true })) {
+    const file = path.join(DIST, entry.name);
+    if (entry.isDirectory() && entry.name.startsWith("build-") && entry.name !== keep) {
+      const retiredAt = (await stat(file)).mtimeMs;
+      if (all || Date.now() - retiredAt > RETIRED_KEEP_MS) await rm(file, { recursive: true, force: true });
+    } else if (entry.isFile() && /\.mjs(\.map)?$/.test(entry.name)) {
+      await rm(file, { force: true }); // dist/*.mjs: the layout before builds had directories
+    }
+  }
+}
+
+// `npm pack` / `npm publish` run `prepack` (this, with --only) and then `prepare` too: one build
+// for the package is enough, and a second would ship two.
+if (process.env.npm_lifecycle_event === "prepare" && ["pack", "publish"].includes(process.env.npm_command ?? "")) {
+  process.stdout.write("provision: engine built by prepack\n");
+  process.exit(0);
+}
+const only = process.argv.includes("--only");
+const buildDir = `build-${new Date().toISOString().replace(/[-:.]/g, "")}-${process.pid}`;
+const manifest = await compile(buildDir);
+await publish(manifest);
+await prune(manifest.build, only);
+process.stdout.write(`provision: engine built in dist/${buildDir} from ${Object.keys(manifest.inputs).length} source files\n`);

@@ -8,11 +8,16 @@
  * imported. Without that function (vitest, a program embedding provision), the host process
  * already handles `.ts` files.
  *
+ * With the built engine, a module is first looked for in the compile cache (compile-cache.ts):
+ * compiled once with esbuild into plain JavaScript, so tsx need not be registered at all.
+ * PROVISION_COMPILE_CACHE=off skips it.
+ *
  * A `.ts` file outside a `"type": "module"` package is CommonJS to Node, and requiring provision's
  * ESM sources from it fails (ERR_REQUIRE_CYCLE_MODULE). tsx's tsImport loads it anyway, in its own
  * module namespace — which is why Secret and ShellCommand are recognised by brand, not instanceof.
  */
 import { pathToFileURL } from "node:url";
+import { BUILT_ENGINE, importCompiled, type BuiltEngineApi } from "./compile-cache.ts";
 
 /** globalThis key of bin/provision.js's `() => Promise<void>` that makes `.ts` imports work. */
 export const PREPARE_USER_TYPESCRIPT = Symbol.for("provision.prepare-user-typescript");
@@ -26,6 +31,11 @@ async function prepareUserTypeScript(): Promise<void> {
 }
 
 export async function importTypeScript(absolutePath: string): Promise<Record<string, unknown>> {
+  const engine = (globalThis as Record<symbol, unknown>)[BUILT_ENGINE] as BuiltEngineApi | undefined;
+  if (engine && process.env.PROVISION_COMPILE_CACHE !== "off") {
+    const compiled = await importCompiled(absolutePath, engine);
+    if (compiled) return compiled;
+  }
   await prepareUserTypeScript();
   const url = pathToFileURL(absolutePath).href;
   try {

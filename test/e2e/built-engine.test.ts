@@ -5,7 +5,7 @@
  * build) sends the CLI back to src/ through tsx, naming why — a stale build never runs.
  */
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +17,7 @@ let probeDir: string;
 
 function node(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile("node", args, { cwd: pkg, timeout: 60_000, env: { ...process.env, CI: "1", ...env } }, (error, stdout, stderr) => {
+    execFile("node", args, { cwd: pkg, timeout: 60_000, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), ...env } }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });
@@ -65,7 +65,7 @@ describe("the built engine", () => {
   it("after the build, runs dist/ and hands playbooks the built API", async () => {
     const build = await node([join(pkg, "node_modules/.bin/tsx"), join(pkg, "scripts/build-engine.ts")]);
     expect(build.code, build.stderr).toBe(0);
-    expect(build.stdout).toMatch(/engine built in dist\/ from \d+ source files/);
+    expect(build.stdout).toMatch(/engine built in dist\/build-[\w-]+ from \d+ source files/);
     expect(await engineLine()).toMatch(/^engine: dist\/ \(built \d{4}-/);
     expect(await runProbe()).toBe("api from dist");
     // Forced back to the sources: both the CLI and the playbook's API.
@@ -75,13 +75,63 @@ describe("the built engine", () => {
 
   it("a source file changed after the build: src/ again, naming the file, until rebuilt", async () => {
     const args = join(pkg, "src/cli/args.ts");
+    // Only touched (as `npm install` extracts a package with other mtimes): the content is the same.
     const later = new Date(Date.now() + 5_000);
     await utimes(args, later, later);
+    expect(await engineLine()).toMatch(/^engine: dist\//);
+    await appendFile(args, "// edited\n");
     expect(await engineLine()).toBe("engine: src/ through tsx: src/cli/args.ts changed since the build (npm run build)");
     expect(await runProbe()).toBe("api from src");
     const build = await node([join(pkg, "node_modules/.bin/tsx"), join(pkg, "scripts/build-engine.ts")]);
     expect(build.code, build.stderr).toBe(0);
     expect(await engineLine()).toMatch(/^engine: dist\//);
     expect(await runProbe()).toBe("api from dist");
+  });
+
+  // Issue 11, defect 11: a build used to empty dist/ and write it anew, so a run that had read the
+  // manifest just before died importing a chunk the build had deleted ("cannot load playbook:
+  // ENOENT …/dist/index.mjs", 4 of 12 runs). Each build now goes to a directory of its own and the
+  // manifest is switched by rename; a run whose build is incomplete falls back to src/.
+  it("rebuilding in a loop never breaks a run that is starting", async () => {
+    let building = true;
+    let builds = 0;
+    const deadline = Date.now() + 90_000;
+    const builder = (async () => {
+      while (building && builds < 40 && Date.now() < deadline) {
+        const build = await node([join(pkg, "node_modules/.bin/tsx"), join(pkg, "scripts/build-engine.ts")]);
+        expect(build.code, build.stderr).toBe(0);
+        builds += 1;
+      }
+    })();
+    const failures: string[] = [];
+    const engines = new Set<string>();
+    try {
+      for (let round = 0; round < 6; round += 1) {
+        const runs = await Promise.all([0, 1].map(() => provision(["run", join(probeDir, "probe.ts"), "--host", "localhost", "--check", "--json"])));
+        for (const run of runs) {
+          if (run.code !== 0) failures.push(run.stderr.trim());
+          else engines.add(String(JSON.parse(run.stdout).hosts[0].steps[0].name));
+        }
+      }
+    } finally {
+      building = false;
+      await builder;
+    }
+    expect(builds).toBeGreaterThan(1);
+    expect(failures).toEqual([]);
+    expect([...engines].every((engine) => engine === "api from dist" || engine === "api from src")).toBe(true);
+    // The loop's last build is complete: the next run uses it.
+    expect(await runProbe()).toBe("api from dist");
+  }, 120_000);
+
+  it("a build missing a chunk (deleted under the run): src/ for that run, naming why", async () => {
+    const manifest = JSON.parse(await readFile(join(pkg, "dist/manifest.json"), "utf8")) as { build: string };
+    const chunk = (await readdir(join(pkg, "dist", manifest.build))).find((name) => /^chunk-.*\.mjs$/.test(name));
+    expect(chunk).toBeDefined();
+    await rm(join(pkg, "dist", manifest.build, String(chunk)));
+    expect(await engineLine()).toMatch(/^engine: src\/ through tsx: the build in dist\/ is incomplete \(Cannot find module/);
+    expect(await runProbe()).toBe("api from src");
+    await rm(join(pkg, "dist", manifest.build), { recursive: true });
+    expect(await engineLine()).toBe("engine: src/ through tsx: the build dist/manifest.json names is incomplete (npm run build)");
   });
 });

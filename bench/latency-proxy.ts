@@ -1,0 +1,126 @@
+/**
+ * A user-space network distance for the benchmark: this machine's kernel has no netem, so each
+ * host's sshd gets a TCP proxy in front of it that holds every chunk of data for a set one-way
+ * delay, in each direction (RTT = 2 × delay). Data keeps its order (every chunk waits the same
+ * time, and Node runs timers of equal duration in the order they were set) and is passed on
+ * byte for byte; an end or a close is delayed like data, so nothing in flight is cut.
+ *
+ * Bound to a loopback address only (the tools connect to 127.0.0.1:PORT), forwarding to our own
+ * test host; every proxy closes itself after `lifetimeMs` at the latest.
+ *
+ * Not modelled: bandwidth, jitter, loss, Nagle/ACK timing of a real path — only the delay, which
+ * is what a round trip pays.
+ */
+import net from "node:net";
+
+export interface LatencyProxy {
+  /** Where to connect instead of the target. */
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface LatencyProxyOptions {
+  target: { host: string; port: number };
+  /** Added in each direction, ms (RTT grows by twice this). */
+  oneWayDelayMs: number;
+  /** Loopback address to listen on (127.0.0.0/8 only). */
+  listenHost?: string;
+  /** The proxy closes itself (and its connections) after this long at the latest. */
+  lifetimeMs?: number;
+}
+
+/**
+ * Pass `from`'s data to `to` after `delayMs`, its end (FIN) too. Both sockets are half-open
+ * capable, so an end in one direction does not cut data still held for the other. A socket that
+ * fails (reset, error) takes the other down after the same delay.
+ */
+function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number): void {
+  const later = (action: () => void) => (delayMs > 0 ? setTimeout(action, delayMs) : setImmediate(action));
+  from.on("data", (chunk: Buffer) => later(() => to.destroyed || to.write(chunk)));
+  from.on("end", () => later(() => to.destroyed || to.end()));
+  from.on("close", (hadError) => hadError && later(() => to.destroy()));
+  from.on("error", () => undefined); // reported through "close"
+}
+
+export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
+  const listenHost = options.listenHost ?? "127.0.0.1";
+  if (!/^127\.\d+\.\d+\.\d+$/.test(listenHost)) throw new Error(`latency proxy: listen on a loopback address (127.0.0.0/8), not ${listenHost}`);
+  if (!(options.oneWayDelayMs >= 0 && options.oneWayDelayMs <= 10_000)) throw new Error("latency proxy: oneWayDelayMs must be 0–10000");
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ ...options.target, allowHalfOpen: true });
+    for (const socket of [client, upstream]) {
+      socket.setNoDelay(true);
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    }
+    pipeDelayed(client, upstream, options.oneWayDelayMs);
+    pipeDelayed(upstream, client, options.oneWayDelayMs);
+    client.resume();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, listenHost, () => resolve());
+  });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      clearTimeout(lifetime);
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+    return closing;
+  };
+  const lifetime = setTimeout(() => void close(), options.lifetimeMs ?? 30 * 60_000);
+  lifetime.unref();
+  const address = server.address() as net.AddressInfo;
+  return { host: listenHost, port: address.port, close };
+}
+
+/**
+ * The RTT the proxy really adds, measured rather than assumed: `rounds` one-byte round trips
+ * through it to a local echo server, the median minus the same without it. Bounded: at most
+ * `rounds` (≤ 200) exchanges and 30 s.
+ */
+export async function measureAddedRtt(oneWayDelayMs: number, rounds = 20): Promise<{ medianMs: number; directMs: number; addedMs: number }> {
+  if (rounds < 1 || rounds > 200) throw new Error("rounds: 1–200");
+  const echo = net.createServer((socket) => socket.pipe(socket));
+  await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", () => resolve()));
+  const echoPort = (echo.address() as net.AddressInfo).port;
+  const proxy = await startLatencyProxy({ target: { host: "127.0.0.1", port: echoPort }, oneWayDelayMs, lifetimeMs: 30_000 });
+  try {
+    const direct = await roundTrips("127.0.0.1", echoPort, rounds);
+    const through = await roundTrips(proxy.host, proxy.port, rounds);
+    return { medianMs: median(through), directMs: median(direct), addedMs: median(through) - median(direct) };
+  } finally {
+    await proxy.close();
+    await new Promise<void>((resolve) => echo.close(() => resolve()));
+  }
+}
+
+async function roundTrips(host: string, port: number, rounds: number): Promise<number[]> {
+  const socket = net.connect({ host, port });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  const times: number[] = [];
+  const deadline = Date.now() + 30_000;
+  try {
+    for (let i = 0; i < rounds && Date.now() < deadline; i += 1) {
+      const started = process.hrtime.bigint();
+      const back = new Promise<void>((resolve) => socket.once("data", () => resolve()));
+      socket.write("x");
+      await back;
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  } finally {
+    socket.destroy();
+  }
+  return times;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
