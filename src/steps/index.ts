@@ -14,3 +14,4 @@ export { iptablesRule } from "./iptables-rule.ts";
 export { iptablesPersist } from "./iptables-persist.ts";
 export { verifySmtp } from "./verify-smtp.ts";
 export { verifyDns } from "./verify-dns.ts";
+export { tlsCertificate, type TlsCertificateStep } from "./tls-certificate.ts";

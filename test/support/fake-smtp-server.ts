@@ -6,6 +6,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, TLSSocket } from "node:tls";
 
 export interface FakeSmtpOptions {
   /** Lines of the 220 greeting (default: one line "mail.example.org ESMTP"). */
@@ -17,6 +18,12 @@ export interface FakeSmtpOptions {
   /** Users (authentication identities) and their passwords. */
   users?: Record<string, string>;
   silent?: boolean;
+  /**
+   * TLS with this certificate and key (PEM): STARTTLS offered in clear text (or, `implicit`, TLS
+   * from the first byte, as on 465); `authOnlyAfterTls` hides AUTH until TLS (smtpd_tls_auth_only).
+   * Inside TLS, AUTH PLAIN is checked too.
+   */
+  tls?: { cert: string; key: string; implicit?: boolean; authOnlyAfterTls?: boolean };
 }
 
 export interface FakeSmtpServer {
@@ -34,13 +41,16 @@ export async function startFakeSmtp(options: FakeSmtpOptions = {}): Promise<Fake
   const received: string[] = [];
   const authenticated: string[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined);
     if (options.silent) return;
-    serve(socket, options, received, authenticated);
-  });
+    serve(socket, options, received, authenticated, Boolean(options.tls?.implicit));
+  };
+  const server: Server = options.tls?.implicit
+    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, accept)
+    : createServer(accept);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -69,10 +79,16 @@ export async function closedPort(): Promise<number> {
   return address.port;
 }
 
-function serve(socket: Socket, options: FakeSmtpOptions, received: string[], authenticated: string[]): void {
+function serve(socket: Socket, options: FakeSmtpOptions, received: string[], authenticated: string[], secure: boolean, greet = true): void {
   const write = (code: number, lines: string[]) =>
     socket.write(lines.map((line, i) => `${code}${i === lines.length - 1 ? " " : "-"}${line}\r\n`).join(""));
-  write(options.greetingCode ?? 220, options.banner ?? ["mail.example.org ESMTP"]);
+  if (greet) write(options.greetingCode ?? 220, options.banner ?? ["mail.example.org ESMTP"]);
+  const extensions = () => {
+    const all = options.extensions ?? DEFAULT_EXTENSIONS;
+    if (!options.tls || secure) return all;
+    const clear = options.tls.authOnlyAfterTls ? all.filter((line) => !/^AUTH\b/i.test(line)) : all;
+    return options.tls.implicit ? clear : [...clear, "STARTTLS"];
+  };
   let challenge: string | null = null;
   let buffer = "";
   socket.on("data", (chunk: Buffer) => {
@@ -102,7 +118,22 @@ function serve(socket: Socket, options: FakeSmtpOptions, received: string[], aut
       }
       received.push(line);
       const verb = line.split(" ")[0]?.toUpperCase() ?? "";
-      if (verb === "EHLO") write(250, ["mail.example.org", ...(options.extensions ?? DEFAULT_EXTENSIONS)]);
+      if (verb === "EHLO") write(250, ["mail.example.org", ...extensions()]);
+      else if (verb === "STARTTLS" && options.tls && !secure && !options.tls.implicit) {
+        write(220, ["2.0.0 Ready to start TLS"]);
+        socket.removeAllListeners("data");
+        const tlsSocket = new TLSSocket(socket, { isServer: true, cert: options.tls.cert, key: options.tls.key });
+        tlsSocket.on("error", () => undefined);
+        serve(tlsSocket, options, received, authenticated, true, false);
+        return;
+      } else if (/^AUTH PLAIN /i.test(line) && secure) {
+        received[received.length - 1] = "AUTH PLAIN <auth response>";
+        const [, user = "", password = ""] = Buffer.from(line.slice(11), "base64").toString("utf8").split("\0");
+        if (options.users?.[user] === password && password !== "") {
+          authenticated.push(user);
+          write(235, ["2.7.0 Authentication successful"]);
+        } else write(535, ["5.7.8 Error: authentication failed: authentication failure"]);
+      }
       else if (verb === "HELO") write(250, ["mail.example.org"]);
       else if (verb === "QUIT") {
         write(221, ["2.0.0 Bye"]);

@@ -8,6 +8,7 @@
  * password and must never be printed.
  */
 import { createConnection, type Socket } from "node:net";
+import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { StringDecoder } from "node:string_decoder";
 import { parseReplyLine, type SmtpReply } from "./reply.ts";
 
@@ -31,10 +32,31 @@ export interface SmtpConnectOptions {
   port: number;
   /** The whole connection's time budget, from the start of the connect: every wait ends by then. */
   timeoutMs: number;
+  /** Implicit TLS (port 465, "submissions"): the TLS handshake comes before the banner. */
+  implicitTls?: TlsClientOptions;
 }
 
+export interface TlsClientOptions {
+  /** SNI and the name the certificate is checked against. */
+  servername: string;
+  /** Extra trusted CA certificates (PEM), for `verify: "ca"` against a private CA. */
+  ca?: string;
+}
+
+/** What the TLS handshake gave: the server's certificate and whether it chains to a trusted CA. */
+export interface TlsSession {
+  protocol: string | null;
+  /** SHA-256 fingerprint of the leaf certificate, "AB:CD:…". */
+  fingerprint256: string;
+  subjectAltName: string;
+  /** Chains to a trusted CA (node's default store plus `ca`); the hostname is checked separately. */
+  authorized: boolean;
+  authorizationError?: string;
+  certificate: PeerCertificate;
+}
 export class SmtpConnection {
-  readonly #socket: Socket;
+  #socket: Socket;
+  #decoder = new StringDecoder("latin1");
   readonly #deadline: number;
   readonly #timeoutMs: number;
   readonly #lines: string[] = [];
@@ -46,17 +68,45 @@ export class SmtpConnection {
     this.#socket = socket;
     this.#deadline = deadline;
     this.#timeoutMs = timeoutMs;
-    const decoder = new StringDecoder("latin1");
-    socket.on("data", (chunk: Buffer) => this.#onData(decoder.write(chunk)));
+    this.#listen(socket);
+  }
+
+  #listen(socket: Socket): void {
+    socket.on("data", (chunk: Buffer) => this.#onData(this.#decoder.write(chunk)));
     socket.on("end", () => this.#end(new SmtpError("closed", "connection closed by the server")));
     socket.on("error", (error) => this.#end(socketError(error)));
     socket.on("close", () => this.#end(new SmtpError("closed", "connection closed by the server")));
   }
 
+  /** The TLS session, once STARTTLS or implicit TLS has completed; undefined in clear text. */
+  tls: TlsSession | undefined;
+
+  /**
+   * After a 220 reply to STARTTLS: the TLS handshake over the same socket (RFC 3207), bounded by
+   * the deadline. Lines the server sent before the handshake are discarded (a server must send
+   * none; keeping them would allow command injection, CVE-2021-33515-style).
+   */
+  async startTls(options: TlsClientOptions): Promise<TlsSession> {
+    const plain = this.#socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("end");
+    plain.removeAllListeners("close");
+    plain.removeAllListeners("error");
+    this.#lines.length = 0;
+    this.#partial = "";
+    this.#decoder = new StringDecoder("latin1");
+    const secure = tlsConnect({ socket: plain, servername: options.servername, rejectUnauthorized: false, ...(options.ca ? { ca: options.ca } : {}) });
+    await handshake(secure, this.remainingMs, this.#timeoutMs);
+    this.#socket = secure;
+    this.#listen(secure);
+    this.tls = tlsSession(secure);
+    return this.tls;
+  }
+
   /** Connect; rejects with an SmtpError ("connection refused", "connect timed out after N ms", …). */
-  static open(options: SmtpConnectOptions): Promise<SmtpConnection> {
+  static async open(options: SmtpConnectOptions): Promise<SmtpConnection> {
     const deadline = Date.now() + options.timeoutMs;
-    return new Promise((resolve, reject) => {
+    const connection = await new Promise<SmtpConnection>((resolve, reject) => {
       const socket = createConnection({ host: options.host, port: options.port });
       const timer = setTimeout(() => {
         socket.destroy();
@@ -73,6 +123,15 @@ export class SmtpConnection {
         reject(socketError(error, options.host));
       });
     });
+    if (options.implicitTls) {
+      try {
+        await connection.startTls(options.implicitTls);
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+    }
+    return connection;
   }
 
   /** The local address of the socket (for an address-literal EHLO name). */
@@ -172,6 +231,44 @@ export class SmtpConnection {
     this.#ended ??= error;
     this.#wake?.();
   }
+}
+
+/** Wait for the handshake (rejectUnauthorized is off: the caller judges the certificate itself). */
+function handshake(secure: TLSSocket, limitMs: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new SmtpError("timeout", `timed out after ${timeoutMs} ms in the TLS handshake`));
+    }, limitMs);
+    secure.once("secureConnect", () => {
+      clearTimeout(timer);
+      secure.removeAllListeners("error");
+      secure.removeAllListeners("close");
+      resolve();
+    });
+    secure.once("error", (error) => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(new SmtpError("protocol", `TLS handshake failed: ${error.message}`));
+    });
+    secure.once("close", () => {
+      clearTimeout(timer);
+      reject(new SmtpError("closed", "connection closed during the TLS handshake"));
+    });
+  });
+}
+
+function tlsSession(secure: TLSSocket): TlsSession {
+  const certificate = secure.getPeerCertificate();
+  const error = secure.authorizationError;
+  return {
+    protocol: secure.getProtocol(),
+    fingerprint256: certificate.fingerprint256 ?? "",
+    subjectAltName: certificate.subjectaltname ?? "",
+    authorized: secure.authorized,
+    ...(error ? { authorizationError: String(error) } : {}),
+    certificate,
+  };
 }
 
 function socketError(error: Error, host?: string): SmtpError {

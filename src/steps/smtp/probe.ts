@@ -4,12 +4,20 @@
  * response never enter it), so a step can diff it and a test can assert on it.
  *
  * The whole probe is bounded by `timeoutMs` (connect and every reply wait share that budget).
- * STARTTLS is not spoken: Postfix offers AUTH in clear unless `smtpd_tls_auth_only = yes`, and
- * CRAM-MD5 never sends the password itself. A server that hides AUTH until STARTTLS shows up here
- * as "AUTH not offered".
+ *
+ * TLS: `tls.mode: "starttls"` reads the clear-text EHLO (its AUTH mechanisms are kept as
+ * `mechanismsBeforeTls`, to prove a server hides AUTH until TLS), sends STARTTLS, upgrades the same
+ * socket (node:tls), and EHLOs again (RFC 3207 §4.2: everything from before is forgotten);
+ * `"implicit"` does the handshake first (465). The certificate presented is recorded (fingerprint,
+ * SAN, chain trust, and whether it is valid for `servername`), never judged here: the step decides.
+ * Without `tls`, nothing is encrypted and a server that hides AUTH until STARTTLS shows "no AUTH".
+ *
+ * A failure records its `stage` (connect, TLS, banner, EHLO, STARTTLS, AUTH) and what the server said.
  */
+import { checkServerIdentity } from "node:tls";
 import type { Secret } from "../../shell/secret.ts";
 import { SmtpConnection, SmtpError } from "./connection.ts";
+import type { TlsSession } from "./connection.ts";
 import { cramMd5Response } from "./cram-md5.ts";
 import { parseEhlo } from "./ehlo.ts";
 import { formatReply, type SmtpReply } from "./reply.ts";
@@ -18,7 +26,28 @@ export interface SmtpLogin {
   /** The authentication identity sent to the server (`user` or `user@realm`). */
   user: string;
   password: Secret;
-  mechanism: "CRAM-MD5";
+  mechanism: "CRAM-MD5" | "PLAIN";
+}
+
+export type SmtpStage = "connect" | "TLS" | "banner" | "EHLO" | "STARTTLS" | "AUTH";
+
+export interface SmtpTlsOptions {
+  mode: "starttls" | "implicit";
+  /** SNI and the name the certificate must be valid for. */
+  servername: string;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string;
+}
+
+export interface SmtpTlsResult {
+  protocol: string | null;
+  fingerprint256: string;
+  subjectAltName: string;
+  /** Chains to a trusted CA. */
+  authorized: boolean;
+  authorizationError?: string;
+  /** Why the certificate is not valid for `servername` (node's checkServerIdentity); absent when it is. */
+  hostnameError?: string;
 }
 
 export interface SmtpProbeOptions {
@@ -28,6 +57,7 @@ export interface SmtpProbeOptions {
   /** The EHLO name; default an address literal of this end of the connection (`[192.0.2.1]`). */
   ehloName?: string;
   login?: SmtpLogin;
+  tls?: SmtpTlsOptions;
 }
 
 export interface SmtpAuthResult {
@@ -47,6 +77,14 @@ export interface SmtpProbeResult {
   /** Why the probe stopped before the end ("connection refused", "timed out after … waiting for the banner"). */
   error?: string;
   errorKind?: SmtpError["kind"];
+  /** Where it stopped, when it did. */
+  stage?: SmtpStage;
+  /** STARTTLS mode: the clear-text EHLO offered STARTTLS, and these AUTH mechanisms before it. */
+  starttlsOffered?: boolean;
+  mechanismsBeforeTls?: string[];
+  /** The reply to STARTTLS when it was not 220. */
+  starttlsReply?: string;
+  tls?: SmtpTlsResult;
   banner?: SmtpReply;
   ehlo?: SmtpReply;
   /** EHLO extension lines, and the AUTH mechanisms among them (upper case). */
@@ -57,32 +95,82 @@ export interface SmtpProbeResult {
 
 export async function probeSmtp(options: SmtpProbeOptions): Promise<SmtpProbeResult> {
   const result: SmtpProbeResult = { port: options.port, connected: false };
+  const implicit = options.tls?.mode === "implicit" ? options.tls : undefined;
   let connection: SmtpConnection;
+  let stage: SmtpStage = implicit ? "TLS" : "connect";
   try {
-    connection = await SmtpConnection.open(options);
+    connection = await SmtpConnection.open({ ...options, ...(implicit ? { implicitTls: implicit } : {}) });
   } catch (error) {
-    return { ...result, ...failure(error) };
+    // A refused or unreachable port fails before TLS even with implicit TLS.
+    const atConnect = error instanceof SmtpError && error.kind !== "protocol" && !/TLS/.test(error.message);
+    return { ...result, connected: atConnect ? false : true, ...failure(error), stage: atConnect ? "connect" : stage };
   }
   result.connected = true;
+  if (implicit && connection.tls) result.tls = tlsResult(connection.tls, implicit.servername);
   try {
+    stage = "banner";
     result.banner = await connection.readReply("the banner");
-    if (result.banner.code !== 220) return result;
-    result.ehlo = await connection.command(`EHLO ${options.ehloName ?? addressLiteral(connection.localAddress)}`, "the EHLO reply");
-    if (result.ehlo.code !== 250) return result;
-    const ehlo = parseEhlo(result.ehlo);
+    if (result.banner.code !== 220) return { ...result, stage };
+    stage = "EHLO";
+    const ehloLine = `EHLO ${options.ehloName ?? addressLiteral(connection.localAddress)}`;
+    result.ehlo = await connection.command(ehloLine, "the EHLO reply");
+    if (result.ehlo.code !== 250) return { ...result, stage };
+    let ehlo = parseEhlo(result.ehlo);
+    if (options.tls?.mode === "starttls") {
+      stage = "STARTTLS";
+      result.mechanismsBeforeTls = ehlo.mechanisms;
+      result.starttlsOffered = ehlo.extensions.some((line) => /^STARTTLS$/i.test(line));
+      if (!result.starttlsOffered) return { ...result, stage, error: "STARTTLS not offered in the EHLO reply" };
+      const reply = await connection.command("STARTTLS", "the STARTTLS reply");
+      if (reply.code !== 220) return { ...result, stage, starttlsReply: formatReply(reply), error: `STARTTLS refused: ${formatReply(reply)}` };
+      result.tls = tlsResult(await connection.startTls(options.tls), options.tls.servername);
+      stage = "EHLO";
+      result.ehlo = await connection.command(ehloLine, "the EHLO reply after STARTTLS");
+      if (result.ehlo.code !== 250) return { ...result, stage };
+      ehlo = parseEhlo(result.ehlo);
+    }
     result.extensions = ehlo.extensions;
     result.mechanisms = ehlo.mechanisms;
     if (options.login) {
+      stage = "AUTH";
       const { user, mechanism } = options.login;
-      result.auth = ehlo.mechanisms.includes(mechanism)
-        ? await authCramMd5(connection, options.login)
-        : { mechanism, user, outcome: "not-offered" };
+      result.auth = !ehlo.mechanisms.includes(mechanism)
+        ? { mechanism, user, outcome: "not-offered" }
+        : mechanism === "PLAIN"
+          ? await authPlain(connection, options.login)
+          : await authCramMd5(connection, options.login);
     }
     return result;
   } catch (error) {
-    return { ...result, ...failure(error) };
+    return { ...result, ...failure(error), stage };
   } finally {
     await connection.quit();
+  }
+}
+
+function tlsResult(session: TlsSession, servername: string): SmtpTlsResult {
+  const hostnameError = checkServerIdentity(servername, session.certificate);
+  return {
+    protocol: session.protocol,
+    fingerprint256: session.fingerprint256,
+    subjectAltName: session.subjectAltName,
+    authorized: session.authorized,
+    ...(session.authorizationError ? { authorizationError: session.authorizationError } : {}),
+    ...(hostnameError ? { hostnameError: hostnameError.message } : {}),
+  };
+}
+
+/**
+ * AUTH PLAIN (RFC 4616) with an initial response: base64("\0" + user + "\0" + password). It
+ * carries the password itself: only ever sent inside TLS by verifySmtp, never printed.
+ */
+export async function authPlain(connection: SmtpConnection, login: SmtpLogin): Promise<SmtpAuthResult> {
+  const base = { mechanism: "PLAIN", user: login.user };
+  try {
+    const response = Buffer.from(`\0${login.user}\0${login.password.reveal()}`, "utf8").toString("base64");
+    return { ...base, ...final(await connection.command(`AUTH PLAIN ${response}`, "the AUTH reply")) };
+  } catch (error) {
+    return { ...base, outcome: "error", error: failure(error).error };
   }
 }
 

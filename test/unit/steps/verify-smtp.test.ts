@@ -166,7 +166,7 @@ describe("verify.smtp through the runner", () => {
       login: login("wrong-password-123", server.port),
       timeoutMs: 5000,
     });
-    const summary = `port ${server.port}: CRAM-MD5 login as ${USER} → 535 5.7.8 Error: authentication failed: authentication failure`;
+    const summary = `port ${server.port}: AUTH: CRAM-MD5 login as ${USER} → 535 5.7.8 Error: authentication failed: authentication failure`;
     expect(check.report.steps[0]).toMatchObject({ status: "would-change", summary });
     expect(apply.report.steps[0]).toMatchObject({ status: "failed", summary });
     expect(server.authenticated).toEqual([]);
@@ -189,8 +189,8 @@ describe("verify.smtp through the runner", () => {
     const open = await fake();
     const closed = await closedPort();
     const { check, apply } = await runBoth({ host: "127.0.0.1", ports: [open.port, closed], timeoutMs: 5000 });
-    expect(check.report.steps[0]).toMatchObject({ status: "would-change", summary: `port ${closed}: connection refused` });
-    expect(apply.report.steps[0]).toMatchObject({ status: "failed", summary: `port ${closed}: connection refused` });
+    expect(check.report.steps[0]).toMatchObject({ status: "would-change", summary: `port ${closed}: connect: connection refused` });
+    expect(apply.report.steps[0]).toMatchObject({ status: "failed", summary: `port ${closed}: connect: connection refused` });
   });
 
   it("gives up on a server that never answers, within the bound", async () => {
@@ -200,7 +200,7 @@ describe("verify.smtp through the runner", () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(check.report.steps[0]).toMatchObject({
       status: "would-change",
-      summary: `port ${silent.port}: timed out after 300 ms waiting for the banner`,
+      summary: `port ${silent.port}: banner: timed out after 300 ms waiting for the banner`,
     });
   });
 
@@ -208,7 +208,7 @@ describe("verify.smtp through the runner", () => {
     const server = await fake({ greetingCode: 554, banner: ["5.3.2 mail.example.org Service currently unavailable"] });
     const { check } = await runBoth({ host: "127.0.0.1", ports: [server.port], timeoutMs: 5000 });
     expect(check.report.steps[0]?.summary).toBe(
-      `port ${server.port}: greeted with '554 5.3.2 mail.example.org Service currently unavailable', not 220`,
+      `port ${server.port}: banner: greeted with '554 5.3.2 mail.example.org Service currently unavailable', not 220`,
     );
   });
 
