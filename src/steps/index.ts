@@ -14,3 +14,5 @@ export { iptablesRule } from "./iptables-rule.ts";
 export { iptablesPersist } from "./iptables-persist.ts";
 export { verifySmtp } from "./verify-smtp.ts";
 export { verifyDns } from "./verify-dns.ts";
+export { user } from "./user.ts";
+export { group } from "./group.ts";
