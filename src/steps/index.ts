@@ -16,3 +16,4 @@ export { verifySmtp } from "./verify-smtp.ts";
 export { verifyDns } from "./verify-dns.ts";
 export { user } from "./user.ts";
 export { group } from "./group.ts";
+export { authorizedKey } from "./authorized-key.ts";
