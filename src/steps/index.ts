@@ -17,3 +17,6 @@ export { verifyDns } from "./verify-dns.ts";
 export { user } from "./user.ts";
 export { group } from "./group.ts";
 export { authorizedKey } from "./authorized-key.ts";
+export { sudoers } from "./sudoers.ts";
+export { blockInFile } from "./block-in-file.ts";
+export { absent } from "./absent.ts";
