@@ -3,7 +3,7 @@
  * line's --user/--port/--identity over them; ~/.ssh/config fills in the rest inside connectSsh.
  */
 import { mask } from "../shell/mask.ts";
-import { secret } from "../shell/secret.ts";
+import { Secret } from "../shell/secret.ts";
 import { connectSsh, type BecomeOptions } from "../transport/ssh/index.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import type { ConnectionArgs } from "./options.ts";
@@ -45,6 +45,6 @@ function becomeOptions(name: string, target: ConnectTarget | undefined): BecomeO
     throw new TransportError(name, "connect", `ansible_become_method=${method} is not supported (sudo and su are)`);
   }
   const fromEnv = process.env.PROVISION_BECOME_PASSWORD;
-  const password = target?.becomePassword ?? (fromEnv ? secret(fromEnv) : undefined);
+  const password = target?.becomePassword ?? (fromEnv ? new Secret(fromEnv, { shortValues: "whole-words" }) : undefined);
   return { method, ...(target?.becomeUser !== undefined ? { user: target.becomeUser } : {}), ...(password ? { password } : {}) };
 }

@@ -165,7 +165,8 @@ function toText(value: unknown, where: string): string {
 /** A password given in plain text in an inventory is still a secret from here on. */
 function toSecret(value: unknown, where: string): Secret {
   if (isSecret(value)) return value;
-  if (typeof value === "string" && value.trim() !== "") return new Secret(value);
-  if (typeof value === "number") return new Secret(String(value));
+  // Passwords are not provision's to choose: a short one is kept, masked as a whole word (see Secret).
+  if (typeof value === "string" && value.trim() !== "") return new Secret(value, { shortValues: "whole-words" });
+  if (typeof value === "number") return new Secret(String(value), { shortValues: "whole-words" });
   throw new InventoryError(`${where}: expected a non-empty password, got ${typeof value}`);
 }

@@ -59,7 +59,7 @@ export class YamlSource {
         if (typeof node.value !== "string") throw new InventoryError(located(this.file, line, "a !vault value must be the vault text (a block scalar)"));
         const plain = decryptOrReject(this.file, line, node.value, vault);
         // An empty secret masks nothing and cannot be a Secret: it stays the empty string.
-        node.value = plain.trim() === "" ? plain : new Secret(plain);
+        node.value = plain.trim() === "" ? plain : new Secret(plain, { shortValues: "whole-words" });
         node.tag = undefined;
       },
     });
@@ -99,7 +99,8 @@ function decryptOrReject(file: string, line: number | undefined, text: string, v
 }
 
 function secretStrings(value: unknown): unknown {
-  if (typeof value === "string") return value.trim() === "" ? value : new Secret(value);
+  // Every decrypted string is a secret, short ones too (masked as whole words only: see Secret).
+  if (typeof value === "string") return value.trim() === "" ? value : new Secret(value, { shortValues: "whole-words" });
   if (Array.isArray(value)) return value.map(secretStrings);
   if (isMapping(value) && Object.getPrototypeOf(value) === Object.prototype) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, secretStrings(v)]));

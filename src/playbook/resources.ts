@@ -19,9 +19,30 @@ export function pathResource(path: string): Resource {
   return `path:${path}`;
 }
 
+/**
+ * `node:/etc/motd.d`: one directory itself (its existence, owner, mode), not what is inside it.
+ * Creating a directory does not change a file in it (that file is as absent after as before), so
+ * `directory` provides its node: a `file` step below a directory that would be created stays an
+ * exact "would change — create" in --check, not unknown. A node overlaps the same node, and any
+ * `path:` resource (a subtree) that contains it.
+ */
+export function pathNodeResource(path: string): Resource {
+  return `node:${path}`;
+}
+
 /** True when a change to `a` may change what is read of `b` (or the other way round). */
 export function overlaps(a: Resource, b: Resource): boolean {
   if (a === EVERYTHING || b === EVERYTHING) return true;
+  const aNode = a.startsWith("node:");
+  const bNode = b.startsWith("node:");
+  if (aNode || bNode) {
+    const node = segments(`path:${(aNode ? a : b).slice("node:".length)}`);
+    const other = aNode ? b : a;
+    if (other.startsWith("node:")) return segments(`path:${other.slice("node:".length)}`).join("/") === node.join("/");
+    // A subtree holds the node when the subtree's path is a prefix of the node's.
+    const tree = segments(other);
+    return tree.length <= node.length && tree.every((segment, i) => segment === node[i]);
+  }
   const left = segments(a);
   const right = segments(b);
   const shared = Math.min(left.length, right.length);

@@ -16,6 +16,28 @@ const REGISTRY = Symbol.for("provision.secret-values");
 const secretValues: Set<string> = ((globalThis as Record<symbol, unknown>)[REGISTRY] as Set<string> | undefined) ??
   ((globalThis as Record<symbol, unknown>)[REGISTRY] = new Set<string>()) as Set<string>;
 
+// Short values that came from elsewhere (an Ansible Vault file: `port: "25"` is as encrypted as a
+// key) cannot be refused, and masking them inside words would garble text and give them away:
+// they are masked only where they stand as a whole word.
+const WORD_REGISTRY = Symbol.for("provision.secret-words");
+const secretWords: Set<string> = ((globalThis as Record<symbol, unknown>)[WORD_REGISTRY] as Set<string> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[WORD_REGISTRY] = new Set<string>()) as Set<string>;
+
+/** Register a short secret: masked only as a whole word (not preceded or followed by a letter, digit or _). */
+export function registerSecretWord(value: string): void {
+  secretWords.add(value);
+}
+
+function maskWords(text: string): string {
+  let out = text;
+  for (const word of secretWords) {
+    if (!out.includes(word)) continue;
+    const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, "gu"), MASK);
+  }
+  return out;
+}
+
 export function registerSecretValue(value: string): void {
   secretValues.add(value);
   if (!/[\r\n]/.test(value)) return;
@@ -29,10 +51,10 @@ function knownValues(): string[] {
 
 /** Replace every known secret value in `text` with `***`. */
 export function mask(text: string): string {
-  if (secretValues.size === 0 || text.length === 0) return text;
+  if ((secretValues.size === 0 && secretWords.size === 0) || text.length === 0) return text;
   let out = text;
   for (const value of knownValues()) if (out.includes(value)) out = out.split(value).join(MASK);
-  return out;
+  return secretWords.size === 0 ? out : maskWords(out);
 }
 
 /** True when `text` holds a known secret value (or a line of a multi-line one). */

@@ -7,7 +7,7 @@
  * never in argv.
  */
 import { inspect } from "node:util";
-import { MASK, MIN_SECRET_LENGTH, registerSecretValue } from "./mask.ts";
+import { MASK, MIN_SECRET_LENGTH, registerSecretValue, registerSecretWord } from "./mask.ts";
 
 export { MASK };
 // A brand rather than `instanceof`: a playbook may hold a Secret made by another copy of this module.
@@ -28,12 +28,22 @@ export class Secret {
   readonly #value: string;
   readonly [BRAND] = true;
 
-  constructor(value: string) {
+  /**
+   * `shortValues: "whole-words"` accepts a value shorter than MIN_SECRET_LENGTH, masked only where
+   * it stands as a whole word — for values provision did not choose (decrypted Ansible Vault
+   * strings); a playbook's own `secret()` keeps the minimum.
+   */
+  constructor(value: string, options: { shortValues?: "whole-words" } = {}) {
     if (value.length === 0) throw new Error("a secret cannot be empty");
     // Masking replaces every occurrence of the value: a secret of only white space would blank
     // out every space or newline of every report, and a short one would garble words and, by
     // the gaps, give itself away ("dir***ctory").
     if (value.trim().length === 0) throw new Error("a secret cannot be only white space");
+    if (value.trim().length < MIN_SECRET_LENGTH && options.shortValues === "whole-words") {
+      this.#value = value;
+      registerSecretWord(value.trim());
+      return;
+    }
     if (value.trim().length < MIN_SECRET_LENGTH) {
       throw new Error(`a secret must be at least ${MIN_SECRET_LENGTH} characters long (white space around it not counted), so that masking it in output cannot garble text or reveal it`);
     }

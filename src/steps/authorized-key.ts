@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { accountName } from "./account-name.ts";
 import { metadataCommand } from "./file.ts";
@@ -90,8 +90,9 @@ export function authorizedKey(input: AuthorizedKeyParams): Step<AuthorizedKeysSt
         commands.push(sh`mkdir -m 0700 -- ${sshDir}`, metadataCommand(sshDir, p.user, current.group));
       }
       const created = current.file.exists ? {} : { owner: p.user, group: current.group, mode: "0600" };
-      commands.push(writeFileCommand(target, created));
-      await session.check(joinCommands(commands, " && "), { stdin: change.plan.text });
+      const write = fileWrite(target, change.plan.text, created);
+      commands.push(write.command);
+      await session.check(joinCommands(commands, " && "), { stdin: write.stdin });
     },
   };
 

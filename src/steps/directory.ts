@@ -5,7 +5,7 @@ import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { describeMetadata, differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
 import { accountName, parseStepParams } from "./params.ts";
-import { pathResource } from "../playbook/resources.ts";
+import { pathNodeResource } from "../playbook/resources.ts";
 
 const directoryParams = z.strictObject({
   path: z.string().startsWith("/", "must be an absolute path"),
@@ -22,8 +22,9 @@ export function directory(input: z.input<typeof directoryParams>): Step<FileStat
     kind: "directory",
     name: `directory ${params.path}`,
     notify: params.notify,
-    provides: [pathResource(params.path)],
-    requires: [pathResource(params.path)],
+    // The directory itself, not its content (see pathNodeResource).
+    provides: [pathNodeResource(params.path)],
+    requires: [pathNodeResource(params.path)],
     read: () => ({ command: readFileCommand(params.path, { metaOnly: true }), parse: (r) => parseFileState(r, params.path) }),
     diff(current) {
       if (current.exists && current.type !== "directory") {

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import { accountName, filePath, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
@@ -74,7 +74,8 @@ export function file(input: FileParams): Step<FileState> {
     },
     async apply({ session }, current) {
       if (!current.exists || !sameContent(current)) {
-        await session.check(writeFileCommand(params.path, desired, { ...params, mode }), { stdin: desired });
+        const write = fileWrite(params.path, desired, { ...params, mode });
+        await session.check(write.command, { stdin: write.stdin });
         return;
       }
       const differs = differingMetadata(current, params.owner, params.group, mode);

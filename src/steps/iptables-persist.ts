@@ -12,7 +12,7 @@ import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import type { Facts } from "../facts/facts.ts";
 import { sh } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeFileCommand } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, writeRemoteFile } from "../transport/remote-file.ts";
 import { parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
@@ -86,7 +86,7 @@ printf '\\n%s\\n' ${SECTION}service; if [ -x /usr/libexec/iptables/${service}.in
       const dir = path.slice(0, path.lastIndexOf("/")) || "/";
       await session.check(sh`mkdir -p -- ${dir}`);
       // What was read is what is saved: the runner reads again after any earlier apply.
-      await session.check(writeFileCommand(path, current.live), { stdin: current.live });
+      await writeRemoteFile(session, path, current.live);
     },
   };
 }

@@ -16,7 +16,7 @@
  */
 import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
-import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, writeRemoteFile, type FileState } from "../transport/remote-file.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
 import { accountName, filePath, parseStepParams } from "./params.ts";
 import { shortenMasked } from "../shell/mask.ts";
@@ -170,7 +170,7 @@ export function textEditStep(
       const text = planned(current);
       if (!text) return;
       if (!current.exists || text.after !== text.before) {
-        await session.check(writeFileCommand(options.path, text.bytes(), { owner: options.owner, group: options.group, mode }), { stdin: text.bytes() });
+        await writeRemoteFile(session, options.path, text.bytes(), { owner: options.owner, group: options.group, mode });
         return;
       }
       await session.check(metadataCommand(options.path, options.owner, options.group, mode));

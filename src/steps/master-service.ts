@@ -17,7 +17,7 @@
 import { z } from "zod";
 import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
-import { writeFileCommand } from "../transport/remote-file.ts";
+import { writeRemoteFile } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
@@ -122,7 +122,7 @@ echo ${FILE}; cat -- "$d/master.cf"`,
         return;
       }
       const text = editMasterCf(current.masterCf, params.service, params.type, params.state === "absent" ? null : desired);
-      await session.check(writeFileCommand(`${current.configDirectory}/master.cf`, text), { stdin: text });
+      await writeRemoteFile(session, `${current.configDirectory}/master.cf`, text);
     },
   };
 }

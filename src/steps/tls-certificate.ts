@@ -23,7 +23,7 @@ import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { isSecret, type Secret } from "../shell/secret.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
-import { writeFileCommand } from "../transport/remote-file.ts";
+import { writeRemoteFile } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import { certificateReadCommand, parseCertificateRead, type CertificateState, type FileMeta } from "./tls/certificate-read.ts";
 import { checkControllerCertificate, type ControllerCertificate } from "./tls/controller-certificate.ts";
@@ -135,10 +135,10 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
       if (x.writeKey || x.writeChain) await session.check(directoriesCommand(p.certFile, p.keyFile));
       // The key first: its temp file is written under umask 077 and made 0600 before the rename.
       if (x.writeKey && p.files) {
-        await session.check(writeFileCommand(p.keyFile, KEY_META), { stdin: p.files.key });
+        await writeRemoteFile(session, p.keyFile, p.files.key, KEY_META);
       }
       if (x.writeChain && given) {
-        await session.check(writeFileCommand(p.certFile, CERT_META), { stdin: given.chain });
+        await writeRemoteFile(session, p.certFile, given.chain, CERT_META);
       }
       if (given) installedFingerprint = given.fingerprint256;
       const meta: ShellCommand[] = [];
@@ -176,7 +176,7 @@ function fixMeta(path: string, want: FileMeta): ShellCommand {
   return sh`chown -- ${`${want.owner}:${want.group}`} ${path} && chmod -- ${want.mode} ${path}`;
 }
 
-/** writeFileCommand needs the directories to exist: made 0755 (chain) and 0700 (key) when missing. */
+/** writeRemoteFile needs the directories to exist: made 0755 (chain) and 0700 (key) when missing. */
 function directoriesCommand(certFile: string, keyFile: string): ShellCommand {
   const certDir = parent(certFile);
   const keyDir = parent(keyFile);

@@ -220,18 +220,19 @@ export class MockTransport implements Transport {
     if (write?.[1]) {
       const path = unquote(write[1]);
       const previous = this.files.get(path);
-      // The host's check of what arrived (length and sha256 in the command): a short stdin fails.
-      const size = /^if \[ "\$size" != '?(\d+)'? \]/m.exec(command)?.[1];
-      const sha256 = /^if \[ "\$\{sum%% \*\}" != '?([0-9a-f]{64})'? \]/m.exec(command)?.[1];
-      if (Number(size) !== stdin.length || sha256 !== createHash("sha256").update(stdin).digest("hex")) {
-        return { exitCode: 4, stdout: Buffer.alloc(0), stderr: Buffer.from(`provision: ${path} left unchanged: received ${stdin.length} of ${size} bytes\n`) };
+      // The host's check of what arrived (a `<length> <sha256>` line ahead of the content): a short stdin fails.
+      const newline = stdin.indexOf(0x0a);
+      const [size, sha256] = (newline < 0 ? "" : stdin.subarray(0, newline).toString("latin1")).split(" ");
+      const content = newline < 0 ? Buffer.alloc(0) : stdin.subarray(newline + 1);
+      if (Number(size) !== content.length || sha256 !== createHash("sha256").update(content).digest("hex")) {
+        return { exitCode: 4, stdout: Buffer.alloc(0), stderr: Buffer.from(`provision: ${path} left unchanged: received ${content.length} of ${size ?? "?"} bytes\n`) };
       }
       // Only the explicit owner/mode lines (each on its own line), not the copy-from-old-file branch.
       const owner = /^chown -- (\S+) "\$tmp"$/m.exec(command)?.[1];
       const mode = /^chmod -- (\S+) "\$tmp"$/m.exec(command)?.[1];
       const [user, group] = owner ? unquote(owner).split(":") : [];
       this.files.set(path, {
-        content: stdin,
+        content,
         owner: user || previous?.owner || "root",
         group: group || previous?.group || "root",
         mode: mode ? unquote(mode).padStart(4, "0") : (previous?.mode ?? "0644"),

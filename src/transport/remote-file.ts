@@ -3,7 +3,9 @@
  * Reading is a (command, parser) pair so a step can batch it with other reads.
  * Writing is atomic AND verified: the content goes to a temp file in the same directory, and
  * replaces the real file only once the host has checked that it received every byte — the length
- * and the sha256 the controller computed travel in the command itself (one round trip). Without
+ * and the sha256 the controller computed travel as the first line of stdin, ahead of the content
+ * (one round trip; not in the command: a digest of secret-bearing content in argv, where `ps`
+ * shows it to every user, would let a low-entropy secret be guessed offline). Without
  * that check, input cut short (the controller killed, Ctrl-C, the network gone: `cat` just sees
  * end-of-input) would be renamed over the real file, truncated. Owner/mode are copied from the file
  * it replaces (or set explicitly), an optional validation runs on the temp file, then rename. A
@@ -13,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
+import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "./transport.ts";
 import type { HostSession } from "./host-session.ts";
 
@@ -133,17 +136,29 @@ export function tempStem(name: string): string {
   return `.provision-${prefix}.${createHash("sha256").update(name).digest("hex").slice(0, 12)}`;
 }
 
+/** A verified atomic write: the command, and the stdin to send with it. */
+export interface FileWrite {
+  command: ShellCommand;
+  /** `<length> <sha256>\n`, then the content: the host checks the content against that line. */
+  stdin: Buffer;
+}
+
+/** The first line of a write's stdin: what the host must have received before the rename. */
+export function writeHeader(content: Buffer): Buffer {
+  return Buffer.from(`${content.length} ${createHash("sha256").update(content).digest("hex")}\n`);
+}
+
 /**
- * The command that writes `content` (sent on stdin: the caller passes the same bytes as stdin) to
- * `path` atomically. Exposed for tests and batching; writeRemoteFile does both.
+ * Write `content` to `path` atomically: send `command` with `stdin` (as writeRemoteFile does; a
+ * caller may join the command with others, e.g. a mkdir before it). The shell's `read` takes the
+ * header line byte by byte (POSIX, for pipes), so `cat` gets exactly the content after it.
  */
-export function writeFileCommand(path: string, content: Buffer | string, options: WriteOptions = {}): ShellCommand {
+export function fileWrite(path: string, content: Buffer | string | Secret, options: WriteOptions = {}): FileWrite {
   const slash = path.lastIndexOf("/");
   if (!path.startsWith("/") || slash < 0) throw new Error(`a remote path must be absolute: ${path}`);
   const dir = path.slice(0, slash) || "/";
   const stem = tempStem(path.slice(slash + 1));
-  const bytes = Buffer.from(content);
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const bytes = Buffer.from(isSecret(content) ? content.reveal() : content);
   const ownership = options.owner || options.group ? `${options.owner ?? ""}${options.group ? `:${options.group}` : ""}` : "";
   const validate = options.validate
     ? raw(`${options.validate.split("%s").join('"$tmp"')} >&2 || { echo "provision: validation failed" >&2; exit 3; }`)
@@ -152,15 +167,16 @@ export function writeFileCommand(path: string, content: Buffer | string, options
   // umask 077 so the temp file is never readable by others before its mode is set.
   // Verified before anything else touches the temp file: a short or corrupt one never replaces the
   // real file (the EXIT trap removes it).
-  return sh`set -e; umask 077; dir=${dir}; path=${path}
+  const command = sh`set -e; umask 077; dir=${dir}; path=${path}
 rm -f "$dir"/${stem}.* 2>/dev/null || true
 tmp=$(mktemp "$dir"/${stem}.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
+want_size=; want_sum=; IFS=' ' read -r want_size want_sum || :
 cat > "$tmp"
 size=$(wc -c < "$tmp" | tr -d ' ')
-if [ "$size" != ${String(bytes.length)} ]; then echo "provision: $path left unchanged: received $size of ${raw(String(bytes.length))} bytes (the input was cut short)" >&2; ${fail}; fi
+if [ -z "$want_sum" ] || [ "$size" != "$want_size" ]; then echo "provision: $path left unchanged: received $size of \${want_size:-?} bytes (the input was cut short)" >&2; ${fail}; fi
 if ! ${SHA256_OF_STDIN} < "$tmp"; then echo "provision: $path left unchanged: cannot verify what arrived (the host has neither sha256sum nor openssl)" >&2; ${fail}; fi
-if [ "\${sum%% *}" != ${sha256} ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; ${fail}; fi
+if [ "\${sum%% *}" != "$want_sum" ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; ${fail}; fi
 if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; chmod -- "$(stat -c %a -- "$path")" "$tmp"; else chmod 0644 "$tmp"; fi
 ${ownership ? sh`chown -- ${ownership} "$tmp"` : raw(":")}
 ${options.mode ? sh`chmod -- ${options.mode} "$tmp"` : raw(":")}
@@ -168,14 +184,15 @@ ${validate}
 ${options.backup ? raw(`if [ -e "$path" ]; then cp -p -- "$path" "$path.$(date +%Y%m%d%H%M%S).bak"; fi`) : raw(":")}
 mv -f -- "$tmp" "$path"
 trap - EXIT`;
+  return { command, stdin: Buffer.concat([writeHeader(bytes), bytes]) };
 }
 
 export async function writeRemoteFile(
   session: HostSession,
   path: string,
-  content: Buffer | string,
+  content: Buffer | string | Secret,
   options: WriteOptions = {},
 ): Promise<void> {
-  const bytes = Buffer.from(content);
-  await session.check(writeFileCommand(path, bytes, options), { stdin: bytes });
+  const write = fileWrite(path, content, options);
+  await session.check(write.command, { stdin: write.stdin });
 }

@@ -148,5 +148,5 @@ function runScript(file: string, args: string[]): Promise<string> {
 
 function toSecret(value: string, what: string): Secret {
   if (value.trim() === "") throw new VaultError(`${what} gives an empty vault password`);
-  return new Secret(value);
+  return new Secret(value, { shortValues: "whole-words" });
 }

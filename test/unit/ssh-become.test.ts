@@ -23,23 +23,23 @@ function simulate(wire: string, stdin: string, uid = 1000): string {
 
 describe("become wrappers", () => {
   it("su: the target user after --, the command quoted once, the password line read by su (non-root)", () => {
-    const wire = becomeCommand(`printf '%s\\n' "it's"; cat`, { method: "su", user: "post gres", password: secret("pw-123") });
+    const wire = becomeCommand(`printf '%s\\n' "it's"; cat`, { method: "su", user: "post gres", password: secret("pw-123-long") });
     expect(wire).not.toContain("pw-123");
-    const stdin = sudoStdin(secret("pw-123"), "data line\n").toString();
+    const stdin = sudoStdin(secret("pw-123-long"), "data line\n").toString();
     // The fake su does not read the password line: the command sees it, as real su would not.
-    expect(simulate(wire, stdin)).toBe(`su [-s] [/bin/sh] [-c] [exec /bin/sh -c 'printf '\\''%s\\n'\\'' "it'\\''s"; cat'] [--] [post gres]\nit's\npw-123\ndata line\n`);
+    expect(simulate(wire, stdin)).toBe(`su [-s] [/bin/sh] [-c] [exec /bin/sh -c 'printf '\\''%s\\n'\\'' "it'\\''s"; cat'] [--] [post gres]\nit's\npw-123-long\ndata line\n`);
   });
 
   it("su from root: the wrapper drops the password line itself (su asks nothing then)", () => {
-    const wire = becomeCommand("cat", { method: "su", user: "pg", password: secret("pw-123") });
-    expect(simulate(wire, "pw-123\ndata line\n", 0)).toBe("su [-s] [/bin/sh] [-c] [exec /bin/sh -c cat] [--] [pg]\ndata line\n");
+    const wire = becomeCommand("cat", { method: "su", user: "pg", password: secret("pw-123-long") });
+    expect(simulate(wire, "pw-123-long\ndata line\n", 0)).toBe("su [-s] [/bin/sh] [-c] [exec /bin/sh -c cat] [--] [pg]\ndata line\n");
   });
 
   it("sudo with become_user: -u USER in the probe and the command", () => {
     expect(becomeCommand("id -un", { method: "sudo", user: "postgres" })).toBe(`exec sudo -n -u postgres -- /bin/sh -c 'id -un'`);
-    const wire = becomeCommand("cat", { method: "sudo", user: "postgres", password: secret("x-pass") });
+    const wire = becomeCommand("cat", { method: "sudo", user: "postgres", password: secret("x-pass-long") });
     expect(wire).toContain(`sudo -n -u postgres true`);
-    expect(simulate(wire, "x-pass\nrest\n")).toBe("sudo [-n] [-u] [postgres] [true]\nsudo [-n] [-u] [postgres] [--] [/bin/sh] [-c] [cat]\nrest\n");
+    expect(simulate(wire, "x-pass-long\nrest\n")).toBe("sudo [-n] [-u] [postgres] [true]\nsudo [-n] [-u] [postgres] [--] [/bin/sh] [-c] [cat]\nrest\n");
     expect(becomeCommand("id", { method: "sudo", user: "root" })).toBe(`exec sudo -n -- /bin/sh -c id`);
   });
 

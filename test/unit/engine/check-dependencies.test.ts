@@ -86,6 +86,15 @@ describe("resources", () => {
     expect(overlaps("*", "service:postfix")).toBe(true);
     expect(overlaps("service:postfix", "path:/etc/postfix")).toBe(false);
   });
+
+  it("a directory's node: the same node and any subtree holding it; not what is inside it", () => {
+    expect(overlaps("node:/etc/motd.d", "path:/etc/motd.d/x")).toBe(false);
+    expect(overlaps("path:/etc/motd.d/x", "node:/etc/motd.d")).toBe(false);
+    expect(overlaps("node:/etc/motd.d", "path:/etc/motd.d")).toBe(true);
+    expect(overlaps("node:/etc/motd.d", "path:/etc")).toBe(true);
+    expect(overlaps("node:/etc/motd.d", "node:/etc/motd.d/")).toBe(true);
+    expect(overlaps("node:/etc/motd.d", "node:/etc")).toBe(false);
+  });
 });
 
 describe("--check with pending changes", () => {

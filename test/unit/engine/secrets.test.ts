@@ -124,3 +124,17 @@ describe("secret values", () => {
     expect(JSON.stringify(secret(" padded-secret "))).toBe('"***"');
   });
 });
+
+describe("short secrets from outside the playbook (decrypted Vault values, inventory passwords)", () => {
+  it("are kept, and masked only where they stand as a whole word", async () => {
+    const { Secret } = await import("../../../src/shell/secret.ts");
+    const { mask } = await import("../../../src/shell/mask.ts");
+    const pin = new Secret("x7q", { shortValues: "whole-words" });
+    expect(pin.reveal()).toBe("x7q");
+    expect(mask("pin=x7q; the x7q is set")).toBe("pin=***; the *** is set");
+    // Inside a word it is left alone: masking there would garble the text and, by the gap, reveal it.
+    expect(mask("ax7qb x7q_1 1x7q")).toBe("ax7qb x7q_1 1x7q");
+    // A playbook's own secret() keeps the minimum length.
+    expect(() => new Secret("x7q")).toThrow(/at least 8 characters/);
+  });
+});

@@ -32,7 +32,7 @@ describe("step errors name the step once", () => {
     const mock = debianHost().on(/^kv-get b/, { stdout: "old" }).on(/^kv-set b/, { exitCode: 5, stderr: "disk full\n" });
     const { report } = await runOn(mock, playbook, "apply");
     const reason = failureReason(report) ?? "";
-    expect(reason).toBe("step \"kv b\": mail1: command failed with exit code 5: kv-set b new");
+    expect(reason).toBe("step \"kv b\": mail1: command failed with exit code 5: disk full"); // the cause first: the command only with -v
     expect(occurrences(report.steps[0]?.error ?? "", 'step "kv b"')).toBe(0);
   });
 

@@ -79,9 +79,10 @@ describe("authorizedKey: step", () => {
     const sent = host.commands.find((c) => !c.batched && c.command.startsWith("mkdir"));
     expect(sent?.command).toMatch(/^mkdir -m 0700 -- \/home\/app1\/\.ssh && chown -- app1:app1 \/home\/app1\/\.ssh && set -e;/);
     expect(sent?.command).toContain("path=/home/app1/.ssh/authorized_keys");
-    expect(sent?.command).toContain('chown app1:app1 "$tmp"');
-    expect(sent?.command).toContain('chmod 0600 "$tmp"');
-    expect(sent?.stdin.toString()).toBe(`${ALICE}\n`);
+    expect(sent?.command).toContain('chown -- app1:app1 "$tmp"');
+    expect(sent?.command).toContain('chmod -- 0600 "$tmp"');
+    // The content follows the `<length> <sha256>` line the host verifies it by (remote-file.ts).
+    expect(sent?.stdin.toString().split("\n").slice(1).join("\n")).toBe(`${ALICE}\n`);
   });
 
   it("an existing file is rewritten atomically, keeping its owner and mode", async () => {
@@ -90,7 +91,7 @@ describe("authorizedKey: step", () => {
     const { step } = await run(host, "apply", () => [authorizedKey({ user: "root", key: `${ALICE}\n${BOB}\n` })]);
     expect(step?.status, step?.error).toBe("changed");
     expect(host.files.get("/root/.ssh/authorized_keys")?.content.toString()).toBe(`${HARNESS}\n${ALICE}\n${BOB}\n`);
-    expect(applied(host).every((c) => !c.includes('chown root:root "$tmp"') && !c.includes('chmod 0600 "$tmp"'))).toBe(true);
+    expect(applied(host).every((c) => !c.includes('chown -- root:root "$tmp"') && !c.includes('chmod -- 0600 "$tmp"'))).toBe(true);
   });
 
   it("a missing user is a read error", async () => {
@@ -107,7 +108,7 @@ describe("authorizedKey: step", () => {
     [{ user: "root", key: ALICE, options: "no-pty ssh-rsa" }, /options: white space outside double quotes/],
     [{ user: "-root", key: ALICE }, /user: must be a user or group name/],
     [{ user: "root", key: ALICE, path: "relative" }, /path: must be an absolute path/],
-    [{ user: "root", key: ALICE, exclusiv: true }, /Unrecognized key/i],
+    [{ user: "root", key: ALICE, exclusiv: true }, /unknown parameter/i],
   ])("refuses %j", (params, message) => {
     expect(() => authorizedKey(params as never)).toThrow(message);
   });

@@ -69,7 +69,7 @@ describe("blockInFile: step", () => {
     [{ path: "/etc/x", block: "# END ANSIBLE MANAGED BLOCK\nroot ALL=(ALL) ALL" }, /must not contain its own marker lines/],
     [{ path: "/etc/x", insertAfter: "(" }, /invalid regular expression/],
     [{ path: "/etc/x", insertAfter: "a", insertBefore: "b" }, /not both/],
-    [{ path: "/etc/x", blok: "x" }, /Unrecognized key/i],
+    [{ path: "/etc/x", blok: "x" }, /unknown parameter/i],
   ])("refuses %j", (params, message) => {
     expect(() => blockInFile(params as never)).toThrow(message);
   });

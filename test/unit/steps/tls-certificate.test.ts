@@ -102,9 +102,11 @@ describe("tlsCertificate from files on the controller", () => {
     expect(writes).toHaveLength(2);
     const [keyWrite, chainWrite] = writes;
     expect(keyWrite!.command).toContain("path=/etc/ssl/private/mail.key");
-    expect(keyWrite!.command).toContain('chmod 0600 "$tmp"');
-    expect(keyWrite!.stdin.toString()).toBe(KEY);
-    expect(chainWrite!.stdin.toString()).toBe(CHAIN);
+    expect(keyWrite!.command).toContain('chmod -- 0600 "$tmp"');
+    // The content follows the `<length> <sha256>` line the host verifies it by (remote-file.ts).
+    const content = (stdin: Buffer) => stdin.subarray(stdin.indexOf(10) + 1).toString();
+    expect(content(keyWrite!.stdin)).toBe(KEY);
+    expect(content(chainWrite!.stdin)).toBe(CHAIN);
     const keyBody = KEY.split("\n")[1]!;
     for (const exec of mock.execs) expect(exec.command).not.toContain(keyBody);
     expect(JSON.stringify(report)).not.toContain(keyBody);

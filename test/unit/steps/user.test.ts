@@ -122,7 +122,7 @@ describe("user: apply", () => {
     [{ name: "app", password: HASH }, /password: must be a secret/],
     [{ name: "app", password: secret("x\nroot:$6$y") }, /password: must be a crypt\(3\) hash/],
     [{ name: "app", uid: -1 }, /uid:/],
-    [{ name: "app", shel: "/bin/sh" }, /Unrecognized key/i],
+    [{ name: "app", shel: "/bin/sh" }, /unknown parameter/i],
   ])("refuses hostile or wrong params %j", (params, message) => {
     expect(() => user(params as never)).toThrow(message);
   });
