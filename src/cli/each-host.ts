@@ -7,7 +7,7 @@ import type { InventoryHost } from "../inventory/inventory.ts";
 import { mapLimit } from "../run/map-limit.ts";
 import { mask } from "../shell/mask.ts";
 import { HostSession } from "../transport/host-session.ts";
-import { TransportError } from "../transport/transport.ts";
+import { TransportError, type Transport } from "../transport/transport.ts";
 import { connectHost, connectTargetOf } from "./connect.ts";
 import type { ConnectionArgs } from "./options.ts";
 
@@ -15,16 +15,22 @@ export type HostOutcome<R> =
   | { host: string; status: "ok"; value: R; durationMs: number }
   | { host: string; status: "unreachable" | "failed"; error: string; durationMs: number };
 
+/** How a host is reached; the CLI's own (SSH or local) unless a test passes the mock's. */
+export type Connector = (host: InventoryHost, args: ConnectionArgs) => Promise<Transport>;
+
+const connectSelected: Connector = (host, args) => connectHost(connectTargetOf(host, args), args);
+
 export async function eachHost<R>(
   hosts: readonly InventoryHost[],
   args: ConnectionArgs,
   task: (session: HostSession, host: InventoryHost) => Promise<R>,
   onDone?: (outcome: HostOutcome<R>) => void,
+  connect: Connector = connectSelected,
 ): Promise<HostOutcome<R>[]> {
   return mapLimit(hosts, args.concurrency, async (host) => {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
-    const outcome = await runOne(host, args, task, elapsed);
+    const outcome = await runOne(host, args, task, elapsed, connect);
     onDone?.(outcome);
     return outcome;
   });
@@ -35,10 +41,11 @@ async function runOne<R>(
   args: ConnectionArgs,
   task: (session: HostSession, host: InventoryHost) => Promise<R>,
   elapsed: () => number,
+  connect: Connector,
 ): Promise<HostOutcome<R>> {
   let session: HostSession;
   try {
-    session = new HostSession(await connectHost(connectTargetOf(host, args), args), args.commandTimeoutMs);
+    session = new HostSession(await connect(host, args), args.commandTimeoutMs);
   } catch (error) {
     return { host: host.name, status: "unreachable", error: describe(error), durationMs: elapsed() };
   }

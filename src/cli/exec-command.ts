@@ -12,7 +12,7 @@ import { quote } from "../shell/quote.ts";
 import { mask, maskDeep } from "../shell/mask.ts";
 import { secret, type Secret } from "../shell/secret.ts";
 import { raw, sh, ShellCommand } from "../shell/sh.ts";
-import { eachHost, type HostOutcome } from "./each-host.ts";
+import { eachHost, type Connector, type HostOutcome } from "./each-host.ts";
 import { EXIT_ERROR, EXIT_OK } from "./exit-code.ts";
 import {
   CONNECTION_OPTIONS,
@@ -84,7 +84,11 @@ interface ExecOutput {
   stderr: string;
 }
 
-export async function execCommand(args: ExecArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
+export async function execCommand(
+  args: ExecArgs,
+  io: { stdout: { write(text: string): unknown }; stderr: { write(text: string): unknown } },
+  connect?: Connector,
+): Promise<number> {
   const secrets = readSecretEnv(args.secretEnv);
   const command = execScript(args.command, secrets);
   const { hosts } = await selectedHosts(args, io.stderr);
@@ -99,6 +103,7 @@ export async function execCommand(args: ExecArgs, io: { stdout: NodeJS.WriteStre
         return { exitCode: result.exitCode, stdout: mask(result.stdout.toString("utf8")), stderr: mask(result.stderr.toString("utf8")) };
       },
       args.json ? undefined : (outcome) => void io.stdout.write(formatOutcome(outcome)),
+      connect,
     );
   } finally {
     stopWatching();

@@ -10,7 +10,7 @@ import { factsCommand, parseFacts, type Facts } from "../facts/facts.ts";
 import { maskDeep } from "../shell/mask.ts";
 import type { ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
-import { eachHost, type HostOutcome } from "./each-host.ts";
+import { eachHost, type Connector, type HostOutcome } from "./each-host.ts";
 import { EXIT_ERROR, EXIT_OK } from "./exit-code.ts";
 import {
   CONNECTION_OPTIONS,
@@ -64,7 +64,11 @@ export function parseFactsArgs(argv: readonly string[]): FactsArgs {
 
 type HostFacts = Record<string, unknown>;
 
-export async function factsCommandRun(args: FactsArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
+export async function factsCommandRun(
+  args: FactsArgs,
+  io: { stdout: { write(text: string): unknown }; stderr: { write(text: string): unknown } },
+  connect?: Connector,
+): Promise<number> {
   const { hosts } = await selectedHosts(args, io.stderr);
   const stopWatching = watchCommands(args.verbosity, io.stderr);
   let outcomes: HostOutcome<HostFacts>[];
@@ -73,7 +77,7 @@ export async function factsCommandRun(args: FactsArgs, io: { stdout: NodeJS.Writ
       const facts: HostFacts = {};
       for (const source of FACT_SOURCES) facts[source.name] = source.parse(await session.run(source.command));
       return facts;
-    });
+    }, undefined, connect);
   } finally {
     stopWatching();
   }

@@ -12,7 +12,7 @@ import { isFlushHandlers } from "../playbook/step.ts";
 import { inShard } from "../run/shard.ts";
 import { mask, maskDeep } from "../shell/mask.ts";
 import type { RunArgs } from "./args.ts";
-import { eachHost, type HostOutcome } from "./each-host.ts";
+import { eachHost, type Connector, type HostOutcome } from "./each-host.ts";
 import { EXIT_ERROR, EXIT_OK } from "./exit-code.ts";
 
 type Io = { stdout: { write(text: string): unknown }; stderr: { write(text: string): unknown } };
@@ -37,7 +37,13 @@ interface Plan {
 }
 
 /** Per host, from its facts: the steps in order (flush markers included) and the handlers. */
-export async function listSteps(playbook: Playbook, hosts: readonly { host: InventoryHost; vars: unknown }[], args: RunArgs, io: Io): Promise<number> {
+export async function listSteps(
+  playbook: Playbook,
+  hosts: readonly { host: InventoryHost; vars: unknown }[],
+  args: RunArgs,
+  io: Io,
+  connect?: Connector,
+): Promise<number> {
   const vars = new Map(hosts.map((h) => [h.host.name, h.vars]));
   const mine = hosts.map((h) => h.host).filter((host) => inShard(host.name, args.shard));
   const outcomes = await eachHost(mine, args, async (session, host) => {
@@ -55,7 +61,7 @@ export async function listSteps(playbook: Playbook, hosts: readonly { host: Inve
       ),
       handlers,
     } satisfies Plan;
-  });
+  }, undefined, connect);
   if (args.json) io.stdout.write(`${JSON.stringify(maskDeep({ playbook: playbook.name, hosts: outcomes.map(jsonPlan) }), null, 2)}\n`);
   else io.stdout.write(outcomes.map(formatPlan).join("\n"));
   return outcomes.some((o) => o.status !== "ok") ? EXIT_ERROR : EXIT_OK;

@@ -43,7 +43,8 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
       return [{ host, target: connectTargetOf(host, args), vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`) }];
     } catch (error) {
       if (!(error instanceof VarsError)) throw error;
-      problems.push(error.message);
+      // validateVars names the host itself; a merge error (a __proto__ key in the inventory) does not.
+      problems.push(error.message.startsWith("playbook ") ? error.message : `host ${host.name}: ${error.message}`);
       return [];
     }
   });

@@ -108,6 +108,15 @@ describe("provision exec", () => {
     expect(result.stderr).toMatch(/provision: localhost: exit 0 in \d+\.\d{3} s:\n {4}PW=\*\*\*; export PW/);
   });
 
+  it("--timeout stops a command that runs too long: that host failed, exit 1", async () => {
+    const result = await provision(["exec", "--host", "localhost", "--timeout", "1", "--json", "--", "sleep 30"]);
+    expect(result.code).toBe(1);
+    const [host] = JSON.parse(result.stdout).hosts;
+    expect(host).toMatchObject({ host: "localhost", status: "failed" });
+    expect(host.error).toMatch(/timed out/);
+    expect(host.durationMs).toBeLessThan(10_000);
+  });
+
   it("refuses an unset --secret-env, and a missing command", async () => {
     const unset = await provision(["exec", "--host", "localhost", "--secret-env", "PROVISION_NOT_SET_ANYWHERE", "--", "true"]);
     expect(unset.code).toBe(1);

@@ -141,10 +141,11 @@ describe("an ~/.ssh/config alias (the design card: provision run playbooks/mail.
     const run = await provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--vars-file", varsFile, "--json"], { env });
     const report = parseReport(run).hosts[0];
     const verify = report?.steps.find((step) => step.kind === "verify.smtp" || step.name.startsWith("verify smtp"));
-    expect(verify, JSON.stringify(report?.steps.filter((s) => s.status !== "ok" && s.status !== "changed"))).toBeDefined();
-    expect(verify?.status, verify?.error).toBe("ok");
-    expect(verify?.name).toContain(host.address);
-    expect(verify?.name).not.toContain("vps1");
+    const trouble = JSON.stringify(report?.steps.filter((s) => s.status !== "ok" && s.status !== "changed")) + run.stderr;
+    expect(verify, trouble).toBeDefined();
+    // The check targets the HostName (before the fix: "verify smtp vps1:25,587", then "cannot resolve vps1").
+    expect(verify?.name).toBe(`verify smtp ${host.address}:25,587`);
+    expect(verify?.status, trouble).toBe("ok");
     expect(run.code, run.stderr).toBe(0);
 
     // An independent client confirms what the check saw.
@@ -153,5 +154,75 @@ describe("an ~/.ssh/config alias (the design card: provision run playbooks/mail.
 
     const again = await provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--vars-file", varsFile, "--check"], { env });
     expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
+});
+
+describe("provision exec and facts over SSH (a fleet: positions 0–3 read-only, and 7)", () => {
+  const positions = [0, 1, 2, 3, 7];
+  let inventory: string;
+
+  beforeAll(async () => {
+    const hosts = positions.map((p) => testHost(p));
+    inventory = join(dir, "fleet.ini");
+    await writeFile(inventory, `[fleet]\n${hosts.map((h, i) => `node${positions[i]} ansible_host=${h.address} ansible_user=root`).join("\n")}\n`);
+  });
+
+  const cliFleet = (verb: string, extra: string[], env?: NodeJS.ProcessEnv) => {
+    const fleet = testFleet();
+    return provisionCli([verb, "-i", inventory, "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", ...extra], env ? { env } : {});
+  };
+
+  it("exec runs the command on every host; each host's output is its own (checked on the host itself)", async () => {
+    const result = await cliFleet("exec", ["--group", "fleet", "--json", "--", "cat /etc/machine-id; id -u"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { hosts: { host: string; status: string; exitCode: number; stdout: string }[] };
+    expect(report.hosts.map((h) => h.host)).toEqual(positions.map((p) => `node${p}`));
+    for (const [i, position] of positions.entries()) {
+      const machineId = await hostExec(testHost(position), "cat /etc/machine-id");
+      expect(report.hosts[i]).toMatchObject({ status: "ok", exitCode: 0, stdout: `${machineId.stdout}0\n` });
+    }
+  });
+
+  it("exec exits 1 when the command fails on some hosts, and labels each host's exit code", async () => {
+    const first = await hostExec(testHost(0), "cat /etc/machine-id");
+    const result = await cliFleet("exec", ["--group", "fleet", "--", `test "$(cat /etc/machine-id)" = ${first.stdout.trim()}`]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^=== node0: exit 0 /m);
+    for (const position of positions.slice(1)) expect(result.stdout).toMatch(new RegExp(`^=== node${position}: exit 1 \\(failed\\)`, "m"));
+    expect(result.stdout).toContain(`5 hosts: 1 ok, 4 non-zero exit, 0 unreachable`);
+  });
+
+  it("exec --become as a non-root user runs as root; --secret-env stays off the host's argv and out of all output, -v and -vv included", async () => {
+    const value = "Ssh-Exec-Secret-8812-kq";
+    const script = `id -u; echo "got:$PW"; for f in /proc/[0-9]*/cmdline; do c=$(tr '\\0' ' ' < "$f" 2>/dev/null); case "$c" in *"$PW"*) echo "LEAK in $f";; esac; done; echo done`;
+    const result = await cliFleet("exec", ["--limit", "node7", "--user", "deploy", "--become", "--secret-env", "PW", "-vv", "--", script], { PW: value });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/--- stdout\n0\ngot:\*\*\*\n(?:.*\n)*done\n/);
+    expect(result.stdout).not.toContain("LEAK");
+    expect(result.stdout + result.stderr).not.toContain(value);
+    expect(result.stderr).toMatch(/provision: node7: exit 0 in \d+\.\d{3} s:\n {4}PW=\*\*\*; export PW/);
+    expect(result.stderr).toMatch(/provision: ssh node7: .*(Handshake|KEX|Outbound|Inbound)/); // ssh2's own debug (-vv)
+  });
+
+  it("facts reports each host's built-in facts, as the host itself says", async () => {
+    const result = await cliFleet("facts", ["--group", "fleet", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const document = JSON.parse(result.stdout) as { hosts: Record<string, { builtin: Record<string, unknown> }>; errors: object };
+    expect(document.errors).toEqual({});
+    for (const position of positions) {
+      const uname = (await hostExec(testHost(position), "uname -n; uname -m")).stdout.split("\n");
+      expect(document.hosts[`node${position}`]?.builtin).toMatchObject({
+        hostname: uname[0],
+        arch: uname[1],
+        osFamily: "debian",
+        distro: "debian",
+        version: "12",
+        packageManager: "apt",
+        serviceManager: "systemd",
+        uid: 0,
+      });
+    }
+    const table = await cliFleet("facts", ["--limit", "node1"]);
+    expect(table.stdout).toMatch(/^node1\s+\S+\s+debian\s+debian 12\s+x86_64\s+apt\s+systemd\s+0$/m);
   });
 });

@@ -117,3 +117,13 @@ describe("-v", () => {
     }
   });
 });
+
+describe("a prototype key in an inventory's vars", () => {
+  it("is refused naming the host, before anything runs", async () => {
+    const inventory = join(dir, "proto.yml");
+    await writeFile(inventory, `all:\n  hosts:\n    localhost:\n      root: ${dir}\n      constructor:\n        tier: evil\n`);
+    const result = await provision([playbook, "-i", inventory, "--group", "all", "--check"]);
+    expect(result.error?.message).toBe('host localhost: vars: the key "constructor" is not allowed in vars');
+    expect(result.stdout).toBe("");
+  });
+});
