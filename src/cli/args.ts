@@ -75,6 +75,7 @@ commands:
   exec <command…>        run one shell command on the selected hosts (Ansible ad-hoc -m shell)
   facts                  the facts playbooks get, per host (Ansible -m setup)
   inventory              an inventory as provision reads it: --list, --graph, --host NAME
+  check-playbook <file>  type-check a playbook and validate vars, without connecting
 
 examples:
   provision run playbooks/mail.ts --host vps1 --vars-file mail.yml --check --diff

@@ -2,6 +2,7 @@
 import { mask } from "../shell/mask.ts";
 import { parseRunArgs, RUN_USAGE, USAGE, UsageError, wantsHelp } from "./args.ts";
 import { EXIT_ERROR } from "./exit-code.ts";
+import { CHECK_PLAYBOOK_USAGE, checkPlaybookCommand, parseCheckPlaybookArgs } from "./check-playbook-command.ts";
 import { EXEC_USAGE, execCommand, parseExecArgs } from "./exec-command.ts";
 import { FACTS_USAGE, factsCommandRun, parseFactsArgs } from "./facts-command.ts";
 import { INVENTORY_USAGE, inventoryCommand, parseInventoryArgs } from "./inventory-command.ts";
@@ -29,6 +30,7 @@ const VERBS: Record<string, Verb> = {
   exec: { usage: EXEC_USAGE, run: (argv, io) => execCommand(parseExecArgs(argv), io) },
   facts: { usage: FACTS_USAGE, run: (argv, io) => factsCommandRun(parseFactsArgs(argv), io) },
   inventory: { usage: INVENTORY_USAGE, run: (argv, io) => inventoryCommand(parseInventoryArgs(argv), io) },
+  "check-playbook": { usage: CHECK_PLAYBOOK_USAGE, run: (argv, io) => checkPlaybookCommand(parseCheckPlaybookArgs(argv), io) },
 };
 
 export async function main(argv: readonly string[], about?: About): Promise<number> {

@@ -6,6 +6,7 @@ import { loadPlaybook } from "../playbook/load-playbook.ts";
 import { checkKnownVars, mergeVars, parseVarAssignments, readVarsFile, secretAssignments, validateVars, VarsError } from "../playbook/vars.ts";
 import { runHost } from "../run/host-runner.ts";
 import { jsonReport } from "../report/json-report.ts";
+import type { HostReport } from "../report/events.ts";
 import type { RunArgs } from "./args.ts";
 import { connectHost, connectTargetOf } from "./connect.ts";
 import { EXIT_ERROR, EXIT_OK, overallResult } from "./exit-code.ts";
@@ -106,7 +107,15 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   } else if (!empty) {
     terminal?.summary(reports, result.stopped ? { stopped: result.stopped.reason } : undefined);
   }
+  if (reports.some(refusedStepParameters)) {
+    // tsx only strips types: what tsc would have caught is found only when the steps are built.
+    io.stderr.write(`provision: hint: \`provision check-playbook ${args.playbook}\` type-checks every step's parameters without connecting\n`);
+  }
   return exitCode;
+}
+
+function refusedStepParameters(report: HostReport): boolean {
+  return [report.error, ...report.steps.map((step) => step.error)].some((error) => error?.includes(": invalid parameters: "));
 }
 
 /**
