@@ -142,7 +142,7 @@ export function writeFileCommand(path: string, content: Buffer | string, options
   if (!path.startsWith("/") || slash < 0) throw new Error(`a remote path must be absolute: ${path}`);
   const dir = path.slice(0, slash) || "/";
   const stem = tempStem(path.slice(slash + 1));
-  const bytes = Buffer.from(content);
+  const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content); // never a copy of a big Buffer
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const ownership = options.owner || options.group ? `${options.owner ?? ""}${options.group ? `:${options.group}` : ""}` : "";
   const validate = options.validate
@@ -176,6 +176,6 @@ export async function writeRemoteFile(
   content: Buffer | string,
   options: WriteOptions = {},
 ): Promise<void> {
-  const bytes = Buffer.from(content);
+  const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content); // never a copy of a big Buffer
   await session.check(writeFileCommand(path, bytes, options), { stdin: bytes });
 }
