@@ -11,10 +11,10 @@
 import { mask } from "../shell/mask.ts";
 import type { ShellCommand } from "../shell/sh.ts";
 import { isSecret, type Secret } from "../shell/secret.ts";
-import type { ExecResult, Transport } from "./transport.ts";
+import type { ExecResult, Stdin, Transport } from "./transport.ts";
 
 export interface RunOptions {
-  stdin?: Buffer | string | Secret;
+  stdin?: Stdin | Secret;
   timeoutMs?: number;
 }
 

@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { Writable } from "node:stream";
-import { RUN_ID_ENV, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { endWithStdin, RUN_ID_ENV, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 /**
  * $1 is the command. The watchdog is a subshell running only builtins (`read`, `kill`), so a
@@ -70,7 +70,7 @@ export class LocalTransport implements Transport {
       });
       // A command that does not read its stdin closes the pipe early: that is not an error.
       child.stdin.on("error", () => undefined);
-      child.stdin.end(options.stdin ?? "");
+      endWithStdin(child.stdin, options.stdin);
     });
   }
 

@@ -10,7 +10,7 @@ import { decodeBatchScript, encodeBatchOutput } from "../run/read-batch.ts";
 import { ACQUIRE_HEADER, RELEASE_HEADER } from "../run/host-lock.ts";
 import { PENDING_READ_HEADER, PENDING_RECORD_HEADER, PENDING_SETTLE_HEADER } from "../run/pending-handlers.ts";
 import { unwrapScript } from "./host-session.ts";
-import { TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { stdinParts, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export interface MockFile {
   content: Buffer;
@@ -83,7 +83,7 @@ export class MockTransport implements Transport {
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.#closed) throw new TransportError(this.host, "lost", "connection closed");
     if (this.failWith) throw this.failWith;
-    const stdin = Buffer.from(options.stdin ?? "");
+    const stdin = Buffer.concat(stdinParts(options.stdin));
     this.execs.push({ command, stdin });
     // A command holding a secret arrives as a script on stdin.
     const script = command === "sh -s" ? unwrapScript(stdin.toString("utf8")) : command;

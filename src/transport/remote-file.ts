@@ -139,8 +139,8 @@ export function tempStem(name: string): string {
 /** A verified atomic write: the command, and the stdin to send with it. */
 export interface FileWrite {
   command: ShellCommand;
-  /** `<length> <sha256>\n`, then the content: the host checks the content against that line. */
-  stdin: Buffer;
+  /** `<length> <sha256>\n`, then the content (two parts, never joined): the host checks the content against that line. */
+  stdin: readonly Buffer[];
 }
 
 /** The first line of a write's stdin: what the host must have received before the rename. */
@@ -158,7 +158,8 @@ export function fileWrite(path: string, content: Buffer | string | Secret, optio
   if (!path.startsWith("/") || slash < 0) throw new Error(`a remote path must be absolute: ${path}`);
   const dir = path.slice(0, slash) || "/";
   const stem = tempStem(path.slice(slash + 1));
-  const bytes = Buffer.from(isSecret(content) ? content.reveal() : content);
+  // Never a copy of a big Buffer (a 1 GiB file is held once).
+  const bytes = isSecret(content) ? Buffer.from(content.reveal()) : Buffer.isBuffer(content) ? content : Buffer.from(content);
   const ownership = options.owner || options.group ? `${options.owner ?? ""}${options.group ? `:${options.group}` : ""}` : "";
   const validate = options.validate
     ? raw(`${options.validate.split("%s").join('"$tmp"')} >&2 || { echo "provision: validation failed" >&2; exit 3; }`)
@@ -184,7 +185,7 @@ ${validate}
 ${options.backup ? raw(`if [ -e "$path" ]; then cp -p -- "$path" "$path.$(date +%Y%m%d%H%M%S).bak"; fi`) : raw(":")}
 mv -f -- "$tmp" "$path"
 trap - EXIT`;
-  return { command, stdin: Buffer.concat([writeHeader(bytes), bytes]) };
+  return { command, stdin: [writeHeader(bytes), bytes] };
 }
 
 export async function writeRemoteFile(

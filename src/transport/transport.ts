@@ -11,9 +11,28 @@
  */
 export const RUN_ID_ENV = "PROVISION_RUN";
 
+/**
+ * What a command reads on stdin. Parts are written one after the other, never joined: a header
+ * line before a 1 GiB file's content must not cost a second copy of the content.
+ */
+export type Stdin = Buffer | string | readonly Buffer[];
+
+/** The parts of `stdin`, as Buffers (no copy of a Buffer). */
+export function stdinParts(stdin: Stdin | undefined): readonly Buffer[] {
+  if (stdin === undefined) return [];
+  if (typeof stdin === "string") return [Buffer.from(stdin, "utf8")];
+  return Buffer.isBuffer(stdin) ? [stdin] : stdin;
+}
+
+/** Write every part, then end the stream. */
+export function endWithStdin(stream: { write(chunk: Buffer): unknown; end(): unknown }, stdin: Stdin | undefined): void {
+  for (const part of stdinParts(stdin)) stream.write(part);
+  stream.end();
+}
+
 export interface ExecOptions {
   /** Bytes written to the command's stdin, then stdin is closed. */
-  stdin?: Buffer | string;
+  stdin?: Stdin;
   /** Kill the command and throw a TransportError of kind "timeout" after this many milliseconds. */
   timeoutMs?: number;
 }

@@ -93,7 +93,11 @@ describe("host lock (apply runs on one host)", () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
     expect((await onHost(host, "ls -d /run/provision.lock 2>/dev/null || :")).trim()).toBe("/run/provision.lock");
-    // The dead run's command may still be finishing on the host; a real user would simply rerun.
+    // The dead run's command may still be running on the host: the lock stays held until it ends
+    // (issue 11). Let it end, and undo its change, so the next run has something to change and so
+    // must break the stale lock (a run with nothing to change never takes — nor breaks — it).
+    await waitFor(`test -f ${marker}`, 8_000).catch(() => undefined);
+    await onHost(host, `rm -f ${marker}`);
     let next = await run(marker, "--json");
     for (let attempt = 0; attempt < 3 && next.code !== 0 && /being provisioned/.test(next.stdout); attempt += 1) {
       await new Promise((r) => setTimeout(r, 2_000));

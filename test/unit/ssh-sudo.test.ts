@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { secret } from "../../src/shell/secret.ts";
 import { sudoCommand, sudoFailure, sudoStdin } from "../../src/transport/ssh/sudo.ts";
+import { stdinParts, type Stdin } from "../../src/transport/transport.ts";
 
 const result = (exitCode: number, stderr: string) => ({ exitCode, stdout: Buffer.alloc(0), stderr: Buffer.from(stderr) });
 
@@ -26,10 +27,11 @@ describe("sudo wrapping", () => {
     expect(command).toContain("sudo -n true");
     expect(command).toContain("-k -S -p ''");
     expect(command.endsWith(`exec sudo "$@" -- /bin/sh -c 'cat > /etc/x'`)).toBe(true);
-    const stdin = sudoStdin(password, Buffer.from([0, 1, 2, 10, 255]));
+    const bytes = (stdin: Stdin) => Buffer.concat(stdinParts(stdin));
+    const stdin = bytes(sudoStdin(password, Buffer.from([0, 1, 2, 10, 255])));
     expect(stdin.equals(Buffer.concat([Buffer.from("s3cr3t-sudo-pw\n"), Buffer.from([0, 1, 2, 10, 255])]))).toBe(true);
-    expect(sudoStdin(password, undefined).toString()).toBe("s3cr3t-sudo-pw\n");
-    expect(sudoStdin(undefined, "data").toString()).toBe("data");
+    expect(bytes(sudoStdin(password, undefined)).toString()).toBe("s3cr3t-sudo-pw\n");
+    expect(bytes(sudoStdin(undefined, "data")).toString()).toBe("data");
   });
 
   it("with a timeout backstop: runs the command under timeout -s KILL, still quoted exactly once", () => {

@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { Client, ClientChannel } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
-import { TransportError, type ExecOptions, type ExecResult, type Transport } from "../transport.ts";
+import { endWithStdin, TransportError, type ExecOptions, type Stdin, type ExecResult, type Transport } from "../transport.ts";
 import { agentSocketFromEnv, PASSPHRASE_ENV } from "./auth.ts";
 import { connectChain, type Hop } from "./connect.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -240,7 +240,7 @@ export class SshTransport implements Transport {
     return result;
   }
 
-  #run(wire: string, stdin: Buffer | string | undefined, timeoutMs: number | undefined, release: () => void): Promise<ExecResult> {
+  #run(wire: string, stdin: Stdin | undefined, timeoutMs: number | undefined, release: () => void): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve, reject) => {
       let settled = false;
       let channel: ClientChannel | undefined;
@@ -342,7 +342,7 @@ export class SshTransport implements Transport {
           opened.close();
           return;
         }
-        opened.end(stdin ?? "");
+        endWithStdin(opened, stdin);
       });
       open(1);
     });

@@ -38,7 +38,7 @@
 import { quote } from "../../shell/quote.ts";
 import { underHostTimeout } from "./host-timeout.ts";
 import type { Secret } from "../../shell/secret.ts";
-import type { ExecResult } from "../transport.ts";
+import { stdinParts, type ExecResult, type Stdin } from "../transport.ts";
 
 export interface BecomeOptions {
   method: "sudo" | "su";
@@ -107,12 +107,12 @@ export function sudoCommand(command: string, withPassword: boolean, killAfterSec
 }
 
 /** stdin for a sudo- or su-wrapped command: the password line first (when there is one), then the data. */
-export function sudoStdin(password: Secret | undefined, stdin: Buffer | string | undefined): Buffer {
-  const data = stdin === undefined ? Buffer.alloc(0) : Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin, "utf8");
-  if (password === undefined) return data;
+export function sudoStdin(password: Secret | undefined, stdin: Stdin | undefined): Stdin {
+  if (password === undefined) return stdin ?? [];
   const value = password.reveal();
   if (/[\r\n]/.test(value)) throw new Error("a sudo password cannot contain a newline");
-  return Buffer.concat([Buffer.from(`${value}\n`, "utf8"), data]);
+  // The password line as a part of its own: the data after it is never copied.
+  return [Buffer.from(`${value}\n`, "utf8"), ...stdinParts(stdin)];
 }
 
 const SUDO_PROBLEMS: { pattern: RegExp; explain: (user: string) => string }[] = [

@@ -7,7 +7,8 @@
  * - a script sent on stdin (`sh -s`) that is cut short runs nothing at all.
  * (issue 11, defects 1, 5, 12)
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -21,7 +22,7 @@ import { secret } from "../../../src/shell/secret.ts";
 import { CommandError, HostSession, LONG_COMMAND_BYTES } from "../../../src/transport/host-session.ts";
 import { LocalTransport } from "../../../src/transport/local.ts";
 import { fileWrite, tempStem, writeHeader, writeRemoteFile, WRITE_UNVERIFIED_EXIT } from "../../../src/transport/remote-file.ts";
-import type { ExecOptions, Transport } from "../../../src/transport/transport.ts";
+import { stdinParts, type ExecOptions, type Transport } from "../../../src/transport/transport.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "provision-verified-write-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +37,7 @@ function reshapeStdin(inner: Transport, reshape: (stdin: Buffer) => Buffer): Tra
   return {
     host: inner.host,
     exec: (command: string, options: ExecOptions = {}) =>
-      inner.exec(command, { ...options, ...(options.stdin !== undefined ? { stdin: reshape(Buffer.from(options.stdin)) } : {}) }),
+      inner.exec(command, { ...options, ...(options.stdin !== undefined ? { stdin: reshape(Buffer.concat(stdinParts(options.stdin))) } : {}) }),
     close: () => inner.close(),
   };
 }
@@ -88,6 +89,40 @@ describe("a write whose input is cut short", () => {
     const content = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     await writeRemoteFile(new HostSession(new LocalTransport()), path, content);
     expect(readFileSync(path).equals(content)).toBe(true);
+  });
+});
+
+describe("hosts without sha256sum", () => {
+  /** A PATH with only the tools named (symlinks to this machine's), as on a minimal host. */
+  function minimalPath(tools: string[]): string {
+    const bin = mkdtempSync(join(dir, "bin-"));
+    for (const tool of tools) {
+      const found = execFileSync("/bin/sh", ["-c", `command -v ${tool}`]).toString().trim();
+      symlinkSync(found, join(bin, tool));
+    }
+    return bin;
+  }
+  const BASE_TOOLS = ["cat", "wc", "tr", "mktemp", "rm", "chmod", "chown", "stat", "mv"];
+  const write = (bin: string, path: string, content: string) => {
+    const write = fileWrite(path, content);
+    return spawnSync("/bin/sh", ["-c", write.command.text], { input: Buffer.concat(write.stdin), env: { PATH: bin } });
+  };
+
+  it("falls back to openssl", () => {
+    const path = join(dir, "via-openssl.conf");
+    writeFileSync(path, "old\n");
+    const result = write(minimalPath([...BASE_TOOLS, "openssl"]), path, "new\n");
+    expect(result.status, result.stderr.toString()).toBe(0);
+    expect(readFileSync(path, "utf8")).toBe("new\n");
+  });
+
+  it("with neither sha256sum nor openssl: refuses, leaves the file, and says what is missing", () => {
+    const path = join(dir, "no-digest.conf");
+    writeFileSync(path, "old\n");
+    const result = write(minimalPath(BASE_TOOLS), path, "new\n");
+    expect(result.status).toBe(WRITE_UNVERIFIED_EXIT);
+    expect(result.stderr.toString()).toContain("left unchanged: cannot verify what arrived (the host has neither sha256sum nor openssl)");
+    expect(readFileSync(path, "utf8")).toBe("old\n");
   });
 });
 
