@@ -155,3 +155,14 @@ describe("Ansible Vault written by ansible-vault", () => {
     await expect(loadVaultKeyring({ passwordFiles: [join(dir, "missing")], env: {} })).rejects.toThrow(/cannot read vault password file .*missing/);
   });
 });
+
+describe("a vaulted value in a field that is not a secretVar()", () => {
+  it("the vars error says the value is a secret and what to declare", async () => {
+    const { definePlaybook } = await import("../../../src/playbook/playbook.ts");
+    const { validateVars } = await import("../../../src/playbook/vars.ts");
+    const { z } = await import("zod");
+    const { secret } = await import("../../../src/shell/secret.ts");
+    const pb = definePlaybook({ name: "p", vars: z.object({ token: z.string() }), steps: () => [] });
+    expect(() => validateVars(pb, { token: secret("vaulted-token-x") })).toThrow(/token: .*\(the value is a secret, e\.g\. from ansible-vault: declare this field with secretVar\(\)\)/);
+  });
+});
