@@ -95,7 +95,8 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
     const f = fleet!;
     const pidFile = path.join(tmp, "proxy.pid");
     const config = path.join(tmp, "ssh_config");
-    // The proxy records its pid (exec keeps it), then becomes OpenSSH's client forwarding stdio.
+    // The proxy records its pid, runs OpenSSH's client forwarding stdio, then stays (exec sleep
+    // keeps the pid): a proxy that does not exit on its own must still end with the connection.
     writeFileSync(
       config,
       `Host via-proxy
@@ -104,7 +105,7 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
   User root
   IdentityFile ${f.privateKeyPath}
   UserKnownHostsFile ${f.knownHostsPath}
-  ProxyCommand sh -c 'echo $$ > ${pidFile}; exec ssh -o BatchMode=yes -o UserKnownHostsFile=${f.knownHostsPath} -i ${f.privateKeyPath} -W %h:%p root@%h'
+  ProxyCommand sh -c 'echo $$ > ${pidFile}; ssh -o BatchMode=yes -o UserKnownHostsFile=${f.knownHostsPath} -i ${f.privateKeyPath} -W %h:%p root@%h; exec sleep 120'
   ServerAliveInterval 30
 `,
     );
@@ -141,6 +142,10 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
       agent: false,
       proxyCommand: "sh -c 'echo proxy says no >&2; exit 3'",
     });
-    await expect(t).rejects.toThrow(/proxy says no/);
+    const error = await t.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect((error as TransportError).message).toMatch(/proxy says no/);
+    // Noticed when the command exits, not after the handshake timeout.
+    expect((error as TransportError).kind).toBe("connect");
   });
 });

@@ -77,7 +77,10 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
 async function connectViaCommand(target: SshTarget, command: string, settings: HopSettings, label: string, role: string): Promise<Client> {
   const proxy = spawnProxyCommand(command);
   try {
-    return await connectHop(target, settings, proxy.socket, label, role);
+    const client = await connectHop(target, settings, proxy.socket, label, role);
+    // However the connection ends (close, keepalive loss, error), the command ends with it.
+    client.once("close", () => proxy.socket.destroy());
+    return client;
   } catch (error) {
     proxy.socket.destroy();
     const stderr = proxy.stderr();
@@ -213,6 +216,9 @@ export async function connectHop(
     client.on("ready", onReady);
     client.on("error", onError);
     client.on("close", onClose);
+    // A socket that closed while the known hosts were read (a ProxyCommand that exited at once)
+    // would never tell ssh2, which then waits for its readyTimeout.
+    if (sock?.destroyed) return fail(new TransportError(label, "connect", `connection to ${where} closed before the SSH handshake`));
     try {
       client.connect({
         host: target.hostname,
