@@ -59,7 +59,11 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
   const jumps = target.proxyJump;
   const last = jumps[jumps.length - 1] as JumpSpec;
   const jumpTarget = resolveJump(last, settings, label);
-  if (jumps.length > 1) jumpTarget.proxyJump = jumps.slice(0, -1);
+  if (jumps.length > 1) {
+    // `-J a,b`: b is reached through a, whatever b's own config says (ProxyCommand included).
+    jumpTarget.proxyJump = jumps.slice(0, -1);
+    delete jumpTarget.proxyCommand;
+  }
   // A password is for the target only: never offer it to a jump host.
   const before = await connectChain(jumpTarget, { ...settings, password: undefined }, label, depth + 1);
   const via = before[before.length - 1] as Hop;
