@@ -23,12 +23,14 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   // Before the playbook (see loadSshTransport): an inventory may select SSH hosts too.
   if (args.inventory !== undefined || args.hosts.some((name) => !isLocalTarget({ name }))) await loadSshTransport();
   const playbook = await loadPlaybook(args.playbook);
-  const vault = await loadVaultKeyring({ passwordFiles: args.vaultPasswordFiles, vaultIds: args.vaultIds });
-  const inventory = args.inventory === undefined ? undefined : await loadInventory(args.inventory, { vault });
+  const inventory =
+    args.inventory === undefined
+      ? undefined
+      : await loadInventory(args.inventory, { vault: await loadVaultKeyring({ passwordFiles: args.vaultPasswordFiles, vaultIds: args.vaultIds }) });
   for (const warning of inventory?.warnings ?? []) io.stderr.write(`provision: warning: ${warning}\n`);
   const selected = selectHosts(inventory, { hosts: args.hosts, groups: args.groups, limit: args.limit });
   for (const warning of selected.warnings) io.stderr.write(`provision: warning: ${warning}\n`);
-  const fileVars = await Promise.all(args.varsFiles.map((file) => readVarsFile(file, vault)));
+  const fileVars = await Promise.all(args.varsFiles.map(readVarsFile));
   const cliVars = parseVarAssignments(args.vars);
 
   // Validate every host's vars before connecting anywhere: bad input touches no host.

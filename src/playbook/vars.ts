@@ -9,8 +9,6 @@ import { z } from "zod";
 import YAML from "yaml";
 import { isSecret, Secret } from "../shell/secret.ts";
 import type { Playbook } from "./playbook.ts";
-import { YamlSource } from "../inventory/yaml-source.ts";
-import { isVaultText, type VaultKeyring } from "../vault/index.ts";
 
 export class VarsError extends Error {
   override readonly name = "VarsError";
@@ -76,22 +74,12 @@ export function parseVarAssignments(assignments: readonly string[]): Record<stri
   return out;
 }
 
-/**
- * A vars file; one encrypted by `ansible-vault` (or holding `!vault` values) is decrypted with
- * `vault` and its strings become Secrets, as in inventory vars files (src/inventory/yaml-source.ts).
- */
-export async function readVarsFile(path: string, vault?: VaultKeyring): Promise<Record<string, unknown>> {
+export async function readVarsFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
     throw new VarsError(`--vars-file ${path}: ${(error as Error).message}`);
-  }
-  if (isVaultText(text) || /(^|[\s:])!vault(\s|$)/m.test(text)) {
-    const source = new YamlSource(path, text, { ...(vault ? { vault } : {}), secretLeaves: true });
-    if (source.value === null || source.value === undefined) return {};
-    if (typeof source.value !== "object" || Array.isArray(source.value)) throw new VarsError(`--vars-file ${path}: expected a mapping of var names to values`);
-    return source.value as Record<string, unknown>;
   }
   let parsed: unknown;
   try {

@@ -68,18 +68,4 @@ describe("provision run with an Ansible inventory and Ansible Vault", () => {
       `provision: warning: ${join(dir, "hosts.ini")}:2: ansible_python_interpreter is not honoured by provision (provision runs no Python on hosts): ignored (host db1)`,
     );
   });
-
-  it("--vars-file encrypted by ansible-vault: decrypted with the same password, its strings secrets", async () => {
-    writeFileSync(join(dir, "secrets.yml"), `db_password: other-vaulted-77e\n`);
-    execFileSync("/usr/bin/ansible-vault", ["encrypt", "--vault-password-file", join(dir, "vault-pass"), join(dir, "secrets.yml")], { stdio: "pipe" });
-    const argv = [join(dir, "site.ts"), "-i", join(dir, "hosts.ini"), "--group", "all", "--diff", "--vars-file", join(dir, "secrets.yml")];
-    const refused = await provision([join(dir, "site.ts"), "--host", "localhost", "--var", `out=${join(dir, "x.conf")}`, "--vars-file", join(dir, "secrets.yml")]);
-    expect(refused.error?.message).toMatch(/secrets\.yml:1: ansible-vault encrypted content, but no vault password was given/);
-    expect(existsSync(join(dir, "x.conf"))).toBe(false);
-    const run = await provision([...argv, "--vault-password-file", join(dir, "vault-pass")]);
-    expect(run.error).toBeUndefined();
-    expect(run.code).toBe(0);
-    expect(readFileSync(join(dir, "db.conf"), "utf8")).toBe("password=other-vaulted-77e\n"); // --vars-file wins over host_vars
-    expect(run.stdout + run.stderr).not.toContain("other-vaulted-77e");
-  });
 });
