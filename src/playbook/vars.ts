@@ -210,7 +210,18 @@ export function validateVars<P extends Playbook>(playbook: P, raw: Record<string
   if (result.success) return result.data as z.output<P["vars"]>;
   const problems = result.error.issues.map((issue) => {
     const field = issue.path.length ? issue.path.join(".") : "(vars)";
-    return `  ${field}: ${issue.message}`;
+    // A value decrypted from Ansible Vault is a Secret: say so rather than "received object".
+    const hint = isSecret(valueAt(raw, issue.path)) ? " (the value is a secret, e.g. from ansible-vault: declare this field with secretVar())" : "";
+    return `  ${field}: ${issue.message}${hint}`;
   });
   throw new VarsError(`playbook "${playbook.name}"${where ? ` (${where})` : ""}: invalid vars\n${problems.join("\n")}`);
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== "object" || current === null || isSecret(current)) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
 }

@@ -10,3 +10,4 @@ export {
   type VaultPassword,
   type VaultSources,
 } from "./vault-keyring.ts";
+export { vaultVarsFile } from "./vars-file.ts";

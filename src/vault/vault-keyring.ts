@@ -64,7 +64,7 @@ export class VaultKeyring {
     }
     if (this.empty) {
       throw new VaultError(
-        `${where}: vault-encrypted${envelope.label ? ` (vault id ${envelope.label})` : ""}, but no vault password was given: ` +
+        `${where}: ansible-vault encrypted content${envelope.label ? ` (vault id ${envelope.label})` : ""}, but no vault password was given: ` +
           `use --vault-password-file FILE, --vault-id LABEL@FILE or the environment variable ${VAULT_PASSWORD_ENV}`,
       );
     }

@@ -16,10 +16,14 @@ import { secret } from "../../src/shell/secret.ts";
 import { connectSsh } from "../../src/transport/ssh/index.ts";
 import { TransportError } from "../../src/transport/transport.ts";
 import { connectAs, devFleet, fleet, host, SUDO_PASSWORD } from "./ssh-support.ts";
+import { provisionCli, REPO } from "./support/cli.ts";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
 
 const POSITION = 15;
 const ROOT_PASSWORD = "su-root-pass-7f3";
 const OTHER_USER = "pgtest";
+const OTHER_PASSWORD = "su-pgtest-pass-2d9";
 const tmp = mkdtempSync(path.join(os.tmpdir(), "provision-become-"));
 
 describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("Ansible become and ProxyCommand on a real host", () => {
@@ -29,7 +33,10 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
     const target = host(POSITION);
     savedRootHash = (await hostExec(target, "getent shadow root | cut -d: -f2")).stdout.trim();
     // printf is a shell builtin: the password is in no process's argv on the host.
-    const set = await hostExec(target, `printf 'root:%s\\n' '${ROOT_PASSWORD}' | chpasswd && (id ${OTHER_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash ${OTHER_USER})`);
+    const set = await hostExec(
+      target,
+      `(id ${OTHER_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash ${OTHER_USER}) && printf 'root:%s\\n${OTHER_USER}:%s\\n' '${ROOT_PASSWORD}' '${OTHER_PASSWORD}' | chpasswd`,
+    );
     expect(set.exitCode, set.stderr).toBe(0);
   });
 
@@ -95,7 +102,8 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
     const f = fleet!;
     const pidFile = path.join(tmp, "proxy.pid");
     const config = path.join(tmp, "ssh_config");
-    // The proxy records its pid (exec keeps it), then becomes OpenSSH's client forwarding stdio.
+    // The proxy records its pid, runs OpenSSH's client forwarding stdio, then stays (exec sleep
+    // keeps the pid): a proxy that does not exit on its own must still end with the connection.
     writeFileSync(
       config,
       `Host via-proxy
@@ -104,7 +112,7 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
   User root
   IdentityFile ${f.privateKeyPath}
   UserKnownHostsFile ${f.knownHostsPath}
-  ProxyCommand sh -c 'echo $$ > ${pidFile}; exec ssh -o BatchMode=yes -o UserKnownHostsFile=${f.knownHostsPath} -i ${f.privateKeyPath} -W %h:%p root@%h'
+  ProxyCommand sh -c 'echo $$ > ${pidFile}; ssh -o BatchMode=yes -o UserKnownHostsFile=${f.knownHostsPath} -i ${f.privateKeyPath} -W %h:%p root@%h; exec sleep 120'
   ServerAliveInterval 30
 `,
     );
@@ -141,6 +149,47 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
       agent: false,
       proxyCommand: "sh -c 'echo proxy says no >&2; exit 3'",
     });
-    await expect(t).rejects.toThrow(/proxy says no/);
+    const error = await t.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect((error as TransportError).message).toMatch(/proxy says no/);
+    // Noticed when the command exits, not after the handshake timeout.
+    expect((error as TransportError).kind).toBe("connect");
+  });
+
+  it("provision run on an Ansible inventory: ProxyCommand from ansible_ssh_common_args, su to become_user with a vaulted password", async () => {
+    const target = host(POSITION);
+    const f = fleet!;
+    const proof = `/tmp/provision-become-proof-${randomBytes(4).toString("hex")}`;
+    const inv = path.join(tmp, "inv");
+    mkdirSync(path.join(inv, "host_vars"), { recursive: true });
+    writeFileSync(
+      path.join(tmp, "site.ts"),
+      `import { definePlaybook, file, z } from ${JSON.stringify(path.join(REPO, "src/index.ts"))};
+export default definePlaybook({ name: "proof", vars: z.object({ proof: z.string() }), steps: ({ vars }) => [file({ path: vars.proof, content: "made by su\\n", mode: "0644" })] });
+`,
+    );
+    // The proxy leaves a mark, so the test knows the connection went through it.
+    const marker = path.join(tmp, "proxy-used");
+    const script = path.join(tmp, "proxy.sh");
+    writeFileSync(script, `#!/bin/sh\necho "$1 $2" > ${marker}\nexec ssh -o BatchMode=yes -o UserKnownHostsFile=${f.knownHostsPath} -i ${f.privateKeyPath} -W "$1:$2" "root@$1"\n`, { mode: 0o755 });
+    const proxy = `${script} %h %p`;
+    writeFileSync(
+      path.join(inv, "hosts.ini"),
+      `[db]\ndb1 ansible_host=${target.address} ansible_user=deploy ansible_become=yes ansible_become_method=su ansible_become_user=${OTHER_USER} ansible_ssh_common_args='-o ProxyCommand="${proxy}" -o ControlMaster=auto' proof=${proof}\n`,
+    );
+    writeFileSync(path.join(inv, "host_vars", "db1.yml"), `ansible_become_password: ${OTHER_PASSWORD}\n`);
+    writeFileSync(path.join(tmp, "vault-pass"), "integration-vault-pass\n");
+    execFileSync("/usr/bin/ansible-vault", ["encrypt", "--vault-password-file", path.join(tmp, "vault-pass"), path.join(inv, "host_vars", "db1.yml")], { stdio: "pipe" });
+
+    const run = await provisionCli([
+      "run", path.join(tmp, "site.ts"), "-i", path.join(inv, "hosts.ini"), "--group", "db",
+      "--identity", f.privateKeyPath, "--known-hosts", f.knownHostsPath, "--ssh-config", "/dev/null",
+      "--vault-password-file", path.join(tmp, "vault-pass"),
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stderr).toContain(`${path.join(inv, "hosts.ini")}:2: ansible_ssh_common_args: "-o ControlMaster=auto" is not honoured by provision: ignored (host db1)`);
+    expect(readFileSync(marker, "utf8")).toBe(`${target.address} ${target.port}\n`);
+    const owner = await hostExec(target, `stat -c %U ${proof} && cat ${proof}; rm -f ${proof}`);
+    expect(owner.stdout).toBe(`${OTHER_USER}\nmade by su\n`);
   });
 });

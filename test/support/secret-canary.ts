@@ -28,6 +28,9 @@ const BASE_CANARIES: readonly string[] = [
   // test/unit/engine/secrets.test.ts, test/unit/playbooks/mail-rhel.test.ts
   "s3cret-Correct-Horse",
   "rhel-test-password",
+  // test/integration/ansible-become-proxy.test.ts (root's and pgtest's passwords for su)
+  "su-root-pass-7f3",
+  "su-pgtest-pass-2d9",
 ];
 
 /**

@@ -59,7 +59,11 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
   const jumps = target.proxyJump;
   const last = jumps[jumps.length - 1] as JumpSpec;
   const jumpTarget = resolveJump(last, settings, label);
-  if (jumps.length > 1) jumpTarget.proxyJump = jumps.slice(0, -1);
+  if (jumps.length > 1) {
+    // `-J a,b`: b is reached through a, whatever b's own config says (ProxyCommand included).
+    jumpTarget.proxyJump = jumps.slice(0, -1);
+    delete jumpTarget.proxyCommand;
+  }
   // A password is for the target only: never offer it to a jump host.
   const before = await connectChain(jumpTarget, { ...settings, password: undefined }, label, depth + 1);
   const via = before[before.length - 1] as Hop;
@@ -77,7 +81,10 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
 async function connectViaCommand(target: SshTarget, command: string, settings: HopSettings, label: string, role: string): Promise<Client> {
   const proxy = spawnProxyCommand(command);
   try {
-    return await connectHop(target, settings, proxy.socket, label, role);
+    const client = await connectHop(target, settings, proxy.socket, label, role);
+    // However the connection ends (close, keepalive loss, error), the command ends with it.
+    client.once("close", () => proxy.socket.destroy());
+    return client;
   } catch (error) {
     proxy.socket.destroy();
     const stderr = proxy.stderr();
@@ -213,6 +220,9 @@ export async function connectHop(
     client.on("ready", onReady);
     client.on("error", onError);
     client.on("close", onClose);
+    // A socket that closed while the known hosts were read (a ProxyCommand that exited at once)
+    // would never tell ssh2, which then waits for its readyTimeout.
+    if (sock?.destroyed) return fail(new TransportError(label, "connect", `connection to ${where} closed before the SSH handshake`));
     try {
       client.connect({
         host: target.hostname,

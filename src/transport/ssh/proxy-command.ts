@@ -13,6 +13,7 @@ import { Duplex } from "node:stream";
 
 const STDERR_TAIL_BYTES = 2048;
 const KILL_GRACE_MS = 2_000;
+const EXIT_GRACE_MS = 1_000;
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -41,14 +42,23 @@ export function spawnProxyCommand(command: string): ProxySocket {
     child.once("exit", () => clearTimeout(timer));
   };
   socket.on("close", stop);
+  // ssh2 ending its side is the end of the connection: a command that keeps its stdout open
+  // (it ignores EOF on stdin) would otherwise keep the socket — and itself — alive.
+  socket.on("finish", () => socket.destroy());
   // Writes after the command died must not crash the process; ssh2 sees the close.
   socket.on("error", () => undefined);
   child.stdin?.on("error", () => undefined);
   child.on("error", (error) => socket.destroy(error));
-  child.on("exit", () => running.delete(child));
-  // A command that ended (its output read to the end) ends the connection; ssh2 reports it closed.
-  child.on("close", () => {
+  // A command that ended ends the connection (ssh2 reports it closed): once its output has been
+  // read to the end, or a moment after it exited if nobody reads it. (The child's own "close"
+  // waits for our end of its stdin too, so it is no signal here.)
+  const end = () => {
     if (!socket.destroyed) socket.destroy();
+  };
+  child.stdout?.on("close", () => setImmediate(end));
+  child.on("exit", () => {
+    running.delete(child);
+    setTimeout(end, EXIT_GRACE_MS).unref();
   });
   return { socket, child, stderr: () => tail.toString("utf8").trim() };
 }

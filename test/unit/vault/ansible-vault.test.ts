@@ -155,3 +155,30 @@ describe("Ansible Vault written by ansible-vault", () => {
     await expect(loadVaultKeyring({ passwordFiles: [join(dir, "missing")], env: {} })).rejects.toThrow(/cannot read vault password file .*missing/);
   });
 });
+
+describe("a vaulted value in a field that is not a secretVar()", () => {
+  it("the vars error says the value is a secret and what to declare", async () => {
+    const { definePlaybook } = await import("../../../src/playbook/playbook.ts");
+    const { validateVars } = await import("../../../src/playbook/vars.ts");
+    const { z } = await import("zod");
+    const { secret } = await import("../../../src/shell/secret.ts");
+    const pb = definePlaybook({ name: "p", vars: z.object({ token: z.string() }), steps: () => [] });
+    expect(() => validateVars(pb, { token: secret("vaulted-token-x") })).toThrow(/token: .*\(the value is a secret, e\.g\. from ansible-vault: declare this field with secretVar\(\)\)/);
+  });
+});
+
+describe("a --vars-file encrypted by ansible-vault (vaultVarsFile)", () => {
+  it("decrypts a whole file and inline values into Secrets; a plain file is left to the caller; no password is an error naming the file", async () => {
+    const { vaultVarsFile } = await import("../../../src/vault/index.ts");
+    const keyring = await loadVaultKeyring({ passwordFiles: [join(dir, "pw-default")], env: {} });
+    const whole = write("extra/secrets.yml", "api_key: k-91\nretries: 3\n");
+    vault(["encrypt", "--vault-password-file", "pw-default", "extra/secrets.yml"]);
+    const vars = vaultVarsFile(whole, readFileSync(whole, "utf8"), keyring);
+    expect(reveal(vars?.api_key)).toBe("k-91");
+    expect(vars?.retries).toBe(3);
+    const inline = vault(["encrypt_string", "--vault-password-file", "pw-default", "--name", "token", "t-42"]);
+    expect(reveal(vaultVarsFile("inline.yml", `plain: x\n${inline}\n`, keyring)?.token)).toBe("t-42");
+    expect(vaultVarsFile("plain.yml", "a: 1\n", keyring)).toBeUndefined();
+    expect(() => vaultVarsFile(whole, readFileSync(whole, "utf8"), undefined)).toThrow(/secrets\.yml:1: ansible-vault encrypted content, but no vault password was given/);
+  });
+});
