@@ -28,5 +28,11 @@ export async function connectSshHost(name: string, args: RunArgs, target?: Conne
 /** A sudo password comes from the environment, never from argv; sudo reads it on stdin. */
 function becomeOptions(): BecomeOptions {
   const password = process.env.PROVISION_BECOME_PASSWORD;
-  return password ? { method: "sudo", password: secret(password) } : { method: "sudo" };
+  if (!password) return { method: "sudo" };
+  try {
+    return { method: "sudo", password: secret(password) };
+  } catch (error) {
+    // A refused secret (too short, white space) names where it came from.
+    throw new Error(`PROVISION_BECOME_PASSWORD: ${(error as Error).message}`);
+  }
 }

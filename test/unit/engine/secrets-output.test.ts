@@ -195,6 +195,19 @@ describe("secret values given to secretVar()", () => {
     expect(() => secret("e")).toThrow(/at least 8 characters/);
   });
 
+  it("a short sudo password (PROVISION_BECOME_PASSWORD) is refused naming the variable", async () => {
+    const { connectSshHost } = await import("../../../src/cli/connect-ssh.ts");
+    const saved = process.env.PROVISION_BECOME_PASSWORD;
+    process.env.PROVISION_BECOME_PASSWORD = SHORT_CANARY;
+    try {
+      const args = { identity: [], knownHosts: [], become: true, acceptNewHostKeys: false } as unknown as Parameters<typeof connectSshHost>[1];
+      await expect(connectSshHost("127.0.0.1", args)).rejects.toThrow(/^PROVISION_BECOME_PASSWORD: a secret must be at least 8 characters/);
+    } finally {
+      if (saved === undefined) delete process.env.PROVISION_BECOME_PASSWORD;
+      else process.env.PROVISION_BECOME_PASSWORD = saved;
+    }
+  });
+
   const dir = mkdtempSync(join(tmpdir(), "provision-secret-file-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const fromFile = (name: string, content: string) => {
