@@ -195,6 +195,24 @@ describe("secret values given to secretVar()", () => {
     expect(() => secret("e")).toThrow(/at least 8 characters/);
   });
 
+  it("a short sudo password (PROVISION_BECOME_PASSWORD) is not provision's to refuse: it is masked as a whole word", async () => {
+    const { connectSshHost } = await import("../../../src/cli/connect-ssh.ts");
+    const { mask } = await import("../../../src/shell/mask.ts");
+    const saved = process.env.PROVISION_BECOME_PASSWORD;
+    process.env.PROVISION_BECOME_PASSWORD = SHORT_CANARY;
+    try {
+      const args = { identity: [], knownHosts: [], become: true, acceptNewHostKeys: false, verbosity: 0 } as unknown as Parameters<typeof connectSshHost>[1];
+      // Nothing listens on 127.0.0.1:1: the connection fails, but not because of the password.
+      const error = await connectSshHost("127.0.0.1", { ...args, port: 1 }).then(() => undefined, (e: unknown) => e as Error);
+      expect(error?.message ?? "").not.toMatch(/secret/);
+      expect(mask(`sudo said: ${SHORT_CANARY}.`)).toBe("sudo said: ***.");
+      expect(mask(`x${SHORT_CANARY}x`)).toBe(`x${SHORT_CANARY}x`);
+    } finally {
+      if (saved === undefined) delete process.env.PROVISION_BECOME_PASSWORD;
+      else process.env.PROVISION_BECOME_PASSWORD = saved;
+    }
+  });
+
   const dir = mkdtempSync(join(tmpdir(), "provision-secret-file-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const fromFile = (name: string, content: string) => {
