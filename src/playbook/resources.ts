@@ -3,10 +3,11 @@
  * that does not (see Step.provides / Step.requires).
  *
  * A resource is `scheme:name`, hierarchical: `path:/etc/postfix/main.cf` (segments split on "/"),
- * `iptables:ipv4:filter:INPUT` (split on ":"). Two resources overlap when one is a prefix of the
- * other, segment by segment — so a step that creates /etc/motd.d overlaps one that edits
- * /etc/motd.d/x, and a rule in ipv4 filter/INPUT overlaps the saved ipv4 ruleset
- * (`iptables:ipv4`). `*` overlaps everything: what a package install or a user's undeclared step
+ * `iptables:ipv4:filter:INPUT` (split on ":"). A resource names one thing: `path:/etc/motd.d` is
+ * that directory (its existence, owner, mode), not the files in it — creating the directory does
+ * not change what a file step in it reads. A tree covers everything under it: `path:/etc/apt/**`,
+ * `iptables:ipv4:*` (every chain). Two resources overlap when they are equal, or when a tree
+ * contains the other. `*` overlaps everything: what a package install or a user's undeclared step
  * may change, and what a verification (an SMTP login) depends on.
  */
 
@@ -14,40 +15,26 @@ export type Resource = string;
 
 export const EVERYTHING: Resource = "*";
 
-/** `path:/etc/x`: a file or directory (and, by prefix, everything under a directory). */
+/** `path:/etc/x`: one file or directory. */
 export function pathResource(path: string): Resource {
   return `path:${path}`;
 }
 
-/**
- * `node:/etc/motd.d`: one directory itself (its existence, owner, mode), not what is inside it.
- * Creating a directory does not change a file in it (that file is as absent after as before), so
- * `directory` provides its node: a `file` step below a directory that would be created stays an
- * exact "would change — create" in --check, not unknown. A node overlaps the same node, and any
- * `path:` resource (a subtree) that contains it.
- */
-export function pathNodeResource(path: string): Resource {
-  return `node:${path}`;
+/** `path:/etc/apt/**`: a directory and everything under it. */
+export function pathTree(path: string): Resource {
+  return `path:${path.replace(/\/+$/, "")}/**`;
 }
 
 /** True when a change to `a` may change what is read of `b` (or the other way round). */
 export function overlaps(a: Resource, b: Resource): boolean {
   if (a === EVERYTHING || b === EVERYTHING) return true;
-  const aNode = a.startsWith("node:");
-  const bNode = b.startsWith("node:");
-  if (aNode || bNode) {
-    const node = segments(`path:${(aNode ? a : b).slice("node:".length)}`);
-    const other = aNode ? b : a;
-    if (other.startsWith("node:")) return segments(`path:${other.slice("node:".length)}`).join("/") === node.join("/");
-    // A subtree holds the node when the subtree's path is a prefix of the node's.
-    const tree = segments(other);
-    return tree.length <= node.length && tree.every((segment, i) => segment === node[i]);
-  }
-  const left = segments(a);
-  const right = segments(b);
-  const shared = Math.min(left.length, right.length);
-  for (let i = 0; i < shared; i += 1) if (left[i] !== right[i]) return false;
-  return true;
+  const left = parse(a);
+  const right = parse(b);
+  const shared = Math.min(left.segments.length, right.segments.length);
+  for (let i = 0; i < shared; i += 1) if (left.segments[i] !== right.segments[i]) return false;
+  if (left.segments.length === right.segments.length) return true;
+  // One is under the other: only a tree covers what is under it.
+  return left.segments.length < right.segments.length ? left.tree : right.tree;
 }
 
 /** True when something of `provided` overlaps something of `required`. */
@@ -55,10 +42,12 @@ export function anyOverlap(provided: readonly Resource[], required: readonly Res
   return provided.some((p) => required.some((r) => overlaps(p, r)));
 }
 
-function segments(resource: Resource): string[] {
+function parse(resource: Resource): { segments: string[]; tree: boolean } {
   const colon = resource.indexOf(":");
-  if (colon < 0) return [resource];
+  if (colon < 0) return { segments: [resource], tree: false };
   const scheme = resource.slice(0, colon);
   const rest = resource.slice(colon + 1);
-  return [scheme, ...(scheme === "path" ? rest.split("/").filter(Boolean) : rest.split(":"))];
+  const parts = scheme === "path" ? rest.split("/").filter(Boolean) : rest.split(":");
+  const tree = parts.at(-1) === (scheme === "path" ? "**" : "*");
+  return { segments: [scheme, ...(tree ? parts.slice(0, -1) : parts)], tree };
 }

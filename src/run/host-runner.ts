@@ -4,41 +4,34 @@
  *
  * Reads are batched: every step whose state is not known yet is read in one remote script (one
  * round trip). An apply can change what later steps see, so after one the later steps are marked
- * stale and read again, together, when the runner reaches them.
+ * stale and read again, together, when the runner reaches them (read-cache.ts).
  *
  * Check mode is structural: `apply` and handlers are never called, so only reads reach the host.
+ * A step whose state depends on a change an earlier step would make is `unknown`
+ * (pending-changes.ts, Step.provides / Step.requires).
  *
  * Apply mode takes the host lock (see host-lock.ts) right before the first step that has something
  * to change, in one round trip with a fresh read of every remaining step, and releases it at the
  * end (also when a step or handler failed). Check mode never locks; a converged apply run neither.
  *
  * Handlers a step notifies are recorded on the host before the step is applied, and the record is
- * settled once they ran (see pending-handlers.ts): a run that finds handlers owed by an earlier run
- * that did not finish runs them (apply) or reports them as drift (check).
+ * settled once they ran (see pending-handlers.ts, handler-ledger.ts): a run that finds handlers
+ * owed by an earlier run that did not finish runs them (apply) or reports them as drift (check).
  */
 import { mask } from "../shell/mask.ts";
-import { HostSession, tail } from "../transport/host-session.ts";
+import { HostSession } from "../transport/host-session.ts";
 import { TransportError, type ExecResult, type Transport } from "../transport/transport.ts";
 import { factsCommand, parseFacts, type Facts } from "../facts/facts.ts";
 import type { Playbook, HostInfo, PlaybookContext } from "../playbook/playbook.ts";
-import {
-  InvalidStepError,
-  isFlushHandlers,
-  isLocalRead,
-  type ApplyContext,
-  type Change,
-  type Handler,
-  type PlaybookItem,
-  type RemoteRead,
-  type Step,
-} from "../playbook/step.ts";
-import { anyOverlap, EVERYTHING, type Resource } from "../playbook/resources.ts";
+import { InvalidStepError, isFlushHandlers, type ApplyContext, type Change, type Handler, type PlaybookItem, type Step } from "../playbook/step.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { showChange } from "../report/show-change.ts";
-import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
 import { acquireLockCommand, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
-import { joinCommands, type ShellCommand } from "../shell/sh.ts";
-import { parsePending, readPendingCommand, recordPendingCommand, settlePendingCommand } from "./pending-handlers.ts";
+import { joinCommands } from "../shell/sh.ts";
+import { parsePending, readPendingCommand, recordPendingCommand } from "./pending-handlers.ts";
+import { asError, firstLine, ReadCache, type ReadOutcome } from "./read-cache.ts";
+import { HandlerLedger } from "./handler-ledger.ts";
+import { PendingChanges } from "./pending-changes.ts";
 
 /** Why a handler runs that no step of this run notified. */
 const OWED_REASON = "owed by an earlier run that did not finish";
@@ -56,12 +49,12 @@ export interface HostRunOptions {
   commandTimeoutMs?: number;
 }
 
-type ReadOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
-
-/** Check mode: a change that apply would (or might) make before a later step is read. */
-interface PendingChange {
-  label: string;
-  provides: readonly Resource[];
+/** One step being run: where it is, what its report starts with, when it started. */
+interface StepRun {
+  index: number;
+  step: Step;
+  base: Pick<StepReport, "index" | "name" | "kind">;
+  started: number;
 }
 
 export async function runHost(options: HostRunOptions): Promise<HostReport> {
@@ -93,19 +86,13 @@ export async function runHost(options: HostRunOptions): Promise<HostReport> {
 class HostRun {
   readonly steps: StepReport[] = [];
   readonly handlers: HandlerReport[] = [];
-  readRoundTrips = 0;
+  #factsRoundTrips = 0;
   #items: PlaybookItem[] = [];
   #handlerMap: Record<string, Handler> = {};
-  #reads = new Map<number, ReadOutcome>();
-  #notified = new Set<string>();
-  /** Handler names the host's pending record holds (read at preflight, recorded by this run). */
-  #owedOnHost = new Set<string>();
-  /** Handlers notified only because an earlier run owed them (their reports say so). */
-  #owedByEarlierRun = new Set<string>();
-  /** A handler ran: the host's record must be rewritten (with the lock release, at the end). */
-  #settleOwed = false;
-  /** Check mode: steps that would (or might) change, and handlers that would run, in order. */
-  #pending: PendingChange[] = [];
+  readonly #reads: ReadCache;
+  readonly #ledger = new HandlerLedger();
+  /** Check mode: what apply would have changed by now. */
+  readonly #pending = new PendingChanges();
   #failed = false;
   #facts!: Facts;
   /** Set while this run holds the host lock (apply mode only). */
@@ -116,60 +103,71 @@ class HostRun {
     readonly options: HostRunOptions,
     readonly session: HostSession,
     readonly emit: EventSink,
-  ) {}
+  ) {
+    this.#reads = new ReadCache(session, options.host.name);
+  }
 
   get host(): string {
     return this.options.host.name;
   }
 
+  get readRoundTrips(): number {
+    return this.#factsRoundTrips + this.#reads.roundTrips;
+  }
+
   async execute(started: number): Promise<HostReport> {
     try {
-      this.#facts = await this.#gatherFacts();
-      // The address the transport really connected to (ssh config HostName, inventory address).
-      const host = { ...this.options.host, address: this.session.transport.address ?? this.options.host.address };
-      const context: PlaybookContext<unknown> = { vars: this.options.vars, facts: this.#facts, host };
-      this.#items = this.options.playbook.steps(context as never);
-      this.#handlerMap = this.options.playbook.handlers?.(context as never) ?? {};
-      this.#checkNotifyTargets();
-      await this.#preflight();
+      await this.#prepare();
     } catch (error) {
       const unreachable = error instanceof TransportError && error.kind !== "timeout";
       return this.#finish(started, unreachable ? "unreachable" : "failed", describe(error));
     }
-
-    for (let index = 0; index < this.#items.length; index += 1) {
-      const item = this.#items[index] as PlaybookItem;
-      if (isFlushHandlers(item)) {
-        await this.#runHandlers();
-        continue;
-      }
-      if (this.#failed) {
-        this.#record({ index, name: item.name, kind: item.kind, status: "skipped", summary: "an earlier step failed", durationMs: 0 });
-        continue;
-      }
-      await this.#runStep(index, item);
-    }
+    for (let index = 0; index < this.#items.length; index += 1) await this.#runItem(index, this.#items[index] as PlaybookItem);
     try {
       if (!this.#failed) await this.#runHandlers();
-      else for (const handler of this.#notified) this.#recordHandler({ name: handler, status: "skipped" });
+      else for (const handler of this.#ledger.takeLeft()) this.#recordHandler({ name: handler, status: "skipped" });
     } finally {
       await this.#releaseLock();
     }
+    return this.#finish(started, this.#hostStatus(), this.#hostError);
+  }
 
+  /** Facts, the playbook's steps and handlers, and the preflight read of every step. */
+  async #prepare(): Promise<void> {
+    this.#facts = await this.#gatherFacts();
+    // The address the transport really connected to (ssh config HostName, inventory address).
+    const host = { ...this.options.host, address: this.session.transport.address ?? this.options.host.address };
+    const context: PlaybookContext<unknown> = { vars: this.options.vars, facts: this.#facts, host };
+    this.#items = this.options.playbook.steps(context as never);
+    this.#reads.setItems(this.#items);
+    this.#handlerMap = this.options.playbook.handlers?.(context as never) ?? {};
+    this.#checkNotifyTargets();
+    await this.#preflight();
+  }
+
+  async #runItem(index: number, item: PlaybookItem): Promise<void> {
+    if (isFlushHandlers(item)) {
+      await this.#runHandlers();
+      return;
+    }
+    if (this.#failed) {
+      this.#record({ index, name: item.name, kind: item.kind, status: "skipped", summary: "an earlier step failed", durationMs: 0 });
+      return;
+    }
+    await this.#runStep(index, item);
+  }
+
+  #hostStatus(): HostReport["status"] {
     const counts = countStatuses(this.steps);
+    if (this.#failed) return "failed";
     // A handler that ran changed the host; one that would run (owed by an earlier run) is drift.
-    const status = this.#failed
-      ? "failed"
-      : counts.changed > 0 || this.handlers.some((h) => h.status === "ran")
-        ? "changed"
-        : counts.wouldChange + counts.unknown > 0 || this.handlers.some((h) => h.status === "would-run")
-          ? "drift"
-          : "ok";
-    return this.#finish(started, status, this.#hostError);
+    if (counts.changed > 0 || this.handlers.some((h) => h.status === "ran")) return "changed";
+    if (counts.wouldChange + counts.unknown > 0 || this.handlers.some((h) => h.status === "would-run")) return "drift";
+    return "ok";
   }
 
   async #gatherFacts(): Promise<Facts> {
-    this.readRoundTrips += 1;
+    this.#factsRoundTrips += 1;
     return parseFacts(await this.session.run(factsCommand));
   }
 
@@ -194,15 +192,9 @@ class HostRun {
    * invalid (InvalidStepError) fails the host before anything is changed.
    */
   async #preflight(): Promise<void> {
-    const indices = this.#items.flatMap((item, index) => (isFlushHandlers(item) ? [] : [index]));
-    const pending = await this.#readSteps(indices, readPendingCommand(this.options.playbook.name, this.#facts.uid));
-    for (const name of parsePending(pending as ExecResult)) {
-      // A name this playbook no longer has cannot run; settling the record drops it.
-      if (!(name in this.#handlerMap)) continue;
-      this.#owedOnHost.add(name);
-      this.#owedByEarlierRun.add(name);
-      this.#notified.add(name);
-    }
+    const indices = this.#reads.stepIndices();
+    const pending = await this.#reads.read(indices, readPendingCommand(this.options.playbook.name, this.#facts.uid));
+    this.#ledger.loadOwed(parsePending(pending as ExecResult), this.#handlerMap);
     for (const index of indices) {
       const outcome = this.#reads.get(index);
       if (!outcome?.ok) continue;
@@ -215,84 +207,93 @@ class HostRun {
     }
   }
 
+  /** read → diff → record ok (or would-change, in check), or lock → owe → apply → invalidate. */
   async #runStep(index: number, step: Step): Promise<void> {
-    const started = Date.now();
+    const run: StepRun = { index, step, base: { index, name: step.name, kind: step.kind }, started: Date.now() };
     this.emit({ type: "step-start", host: this.host, index, name: step.name, kind: step.kind });
-    const base = { index, name: step.name, kind: step.kind };
-    if (!this.#reads.has(index)) {
+    let outcome: ReadOutcome;
+    try {
       // Stale after an earlier apply: read this step and every later stale one in one batch.
-      const stale = this.#items.flatMap((item, i) => (i >= index && !isFlushHandlers(item) && !this.#reads.has(i) ? [i] : []));
-      try {
-        await this.#readSteps(stale);
-      } catch (error) {
-        this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
-        return;
-      }
+      outcome = await this.#reads.ensure(index);
+    } catch (error) {
+      this.#fail(run, describe(error));
+      return;
     }
-    const outcome = this.#reads.get(index) as ReadOutcome;
     if (this.options.mode === "check") {
-      this.#checkStep(step, outcome, base, started);
+      this.#checkStep(run, outcome);
       return;
     }
     if (!outcome.ok) {
-      this.#fail({ ...base, durationMs: Date.now() - started }, outcome.error.message);
+      this.#fail(run, outcome.error.message);
       return;
     }
-
-    let change = this.#diffOrRecord(step, outcome.value, base, started);
+    const change = this.#diffOrRecord(run, outcome.value);
     if (!change) return;
-    let shown = showChange(change);
     if (!step.apply) {
       // A read-only step (a verification) cannot make its state true: its drift is a failure.
-      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, shown.summary);
+      const shown = showChange(change);
+      this.#fail(run, shown.summary, shown);
       return;
     }
-    let current = outcome.value;
-    if (!this.#lock) {
-      // First change of this run: take the host lock, and read this and the later steps again
-      // under it (what was read before may be another run's half-done work).
-      try {
-        await this.#acquireLock(index);
-      } catch (error) {
-        if (error instanceof HostLockedError) this.#hostError = error.message;
-        this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, describe(error));
-        return;
-      }
-      const fresh = this.#reads.get(index) as ReadOutcome;
-      if (!fresh.ok) {
-        this.#fail({ ...base, durationMs: Date.now() - started }, fresh.error.message);
-        return;
-      }
-      change = this.#diffOrRecord(step, fresh.value, base, started);
-      if (!change) return;
-      current = fresh.value;
-      shown = showChange(change);
-    }
-    const owe = (step.notify ?? []).filter((name) => !this.#owedOnHost.has(name));
-    if (owe.length > 0) {
-      // Before the change: a run cut after it still leaves the handler owed (pending-handlers.ts).
-      try {
-        await this.session.check(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
-      } catch (error) {
-        this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, `cannot record the handlers this step notifies (${owe.join(", ")}): ${describe(error)}`);
-        return;
-      }
-      for (const name of owe) this.#owedOnHost.add(name);
-    }
+    await this.#applyStep(run, outcome.value, change);
+  }
+
+  /** Apply mode, a step with a change: lock (first change), owe its handlers, apply, invalidate. */
+  async #applyStep(run: StepRun, read: unknown, planned: Change): Promise<void> {
+    const { step } = run;
+    const locked = this.#lock ? { current: read, change: planned } : await this.#lockAndReread(run, planned);
+    if (!locked) return;
+    const { current, change } = locked;
+    const shown = showChange(change);
+    if (!(await this.#oweHandlers(run, shown))) return;
     try {
-      await step.apply(this.#applyContext(), current, change);
+      await (step.apply as NonNullable<Step["apply"]>)(this.#applyContext(), current, change);
     } catch (error) {
       // The report names the step (and its host): the error says only what went wrong.
-      this.#fail({ ...base, ...shown, durationMs: Date.now() - started }, describe(error));
+      this.#fail(run, describe(error), shown);
       return;
     }
     // What this step changed may be what a later step reads: read them again when reached.
-    for (const i of [...this.#reads.keys()]) if (i > index) this.#reads.delete(i);
-    for (const target of step.notify ?? []) {
-      this.#notified.add(target);
-      this.#owedByEarlierRun.delete(target);
+    this.#reads.invalidateAfter(run.index);
+    this.#ledger.notify(step.notify ?? []);
+    this.#record({ ...run.base, ...shown, status: "changed", durationMs: Date.now() - run.started });
+  }
+
+  /**
+   * First change of this run: take the host lock, and read this and the later steps again under
+   * it (what was read before may be another run's half-done work). The fresh change, or null once
+   * the step's outcome (failed, or ok after all) is recorded.
+   */
+  async #lockAndReread(run: StepRun, planned: Change): Promise<{ current: unknown; change: Change } | null> {
+    try {
+      await this.#acquireLock(run.index);
+    } catch (error) {
+      if (error instanceof HostLockedError) this.#hostError = error.message;
+      this.#fail(run, describe(error), showChange(planned));
+      return null;
     }
-    this.#record({ ...base, ...shown, status: "changed", durationMs: Date.now() - started });
+    const fresh = this.#reads.get(run.index) as ReadOutcome;
+    if (!fresh.ok) {
+      this.#fail(run, fresh.error.message);
+      return null;
+    }
+    const change = this.#diffOrRecord(run, fresh.value);
+    return change ? { current: fresh.value, change } : null;
+  }
+
+  /** Record on the host the handlers this step notifies, before the change; false once it failed. */
+  async #oweHandlers(run: StepRun, shown: ReturnType<typeof showChange>): Promise<boolean> {
+    const owe = this.#ledger.toOwe(run.step.notify ?? []);
+    if (owe.length === 0) return true;
+    // Before the change: a run cut after it still leaves the handler owed (pending-handlers.ts).
+    try {
+      await this.session.check(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
+    } catch (error) {
+      this.#fail(run, `cannot record the handlers this step notifies (${owe.join(", ")}): ${describe(error)}`, shown);
+      return false;
+    }
+    this.#ledger.owe(owe);
+    return true;
   }
 
   /**
@@ -300,48 +301,37 @@ class HostRun {
    * step that would (or might) change provides something this step requires (Step.requires).
    * A failure nothing pending explains is shown as apply would show it.
    */
-  #checkStep(step: Step, outcome: ReadOutcome, base: Pick<StepReport, "index" | "name" | "kind">, started: number): void {
-    const blocker = this.#pendingBlocker(step);
+  #checkStep(run: StepRun, outcome: ReadOutcome): void {
+    const { step } = run;
+    const blocker = this.#pending.blockerOf(step);
     let change: Change | null;
     try {
       if (!outcome.ok) throw outcome.error;
       change = step.diff(outcome.value);
     } catch (error) {
-      if (blocker && !(error instanceof InvalidStepError)) this.#recordUnknown(step, base, blocker, firstLine(describe(error)), started);
-      else this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
+      if (blocker && !(error instanceof InvalidStepError)) this.#recordUnknown(run, blocker, firstLine(describe(error)));
+      else this.#fail(run, describe(error));
       return;
     }
     // A step that declares what it reads is exact only once nothing it reads is pending.
     if (blocker && step.requires !== undefined) {
-      this.#recordUnknown(step, base, blocker, `as the host is now: ${change ? change.summary : "ok"}`, started);
+      this.#recordUnknown(run, blocker, `as the host is now: ${change ? change.summary : "ok"}`);
       return;
     }
     if (!change) {
-      this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
+      this.#record({ ...run.base, status: "ok", durationMs: Date.now() - run.started });
       return;
     }
-    if (step.apply) this.#pending.push({ label: `step "${step.name}"`, provides: step.provides ?? [EVERYTHING] });
-    for (const target of step.notify ?? []) {
-      this.#notified.add(target);
-      this.#owedByEarlierRun.delete(target);
-    }
-    this.#record({ ...base, ...showChange(change), status: "would-change", durationMs: Date.now() - started });
+    this.#pending.addStep(step);
+    this.#ledger.notify(step.notify ?? []);
+    this.#record({ ...run.base, ...showChange(change), status: "would-change", durationMs: Date.now() - run.started });
   }
 
-  /** The nearest earlier pending change (check mode) that provides something `step` requires. */
-  #pendingBlocker(step: Step): string | undefined {
-    const requires = step.requires ?? [EVERYTHING];
-    for (let i = this.#pending.length - 1; i >= 0; i -= 1) {
-      const pending = this.#pending[i] as PendingChange;
-      if (anyOverlap(pending.provides, requires)) return pending.label;
-    }
-    return undefined;
-  }
-
-  #recordUnknown(step: Step, base: Pick<StepReport, "index" | "name" | "kind">, blocker: string, detail: string, started: number): void {
+  #recordUnknown(run: StepRun, blocker: string, detail: string): void {
     // It might change too: what depends on it is unknown as well.
-    if (step.apply) this.#pending.push({ label: `step "${step.name}"`, provides: step.provides ?? [EVERYTHING] });
-    this.#record({ ...base, status: "unknown", summary: mask(`depends on a pending change of ${blocker} (${detail})`), durationMs: Date.now() - started });
+    this.#pending.addStep(run.step);
+    const summary = mask(`depends on a pending change of ${blocker} (${detail})`);
+    this.#record({ ...run.base, status: "unknown", summary, durationMs: Date.now() - run.started });
   }
 
   /**
@@ -350,12 +340,12 @@ class HostRun {
    */
   async #acquireLock(index: number): Promise<void> {
     const owner = newLockOwner();
-    const indices = this.#items.flatMap((item, i) => (i >= index && !isFlushHandlers(item) ? [i] : []));
-    for (const i of indices) this.#reads.delete(i);
-    const lockResult = await this.#readSteps(indices, acquireLockCommand(owner));
+    const indices = this.#reads.stepIndices(index);
+    this.#reads.forget(indices);
+    const lockResult = await this.#reads.read(indices, acquireLockCommand(owner));
     const outcome = parseLockResult(lockResult as ExecResult, this.host);
     if (!outcome.acquired) {
-      for (const i of indices) this.#reads.delete(i);
+      this.#reads.forget(indices);
       throw new HostLockedError(lockedMessage(this.host, outcome));
     }
     this.#lock = owner;
@@ -371,75 +361,27 @@ class HostRun {
     const owner = this.#lock;
     if (!owner) return;
     this.#lock = undefined;
-    const settle = this.#settleOwed ? [settlePendingCommand(this.options.playbook.name, this.#facts.uid, [...this.#owedOnHost])] : [];
+    const settle = this.#ledger.settleCommand(this.options.playbook.name, this.#facts.uid);
     await this.session.run(joinCommands([...settle, releaseLockCommand(owner)], "\n")).catch(() => undefined);
   }
 
   /** The step's change, or null once its outcome (ok, or failed because diff threw) is recorded. */
-  #diffOrRecord(step: Step, current: unknown, base: Pick<StepReport, "index" | "name" | "kind">, started: number): Change | null {
+  #diffOrRecord(run: StepRun, current: unknown): Change | null {
     let change: Change | null;
     try {
-      change = step.diff(current);
+      change = run.step.diff(current);
     } catch (error) {
-      this.#fail({ ...base, durationMs: Date.now() - started }, describe(error));
+      this.#fail(run, describe(error));
       return null;
     }
-    if (!change) this.#record({ ...base, status: "ok", durationMs: Date.now() - started });
+    if (!change) this.#record({ ...run.base, status: "ok", durationMs: Date.now() - run.started });
     return change;
   }
 
-  /**
-   * Read the given steps: remote reads in one batched round trip, local reads beside it. `first`,
-   * when given, runs at the head of the same batch (even with no remote read); its result is returned.
-   */
-  async #readSteps(indices: readonly number[], first?: ShellCommand): Promise<ExecResult | undefined> {
-    const remote: { index: number; step: Step; read: RemoteRead<unknown> }[] = [];
-    const local: Promise<void>[] = [];
-    for (const index of indices) {
-      const step = this.#items[index] as Step;
-      let spec;
-      try {
-        spec = step.read();
-      } catch (error) {
-        this.#reads.set(index, { ok: false, error: asError(error) });
-        continue;
-      }
-      if (isLocalRead(spec)) {
-        local.push(
-          spec.local().then(
-            (value) => void this.#reads.set(index, { ok: true, value }),
-            (error: unknown) => void this.#reads.set(index, { ok: false, error: asError(error) }),
-          ),
-        );
-      } else {
-        remote.push({ index, step, read: spec });
-      }
-    }
-    let firstResult: ExecResult | undefined;
-    if (remote.length > 0 || first) {
-      const offset = first ? 1 : 0;
-      const batch = encodeBatch([...(first ? [first] : []), ...remote.map((r) => r.read.command)]);
-      this.readRoundTrips += 1;
-      const results = splitBatchOutput(batch, await this.session.run(batch.command));
-      if (first) firstResult = results[0];
-      remote.forEach(({ index, step, read }, i) => {
-        const result = results[i + offset] as ExecResult;
-        try {
-          this.#reads.set(index, { ok: true, value: read.parse(result) });
-        } catch (error) {
-          this.#reads.set(index, { ok: false, error: readError(this.host, read.command.display, result, error) });
-        }
-      });
-    }
-    await Promise.all(local);
-    return firstResult;
-  }
-
   async #runHandlers(): Promise<void> {
-    if (this.#notified.size === 0) return;
+    if (!this.#ledger.hasNotified) return;
     // Handlers run in the order they are declared, each once, like Ansible's.
-    const due = Object.keys(this.#handlerMap).filter((name) => this.#notified.has(name));
-    this.#notified.clear();
+    const due = this.#ledger.takeDue(Object.keys(this.#handlerMap));
     if (this.options.mode === "apply" && !this.#failed && !this.#lock) {
       // Only handlers an earlier run owed are due (no step changed): they change the host too.
       try {
@@ -449,40 +391,39 @@ class HostRun {
         this.#hostError = describe(error);
       }
     }
-    for (const name of due) {
-      const why = this.#owedByEarlierRun.has(name) ? { reason: OWED_REASON } : {};
-      if (this.options.mode === "check") {
-        this.#recordHandler({ name, status: "would-run", ...why });
-        // A handler (a restart) may change anything a later step reads.
-        this.#pending.push({ label: `handler "${name}"`, provides: [EVERYTHING] });
-        continue;
-      }
-      if (this.#failed) {
-        this.#recordHandler({ name, status: "skipped", ...why });
-        continue;
-      }
-      try {
-        await (this.#handlerMap[name] as Handler).run(this.#applyContext());
-        this.#recordHandler({ name, status: "ran", ...why });
-        this.#owedOnHost.delete(name);
-        this.#owedByEarlierRun.delete(name);
-        this.#settleOwed = true;
-      } catch (error) {
-        this.#failed = true;
-        this.#recordHandler({ name, status: "failed", ...why, error: mask(`handler "${name}": ${describe(error)}`) });
-      }
-      // A handler (a reload, a restart) may change what later steps read.
-      this.#reads.clear();
+    for (const name of due) await this.#runHandler(name);
+  }
+
+  async #runHandler(name: string): Promise<void> {
+    const why = this.#ledger.isOwedByEarlierRun(name) ? { reason: OWED_REASON } : {};
+    if (this.options.mode === "check") {
+      this.#recordHandler({ name, status: "would-run", ...why });
+      this.#pending.addHandler(name);
+      return;
     }
+    if (this.#failed) {
+      this.#recordHandler({ name, status: "skipped", ...why });
+      return;
+    }
+    try {
+      await (this.#handlerMap[name] as Handler).run(this.#applyContext());
+      this.#recordHandler({ name, status: "ran", ...why });
+      this.#ledger.ran(name);
+    } catch (error) {
+      this.#failed = true;
+      this.#recordHandler({ name, status: "failed", ...why, error: mask(`handler "${name}": ${describe(error)}`) });
+    }
+    // A handler (a reload, a restart) may change what later steps read.
+    this.#reads.clear();
   }
 
   #applyContext(): ApplyContext {
     return { session: this.session, facts: this.#facts, host: this.host };
   }
 
-  #fail(step: Omit<StepReport, "status">, error: string): void {
+  #fail(run: StepRun, error: string, shown: { summary?: string; diff?: string } = {}): void {
     this.#failed = true;
-    this.#record({ ...step, status: "failed", error: mask(error) });
+    this.#record({ ...run.base, ...shown, durationMs: Date.now() - run.started, status: "failed", error: mask(error) });
   }
 
   #record(step: StepReport): void {
@@ -523,25 +464,6 @@ function hostReport(
   };
 }
 
-function readError(host: string, command: string, result: ExecResult, cause: unknown): Error {
-  const stderr = tail(result.stderr.toString("utf8"), 5);
-  return new Error(
-    mask(
-      `${host}: cannot read current state: ${asError(cause).message}\n` +
-        `  command: ${firstLine(command)}${command.includes("\n") ? " …" : ""}\n  exit code: ${result.exitCode}` +
-        (stderr ? `\n  stderr: ${stderr}` : ""),
-    ),
-  );
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
 function describe(error: unknown): string {
   return mask(asError(error).message);
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0] ?? "";
 }

@@ -4,13 +4,13 @@ import type { Step } from "../playbook/step.ts";
 import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { describeMetadata, differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
-import { accountName, parseStepParams } from "./params.ts";
-import { pathNodeResource } from "../playbook/resources.ts";
+import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const directoryParams = z.strictObject({
   path: z.string().startsWith("/", "must be an absolute path"),
-  owner: accountName.optional(),
-  group: accountName.optional(),
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
   mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0755").optional(),
   notify: z.array(z.string()).optional(),
 });
@@ -22,9 +22,8 @@ export function directory(input: z.input<typeof directoryParams>): Step<FileStat
     kind: "directory",
     name: `directory ${params.path}`,
     notify: params.notify,
-    // The directory itself, not its content (see pathNodeResource).
-    provides: [pathNodeResource(params.path)],
-    requires: [pathNodeResource(params.path)],
+    provides: [pathResource(params.path)],
+    requires: [pathResource(params.path)],
     read: () => ({ command: readFileCommand(params.path, { metaOnly: true }), parse: (r) => parseFileState(r, params.path) }),
     diff(current) {
       if (current.exists && current.type !== "directory") {

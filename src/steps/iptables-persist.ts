@@ -50,7 +50,7 @@ export function iptablesPersist(facts: Pick<Facts, "osFamily" | "paths">, input:
     notify: p.notify,
     provides: [pathResource(path)],
     // What is saved is the live ruleset: unknown in --check while an earlier rule change is pending.
-    requires: [`iptables:${p.family}`, pathResource(path)],
+    requires: [`iptables:${p.family}:*`, pathResource(path)],
     read: () => ({
       command: sh`${save} || exit 3
 echo ${SECTION}file; ${readFileCommand(path)}

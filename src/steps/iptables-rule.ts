@@ -81,7 +81,7 @@ export function iptablesRule(input: IptablesRuleParams): Step<IptablesRuleState>
   };
 }
 
-/** `iptables:ipv4:filter:INPUT`: one chain (iptablesPersist requires `iptables:ipv4`, all of them). */
+/** `iptables:ipv4:filter:INPUT`: one chain (iptablesPersist requires `iptables:ipv4:*`, all of them). */
 export function chainResource(family: string, table: string, chain: string): string {
   return `iptables:${family}:${table}:${chain}`;
 }

@@ -84,7 +84,8 @@ export function masterService(input: MasterServiceParams): Step<MasterServiceSta
     name: `master.cf ${key}${params.state === "absent" ? " absent" : ""}`,
     notify: params.notify,
     provides: [pathResource(`${params.configDir ?? "/etc/postfix"}/master.cf`)],
-    requires: [pathResource(params.configDir ?? "/etc/postfix")],
+    // Not main.cf: a main.cf change does not change master.cf (only where it is, config_directory).
+    requires: [pathResource(`${params.configDir ?? "/etc/postfix"}/master.cf`)],
     read: () => ({
       // -F/-P fail on Postfix < 2.11 (usage on stderr): the parser then uses master.cf instead.
       // Both parameters from one postconf (each spawn costs the host ~5 ms), split by the shell.

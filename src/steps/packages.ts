@@ -21,7 +21,7 @@ import type { Facts } from "../facts/facts.ts";
 import { joinCommands, raw, sh, type ShellCommand } from "../shell/sh.ts";
 import type { HostSession } from "../transport/host-session.ts";
 import { parseStepParams } from "./params.ts";
-import { EVERYTHING, pathResource } from "../playbook/resources.ts";
+import { EVERYTHING, pathTree } from "../playbook/resources.ts";
 
 const PACKAGE_SOURCES = ["/etc/apt", "/var/lib/dpkg", "/var/lib/apt", "/etc/yum.repos.d", "/etc/dnf", "/etc/yum.conf", "/var/lib/rpm"];
 
@@ -66,7 +66,7 @@ export function packages(facts: Pick<Facts, "packageManager">, input: PackagesPa
     // An install runs maintainer scripts: anything may change. What is installable comes from the
     // package state and the sources (an earlier step may add a repository).
     provides: [EVERYTHING],
-    requires: ["packages", ...PACKAGE_SOURCES.map(pathResource)],
+    requires: ["packages", ...PACKAGE_SOURCES.map(pathTree)],
     read() {
       if (pm === "unknown") throw new ReadFailedError("no package manager found on the host (apt-get, dnf or yum)");
       return pm === "apt"

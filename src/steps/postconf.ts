@@ -67,7 +67,7 @@ export function postconf(input: PostconfParams): Step<PostconfState> {
     notify: params.notify,
     provides: [pathResource(`${params.configDir ?? "/etc/postfix"}/main.cf`)],
     // The read also sees master.cf (its $references).
-    requires: [pathResource(params.configDir ?? "/etc/postfix")],
+    requires: [pathResource(`${params.configDir ?? "/etc/postfix"}/main.cf`), pathResource(`${params.configDir ?? "/etc/postfix"}/master.cf`)],
     read: () => ({
       // One fragment so the runner batches it. -P (Postfix ≥ 2.11) may be missing: its failure is ignored.
       command: sh`postconf ${c}-n || exit $?

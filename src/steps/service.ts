@@ -11,7 +11,7 @@ import { ReadFailedError, type Change, type Handler, type Step } from "../playbo
 import type { Facts } from "../facts/facts.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import { parseStepParams } from "./params.ts";
-import { pathResource } from "../playbook/resources.ts";
+import { pathTree } from "../playbook/resources.ts";
 
 const UNIT_DIRS = ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system", "/run/systemd/system", "/etc/init.d"];
 
@@ -46,7 +46,7 @@ export function service(facts: Pick<Facts, "serviceManager">, input: ServicePara
     notify: p.notify,
     provides: [`service:${p.name}`],
     // Its unit (or init script) may be written by an earlier step.
-    requires: [`service:${p.name}`, ...UNIT_DIRS.map(pathResource)],
+    requires: [`service:${p.name}`, ...UNIT_DIRS.map(pathTree)],
     // Checked at read time, so an unknown manager is this step's error, not the playbook's.
     read: () => (requireManager(facts.serviceManager) === "systemd" ? systemdRead(p.name) : sysvRead(p.name)),
     diff(current): Change | null {

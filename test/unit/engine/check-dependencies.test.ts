@@ -12,6 +12,7 @@ import { definePlaybook } from "../../../src/playbook/playbook.ts";
 import { overlaps } from "../../../src/playbook/resources.ts";
 import { flushHandlers, type Handler, type PlaybookItem, type Step } from "../../../src/playbook/step.ts";
 import { sh } from "../../../src/shell/sh.ts";
+import { directory } from "../../../src/steps/directory.ts";
 import { file } from "../../../src/steps/file.ts";
 import { groupMember } from "../../../src/steps/group-member.ts";
 import { iptablesPersist } from "../../../src/steps/iptables-persist.ts";
@@ -76,24 +77,20 @@ async function closedPort(): Promise<number> {
 }
 
 describe("resources", () => {
-  it("overlap: a path and what is under it, a chain and its family, * and anything; nothing else", () => {
-    expect(overlaps("path:/etc/motd.d", "path:/etc/motd.d/x")).toBe(true);
-    expect(overlaps("path:/etc/motd.d/x", "path:/etc/motd.d/")).toBe(true);
+  it("overlap: the same thing, a tree and what is under it, * and anything; nothing else", () => {
+    expect(overlaps("path:/etc/motd.d/", "path:/etc/motd.d")).toBe(true);
+    // A directory is not the files in it (creating it changes nothing a file step in it reads).
+    expect(overlaps("path:/etc/motd.d", "path:/etc/motd.d/x")).toBe(false);
+    expect(overlaps("path:/etc/apt/**", "path:/etc/apt/sources.list.d/x.list")).toBe(true);
+    expect(overlaps("path:/etc/apt/sources.list.d/x.list", "path:/etc/apt/**")).toBe(true);
+    expect(overlaps("path:/etc/apt/**", "path:/etc/aptitude")).toBe(false);
     expect(overlaps("path:/etc/motd", "path:/etc/motd.d")).toBe(false);
-    expect(overlaps("iptables:ipv4:filter:INPUT", "iptables:ipv4")).toBe(true);
-    expect(overlaps("iptables:ipv4:filter:INPUT", "iptables:ipv6")).toBe(false);
+    expect(overlaps("iptables:ipv4:filter:INPUT", "iptables:ipv4:*")).toBe(true);
+    expect(overlaps("iptables:ipv4:filter:INPUT", "iptables:ipv4")).toBe(false);
+    expect(overlaps("iptables:ipv4:filter:INPUT", "iptables:ipv6:*")).toBe(false);
     expect(overlaps("iptables:ipv4:filter:INPUT", "iptables:ipv4:filter:OUTPUT")).toBe(false);
     expect(overlaps("*", "service:postfix")).toBe(true);
     expect(overlaps("service:postfix", "path:/etc/postfix")).toBe(false);
-  });
-
-  it("a directory's node: the same node and any subtree holding it; not what is inside it", () => {
-    expect(overlaps("node:/etc/motd.d", "path:/etc/motd.d/x")).toBe(false);
-    expect(overlaps("path:/etc/motd.d/x", "node:/etc/motd.d")).toBe(false);
-    expect(overlaps("node:/etc/motd.d", "path:/etc/motd.d")).toBe(true);
-    expect(overlaps("node:/etc/motd.d", "path:/etc")).toBe(true);
-    expect(overlaps("node:/etc/motd.d", "node:/etc/motd.d/")).toBe(true);
-    expect(overlaps("node:/etc/motd.d", "node:/etc")).toBe(false);
   });
 });
 
@@ -111,6 +108,18 @@ describe("--check with pending changes", () => {
     const applied = await runOn(mock, playbook(createThenEdit), "apply");
     expect(applied.report.steps.map((s) => s.status)).toEqual(["changed", "changed"]);
     expect(mock.files.get(NEW)?.content.toString()).toBe("a = 1\nb = 2\n");
+  });
+
+  it("a directory to create is not the files in it: a file there is exact 'create'; a line there without create fails in both modes", async () => {
+    const steps = () => [directory({ path: "/etc/app" }), file({ path: NEW, content: "a\n" }), line({ path: "/etc/app/other", line: "x" })];
+    const check = await runOn(debianHost().on(/^mkdir -p -- \/etc\/app$/, {}), playbook(steps), "check");
+    expect(check.report.steps.map((s) => [s.status, s.summary ?? s.error])).toEqual([
+      ["would-change", "create"],
+      ["would-change", "create"],
+      ["failed", "/etc/app/other does not exist (set create: true to create it)"],
+    ]);
+    const apply = await runOn(debianHost().on(/^mkdir -p -- \/etc\/app$/, {}), playbook(steps), "apply");
+    expect(apply.report.steps.map((s) => s.status)).toEqual(["changed", "changed", "failed"]);
   });
 
   it("a drift that depends on a pending rewrite of the same file is unknown, with what it is now", async () => {

@@ -1,0 +1,139 @@
+/**
+ * The host runner's reads: what each step read (or why it could not), batched into as few round
+ * trips as possible, and forgotten when a change may have made it stale.
+ *
+ * Remote reads of many steps travel in one script (read-batch.ts); local reads (a probe from the
+ * controller) run beside it. Nothing here decides what a read means: that is the step's parser.
+ */
+import { tail, type HostSession } from "../transport/host-session.ts";
+import type { ExecResult } from "../transport/transport.ts";
+import { isFlushHandlers, isLocalRead, type PlaybookItem, type RemoteRead, type Step } from "../playbook/step.ts";
+import { mask } from "../shell/mask.ts";
+import type { ShellCommand } from "../shell/sh.ts";
+import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
+
+export type ReadOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
+
+export class ReadCache {
+  /** Round trips that carried reads (the facts probe is counted by the runner). */
+  roundTrips = 0;
+  #items: readonly PlaybookItem[] = [];
+  #reads = new Map<number, ReadOutcome>();
+
+  constructor(
+    readonly session: HostSession,
+    readonly host: string,
+  ) {}
+
+  /** The playbook's items, once they are built (indices are positions in this list). */
+  setItems(items: readonly PlaybookItem[]): void {
+    this.#items = items;
+  }
+
+  /** Indices of the steps (not flush markers) from `from` on. */
+  stepIndices(from = 0): number[] {
+    return this.#items.flatMap((item, i) => (i >= from && !isFlushHandlers(item) ? [i] : []));
+  }
+
+  has(index: number): boolean {
+    return this.#reads.has(index);
+  }
+
+  get(index: number): ReadOutcome | undefined {
+    return this.#reads.get(index);
+  }
+
+  /** Step `index` read: if it is stale, it and every later stale step are read again in one batch. */
+  async ensure(index: number): Promise<ReadOutcome> {
+    if (!this.#reads.has(index)) await this.read(this.stepIndices(index).filter((i) => !this.#reads.has(i)));
+    return this.#reads.get(index) as ReadOutcome;
+  }
+
+  /** What a change at `index` may have touched: every later step is read again when reached. */
+  invalidateAfter(index: number): void {
+    for (const i of [...this.#reads.keys()]) if (i > index) this.#reads.delete(i);
+  }
+
+  /** Forget the reads of these steps. */
+  forget(indices: readonly number[]): void {
+    for (const i of indices) this.#reads.delete(i);
+  }
+
+  /** A handler ran (a reload, a restart): everything may read differently. */
+  clear(): void {
+    this.#reads.clear();
+  }
+
+  /**
+   * Read the given steps: remote reads in one batched round trip, local reads beside it. `first`,
+   * when given, runs at the head of the same batch (even with no remote read); its result is returned.
+   */
+  async read(indices: readonly number[], first?: ShellCommand): Promise<ExecResult | undefined> {
+    const remote: { index: number; read: RemoteRead<unknown> }[] = [];
+    const local: Promise<void>[] = [];
+    for (const index of indices) {
+      const spec = this.#spec(index);
+      if (!spec) continue;
+      if (isLocalRead(spec)) local.push(this.#readLocal(index, spec.local));
+      else remote.push({ index, read: spec });
+    }
+    let firstResult: ExecResult | undefined;
+    if (remote.length > 0 || first) {
+      const results = await this.#runBatch([...(first ? [first] : []), ...remote.map((r) => r.read.command)]);
+      if (first) firstResult = results.shift();
+      remote.forEach(({ index, read }, i) => this.#parse(index, read, results[i] as ExecResult));
+    }
+    await Promise.all(local);
+    return firstResult;
+  }
+
+  /** The step's read spec, or undefined once its failure to make one is recorded. */
+  #spec(index: number): ReturnType<Step["read"]> | undefined {
+    try {
+      return (this.#items[index] as Step).read();
+    } catch (error) {
+      this.#reads.set(index, { ok: false, error: asError(error) });
+      return undefined;
+    }
+  }
+
+  #readLocal(index: number, local: () => Promise<unknown>): Promise<void> {
+    return local().then(
+      (value) => void this.#reads.set(index, { ok: true, value }),
+      (error: unknown) => void this.#reads.set(index, { ok: false, error: asError(error) }),
+    );
+  }
+
+  async #runBatch(commands: ShellCommand[]): Promise<ExecResult[]> {
+    const batch = encodeBatch(commands);
+    this.roundTrips += 1;
+    return splitBatchOutput(batch, await this.session.run(batch.command));
+  }
+
+  #parse(index: number, read: RemoteRead<unknown>, result: ExecResult): void {
+    try {
+      this.#reads.set(index, { ok: true, value: read.parse(result) });
+    } catch (error) {
+      this.#reads.set(index, { ok: false, error: readError(this.host, read.command.display, result, error) });
+    }
+  }
+}
+
+function readError(host: string, command: string, result: ExecResult, cause: unknown): Error {
+  const stderr = tail(result.stderr.toString("utf8"), 5);
+  return new Error(
+    mask(
+      `${host}: cannot read current state: ${asError(cause).message}\n` +
+        `  command: ${firstLine(command)}${command.includes("\n") ? " …" : ""}\n  exit code: ${result.exitCode}` +
+        (stderr ? `\n  stderr: ${stderr}` : ""),
+    ),
+  );
+}
+
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+export function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}
