@@ -2,6 +2,7 @@
 import { mask } from "../shell/mask.ts";
 import { parseRunArgs, USAGE, UsageError } from "./args.ts";
 import { EXIT_ERROR } from "./exit-code.ts";
+import { reportCommand } from "./report-command.ts";
 import { runCommand } from "./run-command.ts";
 
 /** What bin/provision.js knows: the package version and which engine it loaded (dist/ or src/). */
@@ -22,6 +23,7 @@ export async function main(argv: readonly string[], about?: About): Promise<numb
   }
   try {
     if (command === "run") return await runCommand(parseRunArgs(rest), { stdout: process.stdout, stderr: process.stderr });
+    if (command === "report") return await reportCommand(rest, { stdout: process.stdout, stderr: process.stderr });
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
     const message = mask((error as Error).message ?? String(error));
