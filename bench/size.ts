@@ -6,9 +6,13 @@
  *   npx tsx bench/size.ts --host 10.213.6.10 --identity K --known-hosts KH [--sizes 10,100,1000] [--rounds 3]
  *
  * Each size: a generated playbook (one directory, N files of one line, under /tmp/provision-size-N
- * on the host), applied once, then `--rounds` converged checks measured like bench/run.ts's (wall,
- * CPU of the process tree through cgroup2).
+ * on the host). The files are first written by one OpenSSH command (a shell loop on the host: a
+ * first apply of 1,000 file steps is ~3,000 round trips, minutes on this shared machine, and is not
+ * what is measured), then provision applies the playbook (which must find it converged or make it
+ * so), then `--rounds` converged checks are measured like bench/run.ts's (wall, CPU of the process
+ * tree through cgroup2).
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -49,6 +53,12 @@ const argv = (playbook: string, check: boolean) => [
 const rows: { n: number; wallMs: number; cpuMs: number; roundTrips: number; readRoundTrips: number }[] = [];
 for (const n of sizes) {
   const playbook = playbookFor(n);
+  const dir = `/tmp/provision-size-${n}`;
+  execFileSync("ssh", [
+    "-i", values.identity ?? "", "-o", `UserKnownHostsFile=${values["known-hosts"]}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null",
+    `root@${values.host}`,
+    `mkdir -p ${dir} && chmod 0755 ${dir} && cd ${dir} && i=0; while [ $i -lt ${n} ]; do printf 'file %s\\n' $i > f$i.txt; i=$((i + 1)); done; chmod 0644 f*.txt`,
+  ], { timeout: 120_000 });
   const applied = await measure(argv(playbook, false), { env: { ...process.env, CI: "1" } });
   if (applied.code !== 0) throw new Error(`size ${n}: apply exit ${applied.code}: ${applied.stderr.slice(-300)}`);
   const walls: number[] = [];
