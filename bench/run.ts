@@ -95,6 +95,7 @@ async function runTool(target: Target, scenario: (typeof SCENARIOS)[number], hos
   if (!outcome.ok) fs.writeFileSync(path.join(work, `failed-${runCounter}.log`), `${argv.join(" ")}\n${sample.stdout}\n${sample.stderr}`);
   const { ok, why, roundTrips, readRoundTrips, changed } = outcome;
   samples.push({ hosts, rttMs, round, tool: target.tool, scenario, wallMs: sample.wallMs, cpuMs: sample.userMs + sample.sysMs, ok, why, roundTrips, readRoundTrips, connections, changed });
+  fs.writeFileSync(out, JSON.stringify({ engine, samples }, null, 1)); // a run cut short keeps what it measured
   log(`${hosts}h ${rttMs}ms r${round} ${target.tool.padEnd(9)} ${scenario.padEnd(11)} ${(sample.wallMs / 1000).toFixed(2)} s wall, ${((sample.userMs + sample.sysMs) / 1000).toFixed(2)} s CPU${ok ? "" : `  NOT OK: ${why}`}`);
 }
 

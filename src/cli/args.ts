@@ -76,6 +76,7 @@ commands:
   facts                  the facts playbooks get, per host (Ansible -m setup)
   inventory              an inventory as provision reads it: --list, --graph, --host NAME
   check-playbook <file>  type-check a playbook and validate vars, without connecting
+  report merge <f.json>… merge the --json reports of a rollout's shards: one report, one exit code
 
 examples:
   provision run playbooks/mail.ts --host vps1 --vars-file mail.yml --check --diff

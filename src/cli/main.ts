@@ -6,6 +6,7 @@ import { CHECK_PLAYBOOK_USAGE, checkPlaybookCommand, parseCheckPlaybookArgs } fr
 import { EXEC_USAGE, execCommand, parseExecArgs } from "./exec-command.ts";
 import { FACTS_USAGE, factsCommandRun, parseFactsArgs } from "./facts-command.ts";
 import { INVENTORY_USAGE, inventoryCommand, parseInventoryArgs } from "./inventory-command.ts";
+import { REPORT_USAGE, reportCommand } from "./report-command.ts";
 import { runCommand } from "./run-command.ts";
 import { closest } from "./suggest.ts";
 
@@ -30,6 +31,7 @@ const VERBS: Record<string, Verb> = {
   exec: { usage: EXEC_USAGE, run: (argv, io) => execCommand(parseExecArgs(argv), io) },
   facts: { usage: FACTS_USAGE, run: (argv, io) => factsCommandRun(parseFactsArgs(argv), io) },
   inventory: { usage: INVENTORY_USAGE, run: (argv, io) => inventoryCommand(parseInventoryArgs(argv), io) },
+  report: { usage: REPORT_USAGE, run: (argv, io) => reportCommand(argv, io) },
   "check-playbook": { usage: CHECK_PLAYBOOK_USAGE, run: (argv, io) => checkPlaybookCommand(parseCheckPlaybookArgs(argv), io) },
 };
 

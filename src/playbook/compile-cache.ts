@@ -146,7 +146,8 @@ async function compile(source: string, engine: BuiltEngineApi, dir: string, key:
     recorded[file] = { mtimeMs: info.mtimeMs, size: content.length, sha1: sha1(content) };
   }
   const entry: CacheEntry = { source, builtIndex: engine.builtIndex, output: `${key}-${sha1(Buffer.from(code))}.mjs`, inputs: recorded };
-  await mkdir(dir, { recursive: true });
+  // Only this user may write here: whoever can write the cache chooses the code a run imports.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const previous = await readFile(join(dir, `${key}.json`), "utf8").then((text) => (JSON.parse(text) as CacheEntry).output, () => undefined);
   // Output first, then the entry that names it, each by rename: a reader sees whole files only.
   await writeAtomically(join(dir, entry.output), code);
@@ -157,6 +158,6 @@ async function compile(source: string, engine: BuiltEngineApi, dir: string, key:
 
 async function writeAtomically(file: string, data: string | Uint8Array): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, data);
+  await writeFile(temporary, data, { mode: 0o600 });
   await rename(temporary, file);
 }

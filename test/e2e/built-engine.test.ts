@@ -68,6 +68,18 @@ describe("the built engine", () => {
     expect(build.stdout).toMatch(/engine built in dist\/build-[\w-]+ from \d+ source files/);
     expect(await engineLine()).toMatch(/^engine: dist\/ \(built \d{4}-/);
     expect(await runProbe()).toBe("api from dist");
+    // Compiled once into the cache (no tsx), used again on the next run.
+    const cached = async () => (await readdir(join(dir, "cache/compiled"))).filter((name) => name.endsWith(".mjs"));
+    expect(await cached()).toHaveLength(1);
+    expect(await runProbe()).toBe("api from dist");
+    expect(await cached()).toHaveLength(1);
+    // A playbook the cache cannot reproduce (it names its own location) still runs, through tsx.
+    const located = join(probeDir, "located.ts");
+    await writeFile(located, (await readFile(join(probeDir, "probe.ts"), "utf8")).replace('"api from " + from', '"api from " + from + (import.meta.url.endsWith("/located.ts") ? " at its file" : " elsewhere")'));
+    const run = await provision(["run", located, "--host", "localhost", "--check", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).hosts[0].steps[0].name).toBe("api from dist at its file");
+    expect(await cached()).toHaveLength(1);
     // Forced back to the sources: both the CLI and the playbook's API.
     expect(await engineLine({ PROVISION_ENGINE: "source" })).toBe("engine: src/ through tsx: PROVISION_ENGINE=source");
     expect(await runProbe({ PROVISION_ENGINE: "source" })).toBe("api from src");
