@@ -15,3 +15,4 @@ export { iptablesPersist } from "./iptables-persist.ts";
 export { verifySmtp } from "./verify-smtp.ts";
 export { verifyDns } from "./verify-dns.ts";
 export { tlsCertificate, type TlsCertificateStep } from "./tls-certificate.ts";
+export { dkimKey, dkimRecord, type DkimKeyStep } from "./dkim-key.ts";
