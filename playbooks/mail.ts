@@ -34,6 +34,7 @@ import {
   z,
   type Facts,
   type PlaybookContext,
+  type DkimKeyStep,
   type TlsCertificateStep,
 } from "../src/index.ts";
 import { readFileSync } from "node:fs";
@@ -87,15 +88,25 @@ const vars = z
             resolver: z.string().optional(),
             /** The public address the A record of `hostname` must have. */
             address: z.string().min(1),
+            /** The AAAA of hostname: required when inetProtocols is ipv6 or all. */
+            address6: z.string().min(2).optional(),
             mxPriority: z.number().int().min(0).default(10),
             spf: z.string().startsWith("v=spf1").optional(),
+            /** _dmarc.<domain>; default "v=DMARC1; p=none; rua=mailto:postmaster@<domain>" (monitor first, then tighten). */
+            dmarc: z.string().regex(/^v=DMARC1\s*(;|$)/, 'must start with "v=DMARC1;"').optional(),
+            /** Forward-confirmed reverse DNS of address (and address6): the PTR must name hostname. */
+            ptr: z.boolean().default(true),
           })
           .optional(),
       })
       .default({ smtpFrom: "controller", tls: "installed" }),
   })
   .strict()
-  .refine((v) => !v.submissions || v.tls, { path: ["submissions"], message: "needs tls (465 is TLS from the first byte)" });
+  .refine((v) => !v.submissions || v.tls, { path: ["submissions"], message: "needs tls (465 is TLS from the first byte)" })
+  .refine((v) => !v.verify.dns || v.inetProtocols === "ipv4" || v.verify.dns.address6, {
+    path: ["verify", "dns", "address6"],
+    message: "required when inetProtocols is ipv6 or all (the AAAA record of hostname)",
+  });
 
 type Vars = z.output<typeof vars>;
 
@@ -204,7 +215,7 @@ export default definePlaybook({
       service(facts, { name: "postfix", state: "running", enabled: true }),
       // The checks below must see the new configuration.
       flushHandlers(),
-      ...verifications(ctx, domain, mail, certificate),
+      ...verifications(ctx, domain, mail, certificate, dkim?.key ?? null),
     ];
   },
   handlers: () => ({
@@ -284,7 +295,13 @@ function tlsSettings(certFile: string, keyFile: string): Record<string, string> 
   };
 }
 
-function verifications({ vars: v, host }: PlaybookContext<Vars>, domain: string, mail: MailSettings, certificate: TlsCertificateStep | null) {
+function verifications(
+  { vars: v, host }: PlaybookContext<Vars>,
+  domain: string,
+  mail: MailSettings,
+  certificate: TlsCertificateStep | null,
+  dkimKeyStep: DkimKeyStep | null,
+) {
   const steps = [];
   if (v.verify.smtpFrom !== "off") {
     const [first] = v.users;
@@ -333,6 +350,10 @@ function verifications({ vars: v, host }: PlaybookContext<Vars>, domain: string,
         a: { name: v.hostname, address: dns.address },
         mx: { domain, host: v.hostname, priority: dns.mxPriority },
         spf: { domain, policy: dns.spf ?? `v=spf1 a:${v.hostname} -all` },
+        dmarc: { domain, policy: dns.dmarc ?? `v=DMARC1; p=none; rua=mailto:postmaster@${domain}` },
+        ...(dns.ptr ? { ptr: { address: dns.address, name: v.hostname } } : {}),
+        ...(dns.address6 ? { aaaa: { name: v.hostname, address: dns.address6 } } : {}),
+        ...(dkimKeyStep && v.dkim ? { dkim: { domain, selector: v.dkim.selector, record: dkimKeyStep.record } } : {}),
       }),
     );
   }
