@@ -1,8 +1,10 @@
 /**
- * playbooks/mail.ts with TLS on a real Debian 12 host (testHost(13)): a self-signed certificate
- * made on the host, STARTTLS on 25 and 587 (AUTH only inside TLS there), implicit TLS on 465,
- * proven with clients that are not ours (swaks --tls / --tlsc, openssl s_client), then certificates
- * from files on the controller, bad input refused before anything changes, and TLS drift.
+ * playbooks/mail.ts with TLS and DKIM on a real Debian 12 host (testHost(13)): a self-signed
+ * certificate made on the host, STARTTLS on 25 and 587 (AUTH only inside TLS there), implicit TLS
+ * on 465, OpenDKIM signing with a key made on the host, DNS (A, MX, SPF, DMARC, PTR, DKIM) checked
+ * against the test's own DNS server on 127.0.0.1 — proven with clients that are not ours (swaks
+ * --tls / --tlsc, openssl s_client, python3-dkim), then certificates from files on the controller,
+ * bad input refused before anything changes, and drift.
  *
  * The CLI reaches the host by an ~/.ssh/config alias no DNS knows (`--host vps1`).
  * TODO(alias fix, src/cli): until the controller-side verify steps get the address really
@@ -18,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostExec } from "../hosts/harness.ts";
 import { testFleet, testHost } from "./support/fleet.ts";
 import { driftedSteps, parseReport, provisionCli, REPO } from "./support/cli.ts";
+import { startDnsServer, type DnsServer } from "../support/dns-server.ts";
+import { pythonDkimVerify } from "../support/python-dkim-verify.ts";
 
 const host = testHost(13);
 const HOSTNAME = "mail.example.test";
@@ -27,8 +31,11 @@ const CERT_PATH = `/etc/ssl/certs/${HOSTNAME}.pem`;
 const KEY_PATH = `/etc/ssl/private/${HOSTNAME}.key`;
 const FIXTURES = join(REPO, "test/unit/steps/fixtures/tls");
 
+const DKIM_NAME = "sel1._domainkey.example.test";
+
 let dir: string;
 let sshConfig: string;
+let dns: DnsServer;
 
 async function varsFile(name: string, tls: string[]): Promise<string> {
   const path = join(dir, name);
@@ -38,6 +45,7 @@ async function varsFile(name: string, tls: string[]): Promise<string> {
       `hostname: ${HOSTNAME}`,
       ...tls,
       "submissions: true",
+      "dkim: { selector: sel1 }",
       "users:",
       "  - name: bob",
       "    password: { fromEnv: MAIL_TLS_PASSWORD }",
@@ -45,6 +53,9 @@ async function varsFile(name: string, tls: string[]): Promise<string> {
       "  smtpFrom: controller",
       // TODO(alias fix): remove once verify steps use the address connected to (see the header).
       `  smtpAddress: ${host.address}`,
+      "  dns:",
+      `    resolver: ${dns.address}`,
+      `    address: ${host.address}`,
       "",
     ].join("\n"),
   );
@@ -100,7 +111,18 @@ async function installedFingerprint(): Promise<string> {
   return (await onHost(`openssl x509 -in ${CERT_PATH} -noout -fingerprint -sha256`)).trim().replace(/^.*=/, "");
 }
 
+/** TXT RDATA as the drift message prints it ("…" "…") → the record's text. */
+function txtText(rdata: string): string {
+  return [...rdata.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] ?? "").replace(/\\(.)/g, "$1")).join("");
+}
+
 beforeAll(async () => {
+  dns = await startDnsServer({
+    "example.test": { MX: [{ exchange: HOSTNAME, preference: 10 }], TXT: [`v=spf1 a:${HOSTNAME} -all`] },
+    [HOSTNAME]: { A: [host.address] },
+    "_dmarc.example.test": { TXT: ["v=DMARC1; p=none; rua=mailto:postmaster@example.test"] },
+    [`${host.address.split(".").reverse().join(".")}.in-addr.arpa`]: { PTR: [HOSTNAME] },
+  });
   dir = await mkdtemp(join(tmpdir(), "provision-mail-tls-"));
   sshConfig = join(dir, "ssh_config");
   await writeFile(
@@ -108,19 +130,35 @@ beforeAll(async () => {
     `Host vps1\n  HostName ${host.address}\n  Port ${host.port}\n  User root\n  IdentityFile ${testFleet().privateKeyPath}\n`,
   );
   selfSignedVars = await varsFile("self-signed.yml", ["tls: { selfSigned: true }"]);
-  // Another file may have left a certificate here: start from none.
-  await onHost(`rm -f ${CERT_PATH} ${KEY_PATH}`);
+  // Another file may have left a certificate or DKIM key here: start from none. alice gets mail.
+  await onHost(`rm -rf ${CERT_PATH} ${KEY_PATH} /etc/dkimkeys/example.test; id alice >/dev/null 2>&1 || useradd -m alice; rm -rf /home/alice/Maildir`);
 });
 
 afterAll(async () => {
+  await dns?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
 describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
-  it("converges: a self-signed certificate made on the host, Postfix TLS on 25, 587 and 465", async () => {
+  it("converges: a self-signed certificate and a DKIM key made on the host; the run names the DKIM record to publish", async () => {
     const first = await run(selfSignedVars);
-    expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stdout).toMatch(/\[changed\] tls certificate mail\.example\.test .* is missing/);
+    expect(first.stdout).toMatch(/\[changed\] dkim key sel1\._domainkey\.example\.test .* generate a 2048-bit key with opendkim-genkey/);
+    // The DKIM record is not published yet: the run fails at verify dns, naming the record to add.
+    expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(1);
+    const failed = first.stdout.split("\n").filter((line) => /\[FAILED\]/.test(line));
+    expect(failed, first.stdout).toHaveLength(1);
+    const add = new RegExp(`DKIM of ${DKIM_NAME.replace(/\./g, "\\.")}: missing \\(NXDOMAIN: the name does not exist\\); add: ${DKIM_NAME.replace(/\./g, "\\.")}\\. IN TXT ((?:"[^"]*" ?)+)`).exec(failed[0]!);
+    expect(add, failed[0]).not.toBeNull();
+    const record = txtText(add![1]!);
+    // The p= is the public half of the key that is on the host (derived there by openssl, not by us).
+    const hostPublic = (await onHost("openssl pkey -in /etc/dkimkeys/example.test/sel1.private -pubout | grep -v -- ----- | tr -d '\\n'")).trim();
+    expect(record).toBe(`v=DKIM1; k=rsa; p=${hostPublic}`);
+    expect(await onHost("stat -c '%U %G %a' /etc/dkimkeys/example.test/sel1.private")).toBe("opendkim opendkim 600\n");
+    dns.set(DKIM_NAME, { TXT: [record.match(/.{1,255}/g)!] });
+
+    const second = await run(selfSignedVars);
+    expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(0);
 
     expect(await onHost(`stat -c '%U %G %a' ${KEY_PATH} ${CERT_PATH}`)).toBe("root root 600\nroot root 644\n");
     const san = await onHost(`openssl x509 -in ${CERT_PATH} -noout -ext subjectAltName`);
@@ -162,6 +200,28 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     const installed = await installedFingerprint();
     expect(await presentedFingerprint(587)).toBe(installed);
     expect(await presentedFingerprint(465)).toBe(installed);
+  });
+
+  it("end to end: a message submitted on 587 (STARTTLS + AUTH PLAIN) lands in alice's Maildir, DKIM-signed; python3-dkim verifies it", async () => {
+    const sent = await exec("swaks", [
+      "--server", host.address, "--port", "587", "--tls", "--auth", "PLAIN", "--auth-user", `bob@${HOSTNAME}`, "--auth-password", PASSWORD,
+      "--from", "bob@example.test", "--to", `alice@${HOSTNAME}`, "--header", "Subject: provision e2e", "--timeout", "15",
+    ]);
+    expect(sent.stdout, sent.stderr).toMatch(/<~ +250 2\.0\.0 Ok: queued as/);
+    let message = "";
+    for (let i = 0; i < 50 && !message; i++) {
+      const found = await hostExec(host, "f=$(ls /home/alice/Maildir/new/ 2>/dev/null | head -n 1); [ -n \"$f\" ] && cat \"/home/alice/Maildir/new/$f\"");
+      if (found.exitCode === 0) message = found.stdout;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(message).toContain("Subject: provision e2e");
+    expect(message).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/simple; d=example\.test; s=sel1;/m);
+    const verified = await pythonDkimVerify(Buffer.from(message, "latin1"), dns.port);
+    expect(verified.output).toBe("ok\n");
+    expect(dns.queries).toContain(`TXT ${DKIM_NAME}`);
+    // And the same verifier refuses a tampered body (the check can fail).
+    const tampered = await pythonDkimVerify(Buffer.from(message.replace("This is a test mailing", "This is a changed mailing"), "latin1"), dns.port);
+    expect(tampered.ok).toBe(false);
   });
 
   it("reports 0 changes on a second run, and --check exits 0", async () => {
@@ -242,11 +302,35 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
       summary: /does not match the certificate/,
     },
     {
+      name: "opendkim stopped",
+      tamper: "systemctl stop opendkim",
+      drifted: [/^service opendkim/],
+    },
+    {
       name: "TLS on 587 lowered to may (auth-only off)",
       tamper: "postconf -P submission/inet/smtpd_tls_security_level=may submission/inet/smtpd_tls_auth_only=no && postfix reload",
       drifted: [/^master\.cf submission\/inet/, /^verify smtp/],
     },
   ];
+
+  it("detects: the DKIM key replaced on the host (DNS no longer matches: verify dns drifts, naming the new record)", async () => {
+    const file = "/etc/dkimkeys/example.test/sel1.private";
+    await onHost(`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${file} 2>/dev/null && chown opendkim:opendkim ${file} && chmod 0600 ${file}`);
+    const drift = await check();
+    expect(drift.code, drift.raw.stderr).toBe(2);
+    expect(driftedSteps(drift.host), JSON.stringify(drift.host.steps.filter((s) => s.status !== "ok"), null, 2)).toEqual([
+      expect.stringMatching(/^verify dns /),
+    ]);
+    const summary = drift.host.steps.find((s) => /^verify dns/.test(s.name))!.summary!;
+    expect(summary).toMatch(new RegExp(`DKIM of ${DKIM_NAME.replace(/\./g, "\\.")}: the published key is not the host's`));
+    const hostPublic = (await onHost(`openssl pkey -in ${file} -pubout | grep -v -- ----- | tr -d '\\n'`)).trim();
+    const record = txtText(/replace with: \S+ IN TXT ((?:"[^"]*" ?)+)/.exec(summary)![1]!);
+    expect(record).toBe(`v=DKIM1; k=rsa; p=${hostPublic}`);
+    // The repair is at the registrar: publish the record the drift named.
+    dns.set(DKIM_NAME, { TXT: [record.match(/.{1,255}/g)!] });
+    const after = await check();
+    expect(after.code, JSON.stringify(after.host.steps.filter((s) => s.status !== "ok"))).toBe(0);
+  });
 
   for (const scenario of scenarios) {
     it(`detects and repairs: ${scenario.name}`, async () => {

@@ -25,6 +25,8 @@ export interface DnsServer {
   port: number;
   /** Questions received, as "TYPE name". */
   queries: string[];
+  /** Replace (or add) a name's records, as a user publishing a record at the registrar would. */
+  set(name: string, value: ZoneRecords): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function startDnsServer(zone: Zone, options: { silent?: boolean } =
     address: `127.0.0.1:${port}`,
     port,
     queries,
+    set: (name, value) => void records.set(normalize(name), value),
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }
