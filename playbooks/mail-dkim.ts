@@ -7,8 +7,12 @@
  * - `Mode sv`: sign mail from authenticated senders and InternalHosts, verify the rest.
  * - `milter_default_action = accept`: if opendkim is down, mail still flows (unsigned) rather than
  *   bouncing; verifyDns and the service step say what is wrong.
+ * - opendkim runs in the foreground under systemd (a drop-in: Type=simple, `opendkim -f`): Debian's
+ *   unit is Type=forking with a PID file that opendkim writes after its parent exits, so systemd
+ *   must watch for it with inotify — and where inotify instances run out (seen on a loaded test
+ *   machine) the start fails with "protocol". No PID file, no race.
  */
-import { directory, dkimKey, file, service, type DkimKeyStep, type Facts, type Step } from "../src/index.ts";
+import { directory, dkimKey, file, service, systemdDaemonReload, type DkimKeyStep, type Facts, type Step } from "../src/index.ts";
 
 export const DKIM_MILTER = "inet:127.0.0.1:8891";
 
@@ -63,6 +67,18 @@ export function dkimSteps(facts: Facts, o: DkimOptions): { key: DkimKeyStep; ste
         "",
       ].join("\n"),
     }),
+    ...(facts.serviceManager === "systemd"
+      ? [
+          directory({ path: "/etc/systemd/system/opendkim.service.d", owner: "root", group: "root", mode: "0755" }),
+          file({
+            path: "/etc/systemd/system/opendkim.service.d/provision.conf",
+            mode: "0644",
+            notify,
+            content: "# Managed by provision (playbooks/mail.ts): run in the foreground, no PID file to watch.\n[Service]\nType=simple\nPIDFile=\nExecStart=\nExecStart=/usr/sbin/opendkim -f\n",
+          }),
+          systemdDaemonReload({ unit: "opendkim", dropIn: "/etc/systemd/system/opendkim.service.d/provision.conf" }),
+        ]
+      : []),
     service(facts, { name: "opendkim", state: "running", enabled: true }),
   ];
   return { key, steps };

@@ -16,3 +16,4 @@ export { verifySmtp } from "./verify-smtp.ts";
 export { verifyDns } from "./verify-dns.ts";
 export { tlsCertificate, type TlsCertificateStep } from "./tls-certificate.ts";
 export { dkimKey, dkimRecord, type DkimKeyStep } from "./dkim-key.ts";
+export { systemdDaemonReload } from "./systemd-daemon-reload.ts";
