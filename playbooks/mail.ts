@@ -34,9 +34,11 @@ import {
   z,
   type Facts,
   type PlaybookContext,
+  type DkimKeyStep,
   type TlsCertificateStep,
 } from "../src/index.ts";
 import { readFileSync } from "node:fs";
+import { dkimPackages, dkimPostfixSettings, dkimSteps } from "./mail-dkim.ts";
 
 const hostname = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, "must be a fully qualified host name");
 const mechanism = z.enum(["CRAM-MD5", "DIGEST-MD5", "PLAIN", "LOGIN"]);
@@ -62,6 +64,8 @@ const vars = z
         z.object({ certFile: z.string().min(1), keyFile: z.string().min(1), renewBeforeDays: z.number().int().min(0).default(30) }).strict(),
       ])
       .optional(),
+    /** DKIM signing with OpenDKIM: a key made on the host; publish TXT <selector>._domainkey.<domain>. */
+    dkim: z.object({ selector: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i, "a DNS label"), bits: z.number().int().min(1024).max(4096).default(2048) }).strict().optional(),
     /** Implicit TLS on 465 ("submissions", RFC 8314); needs tls. */
     submissions: z.boolean().default(false),
     /** SASL users (realm = hostname). Passwords: { fromEnv: NAME } or { fromFile: path } in a vars file. */
@@ -84,15 +88,25 @@ const vars = z
             resolver: z.string().optional(),
             /** The public address the A record of `hostname` must have. */
             address: z.string().min(1),
+            /** The AAAA of hostname: required when inetProtocols is ipv6 or all. */
+            address6: z.string().min(2).optional(),
             mxPriority: z.number().int().min(0).default(10),
             spf: z.string().startsWith("v=spf1").optional(),
+            /** _dmarc.<domain>; default "v=DMARC1; p=none; rua=mailto:postmaster@<domain>" (monitor first, then tighten). */
+            dmarc: z.string().regex(/^v=DMARC1\s*(;|$)/, 'must start with "v=DMARC1;"').optional(),
+            /** Forward-confirmed reverse DNS of address (and address6): the PTR must name hostname. */
+            ptr: z.boolean().default(true),
           })
           .optional(),
       })
       .default({ smtpFrom: "controller", tls: "installed" }),
   })
   .strict()
-  .refine((v) => !v.submissions || v.tls, { path: ["submissions"], message: "needs tls (465 is TLS from the first byte)" });
+  .refine((v) => !v.submissions || v.tls, { path: ["submissions"], message: "needs tls (465 is TLS from the first byte)" })
+  .refine((v) => !v.verify.dns || v.inetProtocols === "ipv4" || v.verify.dns.address6, {
+    path: ["verify", "dns", "address6"],
+    message: "required when inetProtocols is ipv6 or all (the AAAA record of hostname)",
+  });
 
 type Vars = z.output<typeof vars>;
 
@@ -106,9 +120,13 @@ export default definePlaybook({
     const debian = facts.osFamily === "debian";
     const mail = settingsOf(v);
     const certificate = v.tls ? certificateStep(v, facts) : null;
+    const dkim = v.dkim
+      ? dkimSteps(facts, { domain, hostname: v.hostname, selector: v.dkim.selector, bits: v.dkim.bits, mynetworks: v.mynetworks })
+      : null;
     return [
-      packages(facts, { names: [...mailPackages(facts), ...(v.tls ? ["openssl"] : [])] }),
+      packages(facts, { names: [...mailPackages(facts), ...(v.tls || v.dkim ? ["openssl"] : []), ...(v.dkim ? dkimPackages() : [])] }),
       ...(certificate ? [certificate] : []),
+      ...(dkim ? dkim.steps : []),
 
       postconf({
         settings: {
@@ -128,6 +146,7 @@ export default definePlaybook({
           smtpd_recipient_restrictions: "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
           ...(v.relayhost ? { relayhost: v.relayhost } : {}),
           ...(certificate ? tlsSettings(certificate.certFile, certificate.keyFile) : {}),
+          ...(dkim ? dkimPostfixSettings() : {}),
         },
         notify: ["restart postfix"],
       }),
@@ -196,11 +215,12 @@ export default definePlaybook({
       service(facts, { name: "postfix", state: "running", enabled: true }),
       // The checks below must see the new configuration.
       flushHandlers(),
-      ...verifications(ctx, domain, mail, certificate),
+      ...verifications(ctx, domain, mail, certificate, dkim?.key ?? null),
     ];
   },
   handlers: () => ({
     // Declared order is run order: a restart makes a reload pointless, so it comes first.
+    "restart opendkim": restartService("opendkim"),
     "restart postfix": restartService("postfix"),
     "reload postfix": reloadService("postfix"),
   }),
@@ -233,7 +253,10 @@ function certificateStep(v: Vars, facts: Facts): TlsCertificateStep & { certFile
   const base = facts.osFamily === "debian" ? "/etc/ssl" : "/etc/pki/tls";
   const certFile = `${base}/certs/${v.hostname}.pem`;
   const keyFile = `${base}/private/${v.hostname}.key`;
-  const common = { hostname: v.hostname, certFile, keyFile, renewBeforeDays: tls.renewBeforeDays, notify: ["reload postfix"] };
+  // A restart, not a reload: after `postfix reload` an idle smtpd of the old generation may still
+  // take the next connection and present the old certificate (seen on a test host), so the
+  // verification right after would race it; systemctl restart returns once the old ones are gone.
+  const common = { hostname: v.hostname, certFile, keyFile, renewBeforeDays: tls.renewBeforeDays, notify: ["restart postfix"] };
   const step =
     "selfSigned" in tls
       ? tlsCertificate({ ...common, selfSigned: { days: tls.days } })
@@ -272,7 +295,13 @@ function tlsSettings(certFile: string, keyFile: string): Record<string, string> 
   };
 }
 
-function verifications({ vars: v, host }: PlaybookContext<Vars>, domain: string, mail: MailSettings, certificate: TlsCertificateStep | null) {
+function verifications(
+  { vars: v, host }: PlaybookContext<Vars>,
+  domain: string,
+  mail: MailSettings,
+  certificate: TlsCertificateStep | null,
+  dkimKeyStep: DkimKeyStep | null,
+) {
   const steps = [];
   if (v.verify.smtpFrom !== "off") {
     const [first] = v.users;
@@ -321,6 +350,10 @@ function verifications({ vars: v, host }: PlaybookContext<Vars>, domain: string,
         a: { name: v.hostname, address: dns.address },
         mx: { domain, host: v.hostname, priority: dns.mxPriority },
         spf: { domain, policy: dns.spf ?? `v=spf1 a:${v.hostname} -all` },
+        dmarc: { domain, policy: dns.dmarc ?? `v=DMARC1; p=none; rua=mailto:postmaster@${domain}` },
+        ...(dns.ptr ? { ptr: { address: dns.address, name: v.hostname } } : {}),
+        ...(dns.address6 ? { aaaa: { name: v.hostname, address: dns.address6 } } : {}),
+        ...(dkimKeyStep && v.dkim ? { dkim: { domain, selector: v.dkim.selector, record: dkimKeyStep.record } } : {}),
       }),
     );
   }

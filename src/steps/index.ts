@@ -21,3 +21,5 @@ export { authorizedKey } from "./authorized-key.ts";
 export { sudoers } from "./sudoers.ts";
 export { blockInFile } from "./block-in-file.ts";
 export { absent } from "./absent.ts";
+export { dkimKey, dkimRecord, type DkimKeyStep } from "./dkim-key.ts";
+export { systemdDaemonReload } from "./systemd-daemon-reload.ts";

@@ -20,6 +20,14 @@
  *   collapsed, terms lower-cased (mechanism, modifier and domain names are case-insensitive,
  *   §4.6.1/§7.1), an explicit "+" qualifier dropped ("+mx" is "mx"). Nothing else is normalised
  *   (no include expansion, no reordering).
+ * - AAAA (when the server speaks IPv6): like A, for an IPv6 address.
+ * - PTR (forward-confirmed reverse DNS): the address's reverse name must point to the host name
+ *   (receivers check it; the A/AAAA check confirms the forward half).
+ * - DKIM: the TXT at `<selector>._domainkey.<domain>` must carry the host's public key: the p= tag
+ *   compared exactly (whitespace removed, RFC 6376 §3.6.1), and k= must be rsa when given.
+ *   `record` may be a function, read at diff time (a dkimKey step's record(): the key on the host).
+ * - DMARC: the TXT at `_dmarc.<domain>` starting with v=DMARC1 (RFC 7489 §6.4); tags compared
+ *   as a set (names lower-cased, whitespace trimmed; order does not matter); more than one → drift.
  */
 import { Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
@@ -50,11 +58,23 @@ const verifyDnsParams = z
       })
       .strict()
       .optional(),
+    aaaa: z.object({ name: hostname, address: z.string().refine((v) => isIP(v) === 6, "must be an IPv6 address") }).strict().optional(),
+    ptr: z.object({ address: z.string().refine((v) => isIP(v) !== 0, "must be an IP address"), name: hostname }).strict().optional(),
+    dkim: z
+      .object({
+        domain: hostname,
+        selector: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "a selector (DNS labels)"),
+        /** "v=DKIM1; k=rsa; p=…", or a function giving it when the step diffs. */
+        record: z.union([z.string().regex(/(^|;)\s*p=/, "must contain p="), z.custom<() => string | undefined>((v) => typeof v === "function")]),
+      })
+      .strict()
+      .optional(),
+    dmarc: z.object({ domain: hostname, policy: z.string().regex(/^v=DMARC1\s*(;|$)/, 'must start with "v=DMARC1;"') }).strict().optional(),
     /** Per-query timeout (one try); the whole read is bounded by max(2 × this, this + 2 s). */
     timeoutMs: z.number().int().positive().max(60_000).default(5_000),
   })
   .strict()
-  .refine((p) => p.a || p.mx || p.spf, "at least one of a, mx, spf");
+  .refine((p) => p.a || p.mx || p.spf || p.aaaa || p.ptr || p.dkim || p.dmarc, "at least one of a, aaaa, mx, spf, ptr, dkim, dmarc");
 
 export type VerifyDnsParams = z.input<typeof verifyDnsParams>;
 
@@ -66,11 +86,23 @@ export interface DnsState {
   mx?: Lookup<{ exchange: string; priority: number }>;
   /** TXT records of the SPF domain, each one's strings joined. */
   txt?: Lookup<string>;
+  aaaa?: Lookup<string>;
+  ptr?: Lookup<string>;
+  dkim?: Lookup<string>;
+  dmarc?: Lookup<string>;
 }
 
 export function verifyDns(input: VerifyDnsParams): Step<DnsState> {
   const params = parseStepParams("verify.dns", verifyDnsParams, input);
-  const what = [params.a && `A ${params.a.name}`, params.mx && `MX ${params.mx.domain}`, params.spf && `SPF ${params.spf.domain}`]
+  const what = [
+    params.a && `A ${params.a.name}`,
+    params.aaaa && `AAAA ${params.aaaa.name}`,
+    params.mx && `MX ${params.mx.domain}`,
+    params.spf && `SPF ${params.spf.domain}`,
+    params.ptr && `PTR ${params.ptr.address}`,
+    params.dkim && `DKIM ${dkimName(params.dkim)}`,
+    params.dmarc && `DMARC _dmarc.${params.dmarc.domain}`,
+  ]
     .filter(Boolean)
     .join(", ");
   return {
@@ -86,6 +118,13 @@ export function verifyDns(input: VerifyDnsParams): Step<DnsState> {
       if (params.a && current.a) problems.push(...aProblems(params.a, current.a));
       if (params.mx && current.mx) problems.push(...mxProblems(params.mx, current.mx));
       if (params.spf && current.txt) problems.push(...spfProblems(params.spf, current.txt));
+      if (params.aaaa && current.aaaa) problems.push(...aProblems(params.aaaa, current.aaaa, "AAAA"));
+      if (params.ptr && current.ptr) problems.push(...ptrProblems(params.ptr, current.ptr));
+      if (params.dkim && current.dkim) {
+        const record = typeof params.dkim.record === "function" ? params.dkim.record() : params.dkim.record;
+        problems.push(...dkimProblems(dkimName(params.dkim), record, current.dkim));
+      }
+      if (params.dmarc && current.dmarc) problems.push(...dmarcProblems(params.dmarc, current.dmarc));
       return problems.length === 0 ? null : { summary: problems.join("; ") };
     },
   };
@@ -116,13 +155,18 @@ async function lookupAll(params: Params): Promise<DnsState> {
     }, hardLimit);
   });
   try {
-    const [a, mx, txt] = await Promise.race([
+    const txtOf = (name: string) => async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(""));
+    const [a, mx, txt, aaaa, ptr, dkim, dmarc] = await Promise.race([
       Promise.all([
         params.a ? run(`A of ${params.a.name}`, () => resolver.resolve4(params.a!.name)) : undefined,
         params.mx ? run(`MX of ${params.mx.domain}`, () => resolver.resolveMx(params.mx!.domain)) : undefined,
         params.spf
-          ? run(`TXT of ${params.spf.domain}`, async () => (await resolver.resolveTxt(params.spf!.domain)).map((chunks) => chunks.join("")))
+          ? run(`TXT of ${params.spf.domain}`, txtOf(params.spf.domain))
           : undefined,
+        params.aaaa ? run(`AAAA of ${params.aaaa.name}`, () => resolver.resolve6(params.aaaa!.name)) : undefined,
+        params.ptr ? run(`PTR of ${params.ptr.address}`, () => resolver.reverse(params.ptr!.address)) : undefined,
+        params.dkim ? run(`TXT of ${dkimName(params.dkim)}`, txtOf(dkimName(params.dkim))) : undefined,
+        params.dmarc ? run(`TXT of _dmarc.${params.dmarc.domain}`, txtOf(`_dmarc.${params.dmarc.domain}`)) : undefined,
       ]),
       bounded,
     ]);
@@ -131,6 +175,10 @@ async function lookupAll(params: Params): Promise<DnsState> {
       ...(a ? { a } : {}),
       ...(mx ? { mx: normalizeMx(mx) } : {}),
       ...(txt ? { txt } : {}),
+      ...(aaaa ? { aaaa } : {}),
+      ...(ptr ? { ptr: ptr.status === "ok" ? { status: "ok" as const, records: ptr.records.map(normalizeName) } : ptr } : {}),
+      ...(dkim ? { dkim } : {}),
+      ...(dmarc ? { dmarc } : {}),
     };
   } finally {
     clearTimeout(timer);
@@ -174,14 +222,82 @@ function describeDnsError(error: unknown, server: string, timeoutMs: number): st
 
 // ---- diff (pure) ----
 
-function aProblems(want: { name: string; address: string }, got: Lookup<string>): string[] {
-  const record = `${fqdn(want.name)} IN A ${want.address}`;
-  if (got.status !== "ok") return [`A of ${want.name}: ${absent(got, "A")}; add: ${record}`];
-  const has = got.records.includes(want.address);
-  const extra = got.records.filter((address) => address !== want.address);
+function aProblems(want: { name: string; address: string }, got: Lookup<string>, type: "A" | "AAAA" = "A"): string[] {
+  const record = `${fqdn(want.name)} IN ${type} ${want.address}`;
+  if (got.status !== "ok") return [`${type} of ${want.name}: ${absent(got, type)}; add: ${record}`];
+  const same = (address: string) => (type === "A" ? address === want.address : sameIpv6(address, want.address));
+  const has = got.records.some(same);
+  const extra = got.records.filter((address) => !same(address));
   if (has && extra.length === 0) return [];
-  if (!has) return [`A of ${want.name} is ${got.records.join(", ")}; want: ${record}`];
-  return [`A of ${want.name} has extra address ${extra.join(", ")}; remove it (keep: ${record})`];
+  if (!has) return [`${type} of ${want.name} is ${got.records.join(", ")}; want: ${record}`];
+  return [`${type} of ${want.name} has extra address ${extra.join(", ")}; remove it (keep: ${record})`];
+}
+
+function sameIpv6(a: string, b: string): boolean {
+  const expand = (address: string) => new URL(`http://[${address}]/`).hostname;
+  return expand(a) === expand(b);
+}
+
+function ptrProblems(want: { address: string; name: string }, got: Lookup<string>): string[] {
+  const record = `${reverseName(want.address)}. IN PTR ${fqdn(want.name)}`;
+  if (got.status !== "ok") return [`PTR of ${want.address}: ${absent(got, "PTR")}; ask your provider to set: ${record}`];
+  if (got.records.includes(normalizeName(want.name))) return [];
+  return [`PTR of ${want.address} is ${got.records.map(fqdn).join(", ")}, not ${fqdn(want.name)}; ask your provider to set: ${record}`];
+}
+
+/** The in-addr.arpa / ip6.arpa name of an address (what a PTR record is published under). */
+export function reverseName(address: string): string {
+  if (isIP(address) === 4) return `${address.split(".").reverse().join(".")}.in-addr.arpa`;
+  const [head = "", tail] = new URL(`http://[${address}]/`).hostname.slice(1, -1).split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  const hex = groups.map((g) => g.padStart(4, "0")).join("");
+  return `${hex.split("").reverse().join(".")}.ip6.arpa`;
+}
+
+function dkimName(dkim: { selector: string; domain: string }): string {
+  return `${dkim.selector}._domainkey.${dkim.domain}`;
+}
+
+/** DKIM tag list (RFC 6376 §3.2): name=value pairs separated by ";", whitespace around ignored. */
+function tags(text: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of text.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) map.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  return map;
+}
+
+function dkimProblems(name: string, record: string | undefined, got: Lookup<string>): string[] {
+  if (record === undefined) return [`DKIM of ${name}: the host's key is not known yet (its step did not read it)`];
+  const add = `${fqdn(name)} IN TXT ${txtData(record)}`;
+  if (got.status !== "ok") return [`DKIM of ${name}: ${absent(got, "TXT")}; add: ${add}`];
+  const want = (tags(record).get("p") ?? "").replace(/\s+/g, "");
+  const keys = got.records.filter((text) => tags(text).has("p"));
+  if (keys.length === 0) return [`DKIM of ${name}: no TXT record with a p= key; add: ${add}`];
+  if (keys.length > 1) return [`DKIM of ${name}: ${keys.length} key records; keep only: ${add}`];
+  const published = tags(keys[0] as string);
+  const key = (published.get("p") ?? "").replace(/\s+/g, "");
+  if (key === "") return [`DKIM of ${name}: the key is revoked (empty p=); publish: ${add}`];
+  if (key !== want) return [`DKIM of ${name}: the published key is not the host's (p=${key.slice(0, 16)}…, host has p=${want.slice(0, 16)}…); replace with: ${add}`];
+  const k = published.get("k")?.toLowerCase();
+  if (k !== undefined && k !== "rsa") return [`DKIM of ${name}: k=${k}, the host's key is rsa; replace with: ${add}`];
+  return [];
+}
+
+function dmarcProblems(want: { domain: string; policy: string }, got: Lookup<string>): string[] {
+  const name = `_dmarc.${want.domain}`;
+  const add = `${fqdn(name)} IN TXT ${txtData(want.policy)}`;
+  if (got.status !== "ok") return [`DMARC of ${want.domain}: ${absent(got, "TXT")}; add: ${add}`];
+  const records = got.records.filter((text) => /^v=DMARC1\s*(;|$)/i.test(text));
+  if (records.length === 0) return [`DMARC of ${want.domain}: no TXT record starts with v=DMARC1; add: ${add}`];
+  if (records.length > 1) return [`DMARC of ${want.domain}: ${records.length} DMARC records (receivers ignore them all); keep only: ${add}`];
+  const have = tags(records[0] as string);
+  const wanted = tags(want.policy);
+  const same = have.size === wanted.size && [...wanted].every(([tag, value]) => have.get(tag)?.toLowerCase() === value.toLowerCase());
+  return same ? [] : [`DMARC of ${want.domain} is ${JSON.stringify(records[0])}; want: ${add}`];
 }
 
 function mxProblems(want: { domain: string; host: string; priority: number }, got: Lookup<{ exchange: string; priority: number }>): string[] {

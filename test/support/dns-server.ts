@@ -1,6 +1,6 @@
 /**
  * A tiny authoritative DNS server for tests: UDP on 127.0.0.1 (an ephemeral port), answering
- * A, MX and TXT from a zone object; a name not in the zone gets NXDOMAIN, a name without records
+ * A, AAAA, MX, TXT and PTR from a zone object (PTR under its in-addr.arpa / ip6.arpa name); a name not in the zone gets NXDOMAIN, a name without records
  * of the asked type gets NOERROR with no answer (NODATA). Wire format by `dns-packet`.
  * `silent: true` makes it receive and never answer (to test timeouts).
  */
@@ -9,6 +9,9 @@ import dnsPacket from "dns-packet";
 
 export interface ZoneRecords {
   A?: string[];
+  AAAA?: string[];
+  /** Names a reverse name points to (the zone key is e.g. "25.113.0.203.in-addr.arpa"). */
+  PTR?: string[];
   MX?: { exchange: string; preference: number }[];
   /** Each record is one string or its character-strings (chunks). */
   TXT?: (string | string[])[];
@@ -22,6 +25,8 @@ export interface DnsServer {
   port: number;
   /** Questions received, as "TYPE name". */
   queries: string[];
+  /** Replace (or add) a name's records, as a user publishing a record at the registrar would. */
+  set(name: string, value: ZoneRecords): void;
   close(): Promise<void>;
 }
 
@@ -62,6 +67,7 @@ export async function startDnsServer(zone: Zone, options: { silent?: boolean } =
     address: `127.0.0.1:${port}`,
     port,
     queries,
+    set: (name, value) => void records.set(normalize(name), value),
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }
@@ -71,6 +77,10 @@ function answersFor(name: string, type: string, entry: ZoneRecords): dnsPacket.A
   switch (type) {
     case "A":
       return (entry.A ?? []).map((data) => ({ type: "A", name, ttl, data }));
+    case "AAAA":
+      return (entry.AAAA ?? []).map((data) => ({ type: "AAAA", name, ttl, data }));
+    case "PTR":
+      return (entry.PTR ?? []).map((data) => ({ type: "PTR", name, ttl, data }));
     case "MX":
       return (entry.MX ?? []).map((data) => ({ type: "MX", name, ttl, data }));
     case "TXT":

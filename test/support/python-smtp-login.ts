@@ -9,14 +9,19 @@
 import { spawn } from "node:child_process";
 
 const SCRIPT = String.raw`
-import json, smtplib, socket, sys
-host, port, user, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+import json, smtplib, socket, ssl, sys
+host, port, user, timeout, starttls = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5] == "1"
 password = sys.stdin.readline().rstrip("\n")
 out = {"mechanisms": [], "code": None, "text": ""}
 try:
     smtp = smtplib.SMTP(host, port, timeout=timeout)
     try:
         smtp.ehlo()
+        if starttls:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            smtp.starttls(context=context)
+            smtp.ehlo()
         out["mechanisms"] = smtp.esmtp_features.get("auth", "").upper().split()
         smtp.user, smtp.password = user, password
         code, text = smtp.auth("CRAM-MD5", smtp.auth_cram_md5)
@@ -51,9 +56,10 @@ export async function pythonSmtpLogin(options: {
   user: string;
   password: string;
   timeoutMs?: number;
+  starttls?: boolean;
 }): Promise<PythonSmtpLoginResult> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const child = spawn("python3", ["-c", SCRIPT, options.host, String(options.port), options.user, String(timeoutMs / 1000)], {
+  const child = spawn("python3", ["-c", SCRIPT, options.host, String(options.port), options.user, String(timeoutMs / 1000), options.starttls ? "1" : "0"], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const stdout: Buffer[] = [];

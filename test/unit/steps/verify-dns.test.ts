@@ -178,6 +178,6 @@ describe("verify.dns helpers and parameters", () => {
   it("rejects invalid parameters when the playbook is built", () => {
     expect(() => verifyDns({ resolver: "localhost:53", a: { name: "mail.example.org", address: "192.0.2.1" } })).toThrow(InvalidStepError);
     expect(() => verifyDns({ spf: { domain: "example.org", policy: "mx -all" } })).toThrow(/spf\.policy: must start with "v=spf1"/);
-    expect(() => verifyDns({})).toThrow(/at least one of a, mx, spf/);
+    expect(() => verifyDns({})).toThrow(/at least one of a, aaaa, mx, spf, ptr, dkim, dmarc/);
   });
 });

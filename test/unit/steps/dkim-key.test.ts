@@ -1,0 +1,62 @@
+/**
+ * dkimKey with the mock transport, answered with reads captured on a real Debian 12 test host
+ * (fixtures/debian12-dkim-read.*.txt): the key generated on the host, the TXT record derived from
+ * the key that is there, exact drift.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { dkimKey } from "../../../src/steps/dkim-key.ts";
+import { applied, mockHost, run } from "./system-hosts.ts";
+
+const read = (name: string) => readFileSync(join(import.meta.dirname, "fixtures", `debian12-dkim-read.${name}.txt`), "utf8");
+const PARAMS = { domain: "example.test", selector: "sel1", keyDir: "/etc/dkimkeys" };
+const FILE = "/etc/dkimkeys/example.test/sel1.private";
+
+async function runWith(stdout: string, mode: "check" | "apply" = "check") {
+  const step = dkimKey(PARAMS);
+  const mock = mockHost("debian12")
+    .on((c) => c.startsWith(`f=${FILE}`), { stdout })
+    .on((c) => c.includes("opendkim-genkey"), { stdout: "MIIBnewkey\n" });
+  const result = await run(mock, mode, () => [step]);
+  return { ...result, mock, step: result.step!, key: step };
+}
+
+describe("dkimKey (reads captured on Debian 12)", () => {
+  it("converged → ok, and record() is the TXT value of the key on the host", async () => {
+    const { step, key } = await runWith(read("converged"));
+    expect(step.status).toBe("ok");
+    const publicKey = /^public=(.*)$/m.exec(read("converged"))![1]!;
+    expect(key.record()).toBe(`v=DKIM1; k=rsa; p=${publicKey}`);
+    expect(key.recordName).toBe("sel1._domainkey.example.test");
+  });
+
+  it("missing → generate on the host with opendkim-genkey (temp dir, 0600, renamed); the record comes from the new key", async () => {
+    const { step, mock, key } = await runWith(read("fresh"), "apply");
+    expect(step.summary).toBe(`generate a 2048-bit key with opendkim-genkey (${FILE} is missing); then publish TXT sel1._domainkey.example.test`);
+    const [generate, ...rest] = applied(mock);
+    expect(rest).toEqual([]);
+    expect(generate).toContain("opendkim-genkey -b 2048 -s sel1 -d example.test -D \"$tmp\"");
+    expect(generate).toContain("chmod 0600 \"$tmp\"/sel1.private");
+    expect(generate).toContain(`mv -f -- "$tmp"/sel1.private ${FILE}`);
+    expect(key.record()).toBe("v=DKIM1; k=rsa; p=MIIBnewkey");
+  });
+
+  it("not a key → generate; in check nothing is sent", async () => {
+    const { step, mock, key } = await runWith(read("unreadable"));
+    expect(step).toMatchObject({ status: "would-change", summary: expect.stringContaining("is not a readable private key") });
+    expect(applied(mock)).toEqual([]);
+    expect(key.record()).toBeUndefined();
+  });
+
+  it("mode drifted → chmod only (the key is kept: rotating is a new selector, not drift)", async () => {
+    const { step, mock } = await runWith(read("mode"), "apply");
+    expect(step.summary).toBe(`${FILE}: mode 0644 → 0600`);
+    expect(applied(mock)).toEqual([`chown -- opendkim:opendkim ${FILE} && chmod -- 0600 ${FILE}`]);
+  });
+
+  it("bad params are refused", () => {
+    expect(() => dkimKey({ domain: "example.test", selector: "a b" })).toThrow(/selector: must be a DNS label/);
+    expect(() => dkimKey({ domain: "x", selector: "s" })).toThrow(/domain: must be a domain name/);
+  });
+});
