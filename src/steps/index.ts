@@ -20,3 +20,7 @@ export { authorizedKey } from "./authorized-key.ts";
 export { sudoers } from "./sudoers.ts";
 export { blockInFile } from "./block-in-file.ts";
 export { absent } from "./absent.ts";
+export { sysctl } from "./sysctl.ts";
+export { systemdUnit } from "./systemd-unit.ts";
+export { cron } from "./cron.ts";
+export { link } from "./link.ts";
