@@ -24,3 +24,5 @@ export { sysctl } from "./sysctl.ts";
 export { systemdUnit } from "./systemd-unit.ts";
 export { cron } from "./cron.ts";
 export { link } from "./link.ts";
+export { hostname } from "./hostname.ts";
+export { timezone } from "./timezone.ts";

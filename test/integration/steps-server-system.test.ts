@@ -11,7 +11,7 @@ import type { TestHost } from "../hosts/harness.ts";
 import type {} from "../hosts/global-setup.ts";
 import { testHost } from "./support/fleet.ts";
 import { cycle, drifted, onHost, play } from "./support/steps-cycle.ts";
-import { cron, link, sysctl, systemdUnit } from "../../src/steps/index.ts";
+import { cron, hostname, link, sysctl, systemdUnit, timezone } from "../../src/steps/index.ts";
 
 const fleet = inject("fleet");
 // Position 17 in the full suite; PROVISION_STEPS_SERVER_SYSTEM_HOST runs this file alone on a small fleet.
@@ -101,5 +101,23 @@ describe.skipIf(!fleet)("system steps of the server on a real host", () => {
     expect(await onHost(h, "ls /tmp")).not.toContain("pwned");
     expect((await play(h, "check", hostile)).report.status).toBe("ok");
     await onHost(h, "crontab -r -u deploy");
+  });
+
+  it("hostname and timezone: the cycle, read back with uname, /etc/hostname and date", { timeout: 200_000 }, async () => {
+    const original = (await onHost(h, "uname -n")).trim();
+    const both = () => [hostname({ name: "srv17.example.test" }), timezone({ name: "Europe/Berlin" })];
+    try {
+      const drift = await cycle(h, both, "hostname other-name");
+      expect(drifted(drift)).toEqual(["hostname srv17.example.test"]);
+      expect(drift.steps[0]?.summary).toBe("live other-name → srv17.example.test");
+      expect(await onHost(h, "uname -n; cat /etc/hostname")).toBe("srv17.example.test\nsrv17.example.test\n");
+      expect((await onHost(h, "date +%Z; cat /etc/timezone")).trim()).toMatch(/^CES?T\nEurope\/Berlin$/);
+      await onHost(h, "ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime");
+      const tz = await play(h, "check", both);
+      expect(drifted(tz.report)).toEqual(["timezone Europe/Berlin"]);
+      expect(tz.report.steps[1]?.summary).toBe("/etc/localtime → /usr/share/zoneinfo/Etc/UTC → /usr/share/zoneinfo/Europe/Berlin");
+    } finally {
+      await onHost(h, `hostname ${original} && echo ${original} > /etc/hostname && ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime && echo Etc/UTC > /etc/timezone`);
+    }
   });
 });
