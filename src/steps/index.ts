@@ -26,3 +26,4 @@ export { cron } from "./cron.ts";
 export { link } from "./link.ts";
 export { hostname } from "./hostname.ts";
 export { timezone } from "./timezone.ts";
+export { waitFor } from "./wait-for.ts";
