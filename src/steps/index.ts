@@ -27,3 +27,4 @@ export { link } from "./link.ts";
 export { hostname } from "./hostname.ts";
 export { timezone } from "./timezone.ts";
 export { waitFor } from "./wait-for.ts";
+export { download } from "./download.ts";
