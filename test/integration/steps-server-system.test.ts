@@ -11,7 +11,8 @@ import type { TestHost } from "../hosts/harness.ts";
 import type {} from "../hosts/global-setup.ts";
 import { testHost } from "./support/fleet.ts";
 import { cycle, drifted, onHost, play } from "./support/steps-cycle.ts";
-import { cron, hostname, link, sysctl, systemdUnit, timezone } from "../../src/steps/index.ts";
+import { createHash } from "node:crypto";
+import { cron, download, hostname, link, sysctl, systemdUnit, timezone, waitFor } from "../../src/steps/index.ts";
 
 const fleet = inject("fleet");
 // Position 17 in the full suite; PROVISION_STEPS_SERVER_SYSTEM_HOST runs this file alone on a small fleet.
@@ -119,5 +120,35 @@ describe.skipIf(!fleet)("system steps of the server on a real host", () => {
     } finally {
       await onHost(h, `hostname ${original} && echo ${original} > /etc/hostname && ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime && echo Etc/UTC > /etc/timezone`);
     }
+  });
+
+  it("download and waitFor against an HTTP server on the host's own loopback (our address only)", { timeout: 200_000 }, async () => {
+    const body = "hello download\n";
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    // The server starts 2 s late, so waitFor must really wait; it and its timeout(1) end by themselves.
+    await onHost(h, `rm -rf /srv/www /srv/dl.txt; mkdir -p /srv/www && printf 'hello download\\n' > /srv/www/f.txt
+      (sleep 2; exec timeout 150 python3 -m http.server 8099 --bind 127.0.0.1 --directory /srv/www) >/dev/null 2>&1 &`);
+    const wait = () => [waitFor({ port: 8099, timeoutSeconds: 30 })];
+    expect((await play(h, "check", wait)).report.steps[0]?.status).toBe("would-change");
+    expect((await play(h, "apply", wait)).report.status).toBe("changed");
+    expect((await play(h, "check", wait)).report.status).toBe("ok");
+
+    const steps = () => [download({ url: "http://127.0.0.1:8099/f.txt", dest: "/srv/dl.txt", sha256, mode: "0640" })];
+    const drift = await cycle(h, steps, "echo tampered > /srv/dl.txt");
+    expect(drift.steps[0]?.summary).toMatch(/^fetch http:\/\/127\.0\.0\.1:8099\/f\.txt \(sha256 [0-9a-f]{12}… → [0-9a-f]{12}…\)$/);
+    expect(await onHost(h, "sha256sum /srv/dl.txt | cut -d' ' -f1; stat -c %a /srv/dl.txt")).toBe(`${sha256}\n640\n`);
+
+    // A digest that does not match what the server sends: the step fails, the file stays as it was.
+    const wrong = () => [download({ url: "http://127.0.0.1:8099/f.txt", dest: "/srv/dl.txt", sha256: "0".repeat(64) })];
+    const failed = await play(h, "apply", wrong);
+    expect(failed.report.steps[0]?.status).toBe("failed");
+    expect(failed.report.steps[0]?.error).toContain("validation failed");
+    expect(await onHost(h, "cat /srv/dl.txt")).toBe(body);
+    expect(await onHost(h, "ls -a /srv")).not.toContain(".provision-");
+    // A port nobody listens on: the wait fails after its bound.
+    const never = await play(h, "apply", () => [waitFor({ port: 8098, timeoutSeconds: 2 })]);
+    expect(never.report.steps[0]?.status).toBe("failed");
+    expect(never.report.steps[0]?.error).toContain("timed out after 2 s");
+    await onHost(h, "rm -rf /srv/www /srv/dl.txt");
   });
 });
