@@ -87,12 +87,14 @@ export function authorizedKey(input: AuthorizedKeyParams): Step<AuthorizedKeysSt
       const commands: ShellCommand[] = [];
       if (change.plan.createDir) {
         const sshDir = `${current.home}/.ssh`;
-        commands.push(sh`mkdir -m 0700 -- ${sshDir}`, metadataCommand(sshDir, p.user, current.group));
+        commands.push(sh`{ mkdir -m 0700 -- ${sshDir} && ${metadataCommand(sshDir, p.user, current.group)}; } || exit 1`);
       }
       const created = current.file.exists ? {} : { owner: p.user, group: current.group, mode: "0600" };
+      // The atomic write is a `set -e` script: at the top level (in an && list set -e is ignored).
       const write = fileWrite(target, change.plan.text, created);
       commands.push(write.command);
-      await session.check(joinCommands(commands, " && "), { stdin: write.stdin });
+      await session.check(joinCommands(commands, "
+"), { stdin: write.stdin });
     },
   };
 

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh, type ShellCommand } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { accountName } from "./account-name.ts";
 import { joinLines, splitLines } from "./line.ts";
@@ -70,8 +70,12 @@ export function cron(input: CronParams): Step<CronState> {
       return { summary, diff: { label, before: current.text, after: text }, plan: { text } };
     },
     async apply({ session }, _current, change: CronChange) {
-      const command: ShellCommand = path ? writeFileCommand(path, { mode: "0644" }) : sh`crontab -u ${p.user} -`;
-      await session.check(command, { stdin: change.plan.text });
+      if (path) {
+        const write = fileWrite(path, change.plan.text, { mode: "0644" });
+        await session.check(write.command, { stdin: write.stdin });
+        return;
+      }
+      await session.check(sh`crontab -u ${p.user} -`, { stdin: change.plan.text });
     },
   };
 }

@@ -4,13 +4,13 @@ import type { Step } from "../playbook/step.ts";
 import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { describeMetadata, differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
-import { parseStepParams } from "./params.ts";
+import { accountName, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const directoryParams = z.strictObject({
   path: z.string().startsWith("/", "must be an absolute path"),
-  owner: z.string().min(1).optional(),
-  group: z.string().min(1).optional(),
+  owner: accountName.optional(),
+  group: accountName.optional(),
   mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0755").optional(),
   notify: z.array(z.string()).optional(),
 });

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh, type ShellCommand } from "../shell/sh.ts";
-import { writeFileCommand } from "../transport/remote-file.ts";
+import { pipedFileWrite } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { filePath, parseStepParams } from "./params.ts";
 
@@ -41,11 +41,10 @@ export function download(input: DownloadParams): Step<DownloadState> {
       return { summary: current.exists ? `fetch ${p.url} (sha256 ${current.sha256.slice(0, 12)}… → ${p.sha256.slice(0, 12)}…)` : `fetch ${p.url}` };
     },
     async apply({ session }) {
-      await session.check(fetchCommand(p.url, p.timeoutSeconds, writeFileCommand(p.dest, {
-        owner: p.owner, group: p.group, mode,
-        // The digest is 64 validated hex digits: safe to splice into the validation command.
-        validate: `echo "${p.sha256}  "%s | sha256sum -c --status -`,
-      })), { timeoutMs: (p.timeoutSeconds + 15) * 1000 });
+      // The write verifies the body against the required sha256 before it replaces anything.
+      await session.check(fetchCommand(p.url, p.timeoutSeconds, pipedFileWrite(p.dest, p.sha256, { owner: p.owner, group: p.group, mode })), {
+        timeoutMs: (p.timeoutSeconds + 15) * 1000,
+      });
     },
   };
 }

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, sh } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 
@@ -52,7 +52,10 @@ export function hostname(input: HostnameParams): Step<HostnameState> {
     async apply({ session }, _current, change: HostnameChange) {
       const live = sh`hostname -- ${p.name}`;
       // The atomic write is a `set -e` script: at the top level, followed by the live name.
-      if (change.plan.file) await session.check(joinCommands([writeFileCommand(PATH, { mode: "0644" }), ...(change.plan.live ? [live] : [])], "\n"), { stdin: wanted });
+      if (change.plan.file) {
+        const write = fileWrite(PATH, wanted, { mode: "0644" });
+        await session.check(joinCommands([write.command, ...(change.plan.live ? [live] : [])], "\n"), { stdin: write.stdin });
+      }
       else await session.check(live);
     },
   };

@@ -16,7 +16,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import { editLine } from "./line.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import type { ExecResult } from "../transport/transport.ts";
@@ -75,11 +75,12 @@ export function sysctl(input: SysctlParams): Step<SysctlState> {
       const { live, fileText } = change.plan;
       // The live value first: a value the kernel refuses is then never written for the next boot.
       // The atomic write is a `set -e` script: it runs at the top level, after the live write succeeded.
+      const write = fileText !== undefined ? fileWrite(p.file, fileText) : undefined;
       const commands: ShellCommand[] = [
         ...(live !== undefined ? [sh`printf '%s\\n' ${live} > ${proc} || exit 1`] : []),
-        ...(fileText !== undefined ? [writeFileCommand(p.file)] : []),
+        ...(write ? [write.command] : []),
       ];
-      await session.check(joinCommands(commands, "\n"), fileText !== undefined ? { stdin: fileText } : {});
+      await session.check(joinCommands(commands, "\n"), write ? { stdin: write.stdin } : {});
     },
   };
 }

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeFileCommand, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 import { keyValues } from "./user.ts";
@@ -109,12 +109,13 @@ export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
       // The atomic write is a `set -e` script: it runs at the top level (inside an && list set -e
       // would be ignored), and what follows runs only when it succeeded.
       const dir = path.slice(0, path.lastIndexOf("/"));
+      const write = fileWrite(path, content, { mode: "0644" });
       const script = [
         ...(p.dropIn ? [sh`mkdir -p -- ${dir} || exit 1`] : []),
-        writeFileCommand(path, { mode: "0644" }),
+        write.command,
         ...(after.length ? [rest] : []),
       ];
-      await session.check(joinCommands(script, "\n"), { stdin: content });
+      await session.check(joinCommands(script, "\n"), { stdin: write.stdin });
     },
   };
 }

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
-import { writeFileCommand } from "../transport/remote-file.ts";
+import { fileWrite } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 import { keyValues } from "./user.ts";
@@ -62,8 +62,9 @@ export function timezone(input: TimezoneParams): Step<TimezoneState> {
       const script: ShellCommand[] = [];
       // The link is repointed atomically (a new link renamed over the old one), like `link`.
       if (change.plan.link) script.push(sh`t=$(mktemp -u /etc/.provision-localtime.XXXXXX) && ln -s -- ${zoneinfo} "$t" && mv -T -f -- "$t" /etc/localtime || exit 1`);
-      if (change.plan.file) script.push(writeFileCommand("/etc/timezone", { mode: "0644" }));
-      await session.check(joinCommands(script, "\n"), change.plan.file ? { stdin: `${p.name}\n` } : {});
+      const write = change.plan.file ? fileWrite("/etc/timezone", `${p.name}\n`, { mode: "0644" }) : undefined;
+      if (write) script.push(write.command);
+      await session.check(joinCommands(script, "\n"), write ? { stdin: write.stdin } : {});
     },
   };
 }

@@ -154,30 +154,54 @@ export function writeHeader(content: Buffer): Buffer {
  * header line byte by byte (POSIX, for pipes), so `cat` gets exactly the content after it.
  */
 export function fileWrite(path: string, content: Buffer | string | Secret, options: WriteOptions = {}): FileWrite {
+  // Never a copy of a big Buffer (a 1 GiB file is held once).
+  const bytes = isSecret(content) ? Buffer.from(content.reveal()) : Buffer.isBuffer(content) ? content : Buffer.from(content);
+  const fail = raw(`exit ${WRITE_UNVERIFIED_EXIT}`);
+  const verify = sh`want_size=; want_sum=; IFS=' ' read -r want_size want_sum || :
+cat > "$tmp"
+size=$(wc -c < "$tmp" | tr -d ' ')
+if [ -z "$want_sum" ] || [ "$size" != "$want_size" ]; then echo "provision: $path left unchanged: received $size of \${want_size:-?} bytes (the input was cut short)" >&2; ${fail}; fi
+${checkSum(sh`${raw('"$want_sum"')}`)}`;
+  return { command: writeScript(path, options, verify), stdin: [writeHeader(bytes), bytes] };
+}
+
+/**
+ * The atomic write of content made on the host and piped in (a download: `curl … | { write }`),
+ * verified against a sha256 the user gave (public: it is not derived from a secret). No length
+ * is known beforehand; the digest covers a cut as well as corruption.
+ */
+export function pipedFileWrite(path: string, sha256: string, options: WriteOptions = {}): ShellCommand {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256 (64 lower-case hex digits): ${sha256}`);
+  return writeScript(path, options, sh`cat > "$tmp"
+${checkSum(sh`${sha256}`)}`);
+}
+
+/** Compare the temp file's sha256 with `expected` (a shell word); exit 4 when it differs or cannot be computed. */
+function checkSum(expected: ShellCommand): ShellCommand {
+  const fail = raw(`exit ${WRITE_UNVERIFIED_EXIT}`);
+  return sh`if ! ${SHA256_OF_STDIN} < "$tmp"; then echo "provision: $path left unchanged: cannot verify what arrived (the host has neither sha256sum nor openssl)" >&2; ${fail}; fi
+if [ "\${sum%% *}" != ${expected} ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; ${fail}; fi`;
+}
+
+/**
+ * umask 077 so the temp file is never readable by others before its mode is set. `receive` fills
+ * "$tmp" and verifies it before anything else touches it: a short or corrupt one never replaces
+ * the real file (the EXIT trap removes it).
+ */
+function writeScript(path: string, options: WriteOptions, receive: ShellCommand): ShellCommand {
   const slash = path.lastIndexOf("/");
   if (!path.startsWith("/") || slash < 0) throw new Error(`a remote path must be absolute: ${path}`);
   const dir = path.slice(0, slash) || "/";
   const stem = tempStem(path.slice(slash + 1));
-  // Never a copy of a big Buffer (a 1 GiB file is held once).
-  const bytes = isSecret(content) ? Buffer.from(content.reveal()) : Buffer.isBuffer(content) ? content : Buffer.from(content);
   const ownership = options.owner || options.group ? `${options.owner ?? ""}${options.group ? `:${options.group}` : ""}` : "";
   const validate = options.validate
     ? raw(`${options.validate.split("%s").join('"$tmp"')} >&2 || { echo "provision: validation failed" >&2; exit 3; }`)
     : raw(":");
-  const fail = raw(`exit ${WRITE_UNVERIFIED_EXIT}`);
-  // umask 077 so the temp file is never readable by others before its mode is set.
-  // Verified before anything else touches the temp file: a short or corrupt one never replaces the
-  // real file (the EXIT trap removes it).
-  const command = sh`set -e; umask 077; dir=${dir}; path=${path}
+  return sh`set -e; umask 077; dir=${dir}; path=${path}
 rm -f "$dir"/${stem}.* 2>/dev/null || true
 tmp=$(mktemp "$dir"/${stem}.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
-want_size=; want_sum=; IFS=' ' read -r want_size want_sum || :
-cat > "$tmp"
-size=$(wc -c < "$tmp" | tr -d ' ')
-if [ -z "$want_sum" ] || [ "$size" != "$want_size" ]; then echo "provision: $path left unchanged: received $size of \${want_size:-?} bytes (the input was cut short)" >&2; ${fail}; fi
-if ! ${SHA256_OF_STDIN} < "$tmp"; then echo "provision: $path left unchanged: cannot verify what arrived (the host has neither sha256sum nor openssl)" >&2; ${fail}; fi
-if [ "\${sum%% *}" != "$want_sum" ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; ${fail}; fi
+${receive}
 if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; chmod -- "$(stat -c %a -- "$path")" "$tmp"; else chmod 0644 "$tmp"; fi
 ${ownership ? sh`chown -- ${ownership} "$tmp"` : raw(":")}
 ${options.mode ? sh`chmod -- ${options.mode} "$tmp"` : raw(":")}
@@ -185,7 +209,6 @@ ${validate}
 ${options.backup ? raw(`if [ -e "$path" ]; then cp -p -- "$path" "$path.$(date +%Y%m%d%H%M%S).bak"; fi`) : raw(":")}
 mv -f -- "$tmp" "$path"
 trap - EXIT`;
-  return { command, stdin: [writeHeader(bytes), bytes] };
 }
 
 export async function writeRemoteFile(

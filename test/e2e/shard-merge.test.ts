@@ -26,7 +26,7 @@ function sh(script: string, env: Record<string, string> = {}): Promise<{ code: n
 
 /** The Indexed Job: `count` pods at once, each with its JOB_COMPLETION_INDEX. */
 async function indexedJob(playbook: string, count: number, out: string): Promise<number[]> {
-  const pod = `exec node "$BIN" run ${playbook} --host localhost --check --json --shard "$((JOB_COMPLETION_INDEX + 1))/${count}" > "${out}/shard-$JOB_COMPLETION_INDEX.json"`;
+  const pod = `exec node "$BIN" run ${playbook} --host localhost --check --json --allow-empty --shard "$((JOB_COMPLETION_INDEX + 1))/${count}" > "${out}/shard-$JOB_COMPLETION_INDEX.json"`;
   const pods = await Promise.all(Array.from({ length: count }, (_, index) => sh(pod, { JOB_COMPLETION_INDEX: String(index) })));
   return pods.map((p) => p.code);
 }

@@ -40,8 +40,10 @@ const BASE_CANARIES: readonly string[] = [
  */
 export const MULTILINE_CANARY = [
   "-----BEGIN CANARY PRIVATE KEY-----",
-  "CanaryKeyLine1+MIIEvQIBADANBgkqhkiG9w0BAQEF",
-  "CanaryKeyLine2+AASCBKcwggSjAgEAAoIBAQC7",
+  // Not a real key's base64: a real RSA key shares its DER prefix (MII…ANBgkqhkiG9w0BAQEF) with every
+  // public key a test prints (a DKIM record), which a 12-character leak check would flag.
+  "CanaryKeyLine1+Q2FuYXJ5LWtleS1saW5lLW9uZQ",
+  "CanaryKeyLine2+Q2FuYXJ5LWtleS1saW5lLXR3bw",
   "CanaryKeyLine3+tail",
   "-----END CANARY PRIVATE KEY-----",
 ].join("\n");

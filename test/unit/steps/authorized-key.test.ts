@@ -73,11 +73,11 @@ describe("authorizedKey: step", () => {
   });
 
   it("creates .ssh 0700 and a 0600 file owned by the user, writing the text on stdin", async () => {
-    const host = mockHost("debian12").on(/^u=app1/, { stdout: CAPTURED.app1 }).on(/^mkdir -m 0700/, {});
+    const host = mockHost("debian12").on(/^u=app1/, { stdout: CAPTURED.app1 }).on(/^\{ mkdir -m 0700/, {});
     const { step } = await run(host, "apply", () => [authorizedKey({ user: "app1", key: ALICE })]);
     expect(step?.status, step?.error).toBe("changed");
-    const sent = host.commands.find((c) => !c.batched && c.command.startsWith("mkdir"));
-    expect(sent?.command).toMatch(/^mkdir -m 0700 -- \/home\/app1\/\.ssh && chown -- app1:app1 \/home\/app1\/\.ssh && set -e;/);
+    const sent = host.commands.find((c) => !c.batched && c.command.startsWith("{ mkdir"));
+    expect(sent?.command).toMatch(/^\{ mkdir -m 0700 -- \/home\/app1\/\.ssh && chown -- app1:app1 \/home\/app1\/\.ssh; \} \|\| exit 1\nset -e;/);
     expect(sent?.command).toContain("path=/home/app1/.ssh/authorized_keys");
     expect(sent?.command).toContain('chown -- app1:app1 "$tmp"');
     expect(sent?.command).toContain('chmod -- 0600 "$tmp"');
