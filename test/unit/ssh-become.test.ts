@@ -9,6 +9,7 @@ import { connectHost } from "../../src/cli/connect.ts";
 import { parseRunArgs } from "../../src/cli/args.ts";
 import { secret } from "../../src/shell/secret.ts";
 import { becomeCommand, stripSuPrompt, suFailure, sudoStdin } from "../../src/transport/ssh/sudo.ts";
+import { stdinParts } from "../../src/transport/transport.ts";
 
 const result = (exitCode: number, stderr: string) => ({ exitCode, stdout: Buffer.alloc(0), stderr: Buffer.from(stderr) });
 
@@ -25,7 +26,7 @@ describe("become wrappers", () => {
   it("su: the target user after --, the command quoted once, the password line read by su (non-root)", () => {
     const wire = becomeCommand(`printf '%s\\n' "it's"; cat`, { method: "su", user: "post gres", password: secret("pw-123-long") });
     expect(wire).not.toContain("pw-123");
-    const stdin = sudoStdin(secret("pw-123-long"), "data line\n").toString();
+    const stdin = Buffer.concat(stdinParts(sudoStdin(secret("pw-123-long"), "data line\n"))).toString();
     // The fake su does not read the password line: the command sees it, as real su would not.
     expect(simulate(wire, stdin)).toBe(`su [-s] [/bin/sh] [-c] [exec /bin/sh -c 'printf '\\''%s\\n'\\'' "it'\\''s"; cat'] [--] [post gres]\nit's\npw-123-long\ndata line\n`);
   });

@@ -2,7 +2,8 @@
  * download. Reads and fetch results captured on a real Debian 12 test host, with a file served by
  * `python3 -m http.server 8099 --bind 127.0.0.1` inside the host: `readDigestCommand(path).text`
  * and `fetchCommand(url, 10, writeFileCommand(dest, { validate })).text` piped to `ssh … sh`.
- * A wrong digest and a 404 both ended in "provision: validation failed", exit 3, file untouched.
+ * A wrong digest and a 404 both ended in "provision: validation failed", exit 3, file untouched
+ * (with the verified write since: "the content arrived corrupted (sha256 differs)", exit 4).
  */
 import { describe, expect, it } from "vitest";
 import { download, parseDigest } from "../../../src/steps/download.ts";
@@ -25,15 +26,15 @@ describe("download", () => {
     expect(() => download({ url: URL, dest: "/srv", sha256: SHA }).diff(parseDigest(ok("directory\n"), "/srv"))).toThrow(/is a directory/);
   });
 
-  it("fetches on the host into the atomic write, whose validation checks the digest on the temp file", async () => {
+  it("fetches on the host into the atomic write, which verifies the required digest on the temp file", async () => {
     const host = mockHost("debian12").on(/^p=\/srv\/dl\.txt/, { stdout: "absent\n" }).on(/^if command -v curl/, {});
     const { step } = await run(host, "apply", () => [download({ url: URL, dest: "/srv/dl.txt", sha256: SHA, mode: "640" })]);
     expect(step?.status, step?.error).toBe("changed");
     const [cmd] = applied(host);
     expect(cmd).toContain("then curl -fsSL --proto =http,https --max-time 120 -- http://127.0.0.1:8099/f.txt\n");
     expect(cmd).toContain("wget -q -T 120 -O - -- http://127.0.0.1:8099/f.txt\n");
-    expect(cmd).toContain(`echo "${SHA}  ""$tmp" | sha256sum -c --status - >&2 || { echo "provision: validation failed" >&2; exit 3; }`);
-    expect(cmd).toContain('chmod 0640 "$tmp"');
+    expect(cmd).toContain(`if [ "\${sum%% *}" != ${SHA} ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; exit 4; fi`);
+    expect(cmd).toContain('chmod -- 0640 "$tmp"');
   });
 
   it.each([

@@ -8,6 +8,9 @@ import { hostname, parseHostnameState } from "../../../src/steps/hostname.ts";
 import { parseTimezoneState, timezone } from "../../../src/steps/timezone.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
 
+/** What a verified write wrote: the stdin after its `<length> <sha256>` header line (remote-file.ts). */
+const written = (stdin: Buffer | undefined) => stdin?.subarray(stdin.indexOf(10) + 1).toString();
+
 const ok = (stdout: string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
 const HOST = "live=th01\nroot root 0644 regular file\nth01\n";
 const TZ = {
@@ -31,7 +34,8 @@ describe("hostname", () => {
     const [script] = applied(host);
     expect(script?.startsWith("set -e; umask 077; dir=/etc; path=/etc/hostname\n")).toBe(true);
     expect(script?.endsWith("trap - EXIT\nhostname -- mail.example.org")).toBe(true);
-    expect(host.commands.find((c) => c.command === script)?.stdin.toString()).toBe("mail.example.org\n");
+    // The content follows the `<length> <sha256>` line the host verifies it by (remote-file.ts).
+    expect(written(host.commands.find((c) => c.command === script)?.stdin)).toBe("mail.example.org\n");
   });
 
   it.each(["-rf", "a_b", "a..b", "x".repeat(64), "a;reboot", "a\nb"])("refuses %j", (name) => {

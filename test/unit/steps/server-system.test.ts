@@ -15,6 +15,9 @@ import { link, parseLinkState } from "../../../src/steps/link.ts";
 import { cron, parseCrontab } from "../../../src/steps/cron.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
 
+/** What a verified write wrote: the stdin after its `<length> <sha256>` header line (remote-file.ts). */
+const written = (stdin: Buffer | undefined) => stdin?.subarray(stdin.indexOf(10) + 1).toString();
+
 const ok = (stdout: string, exitCode = 0, stderr = "") => ({ exitCode, stdout: Buffer.from(stdout), stderr: Buffer.from(stderr) });
 
 const SYSCTL = {
@@ -56,7 +59,7 @@ describe("sysctl", () => {
     const [script] = applied(host);
     expect(script?.startsWith("printf '%s\\n' 1 > /proc/sys/net/ipv4/ip_forward || exit 1\nset -e;")).toBe(true);
     expect(script).toContain("path=/etc/sysctl.d/99-provision.conf\n");
-    expect(host.commands.find((c) => c.command === script)?.stdin.toString()).toBe("net.ipv4.ip_forward = 1\n");
+    expect(written(host.commands.find((c) => c.command === script)?.stdin)).toBe("net.ipv4.ip_forward = 1\n");
   });
 
   it.each([
@@ -64,7 +67,7 @@ describe("sysctl", () => {
     [{ key: "net", value: 1 }, /key: must be a dotted/],
     [{ key: "net.ipv4.ip_forward", value: "1\nkernel.x = 1" }, /value: must be one non-empty line/],
     [{ key: "net.ipv4.ip_forward", value: " " }, /value: must be one non-empty line/],
-    [{ key: "net.ipv4.ip_forward", value: 1, sysctl_file: "/x" }, /Unrecognized key/i],
+    [{ key: "net.ipv4.ip_forward", value: 1, sysctl_file: "/x" }, /unknown parameter/i],
   ])("refuses %j", (params, message) => {
     expect(() => sysctl(params as never)).toThrow(message);
   });
@@ -100,7 +103,7 @@ describe("systemdUnit", () => {
     expect(script?.startsWith("mkdir -p -- /etc/systemd/system/cap.service.d || exit 1\nset -e;")).toBe(true);
     expect(script?.endsWith("trap - EXIT\nsystemctl daemon-reload && systemctl enable -- cap.service && systemctl start -- cap.service")).toBe(true);
     expect(script).toContain("path=/etc/systemd/system/cap.service.d/override.conf\n");
-    expect(host.commands.find((c) => c.command === script)?.stdin.toString()).toBe(CAP);
+    expect(written(host.commands.find((c) => c.command === script)?.stdin)).toBe(CAP);
   });
 
   it("only service changes: no write, no reload", async () => {
