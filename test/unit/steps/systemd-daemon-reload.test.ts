@@ -9,8 +9,8 @@ import { systemdDaemonReload } from "../../../src/steps/systemd-daemon-reload.ts
 import { applied, mockHost, run } from "./system-hosts.ts";
 
 const DROP_IN = "/etc/systemd/system/opendkim.service.d/provision.conf";
-const LOADED = `NeedDaemonReload=no\nDropInPaths=${DROP_IN}\n`;
-const NEW_DROP_IN = "NeedDaemonReload=no\nDropInPaths=\n";
+const LOADED = `DropInPaths=${DROP_IN}\nNeedDaemonReload=no\n`;
+const NEW_DROP_IN = "DropInPaths=\nNeedDaemonReload=no\n"; // recorded: a new opendkim.service.d/provision.conf, before daemon-reload
 
 async function runWith(stdout: string, mode: "check" | "apply", exitCode = 0) {
   const mock = mockHost("debian12")
