@@ -7,9 +7,7 @@
  * bad input refused before anything changes, and drift.
  *
  * The CLI reaches the host by an ~/.ssh/config alias no DNS knows (`--host vps1`).
- * TODO(alias fix, src/cli): until the controller-side verify steps get the address really
- * connected to, the vars file sets `verify.smtpAddress` to the host's address; drop that line once
- * the `--host vps1` alias fix is merged (verifySmtp must then reach vps1's HostName by itself).
+ * The SMTP checks from the controller reach the HostName ssh reached: no DNS knows `vps1`.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -51,8 +49,6 @@ async function varsFile(name: string, tls: string[]): Promise<string> {
       "    password: { fromEnv: MAIL_TLS_PASSWORD }",
       "verify:",
       "  smtpFrom: controller",
-      // TODO(alias fix): remove once verify steps use the address connected to (see the header).
-      `  smtpAddress: ${host.address}`,
       "  dns:",
       `    resolver: ${dns.address}`,
       `    address: ${host.address}`,
