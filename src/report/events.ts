@@ -48,6 +48,8 @@ export interface HostReport {
   readRoundTrips: number;
   durationMs: number;
   error?: string;
+  /** What the user should know though the run went on: a stale host lock broken, say. */
+  warnings?: string[];
 }
 
 export type RunEvent =
@@ -55,6 +57,7 @@ export type RunEvent =
   | { type: "step-start"; host: string; index: number; name: string; kind: string }
   | { type: "step-end"; host: string; step: StepReport }
   | { type: "handler-end"; host: string; handler: HandlerReport }
+  | { type: "warning"; host: string; message: string }
   | { type: "host-end"; host: string; report: HostReport };
 
 export type EventSink = (event: RunEvent) => void;

@@ -50,6 +50,9 @@ export class TerminalReporter {
             `${event.handler.reason ? ` (${event.handler.reason})` : ""}${event.handler.error ? `: ${event.handler.error}` : ""}`,
         );
         break;
+      case "warning":
+        this.#line(`${event.host}: warning: ${mask(event.message)}`);
+        break;
       case "host-end":
         this.#stopSpinner(event.host);
         if (event.report.error) this.#line(`${event.host}: ${event.report.status.toUpperCase()}: ${event.report.error}`);

@@ -26,7 +26,7 @@ import type { Playbook, HostInfo, PlaybookContext } from "../playbook/playbook.t
 import { InvalidStepError, isFlushHandlers, type ApplyContext, type Change, type Handler, type PlaybookItem, type Step } from "../playbook/step.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { showChange } from "../report/show-change.ts";
-import { acquireLockCommand, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
+import { acquireLockCommand, brokenLockMessage, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
 import { joinCommands } from "../shell/sh.ts";
 import { parsePending, readPendingCommand, recordPendingCommand } from "./pending-handlers.ts";
 import { asError, firstLine, ReadCache, type ReadOutcome } from "./read-cache.ts";
@@ -85,6 +85,8 @@ export async function runHost(options: HostRunOptions): Promise<HostReport> {
 
 class HostRun {
   readonly steps: StepReport[] = [];
+  /** Said to the user though the run goes on (see #warn). */
+  readonly #warnings: string[] = [];
   readonly handlers: HandlerReport[] = [];
   #factsRoundTrips = 0;
   #items: PlaybookItem[] = [];
@@ -349,6 +351,15 @@ class HostRun {
       throw new HostLockedError(lockedMessage(this.host, outcome));
     }
     this.#lock = owner;
+    // Breaking another run's lock is never silent: whose it was, and why it counted as dead.
+    const broke = brokenLockMessage(this.host, outcome);
+    if (broke) this.#warn(broke);
+  }
+
+  #warn(message: string): void {
+    const masked = mask(message);
+    this.#warnings.push(masked);
+    this.emit({ type: "warning", host: this.host, message: masked });
   }
 
   /**
@@ -437,7 +448,8 @@ class HostRun {
   }
 
   #finish(started: number, status: HostReport["status"], error?: string): HostReport {
-    return hostReport(this.host, status, this.steps, this.handlers, this.session.roundTrips, this.readRoundTrips, started, error);
+    const report = hostReport(this.host, status, this.steps, this.handlers, this.session.roundTrips, this.readRoundTrips, started, error);
+    return this.#warnings.length > 0 ? { ...report, warnings: [...this.#warnings] } : report;
   }
 }
 

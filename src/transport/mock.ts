@@ -52,7 +52,8 @@ export class MockTransport implements Transport {
   /**
    * The host lock (src/run/host-lock.ts) as the host would hold it: null when free, else the owner
    * fields. The lock commands are answered from this before any fixture (and are not recorded in
-   * `commands`); `lockEvents` records them.
+   * `commands`); `lockEvents` records them. A lock whose owner fields hold `stale` (the reason)
+   * is one whose run died: the next acquire breaks it, as the host would, and says whose it was.
    */
   lock: Record<string, string> | null = null;
   readonly lockEvents: ("acquired" | "held" | "released")[] = [];
@@ -155,7 +156,8 @@ export class MockTransport implements Transport {
   #lockCommand(command: string): ExecResult | undefined {
     const ok = (stdout: string): ExecResult => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
     if (command.startsWith(ACQUIRE_HEADER)) {
-      if (this.lock) {
+      const broken = this.lock?.stale !== undefined ? this.lock : undefined;
+      if (this.lock && !broken) {
         this.lockEvents.push("held");
         const owner = Object.entries(this.lock).map(([k, v]) => `owner.${k}=${v}\n`).join("");
         return ok(`lock=held\npath=/run/provision.lock\nage=5\n${owner}`);
@@ -163,7 +165,9 @@ export class MockTransport implements Transport {
       const token = /(?:^|')token=([0-9a-f]+)$/m.exec(command)?.[1] ?? "?";
       this.lock = { token, controller: "mock-controller", holder_pid: "1" };
       this.lockEvents.push("acquired");
-      return ok("lock=acquired\n");
+      if (!broken) return ok("lock=acquired\n");
+      const { stale, ...owner } = broken;
+      return ok(`lock=acquired\nlock_broke=${stale}\n${Object.entries(owner).map(([k, v]) => `broken.${k}=${v}\n`).join("")}`);
     }
     if (command.startsWith(RELEASE_HEADER)) {
       const token = /= '?([0-9a-f]+)'? \]; then rm/.exec(command)?.[1];

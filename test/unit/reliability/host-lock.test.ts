@@ -122,6 +122,21 @@ describe("host lock in the runner (mock host)", () => {
   });
 });
 
+describe("a stale lock broken by the runner", () => {
+  it("is reported: a warning event, the host report and the JSON, naming whose lock it was and why", async () => {
+    const mock = kvHost(new Map([["a", "0"]]));
+    mock.lock = { token: "dead", controller: "ctl-9", user: "ops", controller_pid: "4242", started: "2030-01-02T03:04:05.000Z", stale: "its holder (pid 77 on this host) has exited" };
+    const { report, events } = await runOn(mock, playbook(() => [kvStep("a", "1")]), "apply");
+    expect(report.status).toBe("changed");
+    const expected = "host mail1: broke the stale host lock of ops@ctl-9 (controller pid 4242) since 2030-01-02T03:04:05.000Z: its holder (pid 77 on this host) has exited";
+    expect(report.warnings).toEqual([expected]);
+    expect(events).toContainEqual({ type: "warning", host: "mail1", message: expected });
+    // A lock taken from nobody says nothing.
+    const quiet = await runOn(kvHost(new Map([["a", "0"]])), playbook(() => [kvStep("a", "1")]), "apply");
+    expect(quiet.report.warnings).toBeUndefined();
+  });
+});
+
 describe("lockedMessage / parseLockResult", () => {
   it("parses the three outcomes", () => {
     const ok = (stdout: string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
