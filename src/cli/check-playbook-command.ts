@@ -17,6 +17,7 @@
 import path from "node:path";
 import { loadPlaybook } from "../playbook/load-playbook.ts";
 import { checkKnownVars, mergeVars, parseVarAssignments, readVarsFile, validateVars } from "../playbook/vars.ts";
+import { loadVaultKeyring } from "../vault/index.ts";
 import { EXIT_ERROR, EXIT_OK } from "./exit-code.ts";
 import { HELP_OPTION, parseVerbArgs, UsageError } from "./options.ts";
 
@@ -24,6 +25,8 @@ export interface CheckPlaybookArgs {
   playbook: string;
   vars: string[];
   varsFiles: string[];
+  vaultPasswordFiles: string[];
+  vaultIds: string[];
 }
 
 export const CHECK_PLAYBOOK_USAGE = `usage: provision check-playbook <playbook.ts> [--vars-file FILE] [--var KEY=VALUE]
@@ -34,6 +37,7 @@ strict defaults), loads it, and validates vars against its schema — without co
 
   --vars-file FILE         YAML or JSON vars to validate (repeatable; --var wins over it)
   --var KEY=VALUE          a var to validate (repeatable), typed by the schema as in \`run\`
+  --vault-password-file F, --vault-id LABEL@FILE   for vars files encrypted with ansible-vault
 
 examples:
   provision check-playbook playbooks/mail.ts
@@ -45,6 +49,8 @@ const OPTIONS = {
   ...HELP_OPTION,
   var: { type: "string", multiple: true },
   "vars-file": { type: "string", multiple: true },
+  "vault-password-file": { type: "string", multiple: true },
+  "vault-id": { type: "string", multiple: true },
 } as const;
 
 export function parseCheckPlaybookArgs(argv: readonly string[]): CheckPlaybookArgs {
@@ -56,6 +62,8 @@ export function parseCheckPlaybookArgs(argv: readonly string[]): CheckPlaybookAr
     playbook,
     vars: (values.var as string[] | undefined) ?? [],
     varsFiles: (values["vars-file"] as string[] | undefined) ?? [],
+    vaultPasswordFiles: (values["vault-password-file"] as string[] | undefined) ?? [],
+    vaultIds: (values["vault-id"] as string[] | undefined) ?? [],
   };
 }
 
@@ -71,7 +79,8 @@ export async function checkPlaybookCommand(args: CheckPlaybookArgs, io: { stdout
   const playbook = await loadPlaybook(args.playbook);
   let checked = "vars not checked (give --vars-file or --var)";
   if (args.varsFiles.length > 0 || args.vars.length > 0) {
-    const fileVars = await Promise.all(args.varsFiles.map(readVarsFile));
+    const vault = await loadVaultKeyring({ passwordFiles: args.vaultPasswordFiles, vaultIds: args.vaultIds });
+    const fileVars = await Promise.all(args.varsFiles.map((file) => readVarsFile(file, vault)));
     fileVars.forEach((vars, i) => checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`));
     const cliVars = parseVarAssignments(args.vars, playbook.vars);
     checkKnownVars(playbook, cliVars, "--var");

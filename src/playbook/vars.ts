@@ -10,6 +10,8 @@ import YAML from "yaml";
 import { isSecret, Secret } from "../shell/secret.ts";
 import type { Playbook } from "./playbook.ts";
 import { isSecretSchema, schemaAt, SECRET_SCHEMA, unknownKeys, unwrapSchema } from "./vars-schema.ts";
+import { vaultVarsFile } from "../vault/vars-file.ts";
+import type { VaultKeyring } from "../vault/vault-keyring.ts";
 
 export class VarsError extends Error {
   override readonly name = "VarsError";
@@ -166,12 +168,21 @@ export function checkKnownVars(playbook: Playbook, vars: Record<string, unknown>
   throw new VarsError(`playbook "${playbook.name}": unknown vars in ${source}\n${lines.join("\n")}`);
 }
 
-export async function readVarsFile(path: string): Promise<Record<string, unknown>> {
+/**
+ * A `--vars-file`: YAML or JSON; encrypted whole by ansible-vault or holding inline `!vault`
+ * values, it is decrypted with `vault` and every string in it becomes a Secret (src/vault/vars-file.ts).
+ */
+export async function readVarsFile(path: string, vault?: VaultKeyring): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
     throw new VarsError(`--vars-file ${path}: ${(error as Error).message}`);
+  }
+  const vaulted = vaultVarsFile(path, text, vault);
+  if (vaulted) {
+    checkKeys(vaulted, `--vars-file ${path}`);
+    return vaulted;
   }
   let parsed: unknown;
   try {

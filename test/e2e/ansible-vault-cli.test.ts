@@ -68,4 +68,21 @@ describe("provision run with an Ansible inventory and Ansible Vault", () => {
       `provision: warning: ${join(dir, "hosts.ini")}:2: ansible_python_interpreter is not honoured by provision (provision runs no Python on hosts): ignored (host db1)`,
     );
   });
+
+  it("a --vars-file encrypted by ansible-vault is decrypted with --vault-password-file; its values are secrets", async () => {
+    const vars = join(dir, "extra.yml");
+    writeFileSync(vars, `db_password: ${SECRET}-extra\n`);
+    execFileSync("/usr/bin/ansible-vault", ["encrypt", "--vault-password-file", join(dir, "vault-pass"), vars], { stdio: "pipe" });
+    expect(readFileSync(vars, "utf8")).toMatch(/^\$ANSIBLE_VAULT;1\.1;AES256\n/);
+    const args = [join(dir, "site.ts"), "-i", join(dir, "hosts.ini"), "--group", "all", "--diff", "--vars-file", vars];
+    const locked = await provision(args);
+    expect(locked.code).toBe(1);
+    expect(`${locked.error?.message}`).toMatch(/no vault password was given/);
+    const run = await provision([...args, "--vault-password-file", join(dir, "vault-pass")]);
+    expect(run.error).toBeUndefined();
+    expect(run.code).toBe(0);
+    // --vars-file wins over host_vars, as in Ansible (-e @file).
+    expect(readFileSync(join(dir, "db.conf"), "utf8")).toBe(`password=${SECRET}-extra\n`);
+    expect(run.stdout + run.stderr).not.toContain(SECRET);
+  });
 });
