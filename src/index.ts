@@ -17,3 +17,4 @@ export { sh, raw, secretStdin, ShellCommand } from "./shell/sh.ts";
 export type { Facts } from "./facts/facts.ts";
 export { z } from "zod";
 export * from "./steps/index.ts";
+export { tagged, type StepSelection } from "./playbook/tags.ts";

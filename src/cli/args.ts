@@ -2,6 +2,7 @@
 import { parseBatchSpec, type BatchSize } from "../run/batches.ts";
 import { parseMaxFail, type FailThreshold } from "../run/fail-threshold.ts";
 import { parseShard, type Shard } from "../run/shard.ts";
+import type { StepSelection } from "../playbook/tags.ts";
 import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
@@ -35,6 +36,8 @@ export interface RunArgs extends SelectionArgs, ConnectionArgs {
   /** Print the hosts the run would touch (no connection) / each host's steps and handlers (facts only). */
   listHosts: boolean;
   listSteps: boolean;
+  /** --tags / --skip-tags / --start-at (see src/playbook/tags.ts). */
+  selection: StepSelection;
 }
 
 export const RUN_USAGE = `usage: provision run <playbook.ts> (--host NAME | -i INVENTORY --group NAME | --limit PATTERN) [options]
@@ -58,6 +61,9 @@ ${CONNECTION_USAGE}
   --list-hosts             print the hosts this run would touch (in order; contacts none)
   --list-steps             per host, the steps and handlers it would run there (built from
                            its facts: one read-only round trip; nothing is read or changed)
+  --tags A,B               run only the steps tagged A or B (and \`always\`); others are skipped
+  --skip-tags C            never run the steps tagged C (repeatable, comma-separated, as --tags)
+  --start-at NAME          skip the steps before the first named NAME (\`*\` matches anything)
 
 examples:
   provision run playbooks/mail.ts --host vps1 --vars-file mail.yml --check --diff
@@ -105,6 +111,9 @@ const RUN_OPTIONS = {
   "allow-empty": { type: "boolean", default: false },
   "list-hosts": { type: "boolean", default: false },
   "list-steps": { type: "boolean", default: false },
+  tags: { type: "string", multiple: true },
+  "skip-tags": { type: "string", multiple: true },
+  "start-at": { type: "string" },
 } as const;
 
 /** `--help` is not an error: the caller prints RUN_USAGE and exits 0. */
@@ -140,7 +149,18 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     allowEmpty: values["allow-empty"] === true,
     listHosts: values["list-hosts"] === true,
     listSteps: values["list-steps"] === true,
+    selection: stepSelection(values),
   };
+}
+
+/** `--tags a,b --tags c` → [a, b, c], as Ansible reads them. */
+function stepSelection(values: Record<string, unknown>): StepSelection {
+  const list = (name: string) => ((values[name] as string[] | undefined) ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+  const tags = list("tags");
+  const skipTags = list("skip-tags");
+  const startAt = values["start-at"] as string | undefined;
+  if (startAt !== undefined && startAt.trim() === "") throw new UsageError("--start-at needs a step name", "run");
+  return { ...(tags.length ? { tags } : {}), ...(skipTags.length ? { skipTags } : {}), ...(startAt !== undefined ? { startAt } : {}) };
 }
 
 /** The fleet option parsers throw plain Errors; here they are usage errors. */

@@ -78,6 +78,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
         host: { name: host.name, address: host.address ?? host.name },
         connect: () => connectHost(target, args),
         mode: args.check ? "check" : "apply",
+        selection: args.selection,
         emit: terminal?.handle,
         commandTimeoutMs: args.commandTimeoutMs,
       }),

@@ -54,6 +54,8 @@ export interface Step<S = unknown> {
   apply?(context: ApplyContext, current: S, change: Change): Promise<void>;
   /** Handlers to notify when this step changes something. */
   readonly notify?: readonly string[];
+  /** For `--tags` / `--skip-tags` (set with `tagged()`, see tags.ts). */
+  readonly tags?: readonly string[];
   /**
    * What `apply` may change (resources.ts: `path:/etc/x`, `iptables:ipv4:filter:INPUT`, `*`).
    * Undeclared: `*` (anything). A step without `apply` changes nothing.

@@ -32,6 +32,7 @@ import { parsePending, readPendingCommand, recordPendingCommand } from "./pendin
 import { asError, firstLine, ReadCache, type ReadOutcome } from "./read-cache.ts";
 import { HandlerLedger } from "./handler-ledger.ts";
 import { PendingChanges } from "./pending-changes.ts";
+import { selectionSkip, startAtIndex, type StepSelection } from "../playbook/tags.ts";
 
 /** Why a handler runs that no step of this run notified. */
 const OWED_REASON = "owed by an earlier run that did not finish";
@@ -47,6 +48,8 @@ export interface HostRunOptions {
   mode: RunMode;
   emit?: EventSink;
   commandTimeoutMs?: number;
+  /** `--tags`, `--skip-tags`, `--start-at`: the steps not selected are reported skipped. */
+  selection?: StepSelection;
 }
 
 /** One step being run: where it is, what its report starts with, when it started. */
@@ -87,6 +90,8 @@ class HostRun {
   readonly steps: StepReport[] = [];
   /** Said to the user though the run goes on (see #warn). */
   readonly #warnings: string[] = [];
+  /** Steps before it are skipped (`--start-at`). */
+  #startIndex = 0;
   readonly handlers: HandlerReport[] = [];
   #factsRoundTrips = 0;
   #items: PlaybookItem[] = [];
@@ -142,6 +147,8 @@ class HostRun {
     const context: PlaybookContext<unknown> = { vars: this.options.vars, facts: this.#facts, host };
     this.#items = this.options.playbook.steps(context as never);
     this.#reads.setItems(this.#items);
+    const startAt = this.options.selection?.startAt;
+    this.#startIndex = startAt === undefined ? 0 : startAtIndex(this.#items, startAt);
     this.#handlerMap = this.options.playbook.handlers?.(context as never) ?? {};
     this.#checkNotifyTargets();
     await this.#preflight();
@@ -152,8 +159,10 @@ class HostRun {
       await this.#runHandlers();
       return;
     }
-    if (this.#failed) {
-      this.#record({ index, name: item.name, kind: item.kind, status: "skipped", summary: "an earlier step failed", durationMs: 0 });
+    const notSelected = index < this.#startIndex ? "before --start-at" : selectionSkip(item, this.options.selection ?? {});
+    if (this.#failed || notSelected !== undefined) {
+      const summary = notSelected ?? "an earlier step failed";
+      this.#record({ index, name: item.name, kind: item.kind, status: "skipped", summary, durationMs: 0 });
       return;
     }
     await this.#runStep(index, item);

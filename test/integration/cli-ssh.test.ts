@@ -226,3 +226,47 @@ describe("provision exec and facts over SSH (a fleet: positions 0–3 read-only,
     expect(table.stdout).toMatch(/^node1\s+\S+\s+debian\s+debian 12\s+x86_64\s+apt\s+systemd\s+0$/m);
   });
 });
+
+describe("tags over SSH (--tags, --skip-tags, --start-at)", () => {
+  it("runs only the selected steps on the host; the others are skipped, named, and touch nothing", async () => {
+    const fleet = testFleet();
+    const tagsPlaybook = join(dir, "tags.ts");
+    await writeFile(
+      tagsPlaybook,
+      `import { definePlaybook, file, tagged, z } from ${JSON.stringify(join(REPO, "src/index.ts"))};
+export default definePlaybook({
+  name: "tags",
+  vars: z.object({ root: z.string() }),
+  steps: ({ vars }) => [
+    ...tagged("motd", file({ path: vars.root + "/motd", content: "motd\\n" })),
+    ...tagged(["web", "tls"], file({ path: vars.root + "/cert", content: "cert\\n" }), file({ path: vars.root + "/key", content: "key\\n" })),
+  ],
+});
+`,
+    );
+    const root = "/srv/provision-cli-tags";
+    await on(`rm -rf ${root} && mkdir -p ${root}`);
+    const cliTags = (extra: string[]) =>
+      provisionCli([
+        "run", tagsPlaybook, "--host", host.address, "--user", "root", "--identity", fleet.privateKeyPath,
+        "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", "--var", `root=${root}`, "--json", ...extra,
+      ]);
+    const tls = await cliTags(["--tags", "tls"]);
+    expect(tls.code, tls.stderr).toBe(0);
+    const report = parseReport(tls).hosts[0];
+    expect(report?.steps.map((s) => [s.name, s.status])).toEqual([
+      [`file ${root}/motd`, "skipped"],
+      [`file ${root}/cert`, "changed"],
+      [`file ${root}/key`, "changed"],
+    ]);
+    expect(report?.steps[0]?.summary).toBe("not selected by --tags tls (its tags: motd)");
+    expect((await on(`ls ${root}`)).split("\n").filter(Boolean)).toEqual(["cert", "key"]);
+    // --skip-tags and --start-at on the same host: still only what was selected changes.
+    await on(`rm -f ${root}/key`);
+    const skip = await cliTags(["--skip-tags", "motd", "--start-at", `file ${root}/key`]);
+    expect(skip.code, skip.stderr).toBe(0);
+    expect(parseReport(skip).hosts[0]?.steps.map((s) => s.status)).toEqual(["skipped", "skipped", "changed"]);
+    expect((await on(`ls ${root}`)).split("\n").filter(Boolean)).toEqual(["cert", "key"]);
+    await on(`rm -rf ${root}`);
+  });
+});
