@@ -1,5 +1,5 @@
 /**
- * The step contract (see DESIGN.md, "The one idea"). A step never knows whether it runs in check
+ * The step contract (see docs/ARCHITECTURE.md, "The one idea"). A step never knows whether it runs in check
  * mode: the runner simply never calls `apply` then. That is what keeps `--check` exact.
  */
 import type { ShellCommand } from "../shell/sh.ts";
