@@ -25,6 +25,15 @@ export function pathTree(path: string): Resource {
   return `path:${path.replace(/\/+$/, "")}/**`;
 }
 
+/**
+ * `account:user:bob:shell`, `account:group:mail:members`: one field of an account, so a user whose
+ * password changes does not make the step reading that user's home unknown. The field `*` is the
+ * whole account (its creation or removal).
+ */
+export function accountResource(kind: "user" | "group", name: string, field: "*" | "exists" | "uid" | "gid" | "group" | "groups" | "members" | "shell" | "home" | "comment" | "password" | "keys"): Resource {
+  return `account:${kind}:${name.replaceAll(":", "%3A")}:${field}`;
+}
+
 /** True when a change to `a` may change what is read of `b` (or the other way round). */
 export function overlaps(a: Resource, b: Resource): boolean {
   if (a === EVERYTHING || b === EVERYTHING) return true;

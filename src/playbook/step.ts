@@ -34,6 +34,12 @@ export interface Change {
   summary: string;
   /** For text, before/after so `--diff` can show a unified diff. */
   diff?: TextDiff;
+  /**
+   * What this change touches, when it is narrower than everything the step may change
+   * (Step.provides): a user whose password alone differs changes `user:bob:password`, not the
+   * home directory a later `authorizedKey` step reads. `--check` counts this as the pending change.
+   */
+  provides?: readonly Resource[];
 }
 
 export interface ApplyContext {

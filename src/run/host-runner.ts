@@ -333,7 +333,7 @@ class HostRun {
       this.#record({ ...run.base, status: "ok", durationMs: Date.now() - run.started });
       return;
     }
-    this.#pending.addStep(step);
+    this.#pending.addStep(step, change);
     this.#ledger.notify(step.notify ?? []);
     this.#record({ ...run.base, ...showChange(change), status: "would-change", durationMs: Date.now() - run.started });
   }

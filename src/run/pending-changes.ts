@@ -4,7 +4,7 @@
  * A later step that requires something one of them provides depends on a pending change.
  */
 import { anyOverlap, EVERYTHING, type Resource } from "../playbook/resources.ts";
-import type { Step } from "../playbook/step.ts";
+import type { Change, Step } from "../playbook/step.ts";
 
 interface PendingChange {
   label: string;
@@ -14,9 +14,12 @@ interface PendingChange {
 export class PendingChanges {
   #changes: PendingChange[] = [];
 
-  /** A step would (or might) change. A step without apply (a verification) changes nothing. */
-  addStep(step: Step): void {
-    if (step.apply) this.#changes.push({ label: `step "${step.name}"`, provides: step.provides ?? [EVERYTHING] });
+  /**
+   * A step would (or might) change. A step without apply (a verification) changes nothing. What
+   * it changes: what its Change says it touches, else all the step may change.
+   */
+  addStep(step: Step, change?: Change): void {
+    if (step.apply) this.#changes.push({ label: `step "${step.name}"`, provides: change?.provides ?? step.provides ?? [EVERYTHING] });
   }
 
   /** A handler would run: a restart may change anything a later step reads. */

@@ -9,6 +9,7 @@ import type { Change, Step } from "../playbook/step.ts";
 import { sh, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
+import { pathResource, pathTree } from "../playbook/resources.ts";
 
 const absentParams = z.strictObject({
   path: filePath,
@@ -22,6 +23,8 @@ export function absent(input: AbsentParams): Step<FileState> {
   return {
     kind: "absent",
     name: `absent ${p.path}`,
+    provides: [pathTree(p.path), pathResource(p.path)],
+    requires: [pathResource(p.path)],
     notify: p.notify,
     read: () => ({ command: readFileCommand(p.path, { metaOnly: true }), parse: (result) => parseFileState(result, p.path) }),
     diff: (current): Change | null => (current.exists ? { summary: `remove ${current.type}` } : null),

@@ -21,6 +21,7 @@ import { metadataCommand } from "./file.ts";
 import { joinLines, splitLines } from "./line.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import { keyValues } from "./user.ts";
+import { accountResource, pathResource } from "../playbook/resources.ts";
 
 const oneLine = (what: string) => z.string().refine((v) => !/[\n\r\0]/.test(v), `${what} must be one line (no line break or NUL byte)`);
 
@@ -65,6 +66,15 @@ export function authorizedKey(input: AuthorizedKeyParams): Step<AuthorizedKeysSt
     kind: "authorized-key",
     name: `authorized key${keys.length > 1 ? "s" : ""} of ${p.user}: ${keys.map(describeKey).join(", ")}${p.state === "absent" ? " absent" : ""}`,
     notify: p.notify,
+    // The user's keys (its home's authorized_keys, or `path`), read through its account: home and group.
+    provides: [accountResource("user", p.user, "keys"), ...(p.path?.startsWith("/") ? [pathResource(p.path)] : [])],
+    requires: [
+      accountResource("user", p.user, "exists"),
+      accountResource("user", p.user, "home"),
+      accountResource("user", p.user, "gid"),
+      accountResource("user", p.user, "keys"),
+      ...(p.path?.startsWith("/") ? [pathResource(p.path)] : []),
+    ],
     read: () => ({
       command: readAuthorizedKeysCommand(p.user, dir, relative),
       parse: (result) => parseAuthorizedKeys(result, p.user),

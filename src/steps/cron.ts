@@ -16,6 +16,7 @@ import type { ExecResult } from "../transport/transport.ts";
 import { accountName } from "./account-name.ts";
 import { joinLines, splitLines } from "./line.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const field = z.string().regex(/^[0-9A-Za-z*/,-]+$/, "must be a cron time field (digits, names, * / , -)");
 const oneLine = z.string().refine((v) => !/[\n\r\0]/.test(v), "must be one line (no line break or NUL byte)");
@@ -56,6 +57,8 @@ export function cron(input: CronParams): Step<CronState> {
   return {
     kind: "cron",
     name: `cron ${p.name} (${where})${p.state === "absent" ? " absent" : ""}`,
+    provides: [path ? pathResource(path) : `cron:user:${p.user}`],
+    requires: [path ? pathResource(path) : `cron:user:${p.user}`],
     notify: p.notify,
     read: () =>
       path

@@ -16,6 +16,7 @@ import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const label = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i, "must be a DNS label (letters, digits, -)");
 const domain = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, "must be a domain name");
@@ -64,6 +65,8 @@ export function dkimKey(input: DkimKeyParams): DkimKeyStep {
   return {
     kind: "dkim-key",
     name: `dkim key ${recordName} (${file})`,
+    provides: [pathResource(file)],
+    requires: [pathResource(file)],
     notify: p.notify,
     privateKeyFile: file,
     recordName,

@@ -11,6 +11,7 @@ import { sh, type ShellCommand } from "../shell/sh.ts";
 import { pipedFileWrite } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { filePath, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const downloadParams = z.strictObject({
   url: z.string().regex(/^https?:\/\/[^\s\0]+$/, "must be an http:// or https:// URL without white space"),
@@ -33,6 +34,8 @@ export function download(input: DownloadParams): Step<DownloadState> {
   return {
     kind: "download",
     name: `download ${p.dest}`,
+    provides: [pathResource(p.dest)],
+    requires: [pathResource(p.dest)],
     notify: p.notify,
     read: () => ({ command: readDigestCommand(p.dest), parse: (result) => parseDigest(result, p.dest) }),
     diff(current): Change | null {

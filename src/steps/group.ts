@@ -9,6 +9,7 @@ import { raw, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { accountName } from "./account-name.ts";
 import { parseStepParams } from "./params.ts";
+import { accountResource, pathResource } from "../playbook/resources.ts";
 
 const groupParams = z.strictObject({
   name: accountName,
@@ -35,8 +36,16 @@ export function group(input: GroupParams): Step<GroupState> {
     kind: "group",
     name: `group ${p.name}${p.state === "absent" ? " absent" : ""}`,
     notify: p.notify,
+    provides: [accountResource("group", p.name, "*"), pathResource("/etc/group"), pathResource("/etc/gshadow")],
+    // Its existence and gid only: users joining it (members) change nothing this step reads.
+    requires: [accountResource("group", p.name, "exists"), accountResource("group", p.name, "gid")],
     read: () => ({ command: readGroupCommand(p.name), parse: (result) => parseGroupState(result, p.name) }),
-    diff: (current) => diffGroup(p, current),
+    diff: (current) => {
+      const change = diffGroup(p, current);
+      // A gid change is the gid alone; a creation or removal is the whole group.
+      if (change?.plan.action !== "set-gid") return change;
+      return { ...change, provides: [accountResource("group", p.name, "gid"), pathResource("/etc/group"), pathResource("/etc/gshadow")] };
+    },
     async apply({ session }, _current, change: GroupChange) {
       await session.check(groupCommand(p, change.plan));
     },

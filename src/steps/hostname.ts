@@ -10,6 +10,7 @@ import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const hostnameParams = z.strictObject({
   // RFC 1123: dot-separated labels of letters, digits and inner hyphens, at most 63 each, 253 in all.
@@ -39,6 +40,8 @@ export function hostname(input: HostnameParams): Step<HostnameState> {
   return {
     kind: "hostname",
     name: `hostname ${p.name}`,
+    provides: [pathResource("/etc/hostname"), "hostname"],
+    requires: [pathResource("/etc/hostname"), "hostname"],
     notify: p.notify,
     read: () => ({ command: sh`printf 'live=%s\\n' "$(uname -n)"\n${readFileCommand(PATH)}`, parse: parseHostnameState }),
     diff(current): HostnameChange | null {

@@ -10,6 +10,7 @@ import { sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { filePath, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const linkParams = z.strictObject({
   path: filePath,
@@ -31,6 +32,8 @@ export function link(input: LinkParams): Step<LinkState> {
   return {
     kind: "link",
     name: `link ${p.path} → ${p.target}`,
+    provides: [pathResource(p.path)],
+    requires: [pathResource(p.path)],
     notify: p.notify,
     read: () => ({ command: readLinkCommand(p.path), parse: (result) => parseLinkState(result, p.path) }),
     diff(current): Change | null {

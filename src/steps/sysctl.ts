@@ -20,6 +20,7 @@ import { parseFileState, readFileCommand, fileWrite, type FileState } from "../t
 import { editLine } from "./line.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import type { ExecResult } from "../transport/transport.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const sysctlParams = z.strictObject({
   key: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/, "must be a dotted sysctl key like net.ipv4.ip_forward"),
@@ -52,6 +53,8 @@ export function sysctl(input: SysctlParams): Step<SysctlState> {
   return {
     kind: "sysctl",
     name: `sysctl ${p.key}${p.state === "absent" ? " absent" : ` = ${p.value}`}`,
+    provides: [pathResource(p.file), `sysctl:${p.key}`],
+    requires: [pathResource(p.file), `sysctl:${p.key}`],
     notify: p.notify,
     read: () => ({ command: readSysctlCommand(proc, p.file), parse: (result) => parseSysctlState(result, p.key, p.file) }),
     diff(current): SysctlChange | null {

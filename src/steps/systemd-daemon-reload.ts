@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
 import { parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const params = z
   .object({ unit: z.string().regex(/^[A-Za-z0-9@._:-]+$/, "a unit name"), dropIn: z.string().startsWith("/").optional() })
@@ -20,6 +21,9 @@ export function systemdDaemonReload(input: z.input<typeof params>): Step<{ neede
   return {
     kind: "systemd-daemon-reload",
     name: `systemd units loaded (${unit})`,
+    // A reload changes what systemd runs for every unit; what it reads is the unit and its drop-in.
+    provides: ["service:*"],
+    requires: [`service:${unit}`, ...(p.dropIn ? [pathResource(p.dropIn)] : [])],
     read: () => ({
       command: sh`systemctl show -p NeedDaemonReload -p DropInPaths -- ${unit}`,
       parse: (result) => {

@@ -14,6 +14,7 @@ import { parseFileState, readFileCommand, fileWrite, type FileState } from "../t
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 import { keyValues } from "./user.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const UNIT_TYPES = "service|socket|timer|path|mount|automount|target|slice|scope|swap|device";
 
@@ -60,6 +61,8 @@ export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
   return {
     kind: "systemd-unit",
     name: `systemd unit ${p.name}${p.dropIn ? ` (drop-in ${p.dropIn})` : ""}`,
+    provides: [pathResource(path), `service:${p.name}`],
+    requires: [pathResource(path), `service:${p.name}`],
     notify: p.notify,
     read: () => ({ command: readUnitCommand(p.name, path), parse: (result) => parseUnitState(result, p.name, path) }),
     diff(current): SystemdUnitChange | null {

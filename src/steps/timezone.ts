@@ -12,6 +12,7 @@ import { fileWrite } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 import { keyValues } from "./user.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const timezoneParams = z.strictObject({
   name: z
@@ -41,6 +42,8 @@ export function timezone(input: TimezoneParams): Step<TimezoneState> {
   return {
     kind: "timezone",
     name: `timezone ${p.name}`,
+    provides: [pathResource("/etc/localtime"), pathResource("/etc/timezone"), "timezone"],
+    requires: [pathResource("/etc/localtime"), pathResource("/etc/timezone"), "timezone"],
     notify: p.notify,
     read: () => ({ command: readTimezoneCommand(zoneinfo), parse: parseTimezoneState }),
     diff(current): TimezoneChange | null {

@@ -27,6 +27,7 @@ import { writeRemoteFile } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import { certificateReadCommand, parseCertificateRead, type CertificateState, type FileMeta } from "./tls/certificate-read.ts";
 import { checkControllerCertificate, type ControllerCertificate } from "./tls/controller-certificate.ts";
+import { pathResource } from "../playbook/resources.ts";
 
 const dnsName = z
   .string()
@@ -105,6 +106,8 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
   return {
     kind: "tls-certificate",
     name: `tls certificate ${p.hostname} (${p.certFile})`,
+    provides: [pathResource(p.certFile), pathResource(p.keyFile)],
+    requires: [pathResource(p.certFile), pathResource(p.keyFile)],
     notify: p.notify,
     fingerprint: () => installedFingerprint,
     read: () => ({

@@ -20,6 +20,7 @@ import { isSecret, secret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { accountName, passwdField } from "./account-name.ts";
 import { filePath, parseStepParams } from "./params.ts";
+import { accountResource, pathResource, type Resource } from "../playbook/resources.ts";
 
 const userParams = z.strictObject({
   name: accountName,
@@ -87,8 +88,15 @@ export function user(input: UserParams): Step<UserState> {
     kind: "user",
     name: `user ${p.name}${p.state === "absent" ? " absent" : ""}`,
     notify: p.notify,
+    provides: userProvides(p, { action: "create" }),
+    // The account and the groups it names (their existence); not the account files as a whole: a
+    // group's gid changing elsewhere does not change what `id -Gn` reads here.
+    requires: [accountResource("user", p.name, "*"), ...[...(p.groups ?? []), ...(p.group ? [p.group] : [])].map((g) => accountResource("group", g, "exists"))],
     read: () => ({ command: readUserCommand(p.name, p.password), parse: (result) => parseUserState(result, p.name) }),
-    diff: (current) => diffUser(p, current),
+    diff: (current) => {
+      const change = diffUser(p, current);
+      return change ? { ...change, provides: userProvides(p, change.plan) } : null;
+    },
     async apply({ session }, _current, change: UserChange) {
       await session.check(userCommand(p, change.plan));
     },
@@ -131,6 +139,25 @@ export function parseUserState(result: ExecResult, name: string): UserState {
     shell: fields[6] ?? "",
     password: pw === "match" || pw === "mismatch" ? pw : "unchecked",
   };
+}
+
+/** What carrying out `plan` changes: the fields it sets, the files they live in, and group memberships. */
+export function userProvides(p: Params, plan: UserPlan): Resource[] {
+  const files = { passwd: pathResource("/etc/passwd"), shadow: pathResource("/etc/shadow"), group: pathResource("/etc/group"), gshadow: pathResource("/etc/gshadow") };
+  const memberships = [...(p.groups ?? []), ...(p.group ? [p.group] : [])].map((g) => accountResource("group", g, "members"));
+  if (plan.action !== "modify") {
+    return [accountResource("user", p.name, "*"), ...Object.values(files), ...memberships, ...(p.home ? [pathResource(p.home)] : [])];
+  }
+  const out: Resource[] = [];
+  const field = (name: Parameters<typeof accountResource>[2], ...paths: Resource[]) => out.push(accountResource("user", p.name, name), ...paths);
+  if (plan.uid !== undefined) field("uid", files.passwd);
+  if (plan.group) field("gid", files.passwd);
+  if (plan.groups) field("groups", files.group, files.gshadow, ...memberships);
+  if (plan.shell) field("shell", files.passwd);
+  if (plan.home) field("home", files.passwd);
+  if (plan.comment !== undefined) field("comment", files.passwd);
+  if (plan.password) field("password", files.shadow);
+  return [...new Set(out)];
 }
 
 /** Pure: what to do, and a summary naming only what differs (never the password itself). */

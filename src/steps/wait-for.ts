@@ -10,6 +10,7 @@ import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh, type ShellCommand } from "../shell/sh.ts";
 import { filePath, parseStepParams } from "./params.ts";
+import { EVERYTHING } from "../playbook/resources.ts";
 
 const waitForParams = z
   .strictObject({
@@ -38,6 +39,9 @@ export function waitFor(input: WaitForParams): Step<WaitForState> {
   return {
     kind: "wait-for",
     name: `wait for ${what}`,
+    // It waits and changes nothing; what it waits for may come from any earlier change.
+    provides: [],
+    requires: [EVERYTHING],
     notify: p.notify,
     read: () => ({
       command: sh`${needs}if ${probe}; then echo reached; else echo waiting; fi`,

@@ -211,3 +211,34 @@ describe("--check with pending changes", () => {
     expect(report.steps[1]?.summary).toContain('depends on a pending change of handler "restart"');
   });
 });
+
+describe("a change narrower than its step (Change.provides)", () => {
+  // Two fields of one thing: the step may change either (provides the whole), this change one.
+  const setter = (field: string): Step<string> => ({
+    kind: "kv",
+    name: `set ${field}`,
+    provides: ["thing:t:*"],
+    requires: [`thing:t:${field}`],
+    read: () => ({ command: sh`kv-get ${field}`, parse: (r) => r.stdout.toString() }),
+    diff: (current) => (current === "1" ? null : { summary: `${field} → 1`, provides: [`thing:t:${field}`] }),
+    apply: async () => undefined,
+  });
+  const reader = (field: string): Step<string> => ({ ...setter(field), name: `read ${field}`, provides: [], diff: () => null });
+
+  it("makes unknown only what reads the field it changes; the rest stays exact", async () => {
+    const mock = debianHost().on(/^kv-get /, { stdout: "0" });
+    const { report } = await runOn(mock, playbook(() => [setter("password"), reader("home"), reader("password")]), "check");
+    expect(report.steps.map((s) => s.status)).toEqual(["would-change", "ok", "unknown"]);
+    expect(report.steps[2]?.summary).toMatch(/^depends on a pending change of step "set password"/);
+  });
+
+  it("user: a password change is the password alone; a creation is the whole account (authorizedKey then unknown)", async () => {
+    const { userProvides } = await import("../../../src/steps/user.ts");
+    const p = { name: "bob", groups: ["adm"], append: false } as never;
+    expect(userProvides(p, { action: "modify", append: false, password: true })).toEqual(["account:user:bob:password", "path:/etc/shadow"]);
+    const created = userProvides(p, { action: "create" });
+    expect(created).toContain("account:user:bob:*");
+    expect(overlaps("account:user:bob:*", "account:user:bob:home")).toBe(true);
+    expect(overlaps("account:user:bob:password", "account:user:bob:home")).toBe(false);
+  });
+});
