@@ -53,7 +53,6 @@ beforeAll(async () => {
       "users:",
       "  - name: bob",
       "    password: { fromEnv: MAIL_BARE_PASSWORD }",
-      "verify:",
       "",
     ].join("\n"),
   );
