@@ -257,7 +257,8 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     ]);
     const drift = await check(files);
     expect(drift.code).toBe(2);
-    expect(driftedSteps(drift.host).filter((name) => !/^verify smtp/.test(name))).toEqual([`tls certificate ${HOSTNAME} (${CERT_PATH})`]);
+    // The checks from the controller depend on the certificate still to be installed: unknown.
+    expect(driftedSteps(drift.host).filter((name) => !/^verify (smtp|dns)/.test(name))).toEqual([`tls certificate ${HOSTNAME} (${CERT_PATH})`]);
     const applied = await run(files, "--diff");
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     const keyBody = readFileSync(join(FIXTURES, "mail.example.test.key"), "utf8").split("\n")[1]!;
@@ -294,7 +295,7 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
       name: "the key replaced by another (certificate and key no longer match)",
       // Reloaded, so every new smtpd sees it: Postfix then turns TLS off (no STARTTLS, 465 fails).
       tamper: `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${KEY_PATH} 2>/dev/null && postfix reload`,
-      drifted: [/^tls certificate/, /^verify smtp/],
+      drifted: [/^tls certificate/],
       summary: /does not match the certificate/,
     },
     {
@@ -305,7 +306,7 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     {
       name: "TLS on 587 lowered to may (auth-only off)",
       tamper: "postconf -P submission/inet/smtpd_tls_security_level=may submission/inet/smtpd_tls_auth_only=no && postfix reload",
-      drifted: [/^master\.cf submission\/inet/, /^verify smtp/],
+      drifted: [/^master\.cf submission\/inet/],
     },
   ];
 
@@ -333,9 +334,16 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
       await onHost(scenario.tamper);
       const drift = await check();
       expect(drift.code, drift.raw.stderr).toBe(2);
-      const names = driftedSteps(drift.host);
-      expect(names, JSON.stringify(drift.host.steps.filter((s) => s.status !== "ok"), null, 2)).toHaveLength(scenario.drifted.length);
+      // Exactly the drifted steps would change; what depends on them (the checks from the
+      // controller, a handler's service) is unknown, naming the pending change.
+      const shown = JSON.stringify(drift.host.steps.filter((s) => s.status !== "ok"), null, 2);
+      const names = drift.host.steps.filter((s) => s.status === "would-change").map((s) => s.name);
+      expect(names, shown).toHaveLength(scenario.drifted.length);
       scenario.drifted.forEach((pattern) => expect(names.some((name) => pattern.test(name)), `${pattern} in ${names}`).toBe(true));
+      for (const step of drift.host.steps.filter((s) => s.status !== "ok" && s.status !== "would-change")) {
+        expect(step.status, shown).toBe("unknown");
+        expect(step.summary, shown).toMatch(/^depends on a pending change of (step|handler) "/);
+      }
       if (scenario.summary) expect(drift.host.steps.find((s) => /^tls certificate/.test(s.name))?.summary).toMatch(scenario.summary);
       expect(drift.raw.stdout).not.toContain(PASSWORD);
 
