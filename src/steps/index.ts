@@ -21,3 +21,4 @@ export { authorizedKey } from "./authorized-key.ts";
 export { sudoers } from "./sudoers.ts";
 export { blockInFile } from "./block-in-file.ts";
 export { absent } from "./absent.ts";
+export { command } from "./command.ts";
