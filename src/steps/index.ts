@@ -22,3 +22,4 @@ export { sudoers } from "./sudoers.ts";
 export { blockInFile } from "./block-in-file.ts";
 export { absent } from "./absent.ts";
 export { command } from "./command.ts";
+export { nftablesRule } from "./nftables-rule.ts";
