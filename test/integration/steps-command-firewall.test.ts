@@ -4,8 +4,11 @@
  * step → apply → check clean; an unguarded command is "would run" in --check and is not run;
  * hostile guard paths are tested literally, never run; becomeUser runs as that user; a secret
  * piped into the command reaches the file and no report.
+ *
+ * nftablesRule on position 19: the same cycle on the live ruleset (the nftables service stays
+ * disabled, as the base image has it); the table is deleted at the end and SSH checked open.
  */
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { hostExec, type TestHost } from "../hosts/harness.ts";
 import type {} from "../hosts/global-setup.ts";
@@ -16,7 +19,7 @@ import { definePlaybook } from "../../src/playbook/playbook.ts";
 import type { PlaybookItem } from "../../src/playbook/step.ts";
 import { secret } from "../../src/shell/secret.ts";
 import { secretStdin, sh as shell } from "../../src/shell/sh.ts";
-import { command } from "../../src/steps/index.ts";
+import { command, nftablesRule } from "../../src/steps/index.ts";
 
 const fleet = inject("fleet");
 const DIR = "/var/lib/provision-cmd-test";
@@ -127,5 +130,49 @@ describe.skipIf(!fleet)("command step on a real host", () => {
     const report = await play(host, "apply", () => [command({ command: "echo 'no space left' >&2; exit 4" })]);
     expect(report.steps[0]?.status).toBe("failed");
     expect(report.steps[0]?.error).toContain("exit code 4: no space left");
+  });
+});
+
+describe.skipIf(!fleet)("nftablesRule on a real host", () => {
+  let host: TestHost;
+  beforeAll(async () => {
+    host = testHost(19);
+    await sh(host, "nft delete table inet provision_test 2>/dev/null; true");
+  });
+  afterAll(async () => {
+    if (!host) return;
+    await sh(host, "nft delete table inet provision_test 2>/dev/null; systemctl is-enabled nftables || true");
+    // SSH still answers (through our own transport) once the test's table is gone.
+    expect((await play(host, "check", () => [])).status).toBe("ok");
+  });
+
+  it("a rule in inet provision_test input: cycle, canonical match, duplicates, absent", { timeout: 120_000 }, async () => {
+    const steps = () => [
+      nftablesRule({ table: "provision_test", chain: "input", rule: "tcp dport 22 accept" }),
+      nftablesRule({ table: "provision_test", chain: "input", rule: "tcp dport {25,587} ip saddr 10.213.0.0/16 accept" }),
+    ];
+    const name = steps()[1]?.name;
+    const drift = await cycle(host, steps, "h=$(nft -a list chain inet provision_test input | sed -n 's/.*dport { 25, 587 }.* # handle \\([0-9]*\\)$/\\1/p'); nft delete rule inet provision_test input handle $h", name);
+    expect(drift.steps[1]).toMatchObject({ kind: "nftables-rule", status: "would-change", summary: "append" });
+    // Independent client: nft itself lists the rule, once, after the policy-accept base chain.
+    const listed = await sh(host, "nft list chain inet provision_test input");
+    expect(listed).toContain("type filter hook input priority filter; policy accept;");
+    expect(listed.match(/tcp dport \{ 25, 587 \} ip saddr 10\.213\.0\.0\/16 accept/g)?.length).toBe(1);
+
+    await sh(host, "nft add rule inet provision_test input tcp dport 22 accept");
+    const dup = await play(host, "check", steps);
+    expect(dup.steps[0]).toMatchObject({ status: "would-change", summary: "remove 1 duplicate" });
+    expect((await play(host, "apply", steps)).status).toBe("changed");
+    expect((await sh(host, "nft list chain inet provision_test input")).match(/tcp dport 22 accept/g)?.length).toBe(1);
+
+    const gone = () => [nftablesRule({ table: "provision_test", chain: "input", rule: "tcp dport 22 accept", state: "absent" })];
+    expect((await play(host, "check", gone)).steps[0]).toMatchObject({ status: "would-change", summary: "remove 1 copy" });
+    expect((await play(host, "apply", gone)).status).toBe("changed");
+    expect(await sh(host, "nft list chain inet provision_test input")).not.toContain("dport 22");
+    expect((await play(host, "check", gone)).status).toBe("ok");
+  });
+
+  it("a hostile rule value is refused before anything runs", () => {
+    expect(() => nftablesRule({ table: "provision_test", chain: "input", rule: "accept; flush ruleset" })).toThrow(/must be one nft rule/);
   });
 });
