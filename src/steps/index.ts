@@ -23,3 +23,4 @@ export { blockInFile } from "./block-in-file.ts";
 export { absent } from "./absent.ts";
 export { command } from "./command.ts";
 export { nftablesRule } from "./nftables-rule.ts";
+export { nftablesPersist } from "./nftables-persist.ts";
