@@ -19,7 +19,7 @@ import { definePlaybook } from "../../src/playbook/playbook.ts";
 import type { PlaybookItem } from "../../src/playbook/step.ts";
 import { secret } from "../../src/shell/secret.ts";
 import { secretStdin, sh as shell } from "../../src/shell/sh.ts";
-import { command, nftablesRule } from "../../src/steps/index.ts";
+import { command, nftablesPersist, nftablesRule } from "../../src/steps/index.ts";
 
 const fleet = inject("fleet");
 const DIR = "/var/lib/provision-cmd-test";
@@ -137,11 +137,12 @@ describe.skipIf(!fleet)("nftablesRule on a real host", () => {
   let host: TestHost;
   beforeAll(async () => {
     host = testHost(19);
-    await sh(host, "nft delete table inet provision_test 2>/dev/null; true");
+    await sh(host, "nft delete table inet provision_test 2>/dev/null; cp -p /etc/nftables.conf /root/nftables.conf.orig");
   });
   afterAll(async () => {
     if (!host) return;
-    await sh(host, "nft delete table inet provision_test 2>/dev/null; systemctl is-enabled nftables || true");
+    // Debian's own file back, the service still disabled at boot (as the base image has it).
+    await sh(host, "nft delete table inet provision_test 2>/dev/null; mv /root/nftables.conf.orig /etc/nftables.conf; systemctl disable nftables 2>/dev/null; true");
     // SSH still answers (through our own transport) once the test's table is gone.
     expect((await play(host, "check", () => [])).status).toBe("ok");
   });
@@ -170,6 +171,19 @@ describe.skipIf(!fleet)("nftablesRule on a real host", () => {
     expect((await play(host, "apply", gone)).status).toBe("changed");
     expect(await sh(host, "nft list chain inet provision_test input")).not.toContain("dport 22");
     expect((await play(host, "check", gone)).status).toBe("ok");
+  });
+
+  it("nftablesPersist: the live ruleset saved to /etc/nftables.conf, loadable, cycle", { timeout: 60_000 }, async () => {
+    await sh(host, "nft add table inet provision_test; nft add chain inet provision_test input '{ type filter hook input priority filter; policy accept; }'; nft add rule inet provision_test input tcp dport 2525 counter accept");
+    const steps = () => [nftablesPersist()];
+    const drift = await cycle(host, steps, "nft add rule inet provision_test input tcp dport 2526 accept");
+    expect(drift.steps[0]).toMatchObject({ kind: "nftables-persist", status: "would-change", summary: "update /etc/nftables.conf" });
+    // Independent: nft itself loads the saved file in a scratch netns and lists the same ruleset.
+    const live = await sh(host, "nft -s list ruleset");
+    const loaded = await sh(host, "unshare -n sh -c 'nft -f /etc/nftables.conf && nft -s list ruleset'");
+    expect(loaded).toBe(live);
+    expect(loaded).toContain("tcp dport 2526 accept");
+    expect(await sh(host, "stat -c %a /etc/nftables.conf")).toBe("755\n");
   });
 
   it("a hostile rule value is refused before anything runs", () => {
