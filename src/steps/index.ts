@@ -24,3 +24,4 @@ export { absent } from "./absent.ts";
 export { command } from "./command.ts";
 export { nftablesRule } from "./nftables-rule.ts";
 export { nftablesPersist } from "./nftables-persist.ts";
+export { ufwRule } from "./ufw-rule.ts";
