@@ -25,3 +25,4 @@ export { command } from "./command.ts";
 export { nftablesRule } from "./nftables-rule.ts";
 export { nftablesPersist } from "./nftables-persist.ts";
 export { ufwRule } from "./ufw-rule.ts";
+export { firewalldPort } from "./firewalld-port.ts";
