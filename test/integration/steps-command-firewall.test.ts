@@ -7,6 +7,8 @@
  *
  * nftablesRule on position 19: the same cycle on the live ruleset (the nftables service stays
  * disabled, as the base image has it); the table is deleted at the end and SSH checked open.
+ * Then ufwRule (ufw enabled with 22/tcp allowed, disabled and reset at the end) and firewalldPort
+ * (firewalld started, then stopped and disabled again) on the same host, SSH checked after each.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
@@ -19,7 +21,7 @@ import { definePlaybook } from "../../src/playbook/playbook.ts";
 import type { PlaybookItem } from "../../src/playbook/step.ts";
 import { secret } from "../../src/shell/secret.ts";
 import { secretStdin, sh as shell } from "../../src/shell/sh.ts";
-import { command, nftablesPersist, nftablesRule } from "../../src/steps/index.ts";
+import { command, firewalldPort, nftablesPersist, nftablesRule, ufwRule } from "../../src/steps/index.ts";
 
 const fleet = inject("fleet");
 const DIR = "/var/lib/provision-cmd-test";
@@ -188,5 +190,63 @@ describe.skipIf(!fleet)("nftablesRule on a real host", () => {
 
   it("a hostile rule value is refused before anything runs", () => {
     expect(() => nftablesRule({ table: "provision_test", chain: "input", rule: "accept; flush ruleset" })).toThrow(/must be one nft rule/);
+  });
+});
+
+describe.skipIf(!fleet)("ufwRule on a real host", () => {
+  let host: TestHost;
+  beforeAll(async () => {
+    host = testHost(19);
+    await sh(host, "ufw --force reset >/dev/null");
+  });
+  afterAll(async () => {
+    if (!host) return;
+    // ufw off and empty again (reset keeps no rules), so the host's firewall is open for SSH.
+    await sh(host, "ufw --force disable >/dev/null; ufw --force reset >/dev/null; true");
+    expect((await play(host, "check", () => [])).status).toBe("ok");
+  });
+
+  it("allow 22/tcp and 587/tcp: cycle with ufw active, SSH kept, rule loaded in iptables", { timeout: 120_000 }, async () => {
+    const steps = () => [ufwRule({ port: 22, proto: "tcp" }), ufwRule({ port: 587, proto: "tcp" })];
+    expect((await play(host, "apply", steps)).status).toBe("changed");
+    await sh(host, "ufw --force enable >/dev/null");
+    const drift = await cycle(host, steps, "ufw delete allow 587/tcp >/dev/null", "ufw allow 587/tcp");
+    expect(drift.steps[1]).toMatchObject({ kind: "ufw-rule", status: "would-change", summary: "add ufw allow 587/tcp" });
+    // Independent: ufw's own status, and the kernel's rules (iptables-save) hold the port.
+    const status = await sh(host, "ufw status");
+    expect(status).toMatch(/Status: active/);
+    expect(status).toMatch(/^587\/tcp\s+ALLOW\s+Anywhere/m);
+    expect(await sh(host, "iptables-save | grep -c -- '--dport 587 -j ACCEPT'")).not.toBe("0\n");
+    const gone = () => [ufwRule({ port: 587, proto: "tcp", state: "absent" })];
+    expect((await play(host, "apply", gone)).steps[0]).toMatchObject({ status: "changed", summary: "delete ufw allow 587/tcp" });
+    expect((await play(host, "check", gone)).status).toBe("ok");
+  });
+});
+
+describe.skipIf(!fleet)("firewalldPort on a real host", () => {
+  let host: TestHost;
+  beforeAll(() => {
+    host = testHost(19);
+  });
+  afterAll(async () => {
+    if (!host) return;
+    // Port closed again, firewalld stopped (its table gone) and disabled, SSH checked open.
+    await sh(host, "firewall-cmd --permanent --remove-port=587/tcp >/dev/null 2>&1; systemctl stop firewalld; systemctl disable firewalld 2>/dev/null; true");
+    expect((await play(host, "check", () => [])).status).toBe("ok");
+  });
+
+  it("stopped firewalld fails the read with its message; running: the cycle, permanent and runtime", { timeout: 120_000 }, async () => {
+    await sh(host, "systemctl stop firewalld");
+    const steps = () => [firewalldPort({ port: 587 })];
+    const stopped = await play(host, "check", steps);
+    expect(stopped.steps[0]?.status).toBe("failed");
+    expect(stopped.steps[0]?.error).toContain("FirewallD is not running");
+
+    await sh(host, "systemctl start firewalld && firewall-cmd --state");
+    const drift = await cycle(host, steps, "firewall-cmd --remove-port=587/tcp >/dev/null");
+    expect(drift.steps[0]).toMatchObject({ kind: "firewalld-port", status: "would-change", summary: "open 587/tcp (runtime)" });
+    // Independent: firewall-cmd's own listing, runtime and permanent.
+    expect(await sh(host, "firewall-cmd --list-ports")).toContain("587/tcp");
+    expect(await sh(host, "firewall-cmd --permanent --list-ports")).toContain("587/tcp");
   });
 });
