@@ -31,3 +31,8 @@ export { hostname } from "./hostname.ts";
 export { timezone } from "./timezone.ts";
 export { waitFor } from "./wait-for.ts";
 export { download } from "./download.ts";
+export { command } from "./command.ts";
+export { nftablesRule } from "./nftables-rule.ts";
+export { nftablesPersist } from "./nftables-persist.ts";
+export { ufwRule } from "./ufw-rule.ts";
+export { firewalldPort } from "./firewalld-port.ts";

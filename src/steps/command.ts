@@ -1,0 +1,190 @@
+/**
+ * command: the user's own shell code, run on the host when its guards say so (Ansible's `shell`
+ * with `creates`/`removes`, plus `unless`/`onlyIf` commands as Puppet's exec has them).
+ *
+ * The command is shell code and is sent AS IS (`/bin/sh -c`, which may be dash): no quoting is
+ * added to it. A value interpolated into it must be quoted by the user — build it with the `sh`
+ * template and pass the ShellCommand (a plain string is accepted too). A command (or guard) that
+ * holds a secret — a Secret through `secretStdin`, or a string holding a known secret's value —
+ * reaches the host on stdin, never in argv, and is masked in every output.
+ *
+ * Guards are the step's read, batched with every other read, so `--check` runs them (they must be
+ * reads: a guard that changes the host is the user's bug):
+ * - `creates: PATH` — nothing to do when PATH exists (`test -e`: a symlink is followed);
+ * - `removes: PATH` — nothing to do when PATH does not exist;
+ * - `unless: CMD` — nothing to do when CMD exits 0;
+ * - `onlyIf: CMD` — nothing to do when CMD exits non-zero.
+ * All given guards must allow the run. A guard command that cannot run at all (exit 126/127: not
+ * found, not executable) fails the read rather than deciding anything: a typo must not run the
+ * command, nor silently skip it. A command without any guard runs on every apply and is shown as
+ * "would run" by `--check` every time (it is never silently skipped).
+ *
+ * `become` is per host (`--become`, `ansible_become`): the transport runs every command of a host
+ * as one user, so a per-step `become` is refused with that message. `becomeUser` runs this
+ * command (and its guards) as another user with `runuser`, which needs the host's commands to run
+ * as root (login as root, or --become).
+ *
+ * Output: stdout and stderr are captured; a failing command's error carries its exit code and the
+ * last lines of stderr (masked). There is no `changedWhen` yet: the Step contract's apply cannot
+ * report "ran, changed nothing", so a run is always a change (and a guard is how to say "ok").
+ */
+import { z } from "zod";
+import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { EVERYTHING, pathResource, type Resource } from "../playbook/resources.ts";
+import { isShellCommand, joinCommands, sh, ShellCommand } from "../shell/sh.ts";
+import { containsSecret, mask } from "../shell/mask.ts";
+import { quote } from "../shell/quote.ts";
+import { CommandError } from "../transport/host-session.ts";
+import type { ExecResult } from "../transport/transport.ts";
+import { accountName, parseStepParams } from "./params.ts";
+
+/** Shell code: a string sent as is, or a ShellCommand built with `sh`. */
+const shellCode = z.union([
+  z.string().min(1, "must not be empty").refine((s) => !s.includes("\0"), "must not contain a NUL byte"),
+  z.custom<ShellCommand>((v) => isShellCommand(v), "must be a string or a ShellCommand (sh`…`)"),
+]);
+
+const guardPath = z
+  .string()
+  .startsWith("/", "must be an absolute path")
+  .refine((p) => !p.includes("\0"), "must not contain a NUL byte");
+
+const commandParams = z.strictObject({
+  command: shellCode,
+  /** What the report calls the step; default: the command's first line. */
+  name: z.string().min(1).refine((s) => !s.includes("\n"), "must be one line").optional(),
+  creates: guardPath.optional(),
+  removes: guardPath.optional(),
+  unless: shellCode.optional(),
+  onlyIf: shellCode.optional(),
+  becomeUser: accountName.optional(),
+  timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+  /** What the command may change (resources.ts); default `*`: anything. */
+  provides: z.array(z.string().min(1)).optional(),
+  /** What the guards depend on; default: the guard paths, or `*` with an unless/onlyIf command. */
+  requires: z.array(z.string().min(1)).optional(),
+  notify: z.array(z.string()).optional(),
+});
+
+export type CommandParams = z.input<typeof commandParams>;
+
+/** What the guards found; a guard not given is undefined. */
+export interface CommandGuardState {
+  createsExists?: boolean;
+  removesExists?: boolean;
+  unlessExit?: number;
+  onlyIfExit?: number;
+}
+
+const SECTION = "@provision-guard:";
+
+export function command(input: CommandParams): Step<CommandGuardState> {
+  if (typeof input === "object" && input !== null && "become" in input) {
+    throw new InvalidStepError(
+      "command: invalid parameters: become: become is per host (--become or ansible_become in the inventory): the transport runs every command of a host as one user, so one step cannot switch it. Use becomeUser to run this command as another user (needs root)",
+    );
+  }
+  const p = parseStepParams("command", commandParams, input);
+  const asUser = (code: ShellCommand) => (p.becomeUser ? runAs(p.becomeUser, code) : code);
+  const run = asUser(toCommand(p.command));
+  const unless = p.unless === undefined ? undefined : asUser(toCommand(p.unless));
+  const onlyIf = p.onlyIf === undefined ? undefined : asUser(toCommand(p.onlyIf));
+  const guarded = p.creates !== undefined || p.removes !== undefined || unless !== undefined || onlyIf !== undefined;
+  return {
+    kind: "command",
+    name: p.name ?? `command ${firstLine(toCommand(p.command).display)}`,
+    notify: p.notify,
+    provides: p.provides ?? [EVERYTHING],
+    requires: p.requires ?? defaultRequires(p.creates, p.removes, unless !== undefined || onlyIf !== undefined),
+    read: () => ({
+      command: guardCommand(p.creates, p.removes, unless, onlyIf),
+      parse: (result) => parseGuards(result, { unless: unless !== undefined, onlyIf: onlyIf !== undefined }),
+    }),
+    diff(current): Change | null {
+      if (current.createsExists === true || current.removesExists === false) return null;
+      if (current.unlessExit === 0) return null;
+      if (current.onlyIfExit !== undefined && current.onlyIfExit !== 0) return null;
+      return { summary: `run (${guarded ? whyRun(p.creates, p.removes, current) : "no guard: runs on every apply"})` };
+    },
+    async apply({ session }) {
+      const result = await session.run(run, p.timeoutSeconds ? { timeoutMs: p.timeoutSeconds * 1000 } : {});
+      if (result.exitCode !== 0) throw new CommandError(session.host, run.display, result);
+    },
+  };
+}
+
+/** A user's string is shell code as is; one holding a known secret's value goes on stdin, masked. */
+export function toCommand(code: string | ShellCommand): ShellCommand {
+  if (isShellCommand(code)) return code;
+  return new ShellCommand(code, mask(code), containsSecret(code));
+}
+
+/**
+ * `printf '%s\n' CODE | runuser -u USER -- sh -s`: the code reaches the other user's shell through
+ * a builtin's pipe, so it is in no argv (runuser's or sh's) even when it holds a secret.
+ */
+export function runAs(user: string, code: ShellCommand): ShellCommand {
+  const tail = ` | runuser -u ${quote(user)} -- sh -s`;
+  return new ShellCommand(`printf '%s\\n' ${quote(code.text)}${tail}`, `printf '%s\\n' ${quote(code.display)}${tail}`, code.hasSecret);
+}
+
+function defaultRequires(creates: string | undefined, removes: string | undefined, commandGuard: boolean): Resource[] {
+  // An unless/onlyIf command may look at anything; a path guard only at its path; no guard at nothing.
+  if (commandGuard) return [EVERYTHING];
+  return [creates, removes].flatMap((path) => (path === undefined ? [] : [pathResource(path)]));
+}
+
+/**
+ * One read: the path tests, then each guard command in its own subshell (an `exit` in it ends only
+ * that), its stdout dropped and its stderr kept for the error of a guard that could not run.
+ */
+function guardCommand(creates?: string, removes?: string, unless?: ShellCommand, onlyIf?: ShellCommand): ShellCommand {
+  const parts: ShellCommand[] = [sh`:`];
+  if (creates !== undefined) parts.push(sh`if [ -e ${creates} ]; then echo creates=1; else echo creates=0; fi`);
+  if (removes !== undefined) parts.push(sh`if [ -e ${removes} ]; then echo removes=1; else echo removes=0; fi`);
+  for (const [label, guard] of [["unless", unless], ["onlyIf", onlyIf]] as const) {
+    if (!guard) continue;
+    parts.push(sh`err=$( ( ${guard}
+) 2>&1 >/dev/null </dev/null ); echo ${`${label}=`}"$?"; echo ${SECTION + label}; printf '%s\\n' "$err" | tail -n 5; echo ${SECTION}end`);
+  }
+  return joinCommands(parts, "\n");
+}
+
+export function parseGuards(result: ExecResult, has: { unless: boolean; onlyIf: boolean }): CommandGuardState {
+  if (result.exitCode !== 0) {
+    throw new ReadFailedError(`cannot check the guards: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  }
+  const text = result.stdout.toString("utf8");
+  const state: CommandGuardState = {};
+  const flag = (key: string) => new RegExp(`^${key}=([01])$`, "m").exec(text)?.[1];
+  const created = flag("creates");
+  const removed = flag("removes");
+  if (created !== undefined) state.createsExists = created === "1";
+  if (removed !== undefined) state.removesExists = removed === "1";
+  for (const label of ["unless", "onlyIf"] as const) {
+    if (!has[label]) continue;
+    const code = new RegExp(`^${label}=(\\d+)$`, "m").exec(text)?.[1];
+    if (code === undefined) throw new ReadFailedError(`the ${label} guard printed no exit code`);
+    const exit = Number(code);
+    if (exit === 126 || exit === 127) {
+      const err = new RegExp(`^${SECTION}${label}\\n([\\s\\S]*?)${SECTION}end$`, "m").exec(text)?.[1]?.trim();
+      throw new ReadFailedError(`the ${label} guard could not run (exit ${exit}): ${mask(err || "no error output")}`);
+    }
+    state[label === "unless" ? "unlessExit" : "onlyIfExit"] = exit;
+  }
+  return state;
+}
+
+function whyRun(creates: string | undefined, removes: string | undefined, s: CommandGuardState): string {
+  const why: string[] = [];
+  if (creates !== undefined) why.push(`${creates} does not exist`);
+  if (removes !== undefined) why.push(`${removes} exists`);
+  if (s.unlessExit !== undefined) why.push(`unless exited ${s.unlessExit}`);
+  if (s.onlyIfExit !== undefined) why.push(`onlyIf exited 0`);
+  return why.join(", ");
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n")[0] ?? "";
+  return line.length > 60 || text.includes("\n") ? `${line.slice(0, 60)} …` : line;
+}

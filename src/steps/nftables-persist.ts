@@ -1,0 +1,80 @@
+/**
+ * nftablesPersist: the file the nftables service loads at boot (Debian: /etc/nftables.conf, what
+ * `nftables.service` runs `nft -f` on) holds the live ruleset, so it survives a reboot — the
+ * counterpart of iptablesPersist. The file is written whole:
+ *
+ *   #!/usr/sbin/nft -f
+ *   flush ruleset
+ *   <nft -s list ruleset>
+ *
+ * `-s` (stateless) leaves out counters, which change on every packet. The whole live ruleset is
+ * saved (on Debian 12 that includes iptables-nft's tables: they are live rules too), checked with
+ * `nft -c -f` on the temp file before it replaces the real one, written atomically. Compared
+ * modulo blank and comment lines. This step does not enable the nftables service: that is a
+ * `service` step, the user's choice (enabling it at boot applies the file, `flush ruleset` first).
+ */
+import { z } from "zod";
+import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { sh } from "../shell/sh.ts";
+import { parseFileState, readFileCommand, writeRemoteFile } from "../transport/remote-file.ts";
+import { filePath, parseStepParams } from "./params.ts";
+import { pathResource } from "../playbook/resources.ts";
+
+const nftablesPersistParams = z.strictObject({
+  path: filePath.default("/etc/nftables.conf"),
+  notify: z.array(z.string()).optional(),
+});
+
+export type NftablesPersistParams = z.input<typeof nftablesPersistParams>;
+
+export interface NftablesPersistState {
+  /** `nft -s list ruleset`, as printed. */
+  live: string;
+  /** The file's content, or null when it does not exist. */
+  saved: string | null;
+}
+
+const SECTION = "@provision-nft-persist:file";
+export const NFTABLES_HEADER = "#!/usr/sbin/nft -f\nflush ruleset\n\n";
+
+export function nftablesPersist(input: NftablesPersistParams = {}): Step<NftablesPersistState> {
+  const p = parseStepParams("nftablesPersist", nftablesPersistParams, input);
+  return {
+    kind: "nftables-persist",
+    name: `nft list ruleset → ${p.path}`,
+    notify: p.notify,
+    provides: [pathResource(p.path)],
+    // What is saved is the live ruleset: unknown in --check while an earlier rule change is pending.
+    requires: ["nftables", "iptables", pathResource(p.path)],
+    read: () => ({
+      command: sh`nft -s list ruleset || exit 3
+echo ${SECTION}; ${readFileCommand(p.path)}`,
+      parse(result) {
+        if (result.exitCode !== 0) throw new ReadFailedError(`nft list ruleset failed: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+        const out = result.stdout.toString("utf8");
+        const at = out.indexOf(`${SECTION}\n`);
+        if (at < 0) throw new ReadFailedError("unexpected output from nft list ruleset");
+        const file = parseFileState({ exitCode: 0, stdout: Buffer.from(out.slice(at + SECTION.length + 1)), stderr: Buffer.alloc(0) }, p.path);
+        return { live: out.slice(0, at), saved: file.exists ? (file.content?.toString("utf8") ?? "") : null };
+      },
+    }),
+    diff(current): Change | null {
+      const after = NFTABLES_HEADER + current.live;
+      if (current.saved !== null && normalizeNft(current.saved) === normalizeNft(after)) return null;
+      return { summary: current.saved === null ? `create ${p.path}` : `update ${p.path}`, diff: { label: p.path, before: current.saved ?? "", after } };
+    },
+    async apply({ session }, current) {
+      // What was read is what is saved: the runner reads again after any earlier apply.
+      await writeRemoteFile(session, p.path, NFTABLES_HEADER + current.live, { mode: "0755", validate: "nft -c -f %s" });
+    },
+  };
+}
+
+/** Without blank and comment lines (a saved file may carry its own), each line trimmed. */
+export function normalizeNft(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .join("\n");
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { command, type CommandParams } from "../../../src/steps/command.ts";
+import { secret } from "../../../src/shell/secret.ts";
+import { secretStdin, sh } from "../../../src/shell/sh.ts";
+import { applied, mockHost, run } from "./system-hosts.ts";
+
+/**
+ * The guard read's output as a Debian 12 test host printed it. Each was produced by sending the
+ * step's read command (`command(params).read().command.text`) to the host with
+ * `ssh root@10.213.9.10 sh -s < read.sh`; the params are next to each.
+ */
+const REAL = {
+  // { creates: "/etc/passwd", removes: "/nonexistent" }
+  createsExistsRemovesAbsent: "creates=1\nremoves=0\n",
+  // { unless: "grep -q root /etc/passwd", onlyIf: "test -e /nonexistent" }
+  unless0onlyIf1: "unless=0\n@provision-guard:unless\n\n@provision-guard:end\nonlyIf=1\n@provision-guard:onlyIf\n\n@provision-guard:end\n",
+  // { unless: "no-such-cmd --flag" }
+  unlessNotFound: "unless=127\n@provision-guard:unless\nsh: 2: no-such-cmd: not found\n@provision-guard:end\n",
+  // { becomeUser: "nobody", onlyIf: "id -un | grep -qx nobody" }
+  onlyIfAsNobody0: "onlyIf=0\n@provision-guard:onlyIf\n\n@provision-guard:end\n",
+};
+
+const guardOut = (parts: Record<string, number>) =>
+  Object.entries(parts)
+    .map(([k, v]) => (k === "creates" || k === "removes" ? `${k}=${v}\n` : `${k}=${v}\n@provision-guard:${k}\n\n@provision-guard:end\n`))
+    .join("");
+
+const RUN = "touch /var/tmp/ran";
+const cases: { title: string; params: Partial<CommandParams>; read: string; summary: string | null }[] = [
+  { title: "creates exists → ok (removes absent too)", params: { creates: "/etc/passwd", removes: "/nonexistent" }, read: REAL.createsExistsRemovesAbsent, summary: null },
+  { title: "creates missing → run", params: { creates: "/var/tmp/ran" }, read: guardOut({ creates: 0 }), summary: "run (/var/tmp/ran does not exist)" },
+  { title: "removes exists → run", params: { removes: "/etc/passwd" }, read: guardOut({ removes: 1 }), summary: "run (/etc/passwd exists)" },
+  { title: "removes missing → ok", params: { removes: "/nonexistent" }, read: guardOut({ removes: 0 }), summary: null },
+  { title: "unless 0 → ok (whatever onlyIf says)", params: { unless: "grep -q root /etc/passwd", onlyIf: "test -e /nonexistent" }, read: REAL.unless0onlyIf1, summary: null },
+  { title: "unless 1 → run", params: { unless: "grep -q nobody-here /etc/passwd" }, read: guardOut({ unless: 1 }), summary: "run (unless exited 1)" },
+  { title: "onlyIf 1 → ok", params: { onlyIf: "test -e /nonexistent" }, read: guardOut({ onlyIf: 1 }), summary: null },
+  { title: "onlyIf 0 (as nobody) → run", params: { onlyIf: "id -un | grep -qx nobody", becomeUser: "nobody" }, read: REAL.onlyIfAsNobody0, summary: "run (onlyIf exited 0)" },
+  { title: "every guard must allow: creates missing but unless 0 → ok", params: { creates: "/x", unless: "true" }, read: guardOut({ creates: 0, unless: 0 }), summary: null },
+  { title: "no guard → would run, every time", params: {}, read: "", summary: "run (no guard: runs on every apply)" },
+];
+
+describe("command", () => {
+  it.each(cases)("$title", async (c) => {
+    const params = { command: RUN, ...c.params } as CommandParams;
+    const isRead = (cmd: string) => cmd.startsWith(":\n") || cmd === ":";
+    const check = mockHost("debian12").on(isRead, { stdout: c.read });
+    const checked = await run(check, "check", () => [command(params)]);
+    expect(checked.step?.status).toBe(c.summary ? "would-change" : "ok");
+    expect(checked.step?.summary).toBe(c.summary ?? undefined);
+    expect(applied(check)).toEqual([]);
+
+    const host = mockHost("debian12").on(isRead, { stdout: c.read }).on(/touch \/var\/tmp\/ran/, { exitCode: 0 });
+    const result = await run(host, "apply", () => [command(params)]);
+    expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
+    const expected = c.params.becomeUser ? `printf '%s\\n' 'touch /var/tmp/ran' | runuser -u nobody -- sh -s` : RUN;
+    expect(applied(host)).toEqual(c.summary ? [expected] : []);
+  });
+
+  it("the read quotes paths and keeps guard code as the user wrote it", async () => {
+    const host = mockHost("debian12").on(() => true, { stdout: "creates=0\nunless=1\n" });
+    await run(host, "check", () => [command({ command: RUN, creates: "/tmp/$(touch /tmp/pwn) x", unless: "test -e /etc/x || exit 1" })]);
+    const read = host.commands.find((c) => c.batched)?.command ?? "";
+    expect(read).toContain(`if [ -e '/tmp/$(touch /tmp/pwn) x' ]; then echo creates=1`);
+    expect(read).toContain("( test -e /etc/x || exit 1\n) 2>&1 >/dev/null </dev/null");
+  });
+
+  it("a guard that cannot run (127) fails the read, naming the guard and its error", async () => {
+    const host = mockHost("debian12").on(() => true, { stdout: REAL.unlessNotFound });
+    const { step } = await run(host, "check", () => [command({ command: RUN, unless: "no-such-cmd --flag" })]);
+    expect(step?.status).toBe("failed");
+    expect(step?.error).toContain("the unless guard could not run (exit 127): sh: 2: no-such-cmd: not found");
+  });
+
+  it("a failing command fails the step with its exit code and stderr", async () => {
+    const host = mockHost("debian12").on(":", { exitCode: 0 }).on("false-cmd", { exitCode: 3, stderr: "boom: disk full\n" });
+    const { step } = await run(host, "apply", () => [command({ command: "false-cmd" })]);
+    expect(step?.status).toBe("failed");
+    expect(step?.error).toContain("exit code 3: boom: disk full");
+  });
+
+  it("a ShellCommand is sent as built: values quoted by sh", async () => {
+    const host = mockHost("debian12").on(() => true, { exitCode: 0 });
+    await run(host, "apply", () => [command({ command: sh`echo ${"it's $(id)"} >> /var/tmp/log` })]);
+    expect(applied(host)).toEqual([`echo 'it'\\''s $(id)' >> /var/tmp/log`]);
+  });
+
+  it("a secret in the command goes on stdin (never argv) and is masked in errors and names", async () => {
+    const pass = secret("S3cr3t-command-pass");
+    const host = mockHost("debian12").on(/chpasswd/, { exitCode: 1, stderr: "chpasswd: S3cr3t-command-pass rejected\n" }).on(":", { exitCode: 0 });
+    const { report, step } = await run(host, "apply", () => [command({ command: sh`${secretStdin(pass)} chpasswd` })]);
+    const sent = host.execs.filter((e) => e.stdin.toString().includes("chpasswd"));
+    expect(sent.length).toBeGreaterThan(0);
+    for (const e of sent) expect(e.command).toBe("sh -s");
+    expect(host.execs.some((e) => e.command.includes("S3cr3t"))).toBe(false);
+    expect(step?.status).toBe("failed");
+    expect(JSON.stringify(report)).not.toContain("S3cr3t-command-pass");
+    expect(step?.error).toContain("***");
+  });
+
+  it("a plain string holding a known secret's value is treated as secret too", async () => {
+    const pass = secret("another-S3cr3t-value");
+    const host = mockHost("debian12").on(() => true, { exitCode: 0 });
+    const { report } = await run(host, "apply", () => [command({ command: `echo ${pass.reveal()} | chpasswd`, name: "set password" })]);
+    expect(host.execs.some((e) => e.command.includes("another-S3cr3t"))).toBe(false);
+    expect(JSON.stringify(report)).not.toContain("another-S3cr3t-value");
+  });
+
+  it("refuses a per-step become, saying become is per host", () => {
+    expect(() => command({ command: RUN, become: true } as unknown as CommandParams)).toThrow(/become is per host.*becomeUser/);
+  });
+
+  it.each([
+    [{ command: "" }, /command: must not be empty|command/],
+    [{ command: RUN, creates: "relative/path" }, /creates: must be an absolute path/],
+    [{ command: RUN, creates: "/a\0b" }, /creates: must not contain a NUL byte/],
+    [{ command: RUN, becomeUser: "--login" }, /becomeUser: must be a user or group name/],
+    [{ command: RUN, creates: "/x", unles: "true" }, /unknown parameter "unles" — did you mean "unless"\?/],
+    [{ command: RUN, name: "two\nlines" }, /name: must be one line/],
+  ])("refuses bad input %#", (params, error) => {
+    expect(() => command(params as CommandParams)).toThrow(error);
+  });
+
+  it("declares what it depends on: guard paths, everything for a guard command, nothing without a guard", () => {
+    expect(command({ command: RUN, creates: "/x", removes: "/y" }).requires).toEqual(["path:/x", "path:/y"]);
+    expect(command({ command: RUN, onlyIf: "true" }).requires).toEqual(["*"]);
+    expect(command({ command: RUN }).requires).toEqual([]);
+    expect(command({ command: RUN }).provides).toEqual(["*"]);
+    expect(command({ command: RUN, provides: ["path:/etc/x"] }).provides).toEqual(["path:/etc/x"]);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { nftablesPersist, NFTABLES_HEADER } from "../../../src/steps/nftables-persist.ts";
+import { applied, mockHost, run } from "./system-hosts.ts";
+
+/**
+ * `nft -s list ruleset` on a Debian 12 test host after
+ * `nft add table inet filter; nft add chain inet filter input '{ type filter hook input priority filter; policy accept; }';
+ * nft add rule inet filter input tcp dport 587 counter accept` (-s: the counter without its values).
+ */
+const LIVE = "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 counter accept\n\t}\n}\n";
+/** Debian 12's own /etc/nftables.conf (`ls -l`: -rwxr-xr-x root root 243), from `cat /etc/nftables.conf`. */
+const DEBIAN_DEFAULT =
+  "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
+
+const readOut = (live: string, file: string | null) =>
+  `${live}@provision-nft-persist:file\n` + (file === null ? "provision:absent\n" : `root root 0755 regular file\n${file}`);
+
+const cases: { title: string; file: string | null; summary: string | null }[] = [
+  { title: "Debian's default file ≠ live ruleset → update", file: DEBIAN_DEFAULT, summary: "update /etc/nftables.conf" },
+  { title: "no file → create", file: null, summary: "create /etc/nftables.conf" },
+  { title: "saved already → ok", file: NFTABLES_HEADER + LIVE, summary: null },
+  { title: "saved, with other blank lines, comments and indentation → ok", file: `#!/usr/sbin/nft -f\n# saved by hand\nflush ruleset\n${LIVE.replace(/\t/g, "    ")}\n\n`, summary: null },
+];
+
+describe("nftablesPersist", () => {
+  it.each(cases)("$title", async (c) => {
+    const check = mockHost("debian12").on("nft -s list ruleset", { stdout: readOut(LIVE, c.file) });
+    const { step } = await run(check, "check", () => [nftablesPersist()]);
+    expect(step?.status).toBe(c.summary ? "would-change" : "ok");
+    expect(step?.summary).toBe(c.summary ?? undefined);
+
+    const host = mockHost("debian12").on(() => true, { exitCode: 0 }).on("nft -s list ruleset", { stdout: readOut(LIVE, c.file) });
+    const result = await run(host, "apply", () => [nftablesPersist()]);
+    expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
+    const writes = applied(host);
+    expect(writes.length).toBe(c.summary ? 1 : 0);
+    if (c.summary) {
+      // Checked by nft on the temp file before it replaces /etc/nftables.conf, mode kept 0755.
+      expect(writes[0]).toContain("nft -c -f ");
+      expect(writes[0]).toContain("0755");
+      const stdin = host.commands.find((x) => !x.batched && x.command === writes[0])?.stdin.toString() ?? "";
+      expect(stdin).toContain(NFTABLES_HEADER + LIVE);
+    }
+  });
+
+  it("a failing nft fails the read", async () => {
+    const host = mockHost("debian12").on("nft -s list ruleset", { exitCode: 3, stderr: "sh: 1: nft: not found\n" });
+    const { step } = await run(host, "check", () => [nftablesPersist()]);
+    expect(step?.status).toBe("failed");
+    expect(step?.error).toContain("nft: not found");
+  });
+
+  it("depends on the live rules: nftables and iptables(-nft) resources", () => {
+    expect(nftablesPersist().requires).toEqual(["nftables", "iptables", "path:/etc/nftables.conf"]);
+    expect(() => nftablesPersist({ path: "relative" })).toThrow(/path: must be an absolute path/);
+  });
+});
