@@ -7,6 +7,7 @@ import type { ExecResult } from "../transport/transport.ts";
 import type { HostSession } from "../transport/host-session.ts";
 import type { Facts } from "../facts/facts.ts";
 import type { Resource } from "./resources.ts";
+import type { StepOutput } from "../report/events.ts";
 
 /** How a step reads its current state: a remote command and a pure parser of its result. */
 export interface RemoteRead<S> {
@@ -60,6 +61,12 @@ export interface Step<S = unknown> {
   apply?(context: ApplyContext, current: S, change: Change): Promise<void>;
   /** Handlers to notify when this step changes something. */
   readonly notify?: readonly string[];
+  /**
+   * Values the user needs from this step once it has read (or made) its state — the DKIM record
+   * to publish, say. Called when the step's result is recorded; undefined or empty when there is
+   * nothing to tell yet (in --check on a host where the key does not exist).
+   */
+  outputs?(): readonly StepOutput[] | undefined;
   /** For `--tags` / `--skip-tags` (set with `tagged()`, see tags.ts). */
   readonly tags?: readonly string[];
   /**

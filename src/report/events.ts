@@ -17,6 +17,14 @@ export interface StepReport {
   diff?: string;
   error?: string;
   durationMs: number;
+  /** Values the user needs from this step (a DNS record to publish), as the host has them now. */
+  outputs?: StepOutput[];
+}
+
+/** A value a step reports for the user to act on: `DNS TXT sel1._domainkey.example.org` → the record. */
+export interface StepOutput {
+  label: string;
+  value: string;
 }
 
 export interface HandlerReport {

@@ -43,6 +43,7 @@ export class TerminalReporter {
         this.#stopSpinner(event.host);
         this.#line(formatStep(event.host, event.step));
         if (this.options.showDiff && event.step.diff) this.#line(indent(event.step.diff));
+        for (const output of event.step.outputs ?? []) this.#line(`${event.host}:   → ${output.label}: ${output.value}`);
         break;
       case "handler-end":
         this.#line(
@@ -81,6 +82,13 @@ export class TerminalReporter {
       this.#line(`  total: ${reports.length} hosts — ${[...byStatus].map(([status, n]) => `${n} ${status}`).join(", ")}`);
     }
     if (fleet?.stopped) this.#line(`rollout stopped: ${fleet.stopped}`);
+    // What the user must do by hand (publish a DNS record), gathered where it will be read.
+    const outputs = reports.flatMap((r) => r.steps.flatMap((s) => (s.outputs ?? []).map((o) => `  ${r.host}: ${o.label}: ${o.value}`)));
+    if (outputs.length > 0) {
+      this.#line("");
+      this.#line("to publish:");
+      for (const line of outputs) this.#line(line);
+    }
   }
 
   #spinner(host: string): Ora {

@@ -446,9 +446,12 @@ class HostRun {
     this.#record({ ...run.base, ...shown, durationMs: Date.now() - run.started, status: "failed", error: mask(error) });
   }
 
-  #record(step: StepReport): void {
-    this.steps.push(step);
-    this.emit({ type: "step-end", host: this.host, step });
+  #record(report: StepReport): void {
+    const step = this.#items[report.index];
+    const outputs = step && !isFlushHandlers(step) && report.status !== "skipped" ? step.outputs?.() : undefined;
+    const recorded = outputs?.length ? { ...report, outputs: outputs.map((o) => ({ label: mask(o.label), value: mask(o.value) })) } : report;
+    this.steps.push(recorded);
+    this.emit({ type: "step-end", host: this.host, step: recorded });
   }
 
   #recordHandler(handler: HandlerReport): void {

@@ -59,4 +59,21 @@ describe("dkimKey (reads captured on Debian 12)", () => {
     expect(() => dkimKey({ domain: "example.test", selector: "a b" })).toThrow(/selector: must be a DNS label/);
     expect(() => dkimKey({ domain: "x", selector: "s" })).toThrow(/domain: must be a domain name/);
   });
+
+  it("reports the record to publish as a step output (report, JSON, terminal), not a log line; nothing before the key exists", async () => {
+    const { TerminalReporter } = await import("../../../src/report/terminal-reporter.ts");
+    const { jsonReport } = await import("../../../src/report/json-report.ts");
+    const { CaptureStream } = await import("../../support/capture-stream.ts");
+    const generated = await runWith(read("fresh"), "apply");
+    const record = { label: "DNS TXT sel1._domainkey.example.test", value: "v=DKIM1; k=rsa; p=MIIBnewkey" };
+    expect(generated.step.outputs).toEqual([record]);
+    expect(JSON.parse(jsonReport({ playbook: "p", mode: "apply", exitCode: 0, result: "changed", hosts: [generated.report] })).hosts[0].steps[0].outputs).toEqual([record]);
+    const stream = new CaptureStream();
+    const terminal = new TerminalReporter({ stream: stream as never, showDiff: false });
+    terminal.summary([generated.report]);
+    expect(stream.text).toContain(`to publish:\n  ${generated.report.host}: DNS TXT sel1._domainkey.example.test: v=DKIM1; k=rsa; p=MIIBnewkey\n`);
+    // In --check on a host without the key there is nothing to publish yet (the summary says what will be).
+    const fresh = await runWith(read("fresh"));
+    expect(fresh.step.outputs).toBeUndefined();
+  });
 });
