@@ -24,6 +24,7 @@ import { expandHostRange } from "./host-range.ts";
 import { splitHostPort } from "./host-port.ts";
 import { InventoryError, located } from "./inventory.ts";
 import type { InventoryBuilder } from "./inventory-builder.ts";
+import { isUnsafeVarKey } from "../playbook/vars.ts";
 
 type SectionKind = "hosts" | "children" | "vars";
 
@@ -98,7 +99,10 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
       const rawEq = token.raw.indexOf("=");
       const rawValue = token.raw.slice(rawEq + 1);
       const value = token.text.slice(eq + 1);
-      vars[token.text.slice(0, eq)] = /^["']/.test(rawValue) ? value : scalar(value);
+      const key = token.text.slice(0, eq);
+      // `vars["__proto__"] = "x"` would be silently ignored (or set the prototype): say so instead.
+      if (isUnsafeVarKey(key)) return fail(lineNo, `the key ${JSON.stringify(key)} is not allowed in vars`);
+      vars[key] = /^["']/.test(rawValue) ? value : scalar(value);
     }
     let names: string[];
     try {

@@ -6,6 +6,7 @@
 import type { VaultKeyring } from "../vault/index.ts";
 import { liftConnectionVars } from "./connection-vars.ts";
 import { InventoryError, type Inventory, type InventoryGroup, type InventoryHost } from "./inventory.ts";
+import { isUnsafeVarKey } from "../playbook/vars.ts";
 
 interface DraftHost {
   name: string;
@@ -71,6 +72,7 @@ export class InventoryBuilder {
 
   /** Declare a host (and, with `group`, its membership). Vars merge over earlier ones, key by key. */
   host(name: string, group?: string, vars: Record<string, unknown> = {}, origin?: VarsOrigin): void {
+    this.#refuseUnsafeKeys(vars, origin, `host ${name}`);
     let host = this.#hosts.get(name);
     if (!host) {
       host = { name, vars: {}, origins: {} };
@@ -84,6 +86,20 @@ export class InventoryBuilder {
     }
   }
 
+  /**
+   * A `__proto__` key (YAML keeps it as an own key) would become the prototype of the merged vars
+   * in Object.assign: refused where it was written, at any depth.
+   */
+  #refuseUnsafeKeys(vars: Record<string, unknown>, origin: VarsOrigin | undefined, whose: string, depth = 0): void {
+    if (depth > 100) return;
+    for (const key of Object.keys(vars)) {
+      const where = typeof origin === "string" ? origin : (origin?.[key] ?? this.source);
+      if (isUnsafeVarKey(key)) throw new InventoryError(`${where}: ${whose}: the key ${JSON.stringify(key)} is not allowed in vars`);
+      const value = vars[key];
+      if (typeof value === "object" && value !== null) this.#refuseUnsafeKeys(value as Record<string, unknown>, typeof origin === "string" ? origin : where, whose, depth + 1);
+    }
+  }
+
   child(parent: string, child: string): void {
     if (child === "all") throw new InventoryError(`${this.source}: group "all" cannot be a child of "${parent}"`);
     this.group(child);
@@ -93,6 +109,7 @@ export class InventoryBuilder {
   }
 
   groupVars(name: string, vars: Record<string, unknown>, origin?: VarsOrigin): void {
+    this.#refuseUnsafeKeys(vars, origin, `group ${name}`);
     const group = this.group(name);
     Object.assign(group.vars, vars);
     recordOrigins(group.origins, vars, origin ?? this.source);

@@ -90,6 +90,11 @@ function checkKey(key: string, where: string): void {
   if (UNSAFE_KEYS.has(key)) throw new VarsError(`${where}: the key ${JSON.stringify(key)} is not allowed in vars`);
 }
 
+/** `__proto__`, `constructor`, `prototype`: keys that would reach an object's prototype when merged. */
+export function isUnsafeVarKey(key: string): boolean {
+  return UNSAFE_KEYS.has(key);
+}
+
 /** Every key of a parsed vars document, at any depth. */
 function checkKeys(value: unknown, where: string, depth = 0): void {
   if (typeof value !== "object" || value === null || depth > 100) return;

@@ -167,3 +167,13 @@ describe("host ranges", () => {
     expect(expandHostRange("plain.example.com")).toEqual(["plain.example.com"]);
   });
 });
+
+describe("prototype keys in inventory vars (issue 11, 16)", () => {
+  it("are refused where they were written, never merged into every host's vars", () => {
+    expect(iniError("web1 __proto__=x\n")).toMatch(/^inventory\/hosts\.ini:1: the key "__proto__" is not allowed in vars/);
+    expect(iniError("[web]\nweb1\n[web:vars]\n__proto__={\"polluted\": true}\n")).toMatch(/inventory\/hosts\.ini:4: group web: the key "__proto__" is not allowed in vars/);
+    const yaml = new InventoryBuilder("inv.yml");
+    expect(() => addInventoryText(yaml, "inv.yml", "all:\n  hosts:\n    web1:\n      nested:\n        __proto__: { polluted: true }\n")).toThrow(/the key "__proto__" is not allowed in vars/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
