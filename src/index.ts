@@ -18,3 +18,4 @@ export type { Facts } from "./facts/facts.ts";
 export { z } from "zod";
 export * from "./steps/index.ts";
 export { tagged, type StepSelection } from "./playbook/tags.ts";
+export { fact, type CustomFact } from "./facts/custom-facts.ts";

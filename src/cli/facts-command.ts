@@ -27,9 +27,13 @@ import {
 } from "./options.ts";
 import { selectedHosts } from "./selected-hosts.ts";
 import { watchCommands } from "./verbose.ts";
+import { gatherFacts } from "../facts/custom-facts.ts";
+import { loadPlaybook } from "../playbook/load-playbook.ts";
 
 export interface FactsArgs extends SelectionArgs, ConnectionArgs {
   json: boolean;
+  /** A playbook whose custom facts (`facts: { name: fact(...) }`) are gathered too. */
+  playbook?: string;
 }
 
 /** A named set of facts: one command and a pure parser of its output. */
@@ -47,19 +51,29 @@ Gathers the facts playbooks get (OS family, distro and version, package and serv
 architecture, distro paths) from every selected host, in one round trip per host.
 
 ${SELECTION_USAGE}
-  --json                   one JSON document: { hosts: { NAME: { builtin: {...} } }, errors }
+  --playbook FILE          also the playbook's custom facts (its \`facts: { name: fact(…) }\`),
+                           gathered in the same round trip as a run gathers them
+  --json                   one JSON document: { hosts: { NAME: { builtin: {...}, custom: {...} } }, errors }
 ${CONNECTION_USAGE}
 
 examples:
   provision facts --host vps1
-  provision facts -i inventory/hosts.ini --group all --json | jq '.hosts[].builtin.version'`;
+  provision facts -i inventory/hosts.ini --group all --json | jq '.hosts[].builtin.version'
+  provision facts --host vps1 --playbook site.ts`;
 
-const FACTS_OPTIONS = { ...SELECTION_OPTIONS, ...CONNECTION_OPTIONS, ...HELP_OPTION, json: { type: "boolean", default: false } } as const;
+const FACTS_OPTIONS = {
+  ...SELECTION_OPTIONS,
+  ...CONNECTION_OPTIONS,
+  ...HELP_OPTION,
+  json: { type: "boolean", default: false },
+  playbook: { type: "string" },
+} as const;
 
 export function parseFactsArgs(argv: readonly string[]): FactsArgs {
   const { values, positionals } = parseVerbArgs("facts", argv, FACTS_OPTIONS);
   if (positionals.length > 0) throw new UsageError(`unexpected arguments: ${positionals.join(" ")}`, "facts");
-  return { ...parseSelection("facts", values), ...parseConnection("facts", values), json: values.json === true };
+  const playbook = typeof values.playbook === "string" && values.playbook !== "" ? { playbook: values.playbook } : {};
+  return { ...parseSelection("facts", values), ...parseConnection("facts", values), json: values.json === true, ...playbook };
 }
 
 type HostFacts = Record<string, unknown>;
@@ -70,10 +84,17 @@ export async function factsCommandRun(
   connect?: Connector,
 ): Promise<number> {
   const { hosts } = await selectedHosts(args, io.stderr);
+  const custom = args.playbook === undefined ? undefined : ((await loadPlaybook(args.playbook)).facts ?? {});
   const stopWatching = watchCommands(args.verbosity, io.stderr);
   let outcomes: HostOutcome<HostFacts>[];
   try {
     outcomes = await eachHost(hosts, args, async (session) => {
+      if (custom) {
+        // One round trip, exactly as a run gathers them (src/facts/custom-facts.ts).
+        const gather = gatherFacts(custom);
+        const { custom: values, ...builtin } = gather.parse(await session.run(gather.command));
+        return { builtin, custom: values };
+      }
       const facts: HostFacts = {};
       for (const source of FACT_SOURCES) facts[source.name] = source.parse(await session.run(source.command));
       return facts;
@@ -106,12 +127,15 @@ const COLUMNS: [string, (f: Facts) => string][] = [
 
 /** One line per host, aligned columns; an unreachable host's line says why instead. */
 export function factsTable(outcomes: readonly HostOutcome<HostFacts>[]): string {
-  const header = ["host", ...COLUMNS.map(([name]) => name)];
-  const rows = outcomes.flatMap((o) => (o.status === "ok" ? [[o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts))]] : []));
+  // A playbook's custom facts: one column each, the value as JSON.
+  const customNames = [...new Set(outcomes.flatMap((o) => (o.status === "ok" ? Object.keys((o.value.custom as Record<string, unknown> | undefined) ?? {}) : [])))];
+  const customCells = (f: HostFacts) => customNames.map((name) => JSON.stringify((f.custom as Record<string, unknown> | undefined)?.[name]) ?? "");
+  const header = ["host", ...COLUMNS.map(([name]) => name), ...customNames];
+  const rows = outcomes.flatMap((o) => (o.status === "ok" ? [[o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts)), ...customCells(o.value)]] : []));
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? "").length)));
   const lines = outcomes.map((o) => {
     if (o.status !== "ok") return `${o.host.padEnd(widths[0] ?? 0)}  ${o.status}: ${o.error}`;
-    return align([o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts))], widths);
+    return align([o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts)), ...customCells(o.value)], widths);
   });
   return `${[align(header, widths), ...lines].join("\n")}\n`;
 }

@@ -6,14 +6,14 @@
  * is read, diffed or applied.
  */
 import type { InventoryHost } from "../inventory/inventory.ts";
-import { factsCommand, parseFacts } from "../facts/facts.ts";
-import type { Playbook, PlaybookContext } from "../playbook/playbook.ts";
+import type { Playbook } from "../playbook/playbook.ts";
 import { isFlushHandlers } from "../playbook/step.ts";
 import { inShard } from "../run/shard.ts";
 import { mask, maskDeep } from "../shell/mask.ts";
 import type { RunArgs } from "./args.ts";
 import { eachHost, type Connector, type HostOutcome } from "./each-host.ts";
 import { EXIT_ERROR, EXIT_OK } from "./exit-code.ts";
+import { gatherFacts } from "../facts/custom-facts.ts";
 
 type Io = { stdout: { write(text: string): unknown }; stderr: { write(text: string): unknown } };
 
@@ -47,8 +47,10 @@ export async function listSteps(
   const vars = new Map(hosts.map((h) => [h.host.name, h.vars]));
   const mine = hosts.map((h) => h.host).filter((host) => inShard(host.name, args.shard));
   const outcomes = await eachHost(mine, args, async (session, host) => {
-    const facts = parseFacts(await session.run(factsCommand));
-    const context: PlaybookContext<unknown> = {
+    // The same facts a run gathers: the built-in ones and the playbook's custom facts.
+    const gather = gatherFacts(playbook.facts ?? {});
+    const facts = gather.parse(await session.run(gather.command));
+    const context = {
       vars: vars.get(host.name),
       facts,
       host: { name: host.name, address: session.transport.address ?? host.address ?? host.name },

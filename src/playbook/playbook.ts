@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { Facts } from "../facts/facts.ts";
+import type { CustomFacts, CustomFactValues } from "../facts/custom-facts.ts";
 import type { Handler, PlaybookItem } from "./step.ts";
 
 export interface HostInfo {
@@ -18,25 +19,28 @@ export interface HostInfo {
   address: string;
 }
 
-export interface PlaybookContext<V> {
+export interface PlaybookContext<V, F = Record<never, never>> {
   vars: V;
-  facts: Facts;
+  /** The built-in facts, and the playbook's own under `custom` (see src/facts/custom-facts.ts). */
+  facts: Facts & { custom: CustomFactValues<F> };
   host: HostInfo;
 }
 
-export interface PlaybookDefinition<S extends z.ZodType> {
+export interface PlaybookDefinition<S extends z.ZodType, F extends CustomFacts = Record<never, never>> {
   name: string;
   description?: string;
   vars: S;
-  steps(context: PlaybookContext<z.output<S>>): PlaybookItem[];
-  handlers?(context: PlaybookContext<z.output<S>>): Record<string, Handler>;
+  /** Custom facts, gathered with the built-in ones (one round trip): `fact({ command, parse })`. */
+  facts?: F;
+  steps(context: PlaybookContext<z.output<S>, F>): PlaybookItem[];
+  handlers?(context: PlaybookContext<z.output<S>, F>): Record<string, Handler>;
 }
 
-export interface Playbook<S extends z.ZodType = z.ZodType> extends PlaybookDefinition<S> {
+export interface Playbook<S extends z.ZodType = z.ZodType, F extends CustomFacts = CustomFacts> extends PlaybookDefinition<S, F> {
   readonly kind: "provision-playbook";
 }
 
-export function definePlaybook<S extends z.ZodType>(definition: PlaybookDefinition<S>): Playbook<S> {
+export function definePlaybook<S extends z.ZodType, F extends CustomFacts = Record<never, never>>(definition: PlaybookDefinition<S, F>): Playbook<S, F> {
   return { ...definition, kind: "provision-playbook" };
 }
 

@@ -21,8 +21,8 @@
 import { mask } from "../shell/mask.ts";
 import { HostSession } from "../transport/host-session.ts";
 import { TransportError, type ExecResult, type Transport } from "../transport/transport.ts";
-import { factsCommand, parseFacts, type Facts } from "../facts/facts.ts";
-import type { Playbook, HostInfo, PlaybookContext } from "../playbook/playbook.ts";
+import type { Facts } from "../facts/facts.ts";
+import type { Playbook, HostInfo } from "../playbook/playbook.ts";
 import { InvalidStepError, isFlushHandlers, type ApplyContext, type Change, type Handler, type PlaybookItem, type Step } from "../playbook/step.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { showChange } from "../report/show-change.ts";
@@ -33,6 +33,7 @@ import { asError, firstLine, ReadCache, type ReadOutcome } from "./read-cache.ts
 import { HandlerLedger } from "./handler-ledger.ts";
 import { PendingChanges } from "./pending-changes.ts";
 import { selectionSkip, startAtIndex, type StepSelection } from "../playbook/tags.ts";
+import { gatherFacts } from "../facts/custom-facts.ts";
 
 /** Why a handler runs that no step of this run notified. */
 const OWED_REASON = "owed by an earlier run that did not finish";
@@ -101,7 +102,7 @@ class HostRun {
   /** Check mode: what apply would have changed by now. */
   readonly #pending = new PendingChanges();
   #failed = false;
-  #facts!: Facts;
+  #facts!: Facts & { custom: Record<string, unknown> };
   /** Set while this run holds the host lock (apply mode only). */
   #lock: LockOwner | undefined;
   #hostError: string | undefined;
@@ -144,7 +145,7 @@ class HostRun {
     this.#facts = await this.#gatherFacts();
     // The address the transport really connected to (ssh config HostName, inventory address).
     const host = { ...this.options.host, address: this.session.transport.address ?? this.options.host.address };
-    const context: PlaybookContext<unknown> = { vars: this.options.vars, facts: this.#facts, host };
+    const context = { vars: this.options.vars, facts: this.#facts, host };
     this.#items = this.options.playbook.steps(context as never);
     this.#reads.setItems(this.#items);
     const startAt = this.options.selection?.startAt;
@@ -177,9 +178,11 @@ class HostRun {
     return "ok";
   }
 
-  async #gatherFacts(): Promise<Facts> {
+  /** The built-in facts and the playbook's custom ones, in one round trip. */
+  async #gatherFacts(): Promise<Facts & { custom: Record<string, unknown> }> {
     this.#factsRoundTrips += 1;
-    return parseFacts(await this.session.run(factsCommand));
+    const gather = gatherFacts(this.options.playbook.facts ?? {});
+    return gather.parse(await this.session.run(gather.command));
   }
 
   /** Every notify target must name a handler: a typo is an error before anything is changed. */

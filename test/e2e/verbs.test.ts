@@ -226,3 +226,28 @@ describe("--help on every verb", () => {
     expect(typo.stderr).toContain('unknown command "facst" (did you mean "facts"?)');
   });
 });
+
+describe("provision facts --playbook (custom facts)", () => {
+  it("gathers the playbook's custom facts beside the built-in ones, as a table and as JSON", async () => {
+    const site = join(dir, "facts-site.ts");
+    await writeFile(
+      site,
+      `import { definePlaybook, fact, sh, z } from ${JSON.stringify(join(REPO, "src/index.ts"))};
+export default definePlaybook({
+  name: "facts-site",
+  vars: z.object({}),
+  facts: { answer: fact({ command: sh\`echo 42\`, parse: (r) => Number(r.stdout.toString()) }) },
+  steps: () => [],
+});
+`,
+    );
+    const json = await provision(["facts", "--host", "localhost", "--playbook", site, "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    const document = JSON.parse(json.stdout);
+    expect(document.hosts.localhost.custom).toEqual({ answer: 42 });
+    expect(document.hosts.localhost.builtin.osFamily).toMatch(/debian|rhel|unknown/);
+    const table = await provision(["facts", "--host", "localhost", "--playbook", site]);
+    expect(table.stdout).toMatch(/^host\s+hostname\s+.*\sanswer$/m);
+    expect(table.stdout).toMatch(/^localhost\s+.*\s42$/m);
+  });
+});
