@@ -7,9 +7,6 @@
 const RANGE = /\[([^\]:]*):([^\]:]*)(?::([^\]:]*))?\]/;
 const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-export function hasRange(pattern: string): boolean {
-  return RANGE.test(pattern);
-}
 
 export function expandHostRange(pattern: string): string[] {
   const match = RANGE.exec(pattern);

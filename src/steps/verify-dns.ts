@@ -1,5 +1,5 @@
 /**
- * verify.dns: a read-only step that checks a mail domain's DNS — the A record of the mail host,
+ * verifyDns: a read-only step that checks a mail domain's DNS — the A record of the mail host,
  * the domain's MX, its SPF policy — from the controller (node:dns, a LocalRead). DNS lives at the
  * registrar, not on the host, so a problem is reported with **the record to add**, in zone-file
  * form, ready to paste: `example.org. IN MX 10 mail.example.org.`
@@ -93,7 +93,7 @@ export interface DnsState {
 }
 
 export function verifyDns(input: VerifyDnsParams): Step<DnsState> {
-  const params = parseStepParams("verify.dns", verifyDnsParams, input);
+  const params = parseStepParams("verifyDns", verifyDnsParams, input);
   const what = [
     params.a && `A ${params.a.name}`,
     params.aaaa && `AAAA ${params.aaaa.name}`,
@@ -106,7 +106,7 @@ export function verifyDns(input: VerifyDnsParams): Step<DnsState> {
     .filter(Boolean)
     .join(", ");
   return {
-    kind: "verify.dns",
+    kind: "verify-dns",
     name: `verify dns ${what}${params.resolver ? ` (@${params.resolver})` : ""}`,
     // Records live at the registrar, asked of this machine's resolver: no step on the host changes
     // them. A resolver given by address may be the host itself (a DNS server it runs): then it

@@ -1,5 +1,5 @@
 /**
- * verify.smtp: a read-only step that checks a mail server the way a client sees it — each port
+ * verifySmtp: a read-only step that checks a mail server the way a client sees it — each port
  * accepts a connection, greets with 220, answers EHLO with 250, (optionally) hides its software
  * and version in the banner, offers the expected AUTH mechanisms, and (optionally) accepts an
  * AUTH CRAM-MD5 login of a configured user with 235. It has no `apply`: in --check a problem is
@@ -141,7 +141,7 @@ interface Login extends SmtpLogin {
 }
 
 export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
-  const params = parseStepParams("verify.smtp", verifySmtpParams, input);
+  const params = parseStepParams("verifySmtp", verifySmtpParams, input);
   const logins: Login[] = (params.login ?? []).map((l) => ({
     user: l.realm ? `${l.user}@${l.realm}` : l.user,
     password: l.password,
@@ -164,7 +164,7 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
   };
 
   return {
-    kind: "verify.smtp",
+    kind: "verify-smtp",
     name: `verify smtp ${params.host}:${params.ports.join(",")}${params.from === "host" ? " (from the host)" : ""}`,
     // What a client sees depends on everything the playbook changes (packages, main.cf, master.cf,
     // the firewall, a restart): unknown in --check while any of it is pending.

@@ -140,7 +140,7 @@ describe("an ~/.ssh/config alias (the design card: provision run playbooks/mail.
 
     const run = await provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--vars-file", varsFile, "--json"], { env });
     const report = parseReport(run).hosts[0];
-    const verify = report?.steps.find((step) => step.kind === "verify.smtp" || step.name.startsWith("verify smtp"));
+    const verify = report?.steps.find((step) => step.kind === "verify-smtp" || step.name.startsWith("verify smtp"));
     const trouble = JSON.stringify(report?.steps.filter((s) => s.status !== "ok" && s.status !== "changed")) + run.stderr;
     expect(verify, trouble).toBeDefined();
     // The check targets the HostName (before the fix: "verify smtp vps1:25,587", then "cannot resolve vps1").

@@ -1,5 +1,5 @@
 /**
- * The SMTP probe run ON the host (verify.smtp `from: "host"`), without installing anything. A POSIX
+ * The SMTP probe run ON the host (verifySmtp `from: "host"`), without installing anything. A POSIX
  * shell has no sockets, so the probe uses what a host usually has:
  *   1. python3 (Debian's postfix hosts often have it; Ansible needs it): socket module, every recv
  *      bounded by the remaining time of the port's budget;

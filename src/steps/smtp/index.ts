@@ -1,4 +1,4 @@
-/** A small SMTP client: reusable by playbooks' integration tests and by the verify.smtp step. */
+/** A small SMTP client: reusable by playbooks' integration tests and by the verifySmtp step. */
 export { SmtpConnection, SmtpError, type SmtpConnectOptions, type SmtpErrorKind, type TlsClientOptions, type TlsSession } from "./connection.ts";
 export { parseReplyLine, parseReplies, formatReply, type SmtpReply, type ReplyLine } from "./reply.ts";
 export { parseEhlo, type EhloInfo } from "./ehlo.ts";

@@ -1,5 +1,5 @@
 /**
- * verify.dns records for a mail server that receivers trust: DKIM (the host's public key at
+ * verifyDns records for a mail server that receivers trust: DKIM (the host's public key at
  * <selector>._domainkey), DMARC, forward-confirmed reverse DNS (PTR), AAAA — against the test DNS
  * server on 127.0.0.1; every drift names the record to add with its exact value.
  */
@@ -53,7 +53,7 @@ async function check(p: VerifyDnsParams) {
   return (await runOn(debianHost(), playbook, "check")).report.steps[0]!;
 }
 
-describe("verify.dns: DKIM, DMARC, PTR, AAAA", () => {
+describe("verifyDns: DKIM, DMARC, PTR, AAAA", () => {
   it("all right (a chunked 2048-bit key, DMARC tags, PTR, an AAAA written another way) → ok", async () => {
     const server = await dns(GOOD);
     const step = await check(params(server.address));

@@ -45,11 +45,11 @@ async function runBoth(params: VerifyDnsParams) {
   return { check: check.report, apply: apply.report };
 }
 
-describe("verify.dns against a DNS server on loopback", () => {
+describe("verifyDns against a DNS server on loopback", () => {
   it("is ok when A, MX and SPF are right (other TXT records ignored)", async () => {
     const server = await dns(GOOD);
     const { check, apply } = await runBoth(wanted(server.address));
-    expect(check.steps[0]).toMatchObject({ kind: "verify.dns", status: "ok" });
+    expect(check.steps[0]).toMatchObject({ kind: "verify-dns", status: "ok" });
     expect(apply.status).toBe("ok");
     expect(server.queries).toEqual(expect.arrayContaining(["A mail.example.org", "MX example.org", "TXT example.org"]));
   });
@@ -153,7 +153,7 @@ describe("verify.dns against a DNS server on loopback", () => {
   });
 });
 
-describe("verify.dns helpers and parameters", () => {
+describe("verifyDns helpers and parameters", () => {
   it("normalises SPF policies term by term, keeping order", () => {
     expect(sameSpf("v=spf1 mx -all", "V=SPF1  +mx   -ALL ")).toBe(true);
     expect(sameSpf("v=spf1 mx -all", "v=spf1 -all mx")).toBe(false);

@@ -105,7 +105,7 @@ describe("probeSmtp (the reusable client)", () => {
   });
 });
 
-describe("verify.smtp through the runner", () => {
+describe("verifySmtp through the runner", () => {
   it("is ok when every port greets without a version, offers the mechanisms and accepts the login", async () => {
     const s25 = await fake();
     const s587 = await fake();
@@ -119,7 +119,7 @@ describe("verify.smtp through the runner", () => {
     });
     for (const { report } of [check, apply]) {
       expect(report.status).toBe("ok");
-      expect(report.steps[0]).toMatchObject({ kind: "verify.smtp", status: "ok" });
+      expect(report.steps[0]).toMatchObject({ kind: "verify-smtp", status: "ok" });
     }
     expect(s587.authenticated).toEqual([USER, USER]);
     expect(s25.authenticated).toEqual([]);
@@ -226,7 +226,7 @@ describe("verify.smtp through the runner", () => {
   });
 });
 
-describe("verify.smtp from the host", () => {
+describe("verifySmtp from the host", () => {
   const local = new LocalTransport("local");
 
   it.each(["python3", "bash"] as const)("probes banner and EHLO with %s", async (use) => {
