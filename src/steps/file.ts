@@ -93,11 +93,16 @@ function whyNoTextDiff(current: FileState, desiredIsUtf8: boolean): string {
   return !desiredIsUtf8 || (current.content && !isUtf8(current.content)) ? "binary" : "too large to diff";
 }
 
+/** chown/chmod carrying out a metadata plan. */
+export function metadataPlanCommand(path: string, plan: MetadataPlan): ShellCommand {
+  return metadataCommand(path, plan.owner, plan.group, plan.mode);
+}
+
 export function normalizeMode(mode: string): string {
   return mode.padStart(4, "0");
 }
 
-/** chown/chmod of an existing path (used by `file` and `ownerMode`). */
+/** chown/chmod of an existing path (used by `file` and `ownerMode`); empty when nothing is given. */
 export function metadataCommand(path: string, owner?: string, group?: string, mode?: string): ShellCommand {
   const commands: ShellCommand[] = [];
   if (owner || group) commands.push(sh`chown -- ${`${owner ?? ""}${group ? `:${group}` : ""}`} ${path}`);
@@ -105,13 +110,15 @@ export function metadataCommand(path: string, owner?: string, group?: string, mo
   return joinCommands(commands, " && ");
 }
 
+/** The owner, group and mode a step is to set: only those that differ (diff decides, apply runs it). */
+export interface MetadataPlan {
+  owner?: string;
+  group?: string;
+  mode?: string;
+}
+
 /** Only the owner, group and mode that differ from what the host has (an absent path: all given). */
-export function differingMetadata(
-  current: FileState,
-  owner?: string,
-  group?: string,
-  mode?: string,
-): { owner?: string; group?: string; mode?: string } {
+export function differingMetadata(current: FileState, owner?: string, group?: string, mode?: string): MetadataPlan {
   return {
     ...(owner && current.owner !== owner ? { owner } : {}),
     ...(group && current.group !== group ? { group } : {}),
@@ -121,7 +128,11 @@ export function differingMetadata(
 
 /** "owner root → postfix", "mode 0644 → 0640": what a metadata change would do, for summaries. */
 export function metadataChanges(current: FileState, owner?: string, group?: string, mode?: string): string[] {
-  const differs = differingMetadata(current, owner, group, mode);
+  return describeMetadataPlan(current, differingMetadata(current, owner, group, mode));
+}
+
+/** The summary parts of a metadata plan, against what the host has now. */
+export function describeMetadataPlan(current: FileState, differs: MetadataPlan): string[] {
   return [
     ...(differs.owner ? [`owner ${current.owner} → ${differs.owner}`] : []),
     ...(differs.group ? [`group ${current.group} → ${differs.group}`] : []),
