@@ -34,6 +34,13 @@ const fileParams = z.strictObject({
 
 export type FileParams = z.input<typeof fileParams>;
 
+/** Write the whole file atomically (content differs or no file: it sets all metadata given), or only fix metadata. */
+export type FilePlan = { action: "write" } | { action: "metadata"; metadata: MetadataPlan };
+
+export interface FileChange extends Change {
+  plan: FilePlan;
+}
+
 export function file(input: FileParams): Step<FileState> {
   const params = parseStepParams("file", fileParams, input);
   const desired = Buffer.isBuffer(params.content) ? params.content : Buffer.from(params.content);
@@ -56,30 +63,31 @@ export function file(input: FileParams): Step<FileState> {
     provides: [pathResource(params.path)],
     requires: [pathResource(params.path)],
     read: () => ({ command: readFileCommand(params.path, { contentLimit }), parse: (result) => parseFileState(result, params.path) }),
-    diff(current): Change | null {
+    diff(current): FileChange | null {
       if (current.exists && current.type !== "regular file") {
         throw new Error(`${params.path} exists and is a ${current.type}, not a regular file`);
       }
       const contentDiffers = !current.exists || !sameContent(current);
       const textDiff = contentDiffers && desiredIsText && !current.digest && (!current.content || isUtf8(current.content));
       const contentPart = textDiff ? "content" : `content (${whyNoTextDiff(current, desiredIsUtf8)}, ${currentSize(current)} bytes → ${desired.length} bytes)`;
+      const metadata = differingMetadata(current, params.owner, params.group, mode);
       const parts = current.exists
-        ? [...(contentDiffers ? [contentPart] : []), ...metadataChanges(current, params.owner, params.group, mode)]
+        ? [...(contentDiffers ? [contentPart] : []), ...describeMetadataPlan(current, metadata)]
         : [`create${describeMetadata(params.owner, params.group, mode)}`];
       if (parts.length === 0) return null;
       return {
         summary: parts.join(", "),
         ...(textDiff ? { diff: { label: params.path, before: current.content?.toString("utf8") ?? "", after: desired.toString("utf8") } } : {}),
+        plan: contentDiffers ? { action: "write" } : { action: "metadata", metadata },
       };
     },
-    async apply({ session }, current) {
-      if (!current.exists || !sameContent(current)) {
+    async apply({ session }, _current, change: FileChange) {
+      if (change.plan.action === "write") {
         const write = fileWrite(params.path, desired, { ...params, mode });
         await session.check(write.command, { stdin: write.stdin });
         return;
       }
-      const differs = differingMetadata(current, params.owner, params.group, mode);
-      await session.check(metadataCommand(params.path, differs.owner, differs.group, differs.mode));
+      await session.check(metadataPlanCommand(params.path, change.plan.metadata));
     },
   };
 }
