@@ -34,6 +34,13 @@ const fileParams = z.strictObject({
 
 export type FileParams = z.input<typeof fileParams>;
 
+/** Write the whole file atomically (content differs or no file: it sets all metadata given), or only fix metadata. */
+export type FilePlan = { action: "write" } | { action: "metadata"; metadata: MetadataPlan };
+
+export interface FileChange extends Change {
+  plan: FilePlan;
+}
+
 export function file(input: FileParams): Step<FileState> {
   const params = parseStepParams("file", fileParams, input);
   const desired = Buffer.isBuffer(params.content) ? params.content : Buffer.from(params.content);
@@ -56,30 +63,31 @@ export function file(input: FileParams): Step<FileState> {
     provides: [pathResource(params.path)],
     requires: [pathResource(params.path)],
     read: () => ({ command: readFileCommand(params.path, { contentLimit }), parse: (result) => parseFileState(result, params.path) }),
-    diff(current): Change | null {
+    diff(current): FileChange | null {
       if (current.exists && current.type !== "regular file") {
         throw new Error(`${params.path} exists and is a ${current.type}, not a regular file`);
       }
       const contentDiffers = !current.exists || !sameContent(current);
       const textDiff = contentDiffers && desiredIsText && !current.digest && (!current.content || isUtf8(current.content));
       const contentPart = textDiff ? "content" : `content (${whyNoTextDiff(current, desiredIsUtf8)}, ${currentSize(current)} bytes → ${desired.length} bytes)`;
+      const metadata = differingMetadata(current, params.owner, params.group, mode);
       const parts = current.exists
-        ? [...(contentDiffers ? [contentPart] : []), ...metadataChanges(current, params.owner, params.group, mode)]
+        ? [...(contentDiffers ? [contentPart] : []), ...describeMetadataPlan(current, metadata)]
         : [`create${describeMetadata(params.owner, params.group, mode)}`];
       if (parts.length === 0) return null;
       return {
         summary: parts.join(", "),
         ...(textDiff ? { diff: { label: params.path, before: current.content?.toString("utf8") ?? "", after: desired.toString("utf8") } } : {}),
+        plan: contentDiffers ? { action: "write" } : { action: "metadata", metadata },
       };
     },
-    async apply({ session }, current) {
-      if (!current.exists || !sameContent(current)) {
+    async apply({ session }, _current, change: FileChange) {
+      if (change.plan.action === "write") {
         const write = fileWrite(params.path, desired, { ...params, mode });
         await session.check(write.command, { stdin: write.stdin });
         return;
       }
-      const differs = differingMetadata(current, params.owner, params.group, mode);
-      await session.check(metadataCommand(params.path, differs.owner, differs.group, differs.mode));
+      await session.check(metadataPlanCommand(params.path, change.plan.metadata));
     },
   };
 }
@@ -93,11 +101,16 @@ function whyNoTextDiff(current: FileState, desiredIsUtf8: boolean): string {
   return !desiredIsUtf8 || (current.content && !isUtf8(current.content)) ? "binary" : "too large to diff";
 }
 
+/** chown/chmod carrying out a metadata plan. */
+export function metadataPlanCommand(path: string, plan: MetadataPlan): ShellCommand {
+  return metadataCommand(path, plan.owner, plan.group, plan.mode);
+}
+
 export function normalizeMode(mode: string): string {
   return mode.padStart(4, "0");
 }
 
-/** chown/chmod of an existing path (used by `file` and `ownerMode`). */
+/** chown/chmod of an existing path (used by `file` and `ownerMode`); empty when nothing is given. */
 export function metadataCommand(path: string, owner?: string, group?: string, mode?: string): ShellCommand {
   const commands: ShellCommand[] = [];
   if (owner || group) commands.push(sh`chown -- ${`${owner ?? ""}${group ? `:${group}` : ""}`} ${path}`);
@@ -105,13 +118,15 @@ export function metadataCommand(path: string, owner?: string, group?: string, mo
   return joinCommands(commands, " && ");
 }
 
+/** The owner, group and mode a step is to set: only those that differ (diff decides, apply runs it). */
+export interface MetadataPlan {
+  owner?: string;
+  group?: string;
+  mode?: string;
+}
+
 /** Only the owner, group and mode that differ from what the host has (an absent path: all given). */
-export function differingMetadata(
-  current: FileState,
-  owner?: string,
-  group?: string,
-  mode?: string,
-): { owner?: string; group?: string; mode?: string } {
+export function differingMetadata(current: FileState, owner?: string, group?: string, mode?: string): MetadataPlan {
   return {
     ...(owner && current.owner !== owner ? { owner } : {}),
     ...(group && current.group !== group ? { group } : {}),
@@ -121,7 +136,11 @@ export function differingMetadata(
 
 /** "owner root → postfix", "mode 0644 → 0640": what a metadata change would do, for summaries. */
 export function metadataChanges(current: FileState, owner?: string, group?: string, mode?: string): string[] {
-  const differs = differingMetadata(current, owner, group, mode);
+  return describeMetadataPlan(current, differingMetadata(current, owner, group, mode));
+}
+
+/** The summary parts of a metadata plan, against what the host has now. */
+export function describeMetadataPlan(current: FileState, differs: MetadataPlan): string[] {
   return [
     ...(differs.owner ? [`owner ${current.owner} → ${differs.owner}`] : []),
     ...(differs.group ? [`group ${current.group} → ${differs.group}`] : []),

@@ -17,7 +17,7 @@
 import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, writeRemoteFile, type FileState } from "../transport/remote-file.ts";
-import { metadataCommand, normalizeMode } from "./file.ts";
+import { differingMetadata, metadataPlanCommand, normalizeMode, type MetadataPlan } from "./file.ts";
 import { accountName, filePath, parseStepParams } from "./params.ts";
 import { shortenMasked } from "../shell/mask.ts";
 import { decodeFileText } from "./file-text.ts";
@@ -119,6 +119,13 @@ interface TextFileOptions {
   notify?: string[] | undefined;
 }
 
+/** Write the edited bytes (atomically, with all metadata given), or only fix the metadata that differs. */
+export type TextEditPlan = { action: "write"; bytes: Buffer } | { action: "metadata"; metadata: MetadataPlan };
+
+export interface TextEditChange extends Change {
+  plan: TextEditPlan;
+}
+
 /**
  * A step that edits a text file as a whole: read it (batched), compute the new text with a pure
  * `edit`, diff text and owner/group/mode, write atomically. Shared by `line` and `configKeys`.
@@ -148,32 +155,31 @@ export function textEditStep(
     provides: [pathResource(options.path)],
     requires: [pathResource(options.path)],
     read: () => ({ command: readFileCommand(options.path), parse: (result) => parseFileState(result, options.path) }),
-    diff(current): Change | null {
+    diff(current): TextEditChange | null {
       const text = planned(current);
       if (!text) return null;
-      const parts: string[] = [];
-      if (!current.exists) parts.push("create");
-      else if (text.after !== text.before) parts.push("content");
-      if (current.exists) {
-        if (options.owner && current.owner !== options.owner) parts.push(`owner ${current.owner ?? "-"} → ${options.owner}`);
-        if (options.group && current.group !== options.group) parts.push(`group ${current.group ?? "-"} → ${options.group}`);
-        if (mode && current.mode !== mode) parts.push(`mode ${current.mode} → ${mode}`);
-      }
-      if (parts.length === 0) return null;
       const contentChanges = !current.exists || text.after !== text.before;
+      const metadata: MetadataPlan = current.exists ? differingMetadata(current, options.owner, options.group, mode) : {};
+      const parts = [
+        ...(!current.exists ? ["create"] : contentChanges ? ["content"] : []),
+        ...(metadata.owner ? [`owner ${current.owner ?? "-"} → ${metadata.owner}`] : []),
+        ...(metadata.group ? [`group ${current.group ?? "-"} → ${metadata.group}`] : []),
+        ...(metadata.mode ? [`mode ${current.mode} → ${metadata.mode}`] : []),
+      ];
+      if (parts.length === 0) return null;
       return {
         summary: parts.join(", "),
         ...(contentChanges ? { diff: { label: options.path, before: text.before, after: text.after } } : {}),
+        plan: contentChanges ? { action: "write", bytes: text.bytes() } : { action: "metadata", metadata },
       };
     },
-    async apply({ session }, current) {
-      const text = planned(current);
-      if (!text) return;
-      if (!current.exists || text.after !== text.before) {
-        await writeRemoteFile(session, options.path, text.bytes(), { owner: options.owner, group: options.group, mode });
+    async apply({ session }, _current, change: TextEditChange) {
+      if (change.plan.action === "write") {
+        await writeRemoteFile(session, options.path, change.plan.bytes, { owner: options.owner, group: options.group, mode });
         return;
       }
-      await session.check(metadataCommand(options.path, options.owner, options.group, mode));
+      // Only what differs, as the summary says (this used to chown and chmod every field given).
+      await session.check(metadataPlanCommand(options.path, change.plan.metadata));
     },
   };
 }

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
-import { differingMetadata, metadataChanges, metadataCommand, normalizeMode } from "./file.ts";
+import { describeMetadataPlan, differingMetadata, metadataPlanCommand, normalizeMode, type MetadataPlan } from "./file.ts";
 import { accountName, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
@@ -22,6 +22,11 @@ const ownerModeParams = z
   .refine((p) => p.owner || p.group || p.mode, { message: "give at least one of owner, group, mode" });
 
 export type OwnerModeParams = z.input<typeof ownerModeParams>;
+
+export interface OwnerModeChange extends Change {
+  /** Only what differs: a chown on a file already owned right would still bump its ctime. */
+  plan: MetadataPlan;
+}
 
 export function ownerMode(input: OwnerModeParams): Step<FileState> {
   const params = parseStepParams("ownerMode", ownerModeParams, input);
@@ -40,14 +45,13 @@ export function ownerMode(input: OwnerModeParams): Step<FileState> {
         return state;
       },
     }),
-    diff(current): Change | null {
-      const parts = metadataChanges(current, params.owner, params.group, mode);
-      return parts.length ? { summary: parts.join(", ") } : null;
+    diff(current): OwnerModeChange | null {
+      const plan = differingMetadata(current, params.owner, params.group, mode);
+      const parts = describeMetadataPlan(current, plan);
+      return parts.length ? { summary: parts.join(", "), plan } : null;
     },
-    async apply({ session }, current) {
-      // Only what differs: a chown on a file already owned right would still bump its ctime.
-      const differs = differingMetadata(current, params.owner, params.group, mode);
-      await session.check(metadataCommand(params.path, differs.owner, differs.group, differs.mode));
+    async apply({ session }, _current, change: OwnerModeChange) {
+      await session.check(metadataPlanCommand(params.path, change.plan));
     },
   };
 }

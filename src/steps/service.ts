@@ -38,6 +38,19 @@ export interface ServiceState {
 
 type Manager = Facts["serviceManager"];
 
+/** What diff decided: each action at most once; unmask is systemd-only (SysV has no masking). */
+export interface ServicePlan {
+  unmask: boolean;
+  enable: boolean;
+  disable: boolean;
+  start: boolean;
+  stop: boolean;
+}
+
+export interface ServiceChange extends Change {
+  plan: ServicePlan;
+}
+
 export function service(facts: Pick<Facts, "serviceManager">, input: ServiceParams): Step<ServiceState> {
   const p = parseStepParams("service", serviceParams, input);
   return {
@@ -49,39 +62,45 @@ export function service(facts: Pick<Facts, "serviceManager">, input: ServicePara
     requires: [`service:${p.name}`, ...UNIT_DIRS.map(pathTree)],
     // Checked at read time, so an unknown manager is this step's error, not the playbook's.
     read: () => (requireManager(facts.serviceManager) === "systemd" ? systemdRead(p.name) : sysvRead(p.name)),
-    diff(current): Change | null {
-      const parts: string[] = [];
-      if (p.state === "running" && !current.running) parts.push("start");
-      if (p.state === "stopped" && current.running) parts.push("stop");
-      if (p.enabled === true && current.enabled === false) parts.push("enable");
-      if (p.enabled === false && current.enabled === true) parts.push("disable");
-      return parts.length ? { summary: parts.join(", ") } : null;
+    diff(current): ServiceChange | null {
+      const plan: ServicePlan = {
+        // systemd only: a masked unit cannot be enabled or started until it is unmasked.
+        unmask: current.masked && ((p.enabled === true && current.enabled === false) || p.state === "running"),
+        enable: p.enabled === true && current.enabled === false,
+        disable: p.enabled === false && current.enabled === true,
+        start: p.state === "running" && !current.running,
+        stop: p.state === "stopped" && current.running,
+      };
+      const parts = (["start", "stop", "enable", "disable"] as const).filter((action) => plan[action]);
+      return parts.length ? { summary: parts.join(", "), plan } : null;
     },
-    async apply({ session }, current) {
-      const commands: ShellCommand[] = [];
-      const n = p.name;
-      const manager = requireManager(facts.serviceManager);
-      const enable = p.enabled === true && current.enabled === false;
-      const disable = p.enabled === false && current.enabled === true;
-      if (manager === "systemd") {
-        if (current.masked && (enable || p.state === "running")) commands.push(sh`systemctl unmask -- ${n}`);
-        if (enable) commands.push(sh`systemctl enable -- ${n}`);
-        if (disable) commands.push(sh`systemctl disable -- ${n}`);
-        if (p.state === "running" && !current.running) commands.push(sh`systemctl start -- ${n}`);
-        if (p.state === "stopped" && current.running) commands.push(sh`systemctl stop -- ${n}`);
-      } else {
-        if (enable) {
-          commands.push(sh`if command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} on; else update-rc.d ${n} defaults >/dev/null && update-rc.d ${n} enable; fi`);
-        }
-        if (disable) {
-          commands.push(sh`if command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} off; else update-rc.d ${n} disable; fi`);
-        }
-        if (p.state === "running" && !current.running) commands.push(sh`service ${n} start`);
-        if (p.state === "stopped" && current.running) commands.push(sh`service ${n} stop`);
-      }
+    async apply({ session }, _current, change: ServiceChange) {
+      const commands = serviceCommands(requireManager(facts.serviceManager), p.name, change.plan);
       if (commands.length) await session.check(joinCommands(commands, " && "));
     },
   };
+}
+
+/** The commands that carry out a plan, in the order they must run (unmask, then enable, then start). */
+function serviceCommands(manager: "systemd" | "sysv", n: string, plan: ServicePlan): ShellCommand[] {
+  const commands: ShellCommand[] = [];
+  if (manager === "systemd") {
+    if (plan.unmask) commands.push(sh`systemctl unmask -- ${n}`);
+    if (plan.enable) commands.push(sh`systemctl enable -- ${n}`);
+    if (plan.disable) commands.push(sh`systemctl disable -- ${n}`);
+    if (plan.start) commands.push(sh`systemctl start -- ${n}`);
+    if (plan.stop) commands.push(sh`systemctl stop -- ${n}`);
+    return commands;
+  }
+  if (plan.enable) {
+    commands.push(sh`if command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} on; else update-rc.d ${n} defaults >/dev/null && update-rc.d ${n} enable; fi`);
+  }
+  if (plan.disable) {
+    commands.push(sh`if command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} off; else update-rc.d ${n} disable; fi`);
+  }
+  if (plan.start) commands.push(sh`service ${n} start`);
+  if (plan.stop) commands.push(sh`service ${n} stop`);
+  return commands;
 }
 
 function requireManager(manager: Manager): "systemd" | "sysv" {

@@ -36,7 +36,7 @@ describe("file: binary and large content", () => {
   it("a small binary file is binary too (not UTF-8): no text diff of garbage", () => {
     const step = file({ path: "/srv/b", content: Buffer.from([0xff, 0xfe, 0]) });
     const change = step.diff(parseFileState(ok("root root 0644 regular file\nold text\n"), "/srv/b"));
-    expect(change).toEqual({ summary: "content (binary, 9 bytes → 3 bytes)" });
+    expect(change).toEqual({ summary: "content (binary, 9 bytes → 3 bytes)", plan: { action: "write" } });
   });
 
   it("a host file over the limit is never sent back, even when the desired content is small text", () => {
@@ -54,7 +54,7 @@ describe("file: binary and large content", () => {
   it("small text still gets its text diff", () => {
     const step = file({ path: "/etc/motd", content: "new\n" });
     const change = step.diff(parseFileState(ok("root root 0644 regular file\nold\n"), "/etc/motd"));
-    expect(change).toEqual({ summary: "content", diff: { label: "/etc/motd", before: "old\n", after: "new\n" } });
+    expect(change).toEqual({ summary: "content", diff: { label: "/etc/motd", before: "old\n", after: "new\n" }, plan: { action: "write" } });
   });
 
   it("the digest read works on a real shell: content up to the limit, a digest above it", async () => {

@@ -104,6 +104,15 @@ describe("line: through the runner", () => {
     expect(host.commands.at(-1)?.command).toBe("chmod -- 0600 /etc/ssh/sshd_config");
   });
 
+  it("only the metadata that differs is set (owner already right: no chown)", async () => {
+    const host = mockHost().file(PATH, sshd, { owner: "root", mode: "0644" });
+    host.on(/^chmod -- /, {});
+    const steps = () => [line({ path: PATH, line: "UsePAM yes", owner: "root", mode: "0600" })];
+    const report = await runSteps(host, steps, "apply");
+    expect(report.steps[0]?.summary).toBe("mode 0644 → 0600");
+    expect(host.commands.at(-1)?.command).toBe("chmod -- 0600 /etc/ssh/sshd_config");
+  });
+
   it("state absent on a missing file is converged", async () => {
     const report = await runSteps(mockHost(), () => [line({ path: PATH, line: "x", state: "absent" })], "check");
     expect(report.status).toBe("ok");
