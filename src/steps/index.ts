@@ -37,3 +37,4 @@ export { nftablesPersist } from "./nftables-persist.ts";
 export { ufwRule } from "./ufw-rule.ts";
 export { firewalldPort } from "./firewalld-port.ts";
 export { copy } from "./copy.ts";
+export { aptRepository } from "./apt-repository.ts";
