@@ -36,3 +36,5 @@ export { nftablesRule } from "./nftables-rule.ts";
 export { nftablesPersist } from "./nftables-persist.ts";
 export { ufwRule } from "./ufw-rule.ts";
 export { firewalldPort } from "./firewalld-port.ts";
+export { copy } from "./copy.ts";
+export { aptRepository } from "./apt-repository.ts";
