@@ -176,6 +176,17 @@ export function pipedFileWrite(path: string, sha256: string, options: WriteOptio
 ${checkSum(sh`${sha256}`)}`);
 }
 
+/**
+ * The temp file (0600 under umask 077) takes the replaced file's owner, and the mode asked for —
+ * set directly, never the old mode first: a new private key must not be world-readable for a
+ * moment because the file it replaces was (or because a new file defaults to 0644).
+ */
+function keepOwnerAndMode(mode: string | undefined): ShellCommand {
+  if (mode) return sh`if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; fi
+chmod -- ${mode} "$tmp"`;
+  return sh`${raw(`if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; chmod -- "$(stat -c %a -- "$path")" "$tmp"; else chmod 0644 "$tmp"; fi`)}`;
+}
+
 /** Compare the temp file's sha256 with `expected` (a shell word); exit 4 when it differs or cannot be computed. */
 function checkSum(expected: ShellCommand): ShellCommand {
   const fail = raw(`exit ${WRITE_UNVERIFIED_EXIT}`);
@@ -202,9 +213,8 @@ rm -f "$dir"/${stem}.* 2>/dev/null || true
 tmp=$(mktemp "$dir"/${stem}.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
 ${receive}
-if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; chmod -- "$(stat -c %a -- "$path")" "$tmp"; else chmod 0644 "$tmp"; fi
+${keepOwnerAndMode(options.mode)}
 ${ownership ? sh`chown -- ${ownership} "$tmp"` : raw(":")}
-${options.mode ? sh`chmod -- ${options.mode} "$tmp"` : raw(":")}
 ${validate}
 ${options.backup ? raw(`if [ -e "$path" ]; then cp -p -- "$path" "$path.$(date +%Y%m%d%H%M%S).bak"; fi`) : raw(":")}
 mv -f -- "$tmp" "$path"

@@ -8,7 +8,7 @@
  * (issue 11, defects 1, 5, 12)
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -204,5 +204,23 @@ touch -- ${cutName}.complete`;
     expect(result.exitCode).not.toBe(0);
     expect(existsSync(first), "a complete first line ran").toBe(false);
     expect(existsSync(cutName), "the cut last line ran").toBe(false);
+  });
+});
+
+describe("the mode of a replaced file", () => {
+  it("is the mode asked for at once: a new key is never world-readable, not even for a moment", () => {
+    const command = fileWrite("/etc/ssl/private/mail.key", "key", { mode: "0600" }).command.text;
+    // The old file's mode is never copied onto the temp file when a mode is given, nor 0644 for a new one.
+    expect(command).not.toContain('chmod -- "$(stat -c %a -- "$path")" "$tmp"');
+    expect(command).not.toContain('chmod 0644 "$tmp"');
+    expect(command).toMatch(/^chmod -- '?0600'? "\$tmp"$/m);
+  });
+
+  it("a world-readable file replaced with mode 0600 gets 0600 (and keeps its owner)", async () => {
+    const path = join(dir, "was-public.key");
+    writeFileSync(path, "old\n", { mode: 0o644 });
+    await writeRemoteFile(new HostSession(new LocalTransport()), path, "new key\n", { mode: "0600" });
+    expect(readFileSync(path, "utf8")).toBe("new key\n");
+    expect((statSync(path).mode & 0o777).toString(8)).toBe("600");
   });
 });
