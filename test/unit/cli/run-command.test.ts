@@ -6,25 +6,15 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRunArgs } from "../../../src/cli/args.ts";
 import { runCommand } from "../../../src/cli/run-command.ts";
 import { shardOf } from "../../../src/run/shard.ts";
-import { CaptureStream } from "../../support/capture-stream.ts";
+import { runInProcess } from "../../support/run-in-process.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");
 let dir: string;
 let playbook: string;
 
-async function provision(argv: string[]): Promise<{ code: number; stdout: string; stderr: string; error?: Error }> {
-  const stdout = new CaptureStream();
-  const stderr = new CaptureStream();
-  try {
-    const code = await runCommand(parseRunArgs(argv), { stdout: stdout as never, stderr: stderr as never });
-    return { code, stdout: stdout.text, stderr: stderr.text };
-  } catch (error) {
-    return { code: 1, stdout: stdout.text, stderr: stderr.text, error: error as Error };
-  }
-}
+const provision = runInProcess;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "provision-run-command-"));
