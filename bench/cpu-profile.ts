@@ -35,7 +35,10 @@ export function summarise(profile: Profile, top = 25): string {
   });
   const total = (profile.endTime - profile.startTime) / 1000;
   const rows = [...self].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return [`profile span ${total.toFixed(0)} ms (self time by place, ms):`, ...rows.map(([k, ms]) => `${ms.toFixed(0).padStart(7)}  ${k}`)].join("\n");
+  return [
+    `profile span ${total.toFixed(0)} ms (self time by place, ms):`,
+    ...rows.map(([k, ms]) => `${ms.toFixed(0).padStart(7)}  ${k}`),
+  ].join("\n");
 }
 
 function bucket(url: string, fn: string): string {

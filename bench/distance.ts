@@ -23,7 +23,9 @@ export async function atDistance(fleet: TestFleet, rttMs: number, dir: string): 
   const proxies: LatencyProxy[] = [];
   try {
     for (const host of fleet.hosts) {
-      proxies.push(await startLatencyProxy({ target: { host: host.address, port: host.port }, oneWayDelayMs: rttMs / 2, lifetimeMs: 20 * 60_000 }));
+      proxies.push(
+        await startLatencyProxy({ target: { host: host.address, port: host.port }, oneWayDelayMs: rttMs / 2, lifetimeMs: 20 * 60_000 }),
+      );
     }
   } catch (error) {
     await Promise.all(proxies.map((p) => p.close()));

@@ -8,10 +8,14 @@ import ssh2 from "ssh2";
 const [keyPath, knownHostsPath, user, ...addresses] = process.argv.slice(2);
 const privateKey = fs.readFileSync(keyPath);
 const known = new Map(
-  fs.readFileSync(knownHostsPath, "utf8").split("\n").filter(Boolean).map((line) => {
-    const [hosts, , key] = line.split(" ");
-    return [hosts, Buffer.from(key, "base64")];
-  }),
+  fs
+    .readFileSync(knownHostsPath, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [hosts, , key] = line.split(" ");
+      return [hosts, Buffer.from(key, "base64")];
+    }),
 );
 
 function once(target) {

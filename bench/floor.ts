@@ -13,11 +13,32 @@ export const FLOORS: FloorKind[] = ["floor-ssh2", "floor-openssh"];
 
 export function floorCommand(kind: FloorKind, fleet: TestFleet, hosts: TestHost[]): string[] {
   if (kind === "floor-ssh2") {
-    return [process.execPath, path.join(REPO, "bench/floor-ssh2.mjs"), fleet.privateKeyPath, fleet.knownHostsPath, "root", ...hosts.map(hostArg)];
+    return [
+      process.execPath,
+      path.join(REPO, "bench/floor-ssh2.mjs"),
+      fleet.privateKeyPath,
+      fleet.knownHostsPath,
+      "root",
+      ...hosts.map(hostArg),
+    ];
   }
   const ssh = [
-    "ssh", "-n", "-i", fleet.privateKeyPath, "-o", `UserKnownHostsFile=${fleet.knownHostsPath}`, "-o", "StrictHostKeyChecking=yes",
-    "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none", "-F", "/dev/null",
+    "ssh",
+    "-n",
+    "-i",
+    fleet.privateKeyPath,
+    "-o",
+    `UserKnownHostsFile=${fleet.knownHostsPath}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ControlMaster=no",
+    "-o",
+    "ControlPath=none",
+    "-F",
+    "/dev/null",
   ].join(" ");
   // One shell starts them all and fails if any failed.
   const script = `pids=; while [ $# -gt 0 ]; do ${ssh} -p "$2" "root@$1" true & pids="$pids $!"; shift 2; done; rc=0; for p in $pids; do wait "$p" || rc=1; done; exit $rc`;

@@ -45,7 +45,8 @@ function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number): void {
 
 export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
   const listenHost = options.listenHost ?? "127.0.0.1";
-  if (!/^127\.\d+\.\d+\.\d+$/.test(listenHost)) throw new Error(`latency proxy: listen on a loopback address (127.0.0.0/8), not ${listenHost}`);
+  if (!/^127\.\d+\.\d+\.\d+$/.test(listenHost))
+    throw new Error(`latency proxy: listen on a loopback address (127.0.0.0/8), not ${listenHost}`);
   if (!(options.oneWayDelayMs >= 0 && options.oneWayDelayMs <= 10_000)) throw new Error("latency proxy: oneWayDelayMs must be 0–10000");
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
@@ -83,7 +84,10 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
  * through it to a local echo server, the median minus the same without it. Bounded: at most
  * `rounds` (≤ 200) exchanges and 30 s.
  */
-export async function measureAddedRtt(oneWayDelayMs: number, rounds = 20): Promise<{ medianMs: number; directMs: number; addedMs: number }> {
+export async function measureAddedRtt(
+  oneWayDelayMs: number,
+  rounds = 20,
+): Promise<{ medianMs: number; directMs: number; addedMs: number }> {
   if (rounds < 1 || rounds > 200) throw new Error("rounds: 1–200");
   const echo = net.createServer((socket) => socket.pipe(socket));
   await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", () => resolve()));

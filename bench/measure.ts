@@ -55,7 +55,11 @@ export async function measure(
   clearTimeout(timer);
   await killTree(dir);
   const stat = new Map(
-    fs.readFileSync(path.join(dir, "cpu.stat"), "utf8").trim().split("\n").map((l) => l.split(" ") as [string, string]),
+    fs
+      .readFileSync(path.join(dir, "cpu.stat"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ") as [string, string]),
   );
   fs.rmdirSync(dir);
   return {

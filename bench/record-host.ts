@@ -20,10 +20,29 @@ import type { ExecOptions, Transport } from "../src/transport/transport.ts";
 import { batchMarker, firstLine, type RecordedExec, type Recording } from "./simulated-transport.ts";
 
 const { values } = parseArgs({
-  options: { host: { type: "string" }, "known-hosts": { type: "string" }, identity: { type: "string" }, "vars-file": { type: "string" }, out: { type: "string" } },
+  options: {
+    host: { type: "string" },
+    "known-hosts": { type: "string" },
+    identity: { type: "string" },
+    "vars-file": { type: "string" },
+    out: { type: "string" },
+  },
 });
 const host = values.host ?? "";
-const args = parseRunArgs(["playbooks/mail.ts", "--host", host, "--user", "root", "--identity", values.identity ?? "", "--known-hosts", values["known-hosts"] ?? "", "--ssh-config", "/dev/null", "--check"]);
+const args = parseRunArgs([
+  "playbooks/mail.ts",
+  "--host",
+  host,
+  "--user",
+  "root",
+  "--identity",
+  values.identity ?? "",
+  "--known-hosts",
+  values["known-hosts"] ?? "",
+  "--ssh-config",
+  "/dev/null",
+  "--check",
+]);
 const playbook = await loadPlaybook("playbooks/mail.ts");
 const vars = validateVars(playbook, await readVarsFile(values["vars-file"] ?? ""), host);
 const execs: RecordedExec[] = [];
@@ -35,14 +54,27 @@ function recording(inner: Transport): Transport {
       const started = performance.now();
       const result = await inner.exec(command, options);
       const marker = batchMarker(options?.stdin);
-      execs.push({ head: firstLine(command), ...(marker ? { marker } : {}), exitCode: result.exitCode, stdout: result.stdout.toString("base64"), stderr: result.stderr.toString("base64"), hostMs: Math.round((performance.now() - started) * 10) / 10 });
+      execs.push({
+        head: firstLine(command),
+        ...(marker ? { marker } : {}),
+        exitCode: result.exitCode,
+        stdout: result.stdout.toString("base64"),
+        stderr: result.stderr.toString("base64"),
+        hostMs: Math.round((performance.now() - started) * 10) / 10,
+      });
       return result;
     },
     close: () => inner.close(),
   };
 }
 
-const report = await runHost({ playbook, vars, host: { name: host, address: host }, connect: async () => recording(await connectSshHost(host, args)), mode: "check" });
+const report = await runHost({
+  playbook,
+  vars,
+  host: { name: host, address: host },
+  connect: async () => recording(await connectSshHost(host, args)),
+  mode: "check",
+});
 const bad = report.steps.filter((s) => s.status !== "ok");
 if (report.status !== "ok" || bad.length) {
   console.error(`not a converged check: ${report.status}; ${bad.map((s) => `${s.name}: ${s.status}`).join("; ")}`);

@@ -45,27 +45,31 @@ export function renderTable(samples: readonly Sample[]): string {
   ];
   const hostCounts = [...new Set(samples.map((s) => s.hosts))].sort((a, b) => a - b);
   const rtts = [...new Set(samples.map((s) => s.rttMs ?? 0))].sort((a, b) => a - b);
-  for (const hosts of hostCounts) for (const rtt of rtts) {
-    for (const scenario of SCENARIOS) {
-      const p = pick(hosts, rtt, "provision", scenario);
-      const a = pick(hosts, rtt, "ansible", scenario);
-      if (p.length + a.length === 0) continue;
-      lines.push(
-        `| ${hosts} | ${rtt} ms | ${LABEL[scenario]} | ${seconds(wall(p))} | ${seconds(wall(a))} | ${ratio(wall(a), wall(p))} | ${seconds(cpu(p), false)} | ${seconds(cpu(a), false)} | ${p.length ? `${distinct(p, "roundTrips")} (${distinct(p, "readRoundTrips")})` : "—"} | ${distinct(p, "connections")} / ${distinct(a, "connections")} |`,
-      );
+  for (const hosts of hostCounts)
+    for (const rtt of rtts) {
+      for (const scenario of SCENARIOS) {
+        const p = pick(hosts, rtt, "provision", scenario);
+        const a = pick(hosts, rtt, "ansible", scenario);
+        if (p.length + a.length === 0) continue;
+        lines.push(
+          `| ${hosts} | ${rtt} ms | ${LABEL[scenario]} | ${seconds(wall(p))} | ${seconds(wall(a))} | ${ratio(wall(a), wall(p))} | ${seconds(cpu(p), false)} | ${seconds(cpu(a), false)} | ${p.length ? `${distinct(p, "roundTrips")} (${distinct(p, "readRoundTrips")})` : "—"} | ${distinct(p, "connections")} / ${distinct(a, "connections")} |`,
+        );
+      }
+      for (const floor of ["floor-ssh2", "floor-openssh"] as const) {
+        const f = pick(hosts, rtt, floor, "floor");
+        if (f.length === 0) continue;
+        const check = wall(pick(hosts, rtt, "provision", "check"));
+        lines.push(
+          `| ${hosts} | ${rtt} ms | floor: ${floor === "floor-ssh2" ? "ssh2 (Node) connect + `true`" : "OpenSSH `ssh host true`"} | ${seconds(wall(f))} | | provision --check ÷ floor: ${ratio(check, wall(f))} | ${seconds(cpu(f), false)} | | 1 | 1 |`,
+        );
+      }
     }
-    for (const floor of ["floor-ssh2", "floor-openssh"] as const) {
-      const f = pick(hosts, rtt, floor, "floor");
-      if (f.length === 0) continue;
-      const check = wall(pick(hosts, rtt, "provision", "check"));
-      lines.push(
-        `| ${hosts} | ${rtt} ms | floor: ${floor === "floor-ssh2" ? "ssh2 (Node) connect + \`true\`" : "OpenSSH \`ssh host true\`"} | ${seconds(wall(f))} | | provision --check ÷ floor: ${ratio(check, wall(f))} | ${seconds(cpu(f), false)} | | 1 | 1 |`,
-      );
-    }
-  }
   const failed = samples.filter((s) => !s.ok);
   if (failed.length) {
-    lines.push("", `Left out (the run did not do what the scenario needs): ${failed.map((s) => `${s.hosts}h ${s.rttMs ?? 0}ms r${s.round} ${s.tool} ${s.scenario}: ${s.why}`).join("; ")}`);
+    lines.push(
+      "",
+      `Left out (the run did not do what the scenario needs): ${failed.map((s) => `${s.hosts}h ${s.rttMs ?? 0}ms r${s.round} ${s.tool} ${s.scenario}: ${s.why}`).join("; ")}`,
+    );
   }
   return lines.join("\n");
 }

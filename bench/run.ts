@@ -72,13 +72,20 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "provision-bench-"));
 const out = values.out ?? path.join(work, "samples.json");
 const samples: Sample[] = [];
 const started = Date.now();
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
-log(`instance ${process.env.PROVISION_TESTHOSTS_INSTANCE}, rounds ${roundList.join(",")}, hosts ${hostCounts.join(",")}, tools ${tools.join(",")}; load ${load()}`);
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+log(
+  `instance ${process.env.PROVISION_TESTHOSTS_INSTANCE}, rounds ${roundList.join(",")}, hosts ${hostCounts.join(",")}, tools ${tools.join(",")}; load ${load()}`,
+);
 // Which engine the CLI runs (dist/ when built and fresh, else src/ through tsx): it changes the
 // figures by ~0.2 s of CPU per run, so it goes into the log and the samples file.
-const engine = execFileSync(process.execPath, [path.resolve(import.meta.dirname, "../bin/provision.js"), "--version"], { encoding: "utf8" })
-  .split("\n")
-  .find((line) => line.startsWith("engine:")) ?? "engine: unknown";
+const engine =
+  execFileSync(process.execPath, [path.resolve(import.meta.dirname, "../bin/provision.js"), "--version"], { encoding: "utf8" })
+    .split("\n")
+    .find((line) => line.startsWith("engine:")) ?? "engine: unknown";
 log(`provision ${engine}`);
 
 const COOL_DOWN_MS = 2_500;
@@ -94,9 +101,25 @@ async function runTool(target: Target, scenario: (typeof SCENARIOS)[number], hos
   const outcome = judge(target.tool, scenario, sample.code, sample.stdout, target.hosts.length);
   if (!outcome.ok) fs.writeFileSync(path.join(work, `failed-${runCounter}.log`), `${argv.join(" ")}\n${sample.stdout}\n${sample.stderr}`);
   const { ok, why, roundTrips, readRoundTrips, changed } = outcome;
-  samples.push({ hosts, rttMs, round, tool: target.tool, scenario, wallMs: sample.wallMs, cpuMs: sample.userMs + sample.sysMs, ok, why, roundTrips, readRoundTrips, connections, changed });
+  samples.push({
+    hosts,
+    rttMs,
+    round,
+    tool: target.tool,
+    scenario,
+    wallMs: sample.wallMs,
+    cpuMs: sample.userMs + sample.sysMs,
+    ok,
+    why,
+    roundTrips,
+    readRoundTrips,
+    connections,
+    changed,
+  });
   fs.writeFileSync(out, JSON.stringify({ engine, samples }, null, 1)); // a run cut short keeps what it measured
-  log(`${hosts}h ${rttMs}ms r${round} ${target.tool.padEnd(9)} ${scenario.padEnd(11)} ${(sample.wallMs / 1000).toFixed(2)} s wall, ${((sample.userMs + sample.sysMs) / 1000).toFixed(2)} s CPU${ok ? "" : `  NOT OK: ${why}`}`);
+  log(
+    `${hosts}h ${rttMs}ms r${round} ${target.tool.padEnd(9)} ${scenario.padEnd(11)} ${(sample.wallMs / 1000).toFixed(2)} s wall, ${((sample.userMs + sample.sysMs) / 1000).toFixed(2)} s CPU${ok ? "" : `  NOT OK: ${why}`}`,
+  );
 }
 
 async function startFleetRetrying(count: number): Promise<TestFleet> {
@@ -112,8 +135,20 @@ async function runFloors(fleet: TestFleet, n: number, round: number, rttMs: numb
   for (const kind of FLOORS) {
     const sample = await measure(floorCommand(kind, fleet, fleet.hosts));
     const ok = sample.code === 0;
-    samples.push({ hosts: n, rttMs, round, tool: kind, scenario: "floor", wallMs: sample.wallMs, cpuMs: sample.userMs + sample.sysMs, ok, ...(ok ? {} : { why: sample.stderr.trim().slice(-300) }) });
-    log(`${n}h ${rttMs}ms r${round} ${kind} ${(sample.wallMs / 1000).toFixed(2)} s wall${ok ? "" : `  NOT OK: ${sample.stderr.trim().slice(-200)}`}`);
+    samples.push({
+      hosts: n,
+      rttMs,
+      round,
+      tool: kind,
+      scenario: "floor",
+      wallMs: sample.wallMs,
+      cpuMs: sample.userMs + sample.sysMs,
+      ok,
+      ...(ok ? {} : { why: sample.stderr.trim().slice(-300) }),
+    });
+    log(
+      `${n}h ${rttMs}ms r${round} ${kind} ${(sample.wallMs / 1000).toFixed(2)} s wall${ok ? "" : `  NOT OK: ${sample.stderr.trim().slice(-200)}`}`,
+    );
   }
 }
 
@@ -121,7 +156,9 @@ async function runFloors(fleet: TestFleet, n: number, round: number, rttMs: numb
 const rttCheck: Record<string, { medianMs: number; directMs: number; addedMs: number }> = {};
 for (const rtt of rtts.filter((r) => r > 0)) {
   rttCheck[rtt] = await measureAddedRtt(rtt / 2, 20);
-  log(`latency proxy at ${rtt} ms: adds ${rttCheck[rtt].addedMs.toFixed(1)} ms per round trip (median of 20; direct ${rttCheck[rtt].directMs.toFixed(2)} ms)`);
+  log(
+    `latency proxy at ${rtt} ms: adds ${rttCheck[rtt].addedMs.toFixed(1)} ms per round trip (median of 20; direct ${rttCheck[rtt].directMs.toFixed(2)} ms)`,
+  );
 }
 
 try {
@@ -158,7 +195,9 @@ try {
 }
 
 console.log(renderTable(samples));
-console.log(`\n${os.cpus().length} CPUs, load average at the end ${load()}; ${((Date.now() - started) / 1000).toFixed(0)} s in all; samples: ${out}`);
+console.log(
+  `\n${os.cpus().length} CPUs, load average at the end ${load()}; ${((Date.now() - started) / 1000).toFixed(0)} s in all; samples: ${out}`,
+);
 const failures = samples.filter((s) => !s.ok).length;
 if (failures) log(`${failures} run(s) did not do what their scenario needs: logs in ${work}`);
 process.exitCode = failures ? 1 : 0;

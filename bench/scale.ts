@@ -50,7 +50,11 @@ async function child(): Promise<void> {
   const timing = { rttMs: Number(values["rtt-ms"]), ...(values["host-ms"] ? { hostMs: Number(values["host-ms"]) } : {}) };
   process.env.MAIL_BENCH_PASSWORD ??= "Bench-Pw-2231";
   const playbook = await loadPlaybook(path.join(import.meta.dirname, "../playbooks/mail.ts"));
-  const raw = { hostname: "mail.example.test", users: [{ name: "bob", password: { fromEnv: "MAIL_BENCH_PASSWORD" } }], verify: { smtpFrom: "host" } };
+  const raw = {
+    hostname: "mail.example.test",
+    users: [{ name: "bob", password: { fromEnv: "MAIL_BENCH_PASSWORD" } }],
+    verify: { smtpFrom: "host" },
+  };
   const hosts = Array.from({ length: n }, (_, i) => {
     const name = `sim${String(i).padStart(5, "0")}`;
     return { name, vars: validateVars(playbook, raw, name) };
@@ -61,9 +65,22 @@ async function child(): Promise<void> {
     hosts,
     concurrency,
     runOne: ({ name, vars }) =>
-      runHost({ playbook, vars, host: { name, address: name }, connect: async () => new SimulatedTransport(name, recording, timing), mode: "check" }),
+      runHost({
+        playbook,
+        vars,
+        host: { name, address: name },
+        connect: async () => new SimulatedTransport(name, recording, timing),
+        mode: "check",
+      }),
   });
-  const report = jsonReport({ playbook: playbook.name, mode: "check", exitCode: 0, result: "ok", hosts: result.reports, rollout: { selected: result.selected, concurrency, batches: result.batches } });
+  const report = jsonReport({
+    playbook: playbook.name,
+    mode: "check",
+    exitCode: 0,
+    result: "ok",
+    hosts: result.reports,
+    rollout: { selected: result.selected, concurrency, batches: result.batches },
+  });
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
   const figures: Figures = {
@@ -83,18 +100,35 @@ function parent(): void {
   for (const n of values.hosts.split(",").map(Number)) {
     if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error("--hosts: 1–100000");
     for (const c of values.concurrency.split(",").map(Number)) {
-      const args = [path.join(import.meta.dirname, "../node_modules/.bin/tsx"), import.meta.filename, "--child", "--hosts", String(n), "--concurrency", String(c), "--rtt-ms", values["rtt-ms"], "--recording", values.recording, ...(values["host-ms"] ? ["--host-ms", values["host-ms"]] : [])];
+      const args = [
+        path.join(import.meta.dirname, "../node_modules/.bin/tsx"),
+        import.meta.filename,
+        "--child",
+        "--hosts",
+        String(n),
+        "--concurrency",
+        String(c),
+        "--rtt-ms",
+        values["rtt-ms"],
+        "--recording",
+        values.recording,
+        ...(values["host-ms"] ? ["--host-ms", values["host-ms"]] : []),
+      ];
       const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 20 * 60_000, maxBuffer: 1 << 20 });
       const figures = JSON.parse(out.trim().split("\n").pop() as string) as Figures;
       rows.push(figures);
-      process.stderr.write(`${n} hosts, concurrency ${c}: ${(figures.wallMs / 1000).toFixed(2)} s wall, ${(figures.cpuMs / n).toFixed(2)} ms CPU/host, ${figures.peakRssMb.toFixed(0)} MB peak RSS, ${figures.ok}/${n} ok\n`);
+      process.stderr.write(
+        `${n} hosts, concurrency ${c}: ${(figures.wallMs / 1000).toFixed(2)} s wall, ${(figures.cpuMs / n).toFixed(2)} ms CPU/host, ${figures.peakRssMb.toFixed(0)} MB peak RSS, ${figures.ok}/${n} ok\n`,
+      );
     }
   }
   console.log(`RTT ${values["rtt-ms"]} ms, host time ${values["host-ms"] ?? "as recorded"} ms per command\n`);
   console.log("| hosts | concurrency | wall | controller CPU | CPU / host | peak RSS | hosts ok | --json report |");
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
-    console.log(`| ${r.hosts} | ${r.concurrency} | ${(r.wallMs / 1000).toFixed(2)} s | ${(r.cpuMs / 1000).toFixed(2)} s | ${(r.cpuMs / r.hosts).toFixed(2)} ms | ${r.peakRssMb.toFixed(0)} MB | ${r.ok} | ${(r.reportBytes / 1e6).toFixed(1)} MB |`);
+    console.log(
+      `| ${r.hosts} | ${r.concurrency} | ${(r.wallMs / 1000).toFixed(2)} s | ${(r.cpuMs / 1000).toFixed(2)} s | ${(r.cpuMs / r.hosts).toFixed(2)} ms | ${r.peakRssMb.toFixed(0)} MB | ${r.ok} | ${(r.reportBytes / 1e6).toFixed(1)} MB |`,
+    );
   }
 }
 

@@ -50,7 +50,7 @@ export class SimulatedTransport implements Transport {
   constructor(
     readonly host: string,
     recording: Recording,
-    private readonly timing: { rttMs: number; /** Instead of each command's recorded host time. */ hostMs?: number },
+    private readonly timing: { rttMs: number /** Instead of each command's recorded host time. */; hostMs?: number },
   ) {
     this.#answers = recording.execs.map((e) => ({
       head: e.head,
@@ -65,13 +65,20 @@ export class SimulatedTransport implements Transport {
     const answer = this.#answers[this.#next];
     this.#next += 1;
     if (!answer || answer.head !== firstLine(command)) {
-      throw new TransportError(this.host, "lost", `simulated host: exec ${this.#next} is not the recorded one: ${firstLine(command).slice(0, 80)}`);
+      throw new TransportError(
+        this.host,
+        "lost",
+        `simulated host: exec ${this.#next} is not the recorded one: ${firstLine(command).slice(0, 80)}`,
+      );
     }
     const wait = this.timing.rttMs + (this.timing.hostMs ?? answer.hostMs);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     // Fresh buffers (the runner may keep what it is given), a batch's output under its own marker.
     const marker = answer.marker && batchMarker(options?.stdin);
-    const stdout = marker && answer.marker ? Buffer.from(answer.result.stdout.toString("latin1").replaceAll(answer.marker, marker), "latin1") : Buffer.from(answer.result.stdout);
+    const stdout =
+      marker && answer.marker
+        ? Buffer.from(answer.result.stdout.toString("latin1").replaceAll(answer.marker, marker), "latin1")
+        : Buffer.from(answer.result.stdout);
     return { exitCode: answer.result.exitCode, stdout, stderr: Buffer.from(answer.result.stderr) };
   }
 

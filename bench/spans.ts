@@ -31,7 +31,9 @@ const address = values.host as string;
 const ms = (t: number) => `${(performance.now() - t).toFixed(0)} ms`;
 const hostCpuMs = (): number => {
   if (!values.cgroup) return NaN;
-  const line = readFileSync(`${values.cgroup}/cpu.stat`, "utf8").split("\n").find((l) => l.startsWith("usage_usec "));
+  const line = readFileSync(`${values.cgroup}/cpu.stat`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("usage_usec "));
   return Number(line?.split(" ")[1]) / 1000;
 };
 
@@ -52,7 +54,10 @@ function timed(transport: Transport): Transport {
       return async (command: string, options?: Parameters<Transport["exec"]>[1]) => {
         const t = performance.now();
         const result = await target.exec(command, options);
-        const first = command.split("\n").find((l) => !l.startsWith("#"))?.slice(0, 60);
+        const first = command
+          .split("\n")
+          .find((l) => !l.startsWith("#"))
+          ?.slice(0, 60);
         console.log(`  exec ${ms(t)}  (${command.length} bytes, exit ${result.exitCode}, ${result.stdout.length} bytes out) ${first}`);
         return result;
       };
@@ -109,7 +114,9 @@ await cost("bare round trip (true)", () => session.transport.exec("true"));
 for (const item of items) {
   if (!("read" in item)) continue;
   const spec = item.read() as { command?: Parameters<HostSession["run"]>[0]; local?: () => Promise<unknown> };
-  await cost(`${spec.local ? "(local) " : ""}${item.name.slice(0, 60)}`, () => (spec.local ? spec.local() : session.run(spec.command as never)));
+  await cost(`${spec.local ? "(local) " : ""}${item.name.slice(0, 60)}`, () =>
+    spec.local ? spec.local() : session.run(spec.command as never),
+  );
 }
 await session.close();
 process.exit(0);

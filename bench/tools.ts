@@ -29,7 +29,15 @@ export function prepareTarget(tool: Tool, hosts: DistantHost[], fleet: TestFleet
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, "mail.yml"),
-    [`hostname: ${HOSTNAME}`, "users:", "  - name: bob", `    password: { fromEnv: ${PASSWORD_ENV} }`, "verify:", "  smtpFrom: controller", ""].join("\n"),
+    [
+      `hostname: ${HOSTNAME}`,
+      "users:",
+      "  - name: bob",
+      `    password: { fromEnv: ${PASSWORD_ENV} }`,
+      "verify:",
+      "  smtpFrom: controller",
+      "",
+    ].join("\n"),
   );
   fs.writeFileSync(
     path.join(dir, "inventory.ini"),
@@ -47,7 +55,10 @@ export function prepareTarget(tool: Tool, hosts: DistantHost[], fleet: TestFleet
   // ssh config (its --port would be one port for all) under their own address, which its SMTP
   // check connects to directly (not delayed; Ansible's the same, through smtp_address).
   if (hosts.some((h) => h.port !== 22)) {
-    fs.writeFileSync(path.join(dir, "ssh_config"), hosts.map((h) => `Host ${h.direct}\n  HostName ${h.address}\n  Port ${h.port}\n`).join(""));
+    fs.writeFileSync(
+      path.join(dir, "ssh_config"),
+      hosts.map((h) => `Host ${h.direct}\n  HostName ${h.address}\n  Port ${h.port}\n`).join(""),
+    );
   }
   return { tool, hosts, fleet, dir };
 }
@@ -59,11 +70,24 @@ export function commandFor(target: Target, scenario: Scenario, run: number): { a
     const proxied = hosts.some((h) => h.port !== 22);
     return {
       argv: [
-        process.execPath, path.join(REPO, "bin/provision.js"), "run", path.join(REPO, "playbooks/mail.ts"),
+        process.execPath,
+        path.join(REPO, "bin/provision.js"),
+        "run",
+        path.join(REPO, "playbooks/mail.ts"),
         ...hosts.flatMap((h) => ["--host", h.direct ?? h.address]),
-        "--user", "root", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath,
-        "--ssh-config", proxied ? path.join(target.dir, "ssh_config") : "/dev/null",
-        "--vars-file", path.join(target.dir, "mail.yml"), "--concurrency", String(Math.max(20, hosts.length)), "--json",
+        "--user",
+        "root",
+        "--identity",
+        fleet.privateKeyPath,
+        "--known-hosts",
+        fleet.knownHostsPath,
+        "--ssh-config",
+        proxied ? path.join(target.dir, "ssh_config") : "/dev/null",
+        "--vars-file",
+        path.join(target.dir, "mail.yml"),
+        "--concurrency",
+        String(Math.max(20, hosts.length)),
+        "--json",
         ...(check ? ["--check"] : []),
       ],
       env: { ...process.env, CI: "1" },
@@ -74,7 +98,13 @@ export function commandFor(target: Target, scenario: Scenario, run: number): { a
   const controlDir = path.join(target.dir, `cp-${run}`);
   fs.mkdirSync(controlDir, { recursive: true });
   return {
-    argv: ["ansible-playbook", "-i", path.join(target.dir, "inventory.ini"), path.join(REPO, "bench/ansible/mail.yml"), ...(check ? ["--check"] : [])],
+    argv: [
+      "ansible-playbook",
+      "-i",
+      path.join(target.dir, "inventory.ini"),
+      path.join(REPO, "bench/ansible/mail.yml"),
+      ...(check ? ["--check"] : []),
+    ],
     env: {
       ...process.env,
       ANSIBLE_CONFIG: path.join(REPO, "bench/ansible/ansible.cfg"),
@@ -134,11 +164,16 @@ function judgeProvision(scenario: Scenario, code: number, stdout: string, hostCo
   };
   const bad = hosts.filter((h) => h.status !== want[scenario].status);
   if (code !== want[scenario].code || hosts.length !== hostCount || bad.length > 0) {
-    return { ...base, ok: false, why: `exit ${code}, ${hosts.length} hosts, statuses ${[...new Set(hosts.map((h) => h.status))].join(",")}` };
+    return {
+      ...base,
+      ok: false,
+      why: `exit ${code}, ${hosts.length} hosts, statuses ${[...new Set(hosts.map((h) => h.status))].join(",")}`,
+    };
   }
   if (scenario === "check-drift") {
     const drifted = hosts.flatMap((h) => h.steps.filter((s) => s.status !== "ok").map((s) => s.name.split(" ")[0]));
-    if (drifted.some((name) => name !== "postconf") || drifted.length !== hostCount) return { ...base, ok: false, why: `drifted: ${drifted.join(", ")}` };
+    if (drifted.some((name) => name !== "postconf") || drifted.length !== hostCount)
+      return { ...base, ok: false, why: `drifted: ${drifted.join(", ")}` };
   }
   return { ...base, ok: true };
 }

@@ -43,7 +43,8 @@ export function builtEngine(repo) {
   const index = join(dist, manifest.entries.index);
   // The manifest is renamed into place only after its build is complete, but a build directory
   // can still go (deleted by hand, pruned): then this run takes src/ rather than half a build.
-  if (!existsSync(cli) || !existsSync(index)) return { fresh: false, reason: `the build dist/manifest.json names is incomplete (npm run build)` };
+  if (!existsSync(cli) || !existsSync(index))
+    return { fresh: false, reason: `the build dist/manifest.json names is incomplete (npm run build)` };
   return {
     fresh: true,
     builtAt: String(manifest.builtAt),

@@ -11,7 +11,10 @@ export default definePlaybook({
   vars: z.object({
     dir: z.string().startsWith("/").default("/tmp/provision-hello"),
     greeting: z.string().min(1).default("hello from provision"),
-    mode: z.string().regex(/^0[0-7]{3}$/).default("0640"),
+    mode: z
+      .string()
+      .regex(/^0[0-7]{3}$/)
+      .default("0640"),
   }),
   steps: ({ vars, facts }) => [
     directory({ path: vars.dir, mode: "0755" }),

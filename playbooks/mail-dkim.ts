@@ -35,15 +35,26 @@ export function dkimSteps(facts: Facts, o: DkimOptions): { key: DkimKeyStep; ste
   const steps = [
     directory({ path: "/etc/opendkim", owner: "root", group: "root", mode: "0755" }),
     key,
-    file({ path: "/etc/opendkim/key.table", mode: "0644", notify, content: `${key.recordName} ${o.domain}:${o.selector}:${key.privateKeyFile}\n` }),
+    file({
+      path: "/etc/opendkim/key.table",
+      mode: "0644",
+      notify,
+      content: `${key.recordName} ${o.domain}:${o.selector}:${key.privateKeyFile}\n`,
+    }),
     file({
       path: "/etc/opendkim/signing.table",
       mode: "0644",
       notify,
       // refile: patterns; the host's own name too (mail from root@mail.example.org), same key.
-      content: [`*@${o.domain} ${key.recordName}`, ...(o.hostname !== o.domain ? [`*@${o.hostname} ${key.recordName}`] : [])].join("\n") + "\n",
+      content:
+        [`*@${o.domain} ${key.recordName}`, ...(o.hostname !== o.domain ? [`*@${o.hostname} ${key.recordName}`] : [])].join("\n") + "\n",
     }),
-    file({ path: "/etc/opendkim/trusted.hosts", mode: "0644", notify, content: ["127.0.0.1", "::1", "localhost", ...o.mynetworks].join("\n") + "\n" }),
+    file({
+      path: "/etc/opendkim/trusted.hosts",
+      mode: "0644",
+      notify,
+      content: ["127.0.0.1", "::1", "localhost", ...o.mynetworks].join("\n") + "\n",
+    }),
     file({
       path: "/etc/opendkim.conf",
       mode: "0644",
@@ -74,7 +85,8 @@ export function dkimSteps(facts: Facts, o: DkimOptions): { key: DkimKeyStep; ste
             path: "/etc/systemd/system/opendkim.service.d/provision.conf",
             mode: "0644",
             notify,
-            content: "# Managed by provision (playbooks/mail.ts): run in the foreground, no PID file to watch.\n[Service]\nType=simple\nPIDFile=\nExecStart=\nExecStart=/usr/sbin/opendkim -f\n",
+            content:
+              "# Managed by provision (playbooks/mail.ts): run in the foreground, no PID file to watch.\n[Service]\nType=simple\nPIDFile=\nExecStart=\nExecStart=/usr/sbin/opendkim -f\n",
           }),
           systemdDaemonReload({ unit: "opendkim", dropIn: "/etc/systemd/system/opendkim.service.d/provision.conf" }),
         ]

@@ -40,7 +40,9 @@ import {
 import { readFileSync } from "node:fs";
 import { dkimPackages, dkimPostfixSettings, dkimSteps } from "./mail-dkim.ts";
 
-const hostname = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, "must be a fully qualified host name");
+const hostname = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, "must be a fully qualified host name");
 const mechanism = z.enum(["CRAM-MD5", "DIGEST-MD5", "PLAIN", "LOGIN"]);
 
 const vars = z
@@ -60,12 +62,26 @@ const vars = z
     /** TLS: `{ selfSigned: true }` (made on the host) or `{ certFile, keyFile }` (files on this machine: the chain, and the key). */
     tls: z
       .union([
-        z.object({ selfSigned: z.literal(true), days: z.number().int().min(2).default(365), renewBeforeDays: z.number().int().min(0).default(30) }).strict(),
-        z.object({ certFile: z.string().min(1), keyFile: z.string().min(1), renewBeforeDays: z.number().int().min(0).default(30) }).strict(),
+        z
+          .object({
+            selfSigned: z.literal(true),
+            days: z.number().int().min(2).default(365),
+            renewBeforeDays: z.number().int().min(0).default(30),
+          })
+          .strict(),
+        z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1), renewBeforeDays: z.number().int().min(0).default(30) })
+          .strict(),
       ])
       .optional(),
     /** DKIM signing with OpenDKIM: a key made on the host; publish TXT <selector>._domainkey.<domain>. */
-    dkim: z.object({ selector: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i, "a DNS label"), bits: z.number().int().min(1024).max(4096).default(2048) }).strict().optional(),
+    dkim: z
+      .object({
+        selector: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i, "a DNS label"),
+        bits: z.number().int().min(1024).max(4096).default(2048),
+      })
+      .strict()
+      .optional(),
     /** Implicit TLS on 465 ("submissions", RFC 8314); needs tls. */
     submissions: z.boolean().default(false),
     /** SASL users (realm = hostname). Passwords: { fromEnv: NAME } or { fromFile: path } in a vars file. */
@@ -93,7 +109,10 @@ const vars = z
             mxPriority: z.number().int().min(0).default(10),
             spf: z.string().startsWith("v=spf1").optional(),
             /** _dmarc.<domain>; default "v=DMARC1; p=none; rua=mailto:postmaster@<domain>" (monitor first, then tighten). */
-            dmarc: z.string().regex(/^v=DMARC1\s*(;|$)/, 'must start with "v=DMARC1;"').optional(),
+            dmarc: z
+              .string()
+              .regex(/^v=DMARC1\s*(;|$)/, 'must start with "v=DMARC1;"')
+              .optional(),
             /** Forward-confirmed reverse DNS of address (and address6): the PTR must name hostname. */
             ptr: z.boolean().default(true),
           })
@@ -262,7 +281,12 @@ function certificateStep(v: Vars, facts: Facts): TlsCertificateStep & { certFile
       ? tlsCertificate({ ...common, selfSigned: { days: tls.days } })
       : tlsCertificate({
           ...common,
-          files: { chain: readControllerFile(tls.certFile, "tls.certFile"), key: secret(readControllerFile(tls.keyFile, "tls.keyFile")), chainName: tls.certFile, keyName: tls.keyFile },
+          files: {
+            chain: readControllerFile(tls.certFile, "tls.certFile"),
+            key: secret(readControllerFile(tls.keyFile, "tls.keyFile")),
+            chainName: tls.certFile,
+            keyName: tls.keyFile,
+          },
         });
   return Object.assign(step, { certFile, keyFile });
 }
@@ -316,7 +340,8 @@ function verifications(
     }
     if (first && tls && mail.mechanisms.includes("PLAIN")) {
       logins.push({ user: first.name, realm: v.hostname, password: first.password, mechanism: "PLAIN" as const, port: 587 });
-      if (v.submissions) logins.push({ user: first.name, realm: v.hostname, password: first.password, mechanism: "PLAIN" as const, port: 465 });
+      if (v.submissions)
+        logins.push({ user: first.name, realm: v.hostname, password: first.password, mechanism: "PLAIN" as const, port: 465 });
     }
     steps.push(
       verifySmtp({
@@ -334,7 +359,10 @@ function verifications(
                 authOnlyAfterTls: ports.filter((port) => port === 587),
                 servername: v.hostname,
                 ...(v.verify.tls === "ca"
-                  ? { verify: "ca" as const, ...(v.verify.tlsCaFile ? { ca: readControllerFile(v.verify.tlsCaFile, "verify.tlsCaFile") } : {}) }
+                  ? {
+                      verify: "ca" as const,
+                      ...(v.verify.tlsCaFile ? { ca: readControllerFile(v.verify.tlsCaFile, "verify.tlsCaFile") } : {}),
+                    }
                   : { verify: "fingerprint" as const, fingerprint: certificate.fingerprint }),
               },
             }

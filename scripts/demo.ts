@@ -86,8 +86,27 @@ try {
   console.log(`\nPython smtplib, STARTTLS + AUTH CRAM-MD5 on ${host.address}:587 as alice@${hostname} → ${login.code} ${login.text}`);
   if (login.code !== 235) throw new Error("SMTP AUTH did not succeed");
 
-  const sent = await run("swaks", ["--server", host.address, "--port", "587", "--tls", "--auth", "PLAIN", "--auth-user", `alice@${hostname}`,
-    "--auth-password", password, "--from", "alice@demo.test", "--to", `root@${hostname}`, "--header", "Subject: provision demo", "--timeout", "15"]);
+  const sent = await run("swaks", [
+    "--server",
+    host.address,
+    "--port",
+    "587",
+    "--tls",
+    "--auth",
+    "PLAIN",
+    "--auth-user",
+    `alice@${hostname}`,
+    "--auth-password",
+    password,
+    "--from",
+    "alice@demo.test",
+    "--to",
+    `root@${hostname}`,
+    "--header",
+    "Subject: provision demo",
+    "--timeout",
+    "15",
+  ]);
   if (!/250 2\.0\.0 Ok: queued/.test(sent.output)) throw new Error(`swaks could not submit a message: ${sent.output}`);
   let message = "";
   for (let i = 0; i < 50 && !message; i++) {
@@ -95,7 +114,9 @@ try {
     if (found.exitCode === 0) message = found.stdout;
     else await new Promise((r) => setTimeout(r, 200));
   }
-  const verified = message ? await pythonDkimVerify(Buffer.from(message, "latin1"), dns.port) : { ok: false, output: "no message delivered" };
+  const verified = message
+    ? await pythonDkimVerify(Buffer.from(message, "latin1"), dns.port)
+    : { ok: false, output: "no message delivered" };
   const signature = /^DKIM-Signature: .*$/m.exec(message)?.[0] ?? "(none)";
   console.log(`\nswaks --tls on 587 → root@${hostname}: delivered to /root/Maildir, ${signature.slice(0, 72)}…`);
   console.log(`python3-dkim, with the demo's DNS: ${verified.ok ? "signature verifies" : `FAILED: ${verified.output}`}`);
@@ -121,9 +142,17 @@ try {
 }
 process.exit(exitCode);
 
-function run(command: string, args: string[], options: { stdio?: "inherit"; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number | null; output: string }> {
+function run(
+  command: string,
+  args: string[],
+  options: { stdio?: "inherit"; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ status: number | null; output: string }> {
   return new Promise((done) => {
-    const child = spawn(command, args, { cwd: repo, stdio: options.stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+    const child = spawn(command, args, {
+      cwd: repo,
+      stdio: options.stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"],
+      env: options.env ?? process.env,
+    });
     let output = "";
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));

@@ -131,7 +131,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   if (values["fail-fast"] === true && values["max-fail"] !== undefined) {
     throw new UsageError("--fail-fast and --max-fail both say when to stop: give one (--fail-fast is --max-fail 0)", "run");
   }
-  if (values["list-hosts"] === true && values["list-steps"] === true) throw new UsageError("give one of --list-hosts and --list-steps", "run");
+  if (values["list-hosts"] === true && values["list-steps"] === true)
+    throw new UsageError("give one of --list-hosts and --list-steps", "run");
   const text = (name: string) => values[name] as string | undefined;
   return {
     playbook,
@@ -155,7 +156,11 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
 
 /** `--tags a,b --tags c` → [a, b, c], as Ansible reads them. */
 function stepSelection(values: Record<string, unknown>): StepSelection {
-  const list = (name: string) => ((values[name] as string[] | undefined) ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+  const list = (name: string) =>
+    ((values[name] as string[] | undefined) ?? [])
+      .flatMap((v) => v.split(","))
+      .map((v) => v.trim())
+      .filter(Boolean);
   const tags = list("tags");
   const skipTags = list("skip-tags");
   const startAt = values["start-at"] as string | undefined;

@@ -69,7 +69,10 @@ export function parseCheckPlaybookArgs(argv: readonly string[]): CheckPlaybookAr
 
 type TypeScript = typeof import("typescript");
 
-export async function checkPlaybookCommand(args: CheckPlaybookArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
+export async function checkPlaybookCommand(
+  args: CheckPlaybookArgs,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream },
+): Promise<number> {
   const ts = await loadTypeScript();
   const errors = typeErrors(ts, path.resolve(args.playbook));
   if (errors.length > 0) {

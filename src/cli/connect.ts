@@ -39,7 +39,9 @@ const LOCAL_ADDRESSES = new Set(["localhost", "127.0.0.1", "::1"]);
 
 export function isLocalTarget(target: ConnectTarget): boolean {
   if (target.connection === "local") return true;
-  return target.connection === undefined && target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address));
+  return (
+    target.connection === undefined && target.name === "localhost" && (target.address === undefined || LOCAL_ADDRESSES.has(target.address))
+  );
 }
 
 let sshModule: Promise<typeof import("./connect-ssh.ts")> | undefined;
@@ -62,7 +64,11 @@ export async function connectHost(target: ConnectTarget | string, args: Connecti
   if (isLocalTarget(resolved)) {
     if (resolved.connection === "local" && resolved.become) {
       // LocalTransport runs as the user running provision; pretending to become would lie.
-      throw new TransportError(resolved.name, "connect", "become with ansible_connection=local is not supported: run provision as the user to become");
+      throw new TransportError(
+        resolved.name,
+        "connect",
+        "become with ansible_connection=local is not supported: run provision as the user to become",
+      );
     }
     return new LocalTransport(resolved.name);
   }

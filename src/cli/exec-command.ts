@@ -66,7 +66,8 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
   if (positionals.length === 0 || positionals.join(" ").trim() === "") throw new UsageError("missing the command to run", "exec");
   const secretEnv = (values["secret-env"] as string[] | undefined) ?? [];
   for (const name of secretEnv) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--secret-env ${JSON.stringify(name)}: not an environment variable name`, "exec");
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new UsageError(`--secret-env ${JSON.stringify(name)}: not an environment variable name`, "exec");
   }
   return {
     ...parseSelection("exec", values),
@@ -110,7 +111,9 @@ export async function execCommand(
   }
   const failed = outcomes.filter((o) => o.status !== "ok" || o.value.exitCode !== 0);
   if (args.json) {
-    io.stdout.write(`${JSON.stringify(maskDeep({ command: command.display, exitCode: failed.length ? EXIT_ERROR : EXIT_OK, hosts: outcomes.map(jsonHost) }), null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(maskDeep({ command: command.display, exitCode: failed.length ? EXIT_ERROR : EXIT_OK, hosts: outcomes.map(jsonHost) }), null, 2)}\n`,
+    );
   } else {
     io.stdout.write(summary(outcomes, failed.length));
   }
@@ -134,7 +137,10 @@ function readSecretEnv(names: readonly string[]): Map<string, Secret> {
  */
 export function execScript(command: string, secrets: ReadonlyMap<string, Secret>): ShellCommand {
   if (secrets.size === 0) return sh`${raw(command)}`;
-  const assignments = [...secrets].map(([name, value]) => ({ text: `${name}=${quote(value.reveal())}; export ${name}`, display: `${name}=***; export ${name}` }));
+  const assignments = [...secrets].map(([name, value]) => ({
+    text: `${name}=${quote(value.reveal())}; export ${name}`,
+    display: `${name}=***; export ${name}`,
+  }));
   const body = `{\n${command}\n} </dev/null`;
   return new ShellCommand(
     [...assignments.map((a) => a.text), body].join("\n"),
@@ -161,7 +167,12 @@ function summary(outcomes: readonly HostOutcome<ExecOutput>[], failed: number): 
   const unreachable = outcomes.filter((o) => o.status === "unreachable").length;
   const nonZero = outcomes.filter((o) => o.status === "ok" && o.value.exitCode !== 0).length;
   const errors = outcomes.filter((o) => o.status === "failed").length;
-  const parts = [`${outcomes.length - failed} ok`, `${nonZero} non-zero exit`, `${unreachable} unreachable`, ...(errors ? [`${errors} failed (timeout or error)`] : [])];
+  const parts = [
+    `${outcomes.length - failed} ok`,
+    `${nonZero} non-zero exit`,
+    `${unreachable} unreachable`,
+    ...(errors ? [`${errors} failed (timeout or error)`] : []),
+  ];
   return `${outcomes.length} host${outcomes.length === 1 ? "" : "s"}: ${parts.join(", ")}\n`;
 }
 

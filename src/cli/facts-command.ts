@@ -88,17 +88,23 @@ export async function factsCommandRun(
   const stopWatching = watchCommands(args.verbosity, io.stderr);
   let outcomes: HostOutcome<HostFacts>[];
   try {
-    outcomes = await eachHost(hosts, args, async (session) => {
-      if (custom) {
-        // One round trip, exactly as a run gathers them (src/facts/custom-facts.ts).
-        const gather = gatherFacts(custom);
-        const { custom: values, ...builtin } = gather.parse(await session.run(gather.command));
-        return { builtin, custom: values };
-      }
-      const facts: HostFacts = {};
-      for (const source of FACT_SOURCES) facts[source.name] = source.parse(await session.run(source.command));
-      return facts;
-    }, undefined, connect);
+    outcomes = await eachHost(
+      hosts,
+      args,
+      async (session) => {
+        if (custom) {
+          // One round trip, exactly as a run gathers them (src/facts/custom-facts.ts).
+          const gather = gatherFacts(custom);
+          const { custom: values, ...builtin } = gather.parse(await session.run(gather.command));
+          return { builtin, custom: values };
+        }
+        const facts: HostFacts = {};
+        for (const source of FACT_SOURCES) facts[source.name] = source.parse(await session.run(source.command));
+        return facts;
+      },
+      undefined,
+      connect,
+    );
   } finally {
     stopWatching();
   }
@@ -128,10 +134,17 @@ const COLUMNS: [string, (f: Facts) => string][] = [
 /** One line per host, aligned columns; an unreachable host's line says why instead. */
 export function factsTable(outcomes: readonly HostOutcome<HostFacts>[]): string {
   // A playbook's custom facts: one column each, the value as JSON.
-  const customNames = [...new Set(outcomes.flatMap((o) => (o.status === "ok" ? Object.keys((o.value.custom as Record<string, unknown> | undefined) ?? {}) : [])))];
-  const customCells = (f: HostFacts) => customNames.map((name) => JSON.stringify((f.custom as Record<string, unknown> | undefined)?.[name]) ?? "");
+  const customNames = [
+    ...new Set(
+      outcomes.flatMap((o) => (o.status === "ok" ? Object.keys((o.value.custom as Record<string, unknown> | undefined) ?? {}) : [])),
+    ),
+  ];
+  const customCells = (f: HostFacts) =>
+    customNames.map((name) => JSON.stringify((f.custom as Record<string, unknown> | undefined)?.[name]) ?? "");
   const header = ["host", ...COLUMNS.map(([name]) => name), ...customNames];
-  const rows = outcomes.flatMap((o) => (o.status === "ok" ? [[o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts)), ...customCells(o.value)]] : []));
+  const rows = outcomes.flatMap((o) =>
+    o.status === "ok" ? [[o.host, ...COLUMNS.map(([, cell]) => cell(o.value.builtin as Facts)), ...customCells(o.value)]] : [],
+  );
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? "").length)));
   const lines = outcomes.map((o) => {
     if (o.status !== "ok") return `${o.host.padEnd(widths[0] ?? 0)}  ${o.status}: ${o.error}`;
@@ -141,5 +154,8 @@ export function factsTable(outcomes: readonly HostOutcome<HostFacts>[]): string 
 }
 
 function align(cells: readonly string[], widths: readonly number[]): string {
-  return cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  return cells
+    .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+    .join("  ")
+    .trimEnd();
 }

@@ -77,7 +77,10 @@ export async function inventoryCommand(args: InventoryArgs, io: { stdout: NodeJS
     const host = inventory.hosts.get(mode.name);
     if (!host) {
       const suggestion = closest(mode.name, [...inventory.hosts.keys()]);
-      throw new UsageError(`${inventory.source}: no host ${JSON.stringify(mode.name)} in the inventory${suggestion ? ` (did you mean ${suggestion}?)` : ""}`, "inventory");
+      throw new UsageError(
+        `${inventory.source}: no host ${JSON.stringify(mode.name)} in the inventory${suggestion ? ` (did you mean ${suggestion}?)` : ""}`,
+        "inventory",
+      );
     }
     io.stdout.write(`${JSON.stringify(hostVars(host), null, 2)}\n`);
   }
@@ -86,7 +89,9 @@ export async function inventoryCommand(args: InventoryArgs, io: { stdout: NodeJS
 
 /** ansible-inventory --list. */
 export function listInventory(inventory: Inventory): Record<string, unknown> {
-  const out: Record<string, unknown> = { _meta: { hostvars: Object.fromEntries([...inventory.hosts.values()].map((h) => [h.name, hostVars(h)])) } };
+  const out: Record<string, unknown> = {
+    _meta: { hostvars: Object.fromEntries([...inventory.hosts.values()].map((h) => [h.name, hostVars(h)])) },
+  };
   for (const group of inventory.groups.values()) {
     const entry: Record<string, unknown> = {};
     if (group.hosts.length > 0 && group.name !== "all") entry.hosts = [...group.hosts];
@@ -123,7 +128,10 @@ function secretsMasked(vars: Record<string, unknown>): Record<string, unknown> {
 export function graphInventory(inventory: Inventory, root: string): string {
   if (!inventory.groups.has(root)) {
     const suggestion = closest(root, [...inventory.groups.keys()]);
-    throw new UsageError(`${inventory.source}: no group ${JSON.stringify(root)}${suggestion ? ` (did you mean ${suggestion}?)` : ""}`, "inventory");
+    throw new UsageError(
+      `${inventory.source}: no group ${JSON.stringify(root)}${suggestion ? ` (did you mean ${suggestion}?)` : ""}`,
+      "inventory",
+    );
   }
   const lines: string[] = [];
   const visit = (name: string, depth: number, path: readonly string[]): void => {

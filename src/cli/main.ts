@@ -43,7 +43,9 @@ export async function main(argv: readonly string[], about?: About): Promise<numb
     return command === undefined ? EXIT_ERROR : 0;
   }
   if (command === "--version" || command === "-V" || command === "version") {
-    process.stdout.write(`provision ${about?.version ?? "(version unknown)"}\nengine: ${about?.engine ?? "(not run through bin/provision.js)"}\n`);
+    process.stdout.write(
+      `provision ${about?.version ?? "(version unknown)"}\nengine: ${about?.engine ?? "(not run through bin/provision.js)"}\n`,
+    );
     return 0;
   }
   const io = { stdout: process.stdout, stderr: process.stderr };

@@ -9,7 +9,10 @@ import { closest } from "./suggest.ts";
 export class UsageError extends Error {
   override readonly name = "UsageError";
   /** The verb whose usage to print with the error (undefined: the top-level usage). */
-  constructor(message: string, readonly verb?: string) {
+  constructor(
+    message: string,
+    readonly verb?: string,
+  ) {
     super(message);
   }
 }
@@ -145,7 +148,8 @@ export function parseSelection(verb: string, values: Values): SelectionArgs {
 export function parseConnection(verb: string, values: Values): ConnectionArgs {
   const user = typeof values.user === "string" ? (nonEmpty(verb, "--user", [values.user])[0] as string) : undefined;
   const port = typeof values.port === "string" ? positiveInt(verb, "--port", values.port, 65535) : undefined;
-  const sshConfig = typeof values["ssh-config"] === "string" ? (nonEmpty(verb, "--ssh-config", [values["ssh-config"]])[0] as string) : undefined;
+  const sshConfig =
+    typeof values["ssh-config"] === "string" ? (nonEmpty(verb, "--ssh-config", [values["ssh-config"]])[0] as string) : undefined;
   return {
     acceptNewHostKeys: values["accept-new-host-keys"] === true,
     become: values.become === true,
@@ -155,7 +159,8 @@ export function parseConnection(verb: string, values: Values): ConnectionArgs {
     identity: nonEmpty(verb, "--identity", strings(values.identity)),
     ...(sshConfig !== undefined ? { sshConfig } : {}),
     concurrency: typeof values.concurrency === "string" ? positiveInt(verb, "--concurrency", values.concurrency) : 20,
-    commandTimeoutMs: typeof values.timeout === "string" ? positiveInt(verb, "--timeout", values.timeout, maxTimeoutSeconds()) * 1000 : 300_000,
+    commandTimeoutMs:
+      typeof values.timeout === "string" ? positiveInt(verb, "--timeout", values.timeout, maxTimeoutSeconds()) * 1000 : 300_000,
     verbosity: Array.isArray(values.verbose) ? values.verbose.length : 0,
   };
 }

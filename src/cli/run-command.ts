@@ -3,7 +3,15 @@
  * host's vars (all before any connection), run the fleet, report, and return the exit code.
  */
 import { loadPlaybook } from "../playbook/load-playbook.ts";
-import { checkKnownVars, mergeVars, parseVarAssignments, readVarsFile, secretAssignments, validateVars, VarsError } from "../playbook/vars.ts";
+import {
+  checkKnownVars,
+  mergeVars,
+  parseVarAssignments,
+  readVarsFile,
+  secretAssignments,
+  validateVars,
+  VarsError,
+} from "../playbook/vars.ts";
 import { runHost } from "../run/host-runner.ts";
 import { jsonReport } from "../report/json-report.ts";
 import type { HostReport } from "../report/events.ts";
@@ -41,7 +49,13 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   const problems: string[] = [];
   const hosts = selected.hosts.flatMap((host) => {
     try {
-      return [{ host, target: connectTargetOf(host, args), vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`) }];
+      return [
+        {
+          host,
+          target: connectTargetOf(host, args),
+          vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`),
+        },
+      ];
     } catch (error) {
       if (!(error instanceof VarsError)) throw error;
       // validateVars names the host itself; a merge error (a __proto__ key in the inventory) does not.
@@ -59,8 +73,13 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   const fleet = hosts.length > 1;
   const terminal = args.json
     ? undefined
-    : new (await import("../report/terminal-reporter.ts")).TerminalReporter({ stream: io.stdout, showDiff: args.diff, stepSpinners: !fleet });
-  const progress = fleet && !args.json ? new (await import("../report/fleet-progress.ts")).FleetProgressReporter({ stream: io.stdout }) : undefined;
+    : new (await import("../report/terminal-reporter.ts")).TerminalReporter({
+        stream: io.stdout,
+        showDiff: args.diff,
+        stepSpinners: !fleet,
+      });
+  const progress =
+    fleet && !args.json ? new (await import("../report/fleet-progress.ts")).FleetProgressReporter({ stream: io.stdout }) : undefined;
   const stopWatching = watchCommands(args.verbosity, io.stderr);
   const result = await runFleet({
     hosts: hosts.map((h) => ({ ...h, name: h.host.name })),
@@ -110,7 +129,9 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   }
   if (reports.some(refusedStepParameters)) {
     // tsx only strips types: what tsc would have caught is found only when the steps are built.
-    io.stderr.write(`provision: hint: \`provision check-playbook ${args.playbook}\` type-checks every step's parameters without connecting\n`);
+    io.stderr.write(
+      `provision: hint: \`provision check-playbook ${args.playbook}\` type-checks every step's parameters without connecting\n`,
+    );
   }
   return exitCode;
 }

@@ -23,7 +23,11 @@ export async function selectedHosts(args: SelectionArgs, stderr: { write(text: s
   const inventory = args.inventories.length === 0 ? undefined : await loadInventories(args.inventories, { vault });
   // What the inventory says that provision does not honour (an ansible_* var, say) is said, never dropped.
   for (const warning of inventory?.warnings ?? []) stderr.write(`provision: warning: ${warning}\n`);
-  const selected = selectHosts(inventory, { hosts: args.hosts, groups: args.groups, ...(args.limit !== undefined ? { limit: args.limit } : {}) });
+  const selected = selectHosts(inventory, {
+    hosts: args.hosts,
+    groups: args.groups,
+    ...(args.limit !== undefined ? { limit: args.limit } : {}),
+  });
   for (const warning of selected.warnings) stderr.write(`provision: warning: ${warning}\n`);
   return { ...(inventory ? { inventory } : {}), hosts: selected.hosts, vault };
 }

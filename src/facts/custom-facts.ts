@@ -31,7 +31,10 @@ export function fact<T>(definition: { command: ShellCommand; parse(result: ExecR
 }
 
 /** The built-in facts and the custom ones, read in one script: the command and how to split its answer. */
-export function gatherFacts(custom: CustomFacts): { command: ShellCommand; parse(result: ExecResult): Facts & { custom: Record<string, unknown> } } {
+export function gatherFacts(custom: CustomFacts): {
+  command: ShellCommand;
+  parse(result: ExecResult): Facts & { custom: Record<string, unknown> };
+} {
   const names = Object.keys(custom);
   if (names.length === 0) return { command: factsCommand, parse: (result) => ({ ...parseFacts(result), custom: {} }) };
   const batch = encodeBatch([factsCommand, ...names.map((name) => (custom[name] as CustomFact).command)]);

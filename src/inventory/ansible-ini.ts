@@ -49,7 +49,8 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
 
     if (line.startsWith("[")) {
       const match = SECTION.exec(line);
-      if (!match) return fail(lineNo, `invalid section header ${JSON.stringify(line)} (expected [group], [group:children] or [group:vars])`);
+      if (!match)
+        return fail(lineNo, `invalid section header ${JSON.stringify(line)} (expected [group], [group:children] or [group:vars])`);
       const [, name = "", suffix] = match;
       if (suffix !== undefined && suffix !== "children" && suffix !== "vars") {
         return fail(lineNo, `unknown section type ":${suffix}" in ${line} (expected :children or :vars)`);

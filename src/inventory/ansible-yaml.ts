@@ -38,7 +38,10 @@ function addGroup(builder: InventoryBuilder, source: YamlSource, name: string, b
   if (!isMapping(body)) throw source.error(path, `expected a group (a mapping with hosts, children or vars), got ${describeType(body)}`);
   for (const key of Object.keys(body)) {
     if (!GROUP_KEYS.has(key)) {
-      throw source.error([...path, key], `unexpected key in group "${name}" (a group has hosts, children and vars; is this host missing a \`hosts:\` above it?)`);
+      throw source.error(
+        [...path, key],
+        `unexpected key in group "${name}" (a group has hosts, children and vars; is this host missing a \`hosts:\` above it?)`,
+      );
     }
   }
   const { vars, hosts, children } = body;
@@ -65,7 +68,8 @@ function addGroup(builder: InventoryBuilder, source: YamlSource, name: string, b
         throw source.error(where, (error as Error).message);
       }
       const origins = source.originsOf(where, { ansible_port: port, ...hostVars });
-      for (const host of names) builder.host(host, name, { ...(port !== undefined ? { ansible_port: port } : {}), ...(hostVars ?? {}) }, origins);
+      for (const host of names)
+        builder.host(host, name, { ...(port !== undefined ? { ansible_port: port } : {}), ...(hostVars ?? {}) }, origins);
     }
   }
   if (children !== null && children !== undefined) {

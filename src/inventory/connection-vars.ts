@@ -118,12 +118,14 @@ export function liftConnectionVars(
       throw new InventoryError(`${where}: ${key}: ${(error as Error).message}`);
     }
     fields.sshArgs = { ...fields.sshArgs, ...parsed.args };
-    for (const option of parsed.ignored) warnings.push(`${originOf(key)}: ${key}: ${JSON.stringify(option)} is not honoured by provision: ignored`);
+    for (const option of parsed.ignored)
+      warnings.push(`${originOf(key)}: ${key}: ${JSON.stringify(option)} is not honoured by provision: ignored`);
   }
   const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(vars)) {
     if (!key.startsWith("ansible_")) rest[key] = value;
-    else if (!used.has(key)) warnings.push(`${originOf(key)}: ${key} is not honoured by provision${REASONS[key] ? ` (${REASONS[key]})` : ""}: ignored`);
+    else if (!used.has(key))
+      warnings.push(`${originOf(key)}: ${key} is not honoured by provision${REASONS[key] ? ` (${REASONS[key]})` : ""}: ignored`);
   }
   return { fields, vars: rest, warnings };
 }
@@ -138,7 +140,8 @@ function toConnection(text: string): string {
 function toPort(value: unknown, where: string): number {
   const plain = isSecret(value) ? value.reveal() : value;
   const port = typeof plain === "number" ? plain : typeof plain === "string" && /^\d+$/.test(plain.trim()) ? Number(plain.trim()) : NaN;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InventoryError(`${where}: expected a port number (1-65535), got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InventoryError(`${where}: expected a port number (1-65535), got ${JSON.stringify(value)}`);
   return port;
 }
 

@@ -68,10 +68,16 @@ export function isDefinedInventory(value: unknown): value is DefinedInventory {
  * Validate a definition (from TypeScript or YAML) and add it to the builder. Returns the zod issues
  * instead of throwing, so each loader can say where they are (a YAML line, a TS field path).
  */
-export function addDefinition(builder: InventoryBuilder, raw: unknown): { ok: true } | { ok: false; issues: { path: (string | number)[]; message: string }[] } {
+export function addDefinition(
+  builder: InventoryBuilder,
+  raw: unknown,
+): { ok: true } | { ok: false; issues: { path: (string | number)[]; message: string }[] } {
   const parsed = inventoryDefinitionSchema.safeParse(raw);
   if (!parsed.success) {
-    return { ok: false, issues: parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })) };
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })),
+    };
   }
   const definition = parsed.data;
   const problems: { path: (string | number)[]; message: string }[] = [];

@@ -7,7 +7,6 @@
 const RANGE = /\[([^\]:]*):([^\]:]*)(?::([^\]:]*))?\]/;
 const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-
 export function expandHostRange(pattern: string): string[] {
   const match = RANGE.exec(pattern);
   if (!match) return [pattern];
@@ -18,7 +17,8 @@ export function expandHostRange(pattern: string): string[] {
   const end = rawEnd;
   if (end === "") throw new Error(`host range ${match[0]} in "${pattern}" must have an end`);
   const step = rawStep === undefined || rawStep === "" ? 1 : Number(rawStep);
-  if (!Number.isInteger(step) || step < 1) throw new Error(`host range ${match[0]} in "${pattern}": the step must be a positive whole number`);
+  if (!Number.isInteger(step) || step < 1)
+    throw new Error(`host range ${match[0]} in "${pattern}": the step must be a positive whole number`);
 
   let items: string[];
   if (/^\d+$/.test(start) && /^\d+$/.test(end)) {

@@ -96,7 +96,8 @@ export class InventoryBuilder {
       const where = typeof origin === "string" ? origin : (origin?.[key] ?? this.source);
       if (isUnsafeVarKey(key)) throw new InventoryError(`${where}: ${whose}: the key ${JSON.stringify(key)} is not allowed in vars`);
       const value = vars[key];
-      if (typeof value === "object" && value !== null) this.#refuseUnsafeKeys(value as Record<string, unknown>, typeof origin === "string" ? origin : where, whose, depth + 1);
+      if (typeof value === "object" && value !== null)
+        this.#refuseUnsafeKeys(value as Record<string, unknown>, typeof origin === "string" ? origin : where, whose, depth + 1);
     }
   }
 
@@ -129,13 +130,15 @@ export class InventoryBuilder {
       if (group.name !== "all" && !hasParent.has(group.name) && !all.children.includes(group.name)) all.children.push(group.name);
     }
     const grouped = new Set<string>();
-    for (const group of groups.values()) if (group.name !== "all" && group.name !== "ungrouped") for (const h of group.hosts) grouped.add(h);
+    for (const group of groups.values())
+      if (group.name !== "all" && group.name !== "ungrouped") for (const h of group.hosts) grouped.add(h);
     const ungrouped = groups.get("ungrouped") as DraftGroup;
     ungrouped.hosts = [...this.#hosts.keys()].filter((name) => !grouped.has(name));
 
     const depth = this.#depths();
     const parents = new Map<string, string[]>();
-    for (const group of groups.values()) for (const child of group.children) parents.set(child, [...(parents.get(child) ?? []), group.name]);
+    for (const group of groups.values())
+      for (const child of group.children) parents.set(child, [...(parents.get(child) ?? []), group.name]);
     const priority = (name: string): number => {
       const value = groups.get(name)?.vars.ansible_group_priority;
       const n = typeof value === "number" ? value : Number(value);
@@ -176,7 +179,12 @@ export class InventoryBuilder {
     for (const group of groups.values()) {
       out.set(group.name, { name: group.name, hosts: [...group.hosts], children: [...group.children], vars: { ...group.vars } });
     }
-    return { source: this.source, hosts, groups: out, warnings: [...warnings].map(([warning, names]) => `${warning} (${listHosts(names)})`) };
+    return {
+      source: this.source,
+      hosts,
+      groups: out,
+      warnings: [...warnings].map(([warning, names]) => `${warning} (${listHosts(names)})`),
+    };
   }
 
   /** Depth: the longest path from `all` (Ansible's rule); a cycle is an error naming it. */

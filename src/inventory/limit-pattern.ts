@@ -28,12 +28,19 @@ export function parseLimit(limit: string): LimitTerm[] {
 }
 
 function splitTerms(limit: string): string[] {
-  if (limit.includes(",")) return limit.split(",").map((t) => t.trim()).filter(Boolean);
+  if (limit.includes(","))
+    return limit
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
   // An IPv6 address is one term, not a list of colon-separated ones.
   if (/^[0-9a-fA-F]*:[0-9a-fA-F:]*:[0-9a-fA-F:]*$/.test(limit) && limit.includes("::")) return [limit];
   // Colons inside a regex term (`~…`) or a range (`[1:3]`) are not separators.
   if (limit.includes("~") || /\[[^\]]*:[^\]]*\]/.test(limit)) return [limit];
-  return limit.split(":").map((t) => t.trim()).filter(Boolean);
+  return limit
+    .split(":")
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 /** Universe: host names (in order) and, for each group name, the names of its hosts. */

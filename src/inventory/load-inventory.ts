@@ -104,7 +104,10 @@ export function detectFormat(file: string, text: string): InventoryFormat {
   if (TS.has(ext)) return "typescript";
   if (INI.has(ext)) return "ini";
   if (YAML_EXT.has(ext)) return "yaml";
-  const first = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== "" && !l.startsWith("#") && !l.startsWith(";"));
+  const first = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== "" && !l.startsWith("#") && !l.startsWith(";"));
   if (first === undefined || first.startsWith("[")) return "ini";
   if (first === "---") return "yaml";
   try {
@@ -119,7 +122,11 @@ export function detectFormat(file: string, text: string): InventoryFormat {
 function decryptInventory(vault: VaultKeyring | undefined, file: string, text: string): string {
   if (!vault) {
     throw new InventoryError(
-      located(file, 1, "the inventory is ansible-vault encrypted, but no vault password was given: use --vault-password-file FILE, --vault-id LABEL@FILE or PROVISION_VAULT_PASSWORD"),
+      located(
+        file,
+        1,
+        "the inventory is ansible-vault encrypted, but no vault password was given: use --vault-password-file FILE, --vault-id LABEL@FILE or PROVISION_VAULT_PASSWORD",
+      ),
     );
   }
   return vault.decrypt(text, located(file, 1, "").replace(/: $/, ""));

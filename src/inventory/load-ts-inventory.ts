@@ -26,4 +26,3 @@ export async function addTsInventory(builder: InventoryBuilder, file: string): P
     throw new InventoryError(located(file, undefined, `invalid inventory\n${lines.join("\n")}`));
   }
 }
-

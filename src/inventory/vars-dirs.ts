@@ -33,7 +33,12 @@ interface VarsRead {
   origins: Record<string, string>;
 }
 
-async function readVarsFor(dir: string, name: string, label: (path: string) => string, vault: VaultKeyring | undefined): Promise<VarsRead | undefined> {
+async function readVarsFor(
+  dir: string,
+  name: string,
+  label: (path: string) => string,
+  vault: VaultKeyring | undefined,
+): Promise<VarsRead | undefined> {
   let merged: VarsRead | undefined;
   const add = (read: VarsRead) => {
     merged = { vars: { ...merged?.vars, ...read.vars }, origins: { ...merged?.origins, ...read.origins } };
@@ -59,7 +64,9 @@ async function kindOf(path: string): Promise<"file" | "dir" | undefined> {
 }
 
 async function filesIn(dir: string): Promise<string[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith(".")).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const entries = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => !e.name.startsWith("."))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
   const out: string[] = [];
   for (const entry of entries) {
     const path = join(dir, entry.name);

@@ -56,7 +56,8 @@ export class YamlSource {
       Scalar: (_key, node) => {
         if (node.tag !== "!vault") return;
         const line = node.range ? this.#lines.linePos(node.range[0]).line : undefined;
-        if (typeof node.value !== "string") throw new InventoryError(located(this.file, line, "a !vault value must be the vault text (a block scalar)"));
+        if (typeof node.value !== "string")
+          throw new InventoryError(located(this.file, line, "a !vault value must be the vault text (a block scalar)"));
         const plain = decryptOrReject(this.file, line, node.value, vault);
         // An empty secret masks nothing and cannot be a Secret: it stays the empty string.
         node.value = plain.trim() === "" ? plain : new Secret(plain, { shortValues: "whole-words" });

@@ -90,7 +90,14 @@ async function readEntry(file: string, source: string, engine: BuiltEngineApi): 
 }
 
 const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
-  ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx",
+  ".ts": "ts",
+  ".mts": "ts",
+  ".cts": "ts",
+  ".tsx": "tsx",
+  ".js": "js",
+  ".mjs": "js",
+  ".cjs": "js",
+  ".jsx": "jsx",
 };
 
 /** Bundle the user's files; the API and packages stay outside (see the file's comment). */
@@ -101,7 +108,12 @@ function userFilesOnly(engine: BuiltEngineApi, inputs: Map<string, Buffer>): Plu
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === "entry-point" || args.pluginData === "inner") return undefined;
-        const found = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: "inner" });
+        const found = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: "inner",
+        });
         if (found.errors.length > 0) return { errors: found.errors };
         if (found.path === sourceIndex) return { path: engine.builtIndex, external: true };
         if (found.external) return found;
@@ -148,7 +160,10 @@ async function compile(source: string, engine: BuiltEngineApi, dir: string, key:
   const entry: CacheEntry = { source, builtIndex: engine.builtIndex, output: `${key}-${sha1(Buffer.from(code))}.mjs`, inputs: recorded };
   // Only this user may write here: whoever can write the cache chooses the code a run imports.
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const previous = await readFile(join(dir, `${key}.json`), "utf8").then((text) => (JSON.parse(text) as CacheEntry).output, () => undefined);
+  const previous = await readFile(join(dir, `${key}.json`), "utf8").then(
+    (text) => (JSON.parse(text) as CacheEntry).output,
+    () => undefined,
+  );
   // Output first, then the entry that names it, each by rename: a reader sees whole files only.
   await writeAtomically(join(dir, entry.output), code);
   await writeAtomically(join(dir, `${key}.json`), JSON.stringify(entry));

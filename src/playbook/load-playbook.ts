@@ -26,10 +26,7 @@ export async function loadPlaybook(path: string): Promise<Playbook> {
   }
   const candidate = unwrapDefault(module.default, isPlaybook) ?? module.playbook;
   if (!isPlaybook(candidate)) {
-    throw new PlaybookLoadError(
-      `${path}: does not export a playbook (expected \`export default definePlaybook({...})\`)`,
-    );
+    throw new PlaybookLoadError(`${path}: does not export a playbook (expected \`export default definePlaybook({...})\`)`);
   }
   return candidate;
 }
-

@@ -3,7 +3,7 @@
  * facts) to an ordered list of steps, and handlers. Playbooks are plain TypeScript modules whose
  * default export is the value `definePlaybook` returns.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import type { Facts } from "../facts/facts.ts";
 import type { CustomFacts, CustomFactValues } from "../facts/custom-facts.ts";
 import type { Handler, PlaybookItem } from "./step.ts";
@@ -40,7 +40,9 @@ export interface Playbook<S extends z.ZodType = z.ZodType, F extends CustomFacts
   readonly kind: "provision-playbook";
 }
 
-export function definePlaybook<S extends z.ZodType, F extends CustomFacts = Record<never, never>>(definition: PlaybookDefinition<S, F>): Playbook<S, F> {
+export function definePlaybook<S extends z.ZodType, F extends CustomFacts = Record<never, never>>(
+  definition: PlaybookDefinition<S, F>,
+): Playbook<S, F> {
   return { ...definition, kind: "provision-playbook" };
 }
 

@@ -30,7 +30,11 @@ export function pathTree(path: string): Resource {
  * password changes does not make the step reading that user's home unknown. The field `*` is the
  * whole account (its creation or removal).
  */
-export function accountResource(kind: "user" | "group", name: string, field: "*" | "exists" | "uid" | "gid" | "group" | "groups" | "members" | "shell" | "home" | "comment" | "password" | "keys"): Resource {
+export function accountResource(
+  kind: "user" | "group",
+  name: string,
+  field: "*" | "exists" | "uid" | "gid" | "group" | "groups" | "members" | "shell" | "home" | "comment" | "password" | "keys",
+): Resource {
   return `account:${kind}:${name.replaceAll(":", "%3A")}:${field}`;
 }
 

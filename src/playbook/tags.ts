@@ -38,7 +38,8 @@ export function selectionSkip(step: Step, selection: StepSelection): string | un
   if (skip !== undefined) return `skipped by --skip-tags ${skip}`;
   const wanted = selection.tags;
   if (wanted === undefined || wanted.length === 0) return tags.includes("never") ? "tagged never (ask for one of its tags)" : undefined;
-  if (wanted.includes("all")) return tags.includes("never") && !tags.some((t) => t !== "never" && wanted.includes(t)) ? "tagged never" : undefined;
+  if (wanted.includes("all"))
+    return tags.includes("never") && !tags.some((t) => t !== "never" && wanted.includes(t)) ? "tagged never" : undefined;
   if (tags.includes("always")) return undefined;
   if (tags.some((tag) => wanted.includes(tag))) return undefined;
   return `not selected by --tags ${wanted.join(",")}${tags.length ? ` (its tags: ${tags.join(", ")})` : " (it has no tags)"}`;
@@ -46,11 +47,18 @@ export function selectionSkip(step: Step, selection: StepSelection): string | un
 
 /** The index of the step `--start-at` names; throws when none does (naming the closest names). */
 export function startAtIndex(items: readonly PlaybookItem[], name: string): number {
-  const pattern = new RegExp(`^${name.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  const pattern = new RegExp(
+    `^${name
+      .split("*")
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
   const index = items.findIndex((item) => !isFlushHandlers(item) && (item.name === name || pattern.test(item.name)));
   if (index < 0) {
     const names = items.filter((item) => !isFlushHandlers(item)).map((item) => item.name);
-    throw new Error(`--start-at ${JSON.stringify(name)}: no step of this playbook has that name (steps: ${names.slice(0, 8).join("; ")}${names.length > 8 ? "; …" : ""})`);
+    throw new Error(
+      `--start-at ${JSON.stringify(name)}: no step of this playbook has that name (steps: ${names.slice(0, 8).join("; ")}${names.length > 8 ? "; …" : ""})`,
+    );
   }
   return index;
 }

@@ -25,26 +25,28 @@ export class VarsError extends Error {
  * refuses (empty, white space, shorter than 8 characters) is an error naming the var.
  */
 export function secretVar() {
-  return markSecret(z
-    .union([
-      z.string().min(1),
-      z.object({ fromEnv: z.string().min(1) }).strict(),
-      z.object({ fromFile: z.string().min(1) }).strict(),
-      z.custom<Secret>(isSecret),
-    ])
-    .transform((value, ctx): Secret => {
-      if (isSecret(value)) return value;
-      if (typeof value === "string") return makeSecret(value, "", ctx);
-      if ("fromEnv" in value) {
-        const fromEnv = process.env[value.fromEnv];
-        if (!fromEnv) {
-          ctx.addIssue({ code: "custom", message: `environment variable ${value.fromEnv} is not set or empty` });
-          return z.NEVER;
+  return markSecret(
+    z
+      .union([
+        z.string().min(1),
+        z.object({ fromEnv: z.string().min(1) }).strict(),
+        z.object({ fromFile: z.string().min(1) }).strict(),
+        z.custom<Secret>(isSecret),
+      ])
+      .transform((value, ctx): Secret => {
+        if (isSecret(value)) return value;
+        if (typeof value === "string") return makeSecret(value, "", ctx);
+        if ("fromEnv" in value) {
+          const fromEnv = process.env[value.fromEnv];
+          if (!fromEnv) {
+            ctx.addIssue({ code: "custom", message: `environment variable ${value.fromEnv} is not set or empty` });
+            return z.NEVER;
+          }
+          return makeSecret(fromEnv, `environment variable ${value.fromEnv}: `, ctx);
         }
-        return makeSecret(fromEnv, `environment variable ${value.fromEnv}: `, ctx);
-      }
-      return readSecretFile(value.fromFile, ctx);
-    }));
+        return readSecretFile(value.fromFile, ctx);
+      }),
+  );
 }
 
 /** Tags a schema as a secret, so the CLI can tell that a `--var` puts a secret in argv. */
@@ -227,7 +229,9 @@ export function validateVars<P extends Playbook>(playbook: P, raw: Record<string
   const problems = result.error.issues.map((issue) => {
     const field = issue.path.length ? issue.path.join(".") : "(vars)";
     // A value decrypted from Ansible Vault is a Secret: say so rather than "received object".
-    const hint = isSecret(valueAt(raw, issue.path)) ? " (the value is a secret, e.g. from ansible-vault: declare this field with secretVar())" : "";
+    const hint = isSecret(valueAt(raw, issue.path))
+      ? " (the value is a secret, e.g. from ansible-vault: declare this field with secretVar())"
+      : "";
     return `  ${field}: ${issue.message}${hint}`;
   });
   throw new VarsError(`playbook "${playbook.name}"${where ? ` (${where})` : ""}: invalid vars\n${problems.join("\n")}`);

@@ -29,10 +29,15 @@ export class FleetProgressReporter {
   handle = (progress: FleetProgress): void => {
     switch (progress.event) {
       case "batch-start":
-        if (progress.batches > 1) this.#line(`batch ${progress.batch}/${progress.batches}: ${progress.batchSize ?? "?"} host${progress.batchSize === 1 ? "" : "s"}`);
+        if (progress.batches > 1)
+          this.#line(
+            `batch ${progress.batch}/${progress.batches}: ${progress.batchSize ?? "?"} host${progress.batchSize === 1 ? "" : "s"}`,
+          );
         break;
       case "stopped":
-        this.#line(`rollout stopped: ${progress.stopped}; ${progress.skipped} host${progress.skipped === 1 ? "" : "s"} will not be started`);
+        this.#line(
+          `rollout stopped: ${progress.stopped}; ${progress.skipped} host${progress.skipped === 1 ? "" : "s"} will not be started`,
+        );
         break;
       case "done":
         this.stop();

@@ -59,13 +59,18 @@ export function mergeReports(inputs: readonly { file: string; text: string }[]):
       throw new ReportMergeError(`${file}: not JSON (${(error as Error).message}); was the job cut short?`);
     }
     const checked = reportShape.safeParse(parsed);
-    if (!checked.success) throw new ReportMergeError(`${file}: not a provision --json report (${checked.error.issues[0]?.path.join(".") || "top level"}: ${checked.error.issues[0]?.message})`);
+    if (!checked.success)
+      throw new ReportMergeError(
+        `${file}: not a provision --json report (${checked.error.issues[0]?.path.join(".") || "top level"}: ${checked.error.issues[0]?.message})`,
+      );
     return { file, report: checked.data };
   });
   const first = reports[0] as (typeof reports)[number];
   for (const { file, report } of reports) {
     if (report.playbook !== first.report.playbook || report.mode !== first.report.mode) {
-      throw new ReportMergeError(`${file}: playbook "${report.playbook}" (${report.mode}), but ${first.file} is "${first.report.playbook}" (${first.report.mode}): not one rollout`);
+      throw new ReportMergeError(
+        `${file}: playbook "${report.playbook}" (${report.mode}), but ${first.file} is "${first.report.playbook}" (${first.report.mode}): not one rollout`,
+      );
     }
   }
   const shards = mergeShards(reports);
@@ -73,7 +78,8 @@ export function mergeReports(inputs: readonly { file: string; text: string }[]):
   for (const { file, report } of reports) {
     for (const host of report.hosts) {
       const other = seen.get(host.host);
-      if (other !== undefined) throw new ReportMergeError(`${file}: host ${host.host} is also in ${other}: the shards overlap, or a file is given twice`);
+      if (other !== undefined)
+        throw new ReportMergeError(`${file}: host ${host.host} is also in ${other}: the shards overlap, or a file is given twice`);
       seen.set(host.host, file);
     }
   }
@@ -107,7 +113,8 @@ function mergeShards(reports: { file: string; report: z.infer<typeof reportShape
   const byIndex = new Map<number, string>();
   for (const { file, report } of sharded) {
     const shard = report.rollout?.shard as { index: number; count: number };
-    if (shard.count !== count) throw new ReportMergeError(`${file}: shard ${shard.index}/${shard.count}, but ${sharded[0]?.file} is of ${count} shards`);
+    if (shard.count !== count)
+      throw new ReportMergeError(`${file}: shard ${shard.index}/${shard.count}, but ${sharded[0]?.file} is of ${count} shards`);
     const twice = byIndex.get(shard.index);
     if (twice !== undefined) throw new ReportMergeError(`${file}: shard ${shard.index}/${count} again (also ${twice})`);
     byIndex.set(shard.index, file);

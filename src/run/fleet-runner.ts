@@ -78,7 +78,12 @@ export async function runFleet<H extends { name: string }>(options: FleetOptions
   const reports = new Map<string, HostReport>();
   const inFlight: string[] = [];
   const tally = { done: 0, changed: 0, drift: 0, failed: 0 };
-  const batchReports: BatchReport[] = batches.map((batch, i) => ({ index: i + 1, hosts: batch.map((h) => h.name), failed: 0, status: "not-started" }));
+  const batchReports: BatchReport[] = batches.map((batch, i) => ({
+    index: i + 1,
+    hosts: batch.map((h) => h.name),
+    failed: 0,
+    status: "not-started",
+  }));
   let stopped: { reason: string; batch: number } | undefined;
   let current = 0;
 
@@ -126,7 +131,11 @@ export async function runFleet<H extends { name: string }>(options: FleetOptions
         }
         progress("host-end", { host: host.name, report });
         if (isFailure(report) && options.failFast) stop(`--fail-fast: ${host.name} ${report.status}`);
-        const crossed = thresholdCrossed(options.maxFail, { failedInBatch: record.failed, batchSize: batch.length, failedTotal: tally.failed }, current);
+        const crossed = thresholdCrossed(
+          options.maxFail,
+          { failedInBatch: record.failed, batchSize: batch.length, failedTotal: tally.failed },
+          current,
+        );
         if (crossed) stop(crossed);
       }
     };

@@ -84,9 +84,7 @@ export function newLockOwner(now = new Date()): LockOwner {
 }
 
 /** Where the lock lives, chosen on the host (root → /run). Shell syntax: sets $L. */
-const LOCK_PATH = raw(
-  `if [ "$(id -u)" = 0 ]; then L=${ROOT_LOCK_PATH}; else L="\${XDG_RUNTIME_DIR:-\${HOME:-/tmp}}/.provision.lock"; fi`,
-);
+const LOCK_PATH = raw(`if [ "$(id -u)" = 0 ]; then L=${ROOT_LOCK_PATH}; else L="\${XDG_RUNTIME_DIR:-\${HOME:-/tmp}}/.provision.lock"; fi`);
 
 /** One line per owner field; values are single words or quoted by `sh`. */
 function ownerLines(owner: LockOwner): string {
@@ -225,7 +223,9 @@ export function parseLockResult(result: ExecResult, host: string): LockOutcome {
 /** "host X is being provisioned by root@ctl (pid 42) since …; if that run died, remove …". */
 export function lockedMessage(host: string, outcome: Extract<LockOutcome, { acquired: false }>): string {
   const h = outcome.holder;
-  const who = h.controller ? `${h.user ?? "?"}@${h.controller} (controller pid ${h.controller_pid ?? "?"})` : "an unknown run (no owner recorded yet)";
+  const who = h.controller
+    ? `${h.user ?? "?"}@${h.controller} (controller pid ${h.controller_pid ?? "?"})`
+    : "an unknown run (no owner recorded yet)";
   const since = h.started ? ` since ${h.started}` : "";
   const holder = h.holder_pid ? `, holder process ${h.holder_pid} on the host` : "";
   const why = outcome.why ? `: ${outcome.why}` : "";
@@ -239,7 +239,9 @@ export function lockedMessage(host: string, outcome: Extract<LockOutcome, { acqu
 export function brokenLockMessage(host: string, outcome: Extract<LockOutcome, { acquired: true }>): string | undefined {
   if (!outcome.brokeStale) return undefined;
   const h = outcome.brokenOwner ?? {};
-  const who = h.controller ? `${h.user ?? "?"}@${h.controller} (controller pid ${h.controller_pid ?? "?"})` : "an unknown run (no owner recorded)";
+  const who = h.controller
+    ? `${h.user ?? "?"}@${h.controller} (controller pid ${h.controller_pid ?? "?"})`
+    : "an unknown run (no owner recorded)";
   const since = h.started ? ` since ${h.started}` : "";
   return `host ${host}: broke the stale host lock of ${who}${since}: ${outcome.brokeStale}`;
 }

@@ -23,10 +23,27 @@ import { HostSession } from "../transport/host-session.ts";
 import { TransportError, type ExecResult, type Transport } from "../transport/transport.ts";
 import type { Facts } from "../facts/facts.ts";
 import type { Playbook, HostInfo } from "../playbook/playbook.ts";
-import { InvalidStepError, isFlushHandlers, type ApplyContext, type Change, type Handler, type PlaybookItem, type Step } from "../playbook/step.ts";
+import {
+  InvalidStepError,
+  isFlushHandlers,
+  type ApplyContext,
+  type Change,
+  type Handler,
+  type PlaybookItem,
+  type Step,
+} from "../playbook/step.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { showChange } from "../report/show-change.ts";
-import { acquireLockCommand, brokenLockMessage, HostLockedError, lockedMessage, newLockOwner, parseLockResult, releaseLockCommand, type LockOwner } from "./host-lock.ts";
+import {
+  acquireLockCommand,
+  brokenLockMessage,
+  HostLockedError,
+  lockedMessage,
+  newLockOwner,
+  parseLockResult,
+  releaseLockCommand,
+  type LockOwner,
+} from "./host-lock.ts";
 import { joinCommands } from "../shell/sh.ts";
 import { parsePending, readPendingCommand, recordPendingCommand } from "./pending-handlers.ts";
 import { asError, firstLine, ReadCache, type ReadOutcome } from "./read-cache.ts";
@@ -452,7 +469,9 @@ class HostRun {
   #record(report: StepReport): void {
     const step = this.#items[report.index];
     const outputs = step && !isFlushHandlers(step) && report.status !== "skipped" ? step.outputs?.() : undefined;
-    const recorded = outputs?.length ? { ...report, outputs: outputs.map((o) => ({ label: mask(o.label), value: mask(o.value) })) } : report;
+    const recorded = outputs?.length
+      ? { ...report, outputs: outputs.map((o) => ({ label: mask(o.label), value: mask(o.value) })) }
+      : report;
     this.steps.push(recorded);
     this.emit({ type: "step-end", host: this.host, step: recorded });
   }

@@ -29,14 +29,21 @@ export const PENDING_SETTLE_HEADER = "# provision-pending-handlers settle";
 /** The record's file name: the playbook name with anything but [A-Za-z0-9_-] as %XX. */
 export function pendingFileName(playbook: string): string {
   return Buffer.from(playbook, "utf8").reduce(
-    (name, byte) => name + (/[A-Za-z0-9_-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`),
+    (name, byte) =>
+      name +
+      (/[A-Za-z0-9_-]/.test(String.fromCharCode(byte))
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`),
     "",
   );
 }
 
 /** Shell that sets $f to the record's path for this playbook (root or not: chosen by the uid). */
 function recordPath(playbook: string, uid: number): ShellCommand {
-  const dir = uid === 0 ? sh`d=/var/lib/provision/pending-handlers` : raw(`d="\${XDG_STATE_HOME:-\${HOME:-/nonexistent}/.local/state}/provision/pending-handlers"`);
+  const dir =
+    uid === 0
+      ? sh`d=/var/lib/provision/pending-handlers`
+      : raw(`d="\${XDG_STATE_HOME:-\${HOME:-/nonexistent}/.local/state}/provision/pending-handlers"`);
   return sh`${dir}; f="$d"/${pendingFileName(playbook)}`;
 }
 
@@ -49,7 +56,14 @@ if [ -f "$f" ]; then cat -- "$f"; fi`;
 
 export function parsePending(result: ExecResult): string[] {
   if (result.exitCode !== 0) throw new Error(`cannot read the pending handlers record (exit ${result.exitCode})`);
-  return [...new Set(result.stdout.toString("utf8").split("\n").filter((line) => line.length > 0))];
+  return [
+    ...new Set(
+      result.stdout
+        .toString("utf8")
+        .split("\n")
+        .filter((line) => line.length > 0),
+    ),
+  ];
 }
 
 /** Adds names to the record (a new file renamed into place: a reader never sees half of it). */

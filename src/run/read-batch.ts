@@ -38,8 +38,7 @@ export function splitBatchOutput(batch: ReadBatch, result: ExecResult): ExecResu
   if (stdoutParts.length < batch.count) {
     const stderr = result.stderr.toString("utf8").trim().split("\n").slice(-5).join("\n");
     throw new Error(
-      `read batch ended after ${stdoutParts.length} of ${batch.count} reads (exit ${result.exitCode})` +
-        (stderr ? `: ${stderr}` : ""),
+      `read batch ended after ${stdoutParts.length} of ${batch.count} reads (exit ${result.exitCode})` + (stderr ? `: ${stderr}` : ""),
     );
   }
   return stdoutParts.slice(0, batch.count).map((part, index) => ({
@@ -58,7 +57,14 @@ function splitOn(output: Buffer, marker: string, withCode: boolean): { body: Buf
     if (at < 0) break;
     const lineEnd = output.indexOf(0x0a, at + needle.length);
     const end = lineEnd < 0 ? output.length : lineEnd;
-    const code = withCode ? Number(output.subarray(at + needle.length, end).toString("utf8").trim()) : 0;
+    const code = withCode
+      ? Number(
+          output
+            .subarray(at + needle.length, end)
+            .toString("utf8")
+            .trim(),
+        )
+      : 0;
     parts.push({ body: output.subarray(start, at), exitCode: Number.isFinite(code) ? code : 255 });
     start = end + 1;
   }

@@ -13,15 +13,17 @@ export const MIN_SECRET_LENGTH = 8;
 // Kept on globalThis: a playbook may load its own copy of this module (tsx namespaces, or a
 // project's own node_modules), and a secret registered there must still be masked here.
 const REGISTRY = Symbol.for("provision.secret-values");
-const secretValues: Set<string> = ((globalThis as Record<symbol, unknown>)[REGISTRY] as Set<string> | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[REGISTRY] = new Set<string>()) as Set<string>;
+const secretValues: Set<string> =
+  ((globalThis as Record<symbol, unknown>)[REGISTRY] as Set<string> | undefined) ??
+  (((globalThis as Record<symbol, unknown>)[REGISTRY] = new Set<string>()) as Set<string>);
 
 // Short values that came from elsewhere (an Ansible Vault file: `port: "25"` is as encrypted as a
 // key) cannot be refused, and masking them inside words would garble text and give them away:
 // they are masked only where they stand as a whole word.
 const WORD_REGISTRY = Symbol.for("provision.secret-words");
-const secretWords: Set<string> = ((globalThis as Record<symbol, unknown>)[WORD_REGISTRY] as Set<string> | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[WORD_REGISTRY] = new Set<string>()) as Set<string>;
+const secretWords: Set<string> =
+  ((globalThis as Record<symbol, unknown>)[WORD_REGISTRY] as Set<string> | undefined) ??
+  (((globalThis as Record<symbol, unknown>)[WORD_REGISTRY] = new Set<string>()) as Set<string>);
 
 /** Register a short secret: masked only as a whole word (not preceded or followed by a letter, digit or _). */
 export function registerSecretWord(value: string): void {
@@ -73,7 +75,10 @@ export function maskKeepingLines(text: string): string {
   let out = text;
   for (const value of knownValues()) {
     if (!out.includes(value)) continue;
-    const masked = value.split(/(\r?\n|\r)/).map((part, i) => (i % 2 === 1 ? part : MASK)).join("");
+    const masked = value
+      .split(/(\r?\n|\r)/)
+      .map((part, i) => (i % 2 === 1 ? part : MASK))
+      .join("");
     out = out.split(value).join(masked);
   }
   return out;

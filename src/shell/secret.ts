@@ -17,7 +17,7 @@ export class SecretAsTextError extends Error {
   override readonly name = "SecretAsTextError";
   constructor() {
     super(
-      "a Secret cannot be turned into text (template string, String(), +): that would write \"***\" where its value belongs. " +
+      'a Secret cannot be turned into text (template string, String(), +): that would write "***" where its value belongs. ' +
         "To put a secret into file content or a line, build it with secretText: content: secretText`password=${vars.password}\\n` " +
         "(the value reaches the host on stdin, and every output masks it).",
     );
@@ -45,7 +45,9 @@ export class Secret {
       return;
     }
     if (value.trim().length < MIN_SECRET_LENGTH) {
-      throw new Error(`a secret must be at least ${MIN_SECRET_LENGTH} characters long (white space around it not counted), so that masking it in output cannot garble text or reveal it`);
+      throw new Error(
+        `a secret must be at least ${MIN_SECRET_LENGTH} characters long (white space around it not counted), so that masking it in output cannot garble text or reveal it`,
+      );
     }
     this.#value = value;
     registerSecretValue(value);

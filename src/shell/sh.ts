@@ -58,14 +58,7 @@ export function secretStdin(value: Secret): SecretStdin {
   return new SecretStdin(value);
 }
 
-type Interpolation =
-  | string
-  | number
-  | boolean
-  | ShellCommand
-  | RawFragment
-  | SecretStdin
-  | readonly (string | number)[];
+type Interpolation = string | number | boolean | ShellCommand | RawFragment | SecretStdin | readonly (string | number)[];
 
 export function sh(strings: TemplateStringsArray, ...values: Interpolation[]): ShellCommand {
   let text = strings[0] ?? "";

@@ -36,13 +36,18 @@ export function checkKeyringFingerprint(step: string, keyring: Buffer, fingerpri
     }).toString("utf8");
   } catch (error) {
     const e = error as { code?: string; stderr?: Buffer };
-    const why = e.code === "ENOENT" ? "gpg is not installed on the controller (apt-get install gnupg)" : e.stderr?.toString("utf8").trim() || String(error);
+    const why =
+      e.code === "ENOENT"
+        ? "gpg is not installed on the controller (apt-get install gnupg)"
+        : e.stderr?.toString("utf8").trim() || String(error);
     throw new InvalidStepError(`${step}: cannot read the keyring: ${why}`);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
   const found = primaryFingerprints(colons);
   if (!found.includes(fingerprint.toUpperCase())) {
-    throw new InvalidStepError(`${step}: the keyring does not hold the key ${fingerprint.toUpperCase()} (it holds: ${found.join(", ") || "no key"})`);
+    throw new InvalidStepError(
+      `${step}: the keyring does not hold the key ${fingerprint.toUpperCase()} (it holds: ${found.join(", ") || "no key"})`,
+    );
   }
 }

@@ -25,10 +25,16 @@ const aptRepositoryParams = z.strictObject({
   uris: z.array(word.regex(/^(https?|file|cdrom|mirror\+https?):/, "must be an apt URI (http://, https://, file:, …)")).min(1),
   suites: z.array(word).min(1),
   components: z.array(word).default([]),
-  types: z.array(z.enum(["deb", "deb-src"])).min(1).default(["deb"]),
+  types: z
+    .array(z.enum(["deb", "deb-src"]))
+    .min(1)
+    .default(["deb"]),
   architectures: z.array(word).optional(),
   keyring: z.union([z.instanceof(Buffer), z.string()]),
-  fingerprint: z.string().transform((v) => v.replace(/\s+/g, "")).pipe(z.string().regex(/^[0-9A-Fa-f]{40}$|^[0-9A-Fa-f]{64}$/, "must be a full key fingerprint (40 or 64 hex digits)")),
+  fingerprint: z
+    .string()
+    .transform((v) => v.replace(/\s+/g, ""))
+    .pipe(z.string().regex(/^[0-9A-Fa-f]{40}$|^[0-9A-Fa-f]{64}$/, "must be a full key fingerprint (40 or 64 hex digits)")),
   keyringPath: filePath.optional(),
   enabled: z.boolean().default(true),
   notify: z.array(z.string()).optional(),
@@ -51,7 +57,8 @@ export function aptRepository(input: AptRepositoryParams): Step<AptRepositorySta
   checkKeyringFingerprint(stepName, keyring, p.fingerprint);
   const armored = keyring.subarray(0, 40).toString("latin1").includes("-----BEGIN PGP PUBLIC KEY BLOCK-----");
   const keyringPath = p.keyringPath ?? `/etc/apt/keyrings/${p.name}.${armored ? "asc" : "gpg"}`;
-  if (!armored && keyringPath.endsWith(".asc")) throw new InvalidStepError(`${stepName}: keyringPath ends in .asc but the keyring is binary (apt reads .asc as armored)`);
+  if (!armored && keyringPath.endsWith(".asc"))
+    throw new InvalidStepError(`${stepName}: keyringPath ends in .asc but the keyring is binary (apt reads .asc as armored)`);
   const sourcesPath = `/etc/apt/sources.list.d/${p.name}.sources`;
   const content = deb822({ ...p, keyringPath });
   const keyringFile = file({ path: keyringPath, content: keyring, owner: "root", group: "root", mode: "0644" });
@@ -86,7 +93,10 @@ export function aptRepository(input: AptRepositoryParams): Step<AptRepositorySta
 
 /** Both reads in one command; the keyring's by digest (binary, and never sent back). */
 function readCommand(keyringPath: string, sourcesPath: string) {
-  return joinCommands([readFileCommand(keyringPath, { contentLimit: 0 }), sh`echo ${SEPARATOR}`, readFileCommand(sourcesPath, { contentLimit: 1024 * 1024 })], "; ");
+  return joinCommands(
+    [readFileCommand(keyringPath, { contentLimit: 0 }), sh`echo ${SEPARATOR}`, readFileCommand(sourcesPath, { contentLimit: 1024 * 1024 })],
+    "; ",
+  );
 }
 
 export function parseState(result: ExecResult, keyringPath: string, sourcesPath: string): AptRepositoryState {
@@ -94,7 +104,8 @@ export function parseState(result: ExecResult, keyringPath: string, sourcesPath:
   // first marker line is the separator, whatever the sources file holds.
   const marker = Buffer.from(`\n${SEPARATOR}\n`);
   const at = result.stdout.indexOf(marker);
-  if (at < 0) throw new Error(`cannot read ${keyringPath} and ${sourcesPath}: ${result.stderr.toString("utf8").trim() || "output cut short"}`);
+  if (at < 0)
+    throw new Error(`cannot read ${keyringPath} and ${sourcesPath}: ${result.stderr.toString("utf8").trim() || "output cut short"}`);
   const keyringOut = result.stdout.subarray(0, at + 1);
   const sourcesOut = result.stdout.subarray(at + marker.length);
   const part = (stdout: Buffer) => ({ ...result, stdout });
@@ -102,7 +113,15 @@ export function parseState(result: ExecResult, keyringPath: string, sourcesPath:
 }
 
 /** The deb822 stanza, fields in apt's documented order. */
-export function deb822(p: { types: string[]; uris: string[]; suites: string[]; components: string[]; architectures?: string[]; keyringPath: string; enabled: boolean }): string {
+export function deb822(p: {
+  types: string[];
+  uris: string[];
+  suites: string[];
+  components: string[];
+  architectures?: string[];
+  keyringPath: string;
+  enabled: boolean;
+}): string {
   return [
     `Types: ${p.types.join(" ")}`,
     `URIs: ${p.uris.join(" ")}`,

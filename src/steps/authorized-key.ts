@@ -129,7 +129,9 @@ ${readFileCommand(file)}`;
 
 export function parseAuthorizedKeys(result: ExecResult, user: string): AuthorizedKeysState {
   if (result.exitCode !== 0) {
-    throw new ReadFailedError(`cannot read the authorized keys of ${user}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+    throw new ReadFailedError(
+      `cannot read the authorized keys of ${user}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`,
+    );
   }
   const out = result.stdout;
   const ends: number[] = [];
@@ -189,7 +191,8 @@ function desiredKeys(text: string, options: string | undefined): PublicKey[] {
   const lines = text.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
   const keys = lines.map((l) => {
     const key = parseKeyLine(l);
-    if (!key) throw new InvalidStepError(`authorizedKey: invalid parameters: key: not a public key line: ${JSON.stringify(l.slice(0, 60))}`);
+    if (!key)
+      throw new InvalidStepError(`authorizedKey: invalid parameters: key: not a public key line: ${JSON.stringify(l.slice(0, 60))}`);
     return options === undefined ? key : { ...key, options: options.trim() };
   });
   if (keys.length === 0) throw new InvalidStepError("authorizedKey: invalid parameters: key: no public key given");

@@ -41,7 +41,10 @@ const blockInFileParams = z
   .refine((p) => p.markerBegin !== p.markerEnd, "markerBegin and markerEnd must differ");
 
 export type BlockInFileParams = z.input<typeof blockInFileParams>;
-export type BlockEdit = Pick<z.output<typeof blockInFileParams>, "block" | "marker" | "markerBegin" | "markerEnd" | "insertAfter" | "insertBefore" | "state">;
+export type BlockEdit = Pick<
+  z.output<typeof blockInFileParams>,
+  "block" | "marker" | "markerBegin" | "markerEnd" | "insertAfter" | "insertBefore" | "state"
+>;
 
 export function blockInFile(input: BlockInFileParams): Step<FileState> {
   const p = parseStepParams("blockInFile", blockInFileParams, input);

@@ -40,7 +40,10 @@ import { accountName, parseStepParams } from "./params.ts";
 
 /** Shell code: a string sent as is, or a ShellCommand built with `sh`. */
 const shellCode = z.union([
-  z.string().min(1, "must not be empty").refine((s) => !s.includes("\0"), "must not contain a NUL byte"),
+  z
+    .string()
+    .min(1, "must not be empty")
+    .refine((s) => !s.includes("\0"), "must not contain a NUL byte"),
   z.custom<ShellCommand>((v) => isShellCommand(v), "must be a string or a ShellCommand (sh`…`)"),
 ]);
 
@@ -52,7 +55,11 @@ const guardPath = z
 const commandParams = z.strictObject({
   command: shellCode,
   /** What the report calls the step; default: the command's first line. */
-  name: z.string().min(1).refine((s) => !s.includes("\n"), "must be one line").optional(),
+  name: z
+    .string()
+    .min(1)
+    .refine((s) => !s.includes("\n"), "must be one line")
+    .optional(),
   creates: guardPath.optional(),
   removes: guardPath.optional(),
   unless: shellCode.optional(),
@@ -142,7 +149,10 @@ function guardCommand(creates?: string, removes?: string, unless?: ShellCommand,
   const parts: ShellCommand[] = [sh`:`];
   if (creates !== undefined) parts.push(sh`if [ -e ${creates} ]; then echo creates=1; else echo creates=0; fi`);
   if (removes !== undefined) parts.push(sh`if [ -e ${removes} ]; then echo removes=1; else echo removes=0; fi`);
-  for (const [label, guard] of [["unless", unless], ["onlyIf", onlyIf]] as const) {
+  for (const [label, guard] of [
+    ["unless", unless],
+    ["onlyIf", onlyIf],
+  ] as const) {
     if (!guard) continue;
     parts.push(sh`err=$( ( ${guard}
 ) 2>&1 >/dev/null </dev/null ); echo ${`${label}=`}"$?"; echo ${SECTION + label}; printf '%s\\n' "$err" | tail -n 5; echo ${SECTION}end`);

@@ -24,7 +24,11 @@ const configKeysParams = z.strictObject({
     .record(z.string().regex(/^[^\s#=:]+$/, "a key without spaces, '#', '=' or ':'"), z.string().regex(/^[^\n]*$/, "one line"))
     .refine((s) => Object.keys(s).length > 0, "at least one setting"),
   /** As written between key and value: ": " (Cyrus SASL), " = ", "=", " " … */
-  separator: z.string().regex(/^\s*[:=]?\s*$/, "whitespace around an optional ':' or '='").min(1).default(" = "),
+  separator: z
+    .string()
+    .regex(/^\s*[:=]?\s*$/, "whitespace around an optional ':' or '='")
+    .min(1)
+    .default(" = "),
   comment: z.string().min(1).default("#"),
 });
 
@@ -34,16 +38,13 @@ export function configKeys(input: ConfigKeysParams): Step<FileState> {
   const params = parseStepParams("configKeys", configKeysParams, input);
   return textEditStep("config-keys", `config ${params.path}: ${Object.keys(params.settings).join(", ")}`, params, {
     needsFile: true,
-    edit: (text, fromUser) => editConfigKeys(text, Object.fromEntries(Object.entries(params.settings).map(([k, v]) => [fromUser(k), fromUser(v)])), params),
+    edit: (text, fromUser) =>
+      editConfigKeys(text, Object.fromEntries(Object.entries(params.settings).map(([k, v]) => [fromUser(k), fromUser(v)])), params),
   });
 }
 
 /** Pure: set each key in `text`; returns `text` itself when every key already has its value. */
-export function editConfigKeys(
-  text: string,
-  settings: Record<string, string>,
-  format: { separator: string; comment: string },
-): string {
+export function editConfigKeys(text: string, settings: Record<string, string>, format: { separator: string; comment: string }): string {
   const lines = splitLines(text);
   const sep = format.separator.trim();
   const sepPattern = sep ? `\\s*${escapeRegExp(sep)}` : "(?=\\s|$)";

@@ -55,7 +55,10 @@ export function scanSource(root: string): Map<string, SourceEntry> {
     } catch (error) {
       throw new InvalidStepError(`copy: src ${JSON.stringify(path)} cannot be read on the controller: ${(error as Error).message}`);
     }
-    if (stat.isSymbolicLink()) throw new InvalidStepError(`copy: src ${JSON.stringify(path)} is a symlink: copy does not follow or copy symlinks (use the link step)`);
+    if (stat.isSymbolicLink())
+      throw new InvalidStepError(
+        `copy: src ${JSON.stringify(path)} is a symlink: copy does not follow or copy symlinks (use the link step)`,
+      );
     if (stat.isFile()) {
       entries.set(rel, { type: "file", source: path, size: stat.size, sha256: sha256(readFileSync(path)) });
     } else if (stat.isDirectory()) {
@@ -96,7 +99,8 @@ export function parseHostTree(result: ExecResult, dest: string): HostTree {
     const path = line.slice(66);
     const rel = path === dest ? "" : path.startsWith(`${dest}/`) ? path.slice(dest.length + 1) : undefined;
     const entry = rel === undefined ? undefined : tree.get(rel);
-    if (!entry || !/^[0-9a-f]{64}$/.test(hash)) throw new ReadFailedError(`cannot read ${dest}: unexpected digest line ${JSON.stringify(line.slice(0, 200))}`);
+    if (!entry || !/^[0-9a-f]{64}$/.test(hash))
+      throw new ReadFailedError(`cannot read ${dest}: unexpected digest line ${JSON.stringify(line.slice(0, 200))}`);
     entry.sha256 = hash;
   }
   return tree;

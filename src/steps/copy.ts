@@ -87,7 +87,8 @@ export function copy(input: CopyParams): Step<HostTree> {
       for (const rel of plan.write) {
         const entry = source.get(rel) as SourceEntry;
         const bytes = readFileSync(entry.source);
-        if (sha256(bytes) !== entry.sha256) throw new Error(`copy: ${entry.source} changed on the controller since it was compared; run again`);
+        if (sha256(bytes) !== entry.sha256)
+          throw new Error(`copy: ${entry.source} changed on the controller since it was compared; run again`);
         const write = fileWrite(hostPath(rel), bytes, fileMeta);
         await session.check(write.command, { stdin: write.stdin });
       }
@@ -114,7 +115,9 @@ export function planCopy(
     }
     const wantedType = wanted.type === "directory" ? "d" : "f";
     if (have.type !== wantedType) {
-      throw new Error(`${JSON.stringify(hostPath(rel))} is a ${typeName(have.type)} on the host, but the source has a ${wanted.type}: refusing to replace it`);
+      throw new Error(
+        `${JSON.stringify(hostPath(rel))} is a ${typeName(have.type)} on the host, but the source has a ${wanted.type}: refusing to replace it`,
+      );
     }
     if (wanted.type === "file" && (have.size !== wanted.size || have.sha256 !== wanted.sha256)) {
       plan.write.push(rel);
@@ -189,5 +192,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 function typeName(type: string): string {
-  return { f: "regular file", d: "directory", l: "symlink", p: "FIFO", s: "socket", b: "block device", c: "character device" }[type] ?? type;
+  return (
+    { f: "regular file", d: "directory", l: "symlink", p: "FIFO", s: "socket", b: "block device", c: "character device" }[type] ?? type
+  );
 }

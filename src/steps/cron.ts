@@ -21,20 +21,25 @@ import { pathResource } from "../playbook/resources.ts";
 const field = z.string().regex(/^[0-9A-Za-z*/,-]+$/, "must be a cron time field (digits, names, * / , -)");
 const oneLine = z.string().refine((v) => !/[\n\r\0]/.test(v), "must be one line (no line break or NUL byte)");
 
-const cronParams = z.strictObject({
-  name: oneLine.pipe(z.string().min(1)),
-  job: oneLine.pipe(z.string().min(1)).optional(),
-  minute: field.default("*"),
-  hour: field.default("*"),
-  day: field.default("*"),
-  month: field.default("*"),
-  weekday: field.default("*"),
-  special: z.enum(["reboot", "yearly", "annually", "monthly", "weekly", "daily", "hourly"]).optional(),
-  user: accountName.default("root"),
-  cronFile: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be a file name in /etc/cron.d (letters, digits, _ or -: cron skips names with a dot)").optional(),
-  state: z.enum(["present", "absent"]).default("present"),
-  notify: z.array(z.string()).optional(),
-}).refine((p) => p.state === "absent" || p.job !== undefined, "job is required (unless state is absent)");
+const cronParams = z
+  .strictObject({
+    name: oneLine.pipe(z.string().min(1)),
+    job: oneLine.pipe(z.string().min(1)).optional(),
+    minute: field.default("*"),
+    hour: field.default("*"),
+    day: field.default("*"),
+    month: field.default("*"),
+    weekday: field.default("*"),
+    special: z.enum(["reboot", "yearly", "annually", "monthly", "weekly", "daily", "hourly"]).optional(),
+    user: accountName.default("root"),
+    cronFile: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "must be a file name in /etc/cron.d (letters, digits, _ or -: cron skips names with a dot)")
+      .optional(),
+    state: z.enum(["present", "absent"]).default("present"),
+    notify: z.array(z.string()).optional(),
+  })
+  .refine((p) => p.state === "absent" || p.job !== undefined, "job is required (unless state is absent)");
 
 export type CronParams = z.input<typeof cronParams>;
 type Params = z.output<typeof cronParams>;
@@ -65,11 +70,17 @@ export function cron(input: CronParams): Step<CronState> {
         ? { command: readFileCommand(path), parse: (result) => fromFile(parseFileState(result, path), path) }
         : { command: readCrontabCommand(p.user), parse: (result) => parseCrontab(result, p.user) },
     diff(current): CronChange | null {
-      if (current.file?.exists && current.file.type !== "regular file") throw new Error(`${path} is a ${current.file.type}, not a regular file`);
+      if (current.file?.exists && current.file.type !== "regular file")
+        throw new Error(`${path} is a ${current.file.type}, not a regular file`);
       const text = editCron(current.text, p);
       if (text === current.text) return null;
       const label = path ?? `crontab -u ${p.user}`;
-      const summary = p.state === "absent" ? `remove job ${p.name}` : current.text.includes(`#Ansible: ${p.name}\n`) ? `update job ${p.name}` : `add job ${p.name}`;
+      const summary =
+        p.state === "absent"
+          ? `remove job ${p.name}`
+          : current.text.includes(`#Ansible: ${p.name}\n`)
+            ? `update job ${p.name}`
+            : `add job ${p.name}`;
       return { summary, diff: { label, before: current.text, after: text }, plan: { text } };
     },
     async apply({ session }, _current, change: CronChange) {
@@ -90,7 +101,8 @@ if [ "$rc" = 0 ]; then echo present; printf '%s\\n' "$out"; elif printf '%s' "$o
 }
 
 export function parseCrontab(result: ExecResult, user: string): CronState {
-  if (result.exitCode !== 0) throw new ReadFailedError(`cannot read the crontab of ${user}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  if (result.exitCode !== 0)
+    throw new ReadFailedError(`cannot read the crontab of ${user}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   const text = result.stdout.toString("utf8");
   if (text.startsWith("absent\n")) return { text: "", exists: false };
   if (!text.startsWith("present\n")) throw new ReadFailedError(`cannot parse the crontab read of ${user}`);

@@ -3,7 +3,14 @@ import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
-import { describeMetadata, describeMetadataPlan, differingMetadata, metadataPlanCommand, normalizeMode, type MetadataPlan } from "./file.ts";
+import {
+  describeMetadata,
+  describeMetadataPlan,
+  differingMetadata,
+  metadataPlanCommand,
+  normalizeMode,
+  type MetadataPlan,
+} from "./file.ts";
 import { accountName, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
@@ -11,7 +18,10 @@ const directoryParams = z.strictObject({
   path: z.string().startsWith("/", "must be an absolute path"),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0755").optional(),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0755")
+    .optional(),
   notify: z.array(z.string()).optional(),
 });
 
@@ -35,13 +45,20 @@ export function directory(input: z.input<typeof directoryParams>): Step<FileStat
         throw new Error(`${params.path} exists and is a ${current.type}, not a directory`);
       }
       const metadata = differingMetadata(current, params.owner, params.group, mode);
-      const parts = current.exists ? describeMetadataPlan(current, metadata) : [`create${describeMetadata(params.owner, params.group, mode)}`];
+      const parts = current.exists
+        ? describeMetadataPlan(current, metadata)
+        : [`create${describeMetadata(params.owner, params.group, mode)}`];
       return parts.length ? { summary: parts.join(", "), plan: { create: !current.exists, metadata } } : null;
     },
     async apply({ session }, _current, change: DirectoryChange) {
       const create = change.plan.create ? [sh`mkdir -p -- ${params.path}`] : [];
       const metadata = metadataPlanCommand(params.path, change.plan.metadata);
-      await session.check(joinCommands([...create, metadata].filter((c) => c.text), " && "));
+      await session.check(
+        joinCommands(
+          [...create, metadata].filter((c) => c.text),
+          " && ",
+        ),
+      );
     },
   };
 }

@@ -60,7 +60,12 @@ export function dkimKey(input: DkimKeyParams): DkimKeyStep {
 
   const regenerate = (s: DkimKeyState) => !s.key || s.publicKey === "unreadable" || !s.publicKey;
   const metaDrift = (s: DkimKeyState) =>
-    s.key && !regenerate(s) ? [s.key.owner !== p.owner || s.key.group !== p.group ? `owner ${s.key.owner}:${s.key.group} → ${p.owner}:${p.group}` : "", s.key.mode !== "0600" ? `mode ${s.key.mode} → 0600` : ""].filter(Boolean) : [];
+    s.key && !regenerate(s)
+      ? [
+          s.key.owner !== p.owner || s.key.group !== p.group ? `owner ${s.key.owner}:${s.key.group} → ${p.owner}:${p.group}` : "",
+          s.key.mode !== "0600" ? `mode ${s.key.mode} → 0600` : "",
+        ].filter(Boolean)
+      : [];
 
   return {
     kind: "dkim-key",
@@ -120,7 +125,8 @@ export function dkimRecord(publicKey: string): string {
 }
 
 function parseDkimRead(result: ExecResult, file: string): DkimKeyState {
-  if (result.exitCode !== 0) throw new ReadFailedError(result.stderr.toString("utf8").trim() || `cannot read ${file}: exit ${result.exitCode}`);
+  if (result.exitCode !== 0)
+    throw new ReadFailedError(result.stderr.toString("utf8").trim() || `cannot read ${file}: exit ${result.exitCode}`);
   const v = new Map<string, string>();
   for (const line of result.stdout.toString("utf8").split("\n")) {
     const eq = line.indexOf("=");

@@ -16,10 +16,16 @@ import { pathResource } from "../playbook/resources.ts";
 const downloadParams = z.strictObject({
   url: z.string().regex(/^https?:\/\/[^\s\0]+$/, "must be an http:// or https:// URL without white space"),
   dest: filePath,
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be a sha256 digest (64 hex digits)").transform((d) => d.toLowerCase()),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be a sha256 digest (64 hex digits)")
+    .transform((d) => d.toLowerCase()),
   owner: z.string().min(1).optional(),
   group: z.string().min(1).optional(),
-  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644").optional(),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644")
+    .optional(),
   timeoutSeconds: z.number().int().min(1).max(3600).default(120),
   notify: z.array(z.string()).optional(),
 });
@@ -41,13 +47,18 @@ export function download(input: DownloadParams): Step<DownloadState> {
     diff(current): Change | null {
       if (current.exists && current.type !== "regular file") throw new Error(`${p.dest} is a ${current.type}, not a regular file`);
       if (current.exists && current.sha256 === p.sha256) return null;
-      return { summary: current.exists ? `fetch ${p.url} (sha256 ${current.sha256.slice(0, 12)}… → ${p.sha256.slice(0, 12)}…)` : `fetch ${p.url}` };
+      return {
+        summary: current.exists ? `fetch ${p.url} (sha256 ${current.sha256.slice(0, 12)}… → ${p.sha256.slice(0, 12)}…)` : `fetch ${p.url}`,
+      };
     },
     async apply({ session }) {
       // The write verifies the body against the required sha256 before it replaces anything.
-      await session.check(fetchCommand(p.url, p.timeoutSeconds, pipedFileWrite(p.dest, p.sha256, { owner: p.owner, group: p.group, mode })), {
-        timeoutMs: (p.timeoutSeconds + 15) * 1000,
-      });
+      await session.check(
+        fetchCommand(p.url, p.timeoutSeconds, pipedFileWrite(p.dest, p.sha256, { owner: p.owner, group: p.group, mode })),
+        {
+          timeoutMs: (p.timeoutSeconds + 15) * 1000,
+        },
+      );
     },
   };
 }
@@ -69,7 +80,8 @@ if [ -f "$p" ]; then sha256sum -- "$p" | cut -d' ' -f1; fi`;
 }
 
 export function parseDigest(result: ExecResult, path: string): DownloadState {
-  if (result.exitCode !== 0) throw new ReadFailedError(`cannot read ${path}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  if (result.exitCode !== 0)
+    throw new ReadFailedError(`cannot read ${path}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   const [type, digest] = result.stdout.toString("utf8").trim().split("\n");
   if (type === "absent") return { exists: false };
   const kind = type === "regular empty file" ? "regular file" : (type ?? "");

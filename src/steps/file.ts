@@ -26,7 +26,10 @@ const fileParams = z.strictObject({
   content: z.union([z.string(), z.instanceof(Buffer)]),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644").optional(),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644")
+    .optional(),
   validate: z.string().includes("%s", { message: "must contain %s (the temp file's path)" }).optional(),
   backup: z.boolean().optional(),
   notify: z.array(z.string()).optional(),
@@ -69,7 +72,9 @@ export function file(input: FileParams): Step<FileState> {
       }
       const contentDiffers = !current.exists || !sameContent(current);
       const textDiff = contentDiffers && desiredIsText && !current.digest && (!current.content || isUtf8(current.content));
-      const contentPart = textDiff ? "content" : `content (${whyNoTextDiff(current, desiredIsUtf8)}, ${currentSize(current)} bytes → ${desired.length} bytes)`;
+      const contentPart = textDiff
+        ? "content"
+        : `content (${whyNoTextDiff(current, desiredIsUtf8)}, ${currentSize(current)} bytes → ${desired.length} bytes)`;
       const metadata = differingMetadata(current, params.owner, params.group, mode);
       const parts = current.exists
         ? [...(contentDiffers ? [contentPart] : []), ...describeMetadataPlan(current, metadata)]
@@ -77,7 +82,9 @@ export function file(input: FileParams): Step<FileState> {
       if (parts.length === 0) return null;
       return {
         summary: parts.join(", "),
-        ...(textDiff ? { diff: { label: params.path, before: current.content?.toString("utf8") ?? "", after: desired.toString("utf8") } } : {}),
+        ...(textDiff
+          ? { diff: { label: params.path, before: current.content?.toString("utf8") ?? "", after: desired.toString("utf8") } }
+          : {}),
         plan: contentDiffers ? { action: "write" } : { action: "metadata", metadata },
       };
     },

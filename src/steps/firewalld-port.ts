@@ -14,9 +14,15 @@ import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 
 const firewalldPortParams = z.strictObject({
-  port: z.union([z.number().int().min(1).max(65535), z.string().regex(/^[0-9]{1,5}(-[0-9]{1,5})?$/, "must be a port or a range like 6000-6007")]),
+  port: z.union([
+    z.number().int().min(1).max(65535),
+    z.string().regex(/^[0-9]{1,5}(-[0-9]{1,5})?$/, "must be a port or a range like 6000-6007"),
+  ]),
   proto: z.enum(["tcp", "udp", "sctp", "dccp"]).default("tcp"),
-  zone: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,16}$/, "must be a firewalld zone name").optional(),
+  zone: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,16}$/, "must be a firewalld zone name")
+    .optional(),
   state: z.enum(["enabled", "disabled"]).default("enabled"),
   notify: z.array(z.string()).optional(),
 });
@@ -59,11 +65,20 @@ export function firewalldPort(input: FirewalldPortParams): Step<FirewalldPortSta
 
 export function parseFirewalldQuery(result: ExecResult): FirewalldPortState {
   const text = result.stdout.toString("utf8");
-  const code = (key: string) => /^\d+$/.test(new RegExp(`^${key}=(\\d+)$`, "m").exec(text)?.[1] ?? "") ? Number(new RegExp(`^${key}=(\\d+)$`, "m").exec(text)?.[1]) : undefined;
+  const code = (key: string) =>
+    /^\d+$/.test(new RegExp(`^${key}=(\\d+)$`, "m").exec(text)?.[1] ?? "")
+      ? Number(new RegExp(`^${key}=(\\d+)$`, "m").exec(text)?.[1])
+      : undefined;
   const permanent = code("permanent");
   const runtime = code("runtime");
   if (result.exitCode !== 0 || permanent === undefined || runtime === undefined || permanent > 1 || runtime > 1) {
-    const why = result.stderr.toString("utf8").trim() || text.split("\n").filter((l) => !/^(permanent|runtime)=/.test(l)).join(" ").trim();
+    const why =
+      result.stderr.toString("utf8").trim() ||
+      text
+        .split("\n")
+        .filter((l) => !/^(permanent|runtime)=/.test(l))
+        .join(" ")
+        .trim();
     throw new ReadFailedError(`firewall-cmd --query-port failed (exit ${permanent ?? "?"}/${runtime ?? "?"}): ${why || "no output"}`);
   }
   return { permanent: permanent === 0, runtime: runtime === 0 };

@@ -74,7 +74,8 @@ export function diffGroup(p: Params, current: GroupState): GroupChange | null {
     const what = [...(p.gid !== undefined ? [`gid ${p.gid}`] : []), ...(p.system ? ["system"] : [])];
     return { summary: `create${what.length ? ` (${what.join(", ")})` : ""}`, plan: { action: "create" } };
   }
-  if (p.gid !== undefined && p.gid !== current.gid) return { summary: `gid ${current.gid} → ${p.gid}`, plan: { action: "set-gid", gid: p.gid } };
+  if (p.gid !== undefined && p.gid !== current.gid)
+    return { summary: `gid ${current.gid} → ${p.gid}`, plan: { action: "set-gid", gid: p.gid } };
   return null;
 }
 

@@ -17,7 +17,10 @@ const hostnameParams = z.strictObject({
   name: z
     .string()
     .max(253, "must be at most 253 characters")
-    .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a host name (RFC 1123)"),
+    .regex(
+      /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+      "must be a host name (RFC 1123)",
+    ),
   notify: z.array(z.string()).optional(),
 });
 
@@ -49,7 +52,10 @@ export function hostname(input: HostnameParams): Step<HostnameState> {
       const file = before !== wanted;
       const live = current.live !== p.name;
       if (!file && !live) return null;
-      const parts = [...(file ? [`${PATH}: ${before.trim() || "(none)"} → ${p.name}`] : []), ...(live ? [`live ${current.live} → ${p.name}`] : [])];
+      const parts = [
+        ...(file ? [`${PATH}: ${before.trim() || "(none)"} → ${p.name}`] : []),
+        ...(live ? [`live ${current.live} → ${p.name}`] : []),
+      ];
       return { summary: parts.join(", "), ...(file ? { diff: { label: PATH, before, after: wanted } } : {}), plan: { file, live } };
     },
     async apply({ session }, _current, change: HostnameChange) {
@@ -58,8 +64,7 @@ export function hostname(input: HostnameParams): Step<HostnameState> {
       if (change.plan.file) {
         const write = fileWrite(PATH, wanted, { mode: "0644" });
         await session.check(joinCommands([write.command, ...(change.plan.live ? [live] : [])], "\n"), { stdin: write.stdin });
-      }
-      else await session.check(live);
+      } else await session.check(live);
     },
   };
 }

@@ -19,7 +19,10 @@ import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 
-const word = z.string().min(1).refine((w) => !w.includes("\n"), "must not contain a newline");
+const word = z
+  .string()
+  .min(1)
+  .refine((w) => !w.includes("\n"), "must not contain a newline");
 
 const iptablesRuleParams = z.strictObject({
   chain: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, "must be a chain name"),

@@ -39,14 +39,20 @@ export const textFileParams = {
   create: z.boolean().default(false),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644").optional(),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644")
+    .optional(),
   notify: z.array(z.string()).optional(),
 };
 
 const lineParams = z
   .strictObject({
     ...textFileParams,
-    line: z.string().regex(/^[^\n\r]*$/, "one line, without a line break").optional(),
+    line: z
+      .string()
+      .regex(/^[^\n\r]*$/, "one line, without a line break")
+      .optional(),
     state: z.enum(["present", "absent"]).default("present"),
     regexp: pattern.optional(),
     /** Insert a new line after the last line this matches (else at the end of the file). */

@@ -14,7 +14,10 @@ import { pathResource } from "../playbook/resources.ts";
 
 const linkParams = z.strictObject({
   path: filePath,
-  target: z.string().min(1).refine((t) => !/[\n\0]/.test(t), "must not contain a line break or NUL byte"),
+  target: z
+    .string()
+    .min(1)
+    .refine((t) => !/[\n\0]/.test(t), "must not contain a line break or NUL byte"),
   force: z.boolean().default(false),
   notify: z.array(z.string()).optional(),
 });
@@ -46,7 +49,9 @@ export function link(input: LinkParams): Step<LinkState> {
     },
     async apply({ session }) {
       const dir = p.path.slice(0, p.path.lastIndexOf("/")) || "/";
-      await session.check(sh`d=${dir}; t=$(mktemp -u "$d/.provision-link.XXXXXX") && ln -s -- ${p.target} "$t" && { mv -T -f -- "$t" ${p.path} || { rm -f -- "$t"; exit 1; }; }`);
+      await session.check(
+        sh`d=${dir}; t=$(mktemp -u "$d/.provision-link.XXXXXX") && ln -s -- ${p.target} "$t" && { mv -T -f -- "$t" ${p.path} || { rm -f -- "$t"; exit 1; }; }`,
+      );
     },
   };
 }
@@ -58,7 +63,8 @@ if [ -L ${path} ]; then printf 'target:%s\\n' "$(readlink -- ${path})"; fi`;
 }
 
 export function parseLinkState(result: ExecResult, path: string): LinkState {
-  if (result.exitCode !== 0) throw new ReadFailedError(`cannot read ${path}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  if (result.exitCode !== 0)
+    throw new ReadFailedError(`cannot read ${path}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   const text = result.stdout.toString("utf8");
   const [header, second] = text.split("\n");
   const node = parseFileState({ ...result, stdout: Buffer.from(`${header}\n`) }, path);

@@ -29,11 +29,24 @@ const masterServiceParams = z.strictObject({
   private: flag.default("-"),
   unpriv: flag.default("-"),
   chroot: flag.default("-"),
-  wakeup: z.string().regex(/^(-|\d+\??)$/, "'-' or seconds, optionally with '?'").default("-"),
-  maxproc: z.string().regex(/^(-|\d+)$/, "'-' or a number").default("-"),
+  wakeup: z
+    .string()
+    .regex(/^(-|\d+\??)$/, "'-' or seconds, optionally with '?'")
+    .default("-"),
+  maxproc: z
+    .string()
+    .regex(/^(-|\d+)$/, "'-' or a number")
+    .default("-"),
   command: z.string().regex(/^\S+$/, "the daemon name, without arguments (see args)").default("smtpd"),
   /** Arguments other than -o options (`-v`, pipe's `flags=… argv=…`). */
-  args: z.array(z.string().regex(/^[^\n{}]+$/).refine((a) => a.trim() !== "")).default([]),
+  args: z
+    .array(
+      z
+        .string()
+        .regex(/^[^\n{}]+$/)
+        .refine((a) => a.trim() !== ""),
+    )
+    .default([]),
   /** `-o name=value` options; the value is literal (`$myhostname` stays as written). */
   options: z.record(z.string().regex(/^[A-Za-z0-9_]+$/, "a parameter name"), z.string().regex(/^[^\n{}]*$/)).default({}),
   state: z.enum(["present", "absent"]).default("present"),
@@ -109,7 +122,8 @@ echo ${FILE}; cat -- "$d/master.cf"`,
       checkSupported(params, current);
       const parts = entryDifferences(current.entry, desired);
       if (parts.length === 0) return null;
-      const commented = !current.entry && current.commentedLine ? ` (the commented-out entry at line ${current.commentedLine} stays a comment)` : "";
+      const commented =
+        !current.entry && current.commentedLine ? ` (the commented-out entry at line ${current.commentedLine} stays a comment)` : "";
       return {
         summary: current.entry ? parts.join(", ") : `add ${key}${commented}`,
         diff: { label, before: current.entry ? renderEntry(current.entry, true) : "", after: renderEntry(desired, true) },
@@ -191,7 +205,9 @@ export function parseMasterServiceState(result: ExecResult, service: string, typ
   const viaPostconf = !versionBelow(mailVersion, [2, 11]);
   const entry = viaPostconf
     ? entryFromPostconf(text.slice(fAt + F.length + 1, pAt), text.slice(pAt + P.length + 1, fileAt), service, type)
-    : (parseMasterCf(masterCf).filter((e) => e.entry.service === service && e.entry.type === type).at(-1)?.entry ?? null);
+    : (parseMasterCf(masterCf)
+        .filter((e) => e.entry.service === service && e.entry.type === type)
+        .at(-1)?.entry ?? null);
   return { mailVersion, configDirectory, viaPostconf, entry, commentedLine: commentedLine(masterCf, service, type), masterCf };
 }
 
@@ -255,7 +271,17 @@ export function parseMasterCf(text: string): { entry: MasterEntry; start: number
     if (service && type && maxproc !== undefined && rest.length > 0) {
       const { command, options } = splitCommand(rest);
       entries.push({
-        entry: { service, type, private: priv ?? "-", unpriv: unpriv ?? "-", chroot: chroot ?? "-", wakeup: wakeup ?? "-", maxproc, command, options },
+        entry: {
+          service,
+          type,
+          private: priv ?? "-",
+          unpriv: unpriv ?? "-",
+          chroot: chroot ?? "-",
+          wakeup: wakeup ?? "-",
+          maxproc,
+          command,
+          options,
+        },
         start: open.start,
         end: open.end,
       });
@@ -309,7 +335,16 @@ function entryLine(entry: MasterEntry): string {
 /** The entry as master.cf text, `-o` options on continuation lines (sorted when only shown in a diff). */
 function renderEntry(entry: MasterEntry, sortOptions: boolean): string {
   const word = (w: string) => (/\s/.test(w) ? `{ ${w} }` : w);
-  const head = [entry.service, entry.type, entry.private, entry.unpriv, entry.chroot, entry.wakeup, entry.maxproc, ...entry.command.map(word)];
+  const head = [
+    entry.service,
+    entry.type,
+    entry.private,
+    entry.unpriv,
+    entry.chroot,
+    entry.wakeup,
+    entry.maxproc,
+    ...entry.command.map(word),
+  ];
   const options = [...entry.options].sort(sortOptions ? ([a], [b]) => a.localeCompare(b) : () => 0);
   return [head.join(" "), ...options.map(([k, v]) => `  -o ${/\s/.test(v) ? `{ ${k}=${v} }` : `${k}=${v}`}`)].join("\n") + "\n";
 }

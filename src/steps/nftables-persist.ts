@@ -50,18 +50,25 @@ export function nftablesPersist(input: NftablesPersistParams = {}): Step<Nftable
       command: sh`nft -s list ruleset || exit 3
 echo ${SECTION}; ${readFileCommand(p.path)}`,
       parse(result) {
-        if (result.exitCode !== 0) throw new ReadFailedError(`nft list ruleset failed: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+        if (result.exitCode !== 0)
+          throw new ReadFailedError(`nft list ruleset failed: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
         const out = result.stdout.toString("utf8");
         const at = out.indexOf(`${SECTION}\n`);
         if (at < 0) throw new ReadFailedError("unexpected output from nft list ruleset");
-        const file = parseFileState({ exitCode: 0, stdout: Buffer.from(out.slice(at + SECTION.length + 1)), stderr: Buffer.alloc(0) }, p.path);
+        const file = parseFileState(
+          { exitCode: 0, stdout: Buffer.from(out.slice(at + SECTION.length + 1)), stderr: Buffer.alloc(0) },
+          p.path,
+        );
         return { live: out.slice(0, at), saved: file.exists ? (file.content?.toString("utf8") ?? "") : null };
       },
     }),
     diff(current): Change | null {
       const after = NFTABLES_HEADER + current.live;
       if (current.saved !== null && normalizeNft(current.saved) === normalizeNft(after)) return null;
-      return { summary: current.saved === null ? `create ${p.path}` : `update ${p.path}`, diff: { label: p.path, before: current.saved ?? "", after } };
+      return {
+        summary: current.saved === null ? `create ${p.path}` : `update ${p.path}`,
+        diff: { label: p.path, before: current.saved ?? "", after },
+      };
     },
     async apply({ session }, current) {
       // What was read is what is saved: the runner reads again after any earlier apply.

@@ -80,12 +80,19 @@ export function nftablesRule(input: NftablesRuleParams): Step<NftablesRuleState>
 
 function createChainCommands(family: string, table: string, chain: string): ShellCommand[] {
   const spec = BASE_HOOKS.has(chain) ? `{ type filter hook ${chain} priority filter; policy accept; }` : "";
-  return [sh`nft add table ${family} ${table}`, spec ? sh`nft add chain ${family} ${table} ${chain} ${spec}` : sh`nft add chain ${family} ${table} ${chain}`];
+  return [
+    sh`nft add table ${family} ${table}`,
+    spec ? sh`nft add chain ${family} ${table} ${chain} ${spec}` : sh`nft add chain ${family} ${table} ${chain}`,
+  ];
 }
 
 function readCommand(family: string, table: string, chain: string, rule: string): ShellCommand {
   const scratch = joinCommands(
-    [...createChainCommands(family, table, chain), sh`nft add rule ${family} ${table} ${chain} ${rule}`, sh`nft list chain ${family} ${table} ${chain}`],
+    [
+      ...createChainCommands(family, table, chain),
+      sh`nft add rule ${family} ${table} ${chain} ${rule}`,
+      sh`nft list chain ${family} ${table} ${chain}`,
+    ],
     " && ",
   );
   return sh`command -v nft >/dev/null || { echo 'nft: command not found' >&2; exit 3; }
@@ -99,11 +106,14 @@ function ruleLines(text: string): string[] {
   return text
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l && !/^(table|chain) .*\{( # handle \d+)?$/.test(l) && l !== "}" && !/^type \S+ hook /.test(l) && !l.startsWith("policy "));
+    .filter(
+      (l) => l && !/^(table|chain) .*\{( # handle \d+)?$/.test(l) && l !== "}" && !/^type \S+ hook /.test(l) && !l.startsWith("policy "),
+    );
 }
 
 export function parseNftRead(result: ExecResult, where: string): NftablesRuleState {
-  if (result.exitCode !== 0) throw new ReadFailedError(`cannot read nftables chain ${where}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  if (result.exitCode !== 0)
+    throw new ReadFailedError(`cannot read nftables chain ${where}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   const text = result.stdout.toString("utf8");
   const chainAt = text.indexOf(`${SECTION}chain `);
   const canonicalAt = text.indexOf(`${SECTION}canonical\n`);
@@ -115,7 +125,9 @@ export function parseNftRead(result: ExecResult, where: string): NftablesRuleSta
   if (rc !== 0 && !missing) throw new ReadFailedError(`nft list chain ${where} failed: ${body.trim()}`);
   const canonicalLines = ruleLines(text.slice(canonicalAt + `${SECTION}canonical\n`.length));
   if (canonicalLines.length !== 1) {
-    throw new ReadFailedError(`nft could not canonicalise the rule for ${where} (in a scratch network namespace): ${canonicalLines.join(" / ") || "no output"}`);
+    throw new ReadFailedError(
+      `nft could not canonicalise the rule for ${where} (in a scratch network namespace): ${canonicalLines.join(" / ") || "no output"}`,
+    );
   }
   const rules = missing
     ? []
@@ -138,7 +150,9 @@ export function planNft(s: NftablesRuleState, state: "present" | "absent"): NftP
   const none: NftPlan = { summary: "", createChain: false, deleteHandles: [], append: false };
   const copies = s.rules.filter((r) => r.text === s.canonical).map((r) => r.handle);
   if (state === "absent") {
-    return copies.length === 0 ? none : { ...none, summary: `remove ${copies.length === 1 ? "1 copy" : `${copies.length} copies`}`, deleteHandles: copies };
+    return copies.length === 0
+      ? none
+      : { ...none, summary: `remove ${copies.length === 1 ? "1 copy" : `${copies.length} copies`}`, deleteHandles: copies };
   }
   if (!s.chainExists) return { ...none, summary: "create chain, append", createChain: true, append: true };
   if (copies.length === 0) return { ...none, summary: "append", append: true };

@@ -16,7 +16,10 @@ const ownerModeParams = z
     path: z.string().startsWith("/", "must be an absolute path"),
     owner: accountName.optional(),
     group: accountName.optional(),
-    mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640").optional(),
+    mode: z
+      .string()
+      .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640")
+      .optional(),
     notify: z.array(z.string()).optional(),
   })
   .refine((p) => p.owner || p.group || p.mode, { message: "give at least one of owner, group, mode" });

@@ -76,12 +76,15 @@ export function packages(facts: Pick<Facts, "packageManager">, input: PackagesPa
     diff(current): Change | null {
       const { install, remove } = plan(current);
       const parts: string[] = [];
-      if (cacheStale(current)) parts.push(`refresh apt cache (${current.cacheAge === null ? "never refreshed" : `${current.cacheAge}s old`})`);
+      if (cacheStale(current))
+        parts.push(`refresh apt cache (${current.cacheAge === null ? "never refreshed" : `${current.cacheAge}s old`})`);
       const fresh = install.filter((n) => !current.installed.has(base(n)));
       const upgrade = install.filter((n) => current.installed.has(base(n)));
       if (fresh.length) parts.push(`install ${fresh.join(" ")}`);
       if (upgrade.length) {
-        parts.push(`upgrade ${upgrade.map((n) => `${n} ${current.installed.get(base(n))} → ${current.candidate.get(base(n)) ?? "newer"}`).join(", ")}`);
+        parts.push(
+          `upgrade ${upgrade.map((n) => `${n} ${current.installed.get(base(n))} → ${current.candidate.get(base(n)) ?? "newer"}`).join(", ")}`,
+        );
       }
       if (remove.length) parts.push(`remove ${remove.join(" ")}`);
       return parts.length ? { summary: parts.join("; ") } : null;
@@ -137,7 +140,13 @@ export function parseAptRead(result: { stdout: Buffer }): PackagesState {
   const rc = /@provision:rc (\d+)/.exec(text)?.[1];
   // dpkg-query: 0 all found, 1 some name unknown (still parsed), anything else: broken.
   if (rc === undefined || Number(rc) > 1) throw new ReadFailedError(`dpkg-query failed (exit ${rc ?? "?"})`);
-  const state: PackagesState = { installed: new Map(), candidate: new Map(), upgradable: new Set(), cacheAge: null, cacheEmpty: !text.includes(`${SECTION}lists\n`) };
+  const state: PackagesState = {
+    installed: new Map(),
+    candidate: new Map(),
+    upgradable: new Set(),
+    cacheAge: null,
+    cacheEmpty: !text.includes(`${SECTION}lists\n`),
+  };
   let section = "";
   let policyName = "";
   for (const line of text.split("\n")) {
@@ -173,8 +182,11 @@ async function aptApply(session: HostSession, s: PackagesState, install: string[
     const first = await session.run(command);
     if (first.exitCode !== 0) {
       // A stale cache names packages it no longer has: refresh once and retry.
-      const stale = /Unable to locate package|has no installation candidate|Failed to fetch|404\s+Not Found/.test(first.stderr.toString("utf8"));
-      if (updated || !stale) await session.check(command); // throws with the real error
+      const stale = /Unable to locate package|has no installation candidate|Failed to fetch|404\s+Not Found/.test(
+        first.stderr.toString("utf8"),
+      );
+      if (updated || !stale)
+        await session.check(command); // throws with the real error
       else {
         await session.check(update);
         await session.check(command);

@@ -27,7 +27,10 @@ export const filePath = zod
 export const accountName = zod
   .string()
   .max(256, "must be a user or group name of at most 256 characters")
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, "must be a user or group name or a numeric id (letters, digits, _ . -; not starting with - or .)");
+  .regex(
+    /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/,
+    "must be a user or group name or a numeric id (letters, digits, _ . -; not starting with - or .)",
+  );
 
 export function parseStepParams<S extends z.ZodType>(kind: string, schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
@@ -74,7 +77,8 @@ function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
   let node = schema;
   for (let guard = 0; node && guard < 20; guard += 1) {
     const def = node.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
-    if (def.innerType && ["optional", "default", "nullable", "prefault", "readonly", "catch", "nonoptional"].includes(def.type)) node = def.innerType;
+    if (def.innerType && ["optional", "default", "nullable", "prefault", "readonly", "catch", "nonoptional"].includes(def.type))
+      node = def.innerType;
     else if (def.type === "pipe" && def.in) node = def.in;
     else return node;
   }

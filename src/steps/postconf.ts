@@ -33,7 +33,10 @@ const postconfParams = z.strictObject({
         .refine((v) => !/\0|\r(?!\n)/.test(v), "must not contain a NUL byte or a lone CR")
         // `$name`, `$(…)`, `${…}` are parameter references; any other `$` (`$?`, `$(touch …`, a final
         // `$`) makes `postconf -n` fail for the whole config. A literal dollar sign is written `$$`.
-        .refine((v) => !/\$(?:\((?![A-Za-z0-9_]+[):?!=])|\{(?![A-Za-z0-9_]+[}:?!=])|(?![A-Za-z0-9_({]))/.test(v.replace(/\$\$/g, "")), "has a '$' that does not start a Postfix parameter reference (write $$ for a literal $)")
+        .refine(
+          (v) => !/\$(?:\((?![A-Za-z0-9_]+[):?!=])|\{(?![A-Za-z0-9_]+[}:?!=])|(?![A-Za-z0-9_({]))/.test(v.replace(/\$\$/g, "")),
+          "has a '$' that does not start a Postfix parameter reference (write $$ for a literal $)",
+        )
         // null: not set in main.cf (the default applies); removed if it is.
         .nullable(),
     )
@@ -67,7 +70,10 @@ export function postconf(input: PostconfParams): Step<PostconfState> {
     notify: params.notify,
     provides: [pathResource(`${params.configDir ?? "/etc/postfix"}/main.cf`)],
     // The read also sees master.cf (its $references).
-    requires: [pathResource(`${params.configDir ?? "/etc/postfix"}/main.cf`), pathResource(`${params.configDir ?? "/etc/postfix"}/master.cf`)],
+    requires: [
+      pathResource(`${params.configDir ?? "/etc/postfix"}/main.cf`),
+      pathResource(`${params.configDir ?? "/etc/postfix"}/master.cf`),
+    ],
     read: () => ({
       // One fragment so the runner batches it. -P (Postfix ≥ 2.11) may be missing: its failure is ignored.
       command: sh`postconf ${c}-n || exit $?
@@ -83,7 +89,8 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
       if (toSet.length === 0 && toRemove.length === 0) return null;
       const was = (name: string) => (current.set.has(name) ? `'${current.set.get(name)}'` : "(default)");
       // As postconf -n prints it (an empty value has no trailing space).
-      const line = (name: string, value: string | undefined) => (value === undefined ? [] : [value === "" ? `${name} =` : `${name} = ${value}`]);
+      const line = (name: string, value: string | undefined) =>
+        value === undefined ? [] : [value === "" ? `${name} =` : `${name} = ${value}`];
       return {
         summary: [
           ...toSet.map(([name, value]) => `set ${name}: ${was(name)} → '${joinLines(value)}'`),
@@ -92,7 +99,10 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
         diff: {
           label,
           // One "name = value\n" per line; nothing (not a blank line) when there is none.
-          before: [...toSet.map(([name]) => name), ...toRemove].flatMap((name) => line(name, current.set.get(name))).map((l) => `${l}\n`).join(""),
+          before: [...toSet.map(([name]) => name), ...toRemove]
+            .flatMap((name) => line(name, current.set.get(name)))
+            .map((l) => `${l}\n`)
+            .join(""),
           after: toSet.map(([name, value]) => `${name} = ${joinLines(value)}\n`).join(""),
         },
       };
@@ -148,7 +158,12 @@ export function parsePostconfState(result: ExecResult): PostconfState {
     const match = /^(\S+) =(?: (.*))?$/.exec(line);
     if (match?.[1]) set.set(match[1], match[2] ?? "");
   }
-  const known = new Set(knownText.split("\n").map((l) => l.trim()).filter(Boolean));
+  const known = new Set(
+    knownText
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
   if (known.size === 0) throw new ReadFailedError("postconf -d listed no parameters");
   const referenced = new Set<string>();
   for (const value of [...set.values(), refsText]) for (const name of references(value)) referenced.add(name);

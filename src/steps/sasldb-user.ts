@@ -47,7 +47,10 @@ const sasldbUserParams = z.strictObject({
   dbPath: z.string().startsWith("/").default("/etc/sasldb2"),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640").optional(),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640")
+    .optional(),
   /** Where smtpd (chrooted) finds the db: "/var/spool/postfix/etc/sasldb2" on Debian; null: none. */
   chrootCopy: z.string().startsWith("/").nullable().default(null),
   passwordCheck: z.enum(["verify", "on-create"]).default("verify"),
@@ -94,8 +97,12 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
     }
     const want = wanted(s.db);
     const copyOk =
-      typeof s.copy === "object" && s.copy !== null && want !== null &&
-      s.copy.owner === want.owner && s.copy.group === want.group && s.copy.mode === want.mode;
+      typeof s.copy === "object" &&
+      s.copy !== null &&
+      want !== null &&
+      s.copy.owner === want.owner &&
+      s.copy.group === want.group &&
+      s.copy.mode === want.mode;
     const copy = p.chrootCopy !== null && dbWillExist && (set || del || meta.length > 0 || !copyOk);
     return { set, del, meta, copy };
   }

@@ -93,7 +93,9 @@ function serviceCommands(manager: "systemd" | "sysv", n: string, plan: ServicePl
     return commands;
   }
   if (plan.enable) {
-    commands.push(sh`if command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} on; else update-rc.d ${n} defaults >/dev/null && update-rc.d ${n} enable; fi`);
+    commands.push(
+      sh`if command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} on; else update-rc.d ${n} defaults >/dev/null && update-rc.d ${n} enable; fi`,
+    );
   }
   if (plan.disable) {
     commands.push(sh`if command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} off; else update-rc.d ${n} disable; fi`);

@@ -22,9 +22,15 @@ const sudoersParams = z
     content: z.string().optional(),
     user: accountName.optional(),
     group: accountName.optional(),
-    commands: z.array(line.pipe(z.string().min(1))).min(1).default(["ALL"]),
+    commands: z
+      .array(line.pipe(z.string().min(1)))
+      .min(1)
+      .default(["ALL"]),
     runAs: line.pipe(z.string().regex(/^[^()]+$/, "must not contain parentheses")).default("ALL"),
-    host: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a host name or ALL").default("ALL"),
+    host: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, "must be a host name or ALL")
+      .default("ALL"),
     nopassword: z.boolean().default(false),
     notify: z.array(z.string()).optional(),
   })
@@ -46,7 +52,14 @@ export function sudoers(input: SudoersParams): Step<FileState> {
 }
 
 /** `%admins ALL=(ALL) NOPASSWD: /usr/bin/systemctl restart app` */
-export function sudoersRule(p: { user?: string | undefined; group?: string | undefined; host: string; runAs: string; nopassword: boolean; commands: string[] }): string {
+export function sudoersRule(p: {
+  user?: string | undefined;
+  group?: string | undefined;
+  host: string;
+  runAs: string;
+  nopassword: boolean;
+  commands: string[];
+}): string {
   const who = p.user ?? `%${p.group}`;
   return `${who} ${p.host}=(${p.runAs}) ${p.nopassword ? "NOPASSWD: " : ""}${p.commands.map(escapeCommand).join(", ")}`;
 }

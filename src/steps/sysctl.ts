@@ -58,7 +58,8 @@ export function sysctl(input: SysctlParams): Step<SysctlState> {
     notify: p.notify,
     read: () => ({ command: readSysctlCommand(proc, p.file), parse: (result) => parseSysctlState(result, p.key, p.file) }),
     diff(current): SysctlChange | null {
-      if (current.file.exists && current.file.type !== "regular file") throw new Error(`${p.file} is a ${current.file.type}, not a regular file`);
+      if (current.file.exists && current.file.type !== "regular file")
+        throw new Error(`${p.file} is a ${current.file.type}, not a regular file`);
       const before = current.file.content?.toString("utf8") ?? "";
       const after = editLine(before, { line: desiredLine, state: p.state, regexp: owned, insertAfter: undefined });
       const fileChanges = after !== before && (current.file.exists || p.state === "present");
@@ -94,10 +95,12 @@ ${readFileCommand(file)}`;
 }
 
 export function parseSysctlState(result: ExecResult, key: string, file: string): SysctlState {
-  if (result.exitCode !== 0) throw new ReadFailedError(`cannot read sysctl ${key}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  if (result.exitCode !== 0)
+    throw new ReadFailedError(`cannot read sysctl ${key}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   const newline = result.stdout.indexOf(0x0a);
   const first = result.stdout.subarray(0, newline).toString("utf8");
-  if (first === "live-missing") throw new ReadFailedError(`unknown sysctl key ${key} (no /proc/sys entry: a typo, or its module is not loaded)`);
+  if (first === "live-missing")
+    throw new ReadFailedError(`unknown sysctl key ${key} (no /proc/sys entry: a typo, or its module is not loaded)`);
   if (!first.startsWith("live=")) throw new ReadFailedError(`cannot parse the sysctl read of ${key}`);
   return { live: first.slice("live=".length), file: parseFileState({ ...result, stdout: result.stdout.subarray(newline + 1) }, file) };
 }
@@ -105,5 +108,3 @@ export function parseSysctlState(result: ExecResult, key: string, file: string):
 function collapse(value: string): string {
   return value.trim().split(/\s+/).join(" ");
 }
-
-

@@ -30,7 +30,9 @@ export function systemdDaemonReload(input: z.input<typeof params>): Step<{ neede
         const text = result.stdout.toString("utf8");
         const need = /^NeedDaemonReload=(yes|no)$/m.exec(text)?.[1];
         if (result.exitCode !== 0 || !need) {
-          throw new ReadFailedError(`cannot ask systemd about ${unit}: ${result.stderr.toString("utf8").trim() || text.trim() || `exit ${result.exitCode}`}`);
+          throw new ReadFailedError(
+            `cannot ask systemd about ${unit}: ${result.stderr.toString("utf8").trim() || text.trim() || `exit ${result.exitCode}`}`,
+          );
         }
         const loaded = (/^DropInPaths=(.*)$/m.exec(text)?.[1] ?? "").split(/\s+/).filter(Boolean);
         return { needed: need === "yes" || (p.dropIn !== undefined && !loaded.includes(p.dropIn)) };

@@ -18,16 +18,18 @@ import { pathResource } from "../playbook/resources.ts";
 
 const UNIT_TYPES = "service|socket|timer|path|mount|automount|target|slice|scope|swap|device";
 
-const systemdUnitParams = z
-  .strictObject({
-    name: z.string().regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9@._:\\\\-]*\\.(${UNIT_TYPES})$`), "must be a unit name like app.service"),
-    content: z.string(),
-    /** Write a drop-in named this (without .conf) instead of the unit file itself. */
-    dropIn: z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/, "must be a drop-in name like override").optional(),
-    state: z.enum(["running", "stopped"]).optional(),
-    enabled: z.boolean().optional(),
-    notify: z.array(z.string()).optional(),
-  });
+const systemdUnitParams = z.strictObject({
+  name: z.string().regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9@._:\\\\-]*\\.(${UNIT_TYPES})$`), "must be a unit name like app.service"),
+  content: z.string(),
+  /** Write a drop-in named this (without .conf) instead of the unit file itself. */
+  dropIn: z
+    .string()
+    .regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/, "must be a drop-in name like override")
+    .optional(),
+  state: z.enum(["running", "stopped"]).optional(),
+  enabled: z.boolean().optional(),
+  notify: z.array(z.string()).optional(),
+});
 
 export type SystemdUnitParams = z.input<typeof systemdUnitParams>;
 
@@ -66,7 +68,8 @@ export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
     notify: p.notify,
     read: () => ({ command: readUnitCommand(p.name, path), parse: (result) => parseUnitState(result, p.name, path) }),
     diff(current): SystemdUnitChange | null {
-      if (current.file.exists && current.file.type !== "regular file") throw new Error(`${path} is a ${current.file.type}, not a regular file`);
+      if (current.file.exists && current.file.type !== "regular file")
+        throw new Error(`${path} is a ${current.file.type}, not a regular file`);
       const write = !current.file.exists || !current.file.content?.equals(content);
       const masked = current.load === "masked";
       const plan: SystemdUnitPlan = {
@@ -113,11 +116,7 @@ export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
       // would be ignored), and what follows runs only when it succeeded.
       const dir = path.slice(0, path.lastIndexOf("/"));
       const write = fileWrite(path, content, { mode: "0644" });
-      const script = [
-        ...(p.dropIn ? [sh`mkdir -p -- ${dir} || exit 1`] : []),
-        write.command,
-        ...(after.length ? [rest] : []),
-      ];
+      const script = [...(p.dropIn ? [sh`mkdir -p -- ${dir} || exit 1`] : []), write.command, ...(after.length ? [rest] : [])];
       await session.check(joinCommands(script, "\n"), { stdin: write.stdin });
     },
   };
@@ -134,7 +133,8 @@ ${readFileCommand(path)}`;
 
 export function parseUnitState(result: ExecResult, unit: string, path: string): SystemdUnitState {
   const mark = result.stdout.indexOf(`${FILE_MARK}\n`);
-  if (mark < 0) throw new ReadFailedError(`cannot read unit ${unit}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
+  if (mark < 0)
+    throw new ReadFailedError(`cannot read unit ${unit}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   const v = keyValues(result.stdout.subarray(0, mark).toString("utf8"));
   const load = v.get("LoadState");
   if (!load) throw new ReadFailedError(`systemctl show failed for ${unit}: ${result.stderr.toString("utf8").trim()}`);
@@ -142,7 +142,11 @@ export function parseUnitState(result: ExecResult, unit: string, path: string): 
   return {
     load,
     running: ["active", "reloading", "activating"].includes(v.get("ActiveState") ?? ""),
-    enabled: ["enabled", "enabled-runtime"].includes(enabled) ? true : ["disabled", "masked", "masked-runtime", "linked", "linked-runtime", ""].includes(enabled) ? false : null,
+    enabled: ["enabled", "enabled-runtime"].includes(enabled)
+      ? true
+      : ["disabled", "masked", "masked-runtime", "linked", "linked-runtime", ""].includes(enabled)
+        ? false
+        : null,
     needReload: v.get("NeedDaemonReload") === "yes",
     file: parseFileState({ ...result, exitCode: 0, stdout: result.stdout.subarray(mark + FILE_MARK.length + 1) }, path),
   };

@@ -64,7 +64,10 @@ export function timezone(input: TimezoneParams): Step<TimezoneState> {
     async apply({ session }, _current, change: TimezoneChange) {
       const script: ShellCommand[] = [];
       // The link is repointed atomically (a new link renamed over the old one), like `link`.
-      if (change.plan.link) script.push(sh`t=$(mktemp -u /etc/.provision-localtime.XXXXXX) && ln -s -- ${zoneinfo} "$t" && mv -T -f -- "$t" /etc/localtime || exit 1`);
+      if (change.plan.link)
+        script.push(
+          sh`t=$(mktemp -u /etc/.provision-localtime.XXXXXX) && ln -s -- ${zoneinfo} "$t" && mv -T -f -- "$t" /etc/localtime || exit 1`,
+        );
       const write = change.plan.file ? fileWrite("/etc/timezone", `${p.name}\n`, { mode: "0644" }) : undefined;
       if (write) script.push(write.command);
       await session.check(joinCommands(script, "\n"), write ? { stdin: write.stdin } : {});

@@ -39,7 +39,10 @@ const tlsCertificateParams = z
     /** Where the host keeps the chain (leaf first) and the key. */
     certFile: filePath,
     keyFile: filePath,
-    selfSigned: z.object({ days: z.number().int().min(2).max(36_500).default(365) }).strict().optional(),
+    selfSigned: z
+      .object({ days: z.number().int().min(2).max(36_500).default(365) })
+      .strict()
+      .optional(),
     files: z
       .object({
         chain: z.string().min(1),
@@ -92,9 +95,11 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
       result.generate = selfSignedReasons(s, keyMatches, p.hostname, p.renewBeforeDays, p.certFile, p.keyFile);
     } else {
       if (!s.cert) result.writeChain = `install ${p.certFile}`;
-      else if (s.installed?.fileSha256 !== given.chainSha256) result.writeChain = `replace ${p.certFile} (${describeInstalled(s)} → ${given.fingerprint256.slice(0, 23)}…)`;
+      else if (s.installed?.fileSha256 !== given.chainSha256)
+        result.writeChain = `replace ${p.certFile} (${describeInstalled(s)} → ${given.fingerprint256.slice(0, 23)}…)`;
       if (!s.key) result.writeKey = `install ${p.keyFile}`;
-      else if (s.keyPublicSha256 !== given.publicKeySha256) result.writeKey = `replace ${p.keyFile} (it does not match the given certificate)`;
+      else if (s.keyPublicSha256 !== given.publicKeySha256)
+        result.writeKey = `replace ${p.keyFile} (it does not match the given certificate)`;
     }
     const replacedCert = result.generate.length > 0 || result.writeChain !== null;
     const replacedKey = result.generate.length > 0 || result.writeKey !== null;
@@ -152,7 +157,14 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
   };
 }
 
-function selfSignedReasons(s: CertificateState, keyMatches: boolean, hostname: string, renewBeforeDays: number, certFile: string, keyFile: string): string[] {
+function selfSignedReasons(
+  s: CertificateState,
+  keyMatches: boolean,
+  hostname: string,
+  renewBeforeDays: number,
+  certFile: string,
+  keyFile: string,
+): string[] {
   if (!s.cert) return [`${certFile} is missing`];
   if (!s.key) return [`${keyFile} is missing`];
   if (s.certUnreadable || !s.installed) return [`${certFile} is not a readable certificate`];

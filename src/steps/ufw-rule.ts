@@ -31,7 +31,10 @@ const ufwRuleParams = z
     state: z.enum(["present", "absent"]).default("present"),
     notify: z.array(z.string()).optional(),
   })
-  .refine((p) => typeof p.port === "number" || !p.port.includes(":") || p.proto !== undefined, { message: "a port range needs proto (ufw refuses one without)", path: ["proto"] });
+  .refine((p) => typeof p.port === "number" || !p.port.includes(":") || p.proto !== undefined, {
+    message: "a port range needs proto (ufw refuses one without)",
+    path: ["proto"],
+  });
 
 export type UfwRuleParams = z.input<typeof ufwRuleParams>;
 
@@ -67,5 +70,10 @@ export function parseUfwAdded(result: ExecResult): UfwRuleState {
   if (result.exitCode !== 0 || !text.startsWith("Added user rules")) {
     throw new ReadFailedError(`ufw show added failed: ${(result.stderr.toString("utf8") || text).trim() || `exit ${result.exitCode}`}`);
   }
-  return { added: text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("ufw ")) };
+  return {
+    added: text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith("ufw ")),
+  };
 }

@@ -91,7 +91,10 @@ export function user(input: UserParams): Step<UserState> {
     provides: userProvides(p, { action: "create" }),
     // The account and the groups it names (their existence); not the account files as a whole: a
     // group's gid changing elsewhere does not change what `id -Gn` reads here.
-    requires: [accountResource("user", p.name, "*"), ...[...(p.groups ?? []), ...(p.group ? [p.group] : [])].map((g) => accountResource("group", g, "exists"))],
+    requires: [
+      accountResource("user", p.name, "*"),
+      ...[...(p.groups ?? []), ...(p.group ? [p.group] : [])].map((g) => accountResource("group", g, "exists")),
+    ],
     read: () => ({ command: readUserCommand(p.name, p.password), parse: (result) => parseUserState(result, p.name) }),
     diff: (current) => {
       const change = diffUser(p, current);
@@ -143,13 +146,19 @@ export function parseUserState(result: ExecResult, name: string): UserState {
 
 /** What carrying out `plan` changes: the fields it sets, the files they live in, and group memberships. */
 export function userProvides(p: Params, plan: UserPlan): Resource[] {
-  const files = { passwd: pathResource("/etc/passwd"), shadow: pathResource("/etc/shadow"), group: pathResource("/etc/group"), gshadow: pathResource("/etc/gshadow") };
+  const files = {
+    passwd: pathResource("/etc/passwd"),
+    shadow: pathResource("/etc/shadow"),
+    group: pathResource("/etc/group"),
+    gshadow: pathResource("/etc/gshadow"),
+  };
   const memberships = [...(p.groups ?? []), ...(p.group ? [p.group] : [])].map((g) => accountResource("group", g, "members"));
   if (plan.action !== "modify") {
     return [accountResource("user", p.name, "*"), ...Object.values(files), ...memberships, ...(p.home ? [pathResource(p.home)] : [])];
   }
   const out: Resource[] = [];
-  const field = (name: Parameters<typeof accountResource>[2], ...paths: Resource[]) => out.push(accountResource("user", p.name, name), ...paths);
+  const field = (name: Parameters<typeof accountResource>[2], ...paths: Resource[]) =>
+    out.push(accountResource("user", p.name, name), ...paths);
   if (plan.uid !== undefined) field("uid", files.passwd);
   if (plan.group) field("gid", files.passwd);
   if (plan.groups) field("groups", files.group, files.gshadow, ...memberships);
@@ -179,12 +188,17 @@ export function diffUser(p: Params, current: UserState): UserChange | null {
     const extra = p.append ? [] : have.filter((g) => !wanted.includes(g));
     if (missing.length || extra.length) {
       m.groups = p.append ? missing : wanted;
-      parts.push([...(missing.length ? [`add to ${missing.join(",")}`] : []), ...(extra.length ? [`remove from ${extra.join(",")}`] : [])].join(", "));
+      parts.push(
+        [...(missing.length ? [`add to ${missing.join(",")}`] : []), ...(extra.length ? [`remove from ${extra.join(",")}`] : [])].join(
+          ", ",
+        ),
+      );
     }
   }
   if (p.shell !== undefined && p.shell !== current.shell) (m.shell = p.shell), parts.push(`shell ${current.shell} → ${p.shell}`);
   if (p.home !== undefined && p.home !== current.home) (m.home = p.home), parts.push(`home ${current.home} → ${p.home}`);
-  if (p.comment !== undefined && p.comment !== current.comment) (m.comment = p.comment), parts.push(`comment ${JSON.stringify(current.comment)} → ${JSON.stringify(p.comment)}`);
+  if (p.comment !== undefined && p.comment !== current.comment)
+    (m.comment = p.comment), parts.push(`comment ${JSON.stringify(current.comment)} → ${JSON.stringify(p.comment)}`);
   if (m.password) parts.push("password hash differs");
   return parts.length ? { summary: parts.join(", "), plan: { action: "modify", ...m } } : null;
 }

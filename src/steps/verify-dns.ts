@@ -49,8 +49,14 @@ const verifyDnsParams = z
       .string()
       .refine((value) => parseResolver(value) !== null, "must be an IP address, optionally with :port ([v6]:port)")
       .optional(),
-    a: z.object({ name: hostname, address: z.string().refine((v) => isIP(v) === 4, "must be an IPv4 address") }).strict().optional(),
-    mx: z.object({ domain: hostname, host: hostname, priority: z.number().int().min(0).max(65535) }).strict().optional(),
+    a: z
+      .object({ name: hostname, address: z.string().refine((v) => isIP(v) === 4, "must be an IPv4 address") })
+      .strict()
+      .optional(),
+    mx: z
+      .object({ domain: hostname, host: hostname, priority: z.number().int().min(0).max(65535) })
+      .strict()
+      .optional(),
     spf: z
       .object({
         domain: hostname,
@@ -58,18 +64,30 @@ const verifyDnsParams = z
       })
       .strict()
       .optional(),
-    aaaa: z.object({ name: hostname, address: z.string().refine((v) => isIP(v) === 6, "must be an IPv6 address") }).strict().optional(),
-    ptr: z.object({ address: z.string().refine((v) => isIP(v) !== 0, "must be an IP address"), name: hostname }).strict().optional(),
+    aaaa: z
+      .object({ name: hostname, address: z.string().refine((v) => isIP(v) === 6, "must be an IPv6 address") })
+      .strict()
+      .optional(),
+    ptr: z
+      .object({ address: z.string().refine((v) => isIP(v) !== 0, "must be an IP address"), name: hostname })
+      .strict()
+      .optional(),
     dkim: z
       .object({
         domain: hostname,
         selector: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "a selector (DNS labels)"),
         /** "v=DKIM1; k=rsa; p=…", or a function giving it when the step diffs. */
-        record: z.union([z.string().regex(/(^|;)\s*p=/, "must contain p="), z.custom<() => string | undefined>((v) => typeof v === "function")]),
+        record: z.union([
+          z.string().regex(/(^|;)\s*p=/, "must contain p="),
+          z.custom<() => string | undefined>((v) => typeof v === "function"),
+        ]),
       })
       .strict()
       .optional(),
-    dmarc: z.object({ domain: hostname, policy: z.string().regex(/^v=DMARC1\s*(;|$)/, 'must start with "v=DMARC1;"') }).strict().optional(),
+    dmarc: z
+      .object({ domain: hostname, policy: z.string().regex(/^v=DMARC1\s*(;|$)/, 'must start with "v=DMARC1;"') })
+      .strict()
+      .optional(),
     /** Per-query timeout (one try); the whole read is bounded by max(2 × this, this + 2 s). */
     timeoutMs: z.number().int().positive().max(60_000).default(5_000),
   })
@@ -160,9 +178,7 @@ async function lookupAll(params: Params): Promise<DnsState> {
       Promise.all([
         params.a ? run(`A of ${params.a.name}`, () => resolver.resolve4(params.a!.name)) : undefined,
         params.mx ? run(`MX of ${params.mx.domain}`, () => resolver.resolveMx(params.mx!.domain)) : undefined,
-        params.spf
-          ? run(`TXT of ${params.spf.domain}`, txtOf(params.spf.domain))
-          : undefined,
+        params.spf ? run(`TXT of ${params.spf.domain}`, txtOf(params.spf.domain)) : undefined,
         params.aaaa ? run(`AAAA of ${params.aaaa.name}`, () => resolver.resolve6(params.aaaa!.name)) : undefined,
         params.ptr ? run(`PTR of ${params.ptr.address}`, () => resolver.reverse(params.ptr!.address)) : undefined,
         params.dkim ? run(`TXT of ${dkimName(params.dkim)}`, txtOf(dkimName(params.dkim))) : undefined,
@@ -281,7 +297,10 @@ function dkimProblems(name: string, record: string | undefined, got: Lookup<stri
   const published = tags(keys[0] as string);
   const key = (published.get("p") ?? "").replace(/\s+/g, "");
   if (key === "") return [`DKIM of ${name}: the key is revoked (empty p=); publish: ${add}`];
-  if (key !== want) return [`DKIM of ${name}: the published key is not the host's (p=${key.slice(0, 16)}…, host has p=${want.slice(0, 16)}…); replace with: ${add}`];
+  if (key !== want)
+    return [
+      `DKIM of ${name}: the published key is not the host's (p=${key.slice(0, 16)}…, host has p=${want.slice(0, 16)}…); replace with: ${add}`,
+    ];
   const k = published.get("k")?.toLowerCase();
   if (k !== undefined && k !== "rsa") return [`DKIM of ${name}: k=${k}, the host's key is rsa; replace with: ${add}`];
   return [];
@@ -293,14 +312,18 @@ function dmarcProblems(want: { domain: string; policy: string }, got: Lookup<str
   if (got.status !== "ok") return [`DMARC of ${want.domain}: ${absent(got, "TXT")}; add: ${add}`];
   const records = got.records.filter((text) => /^v=DMARC1\s*(;|$)/i.test(text));
   if (records.length === 0) return [`DMARC of ${want.domain}: no TXT record starts with v=DMARC1; add: ${add}`];
-  if (records.length > 1) return [`DMARC of ${want.domain}: ${records.length} DMARC records (receivers ignore them all); keep only: ${add}`];
+  if (records.length > 1)
+    return [`DMARC of ${want.domain}: ${records.length} DMARC records (receivers ignore them all); keep only: ${add}`];
   const have = tags(records[0] as string);
   const wanted = tags(want.policy);
   const same = have.size === wanted.size && [...wanted].every(([tag, value]) => have.get(tag)?.toLowerCase() === value.toLowerCase());
   return same ? [] : [`DMARC of ${want.domain} is ${JSON.stringify(records[0])}; want: ${add}`];
 }
 
-function mxProblems(want: { domain: string; host: string; priority: number }, got: Lookup<{ exchange: string; priority: number }>): string[] {
+function mxProblems(
+  want: { domain: string; host: string; priority: number },
+  got: Lookup<{ exchange: string; priority: number }>,
+): string[] {
   const record = `${fqdn(want.domain)} IN MX ${want.priority} ${fqdn(want.host)}`;
   if (got.status !== "ok") return [`MX of ${want.domain}: ${absent(got, "MX")}; add: ${record}`];
   if (got.records.some((r) => r.exchange === want.host && r.priority === want.priority)) return [];

@@ -43,10 +43,17 @@ const mechanisms = z.array(mechanism).min(1);
 
 const loginParams = z
   .object({
-    user: z.string().min(1).regex(/^[^\s]+$/, "no whitespace"),
+    user: z
+      .string()
+      .min(1)
+      .regex(/^[^\s]+$/, "no whitespace"),
     /** SASL realm: the identity sent is user@realm (as saslpasswd2 -u REALM USER stores it). */
-    realm: z.string().min(1).regex(/^[^\s@]+$/, "no whitespace or @").optional(),
-    password: z.custom<Secret>(isSecret, "must be a secret: secret(\"…\") or a secretVar()"),
+    realm: z
+      .string()
+      .min(1)
+      .regex(/^[^\s@]+$/, "no whitespace or @")
+      .optional(),
+    password: z.custom<Secret>(isSecret, 'must be a secret: secret("…") or a secretVar()'),
     mechanism: z.enum(["CRAM-MD5", "PLAIN"]).default("CRAM-MD5"),
     port: port.default(587),
   })
@@ -59,7 +66,12 @@ const tlsParams = z
     authOnlyAfterTls: z.array(port).default([]),
     verify: z.enum(["fingerprint", "ca"]).default("fingerprint"),
     /** "AB:CD:…" (SHA-256), or a function giving it when the step diffs. */
-    fingerprint: z.union([z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "a SHA-256 fingerprint AB:CD:…"), z.custom<() => string | undefined>((v) => typeof v === "function")]).optional(),
+    fingerprint: z
+      .union([
+        z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "a SHA-256 fingerprint AB:CD:…"),
+        z.custom<() => string | undefined>((v) => typeof v === "function"),
+      ])
+      .optional(),
     /** The name the certificate must be valid for (and SNI); default `host`. */
     servername: z.string().min(1).optional(),
     /** Extra trusted CA certificates (PEM) for verify: "ca". */
@@ -91,36 +103,56 @@ const verifySmtpParams = z
     logins.forEach((login, index) => {
       const path = logins.length > 1 ? ["login", index] : ["login"];
       if (!params.ports.includes(login.port)) {
-        ctx.addIssue({ code: "custom", path: [...path, "port"], message: `port ${login.port} is not one of ports ${params.ports.join(", ")}` });
+        ctx.addIssue({
+          code: "custom",
+          path: [...path, "port"],
+          message: `port ${login.port} is not one of ports ${params.ports.join(", ")}`,
+        });
       }
       if (login.mechanism === "PLAIN" && !tlsPorts.includes(login.port)) {
-        ctx.addIssue({ code: "custom", path: [...path, "mechanism"], message: `PLAIN sends the password itself: only inside TLS (port ${login.port} is not in tls.starttls or tls.implicit)` });
+        ctx.addIssue({
+          code: "custom",
+          path: [...path, "mechanism"],
+          message: `PLAIN sends the password itself: only inside TLS (port ${login.port} is not in tls.starttls or tls.implicit)`,
+        });
       }
     });
     if (logins.length > 0 && params.from === "host") {
       ctx.addIssue({ code: "custom", path: ["login"], message: 'a login is verified only from the controller (from: "controller")' });
     }
     if (tls) {
-      if (params.from === "host") ctx.addIssue({ code: "custom", path: ["tls"], message: 'TLS is verified only from the controller (from: "controller")' });
+      if (params.from === "host")
+        ctx.addIssue({ code: "custom", path: ["tls"], message: 'TLS is verified only from the controller (from: "controller")' });
       for (const key of ["starttls", "implicit", "authOnlyAfterTls"] as const) {
         for (const p of tls[key]) {
-          if (!params.ports.includes(p)) ctx.addIssue({ code: "custom", path: ["tls", key], message: `port ${p} is not one of ports ${params.ports.join(", ")}` });
+          if (!params.ports.includes(p))
+            ctx.addIssue({ code: "custom", path: ["tls", key], message: `port ${p} is not one of ports ${params.ports.join(", ")}` });
         }
       }
       for (const p of tls.starttls) {
-        if (tls.implicit.includes(p)) ctx.addIssue({ code: "custom", path: ["tls"], message: `port ${p} cannot be both starttls and implicit` });
+        if (tls.implicit.includes(p))
+          ctx.addIssue({ code: "custom", path: ["tls"], message: `port ${p} cannot be both starttls and implicit` });
       }
       for (const p of tls.authOnlyAfterTls) {
-        if (!tls.starttls.includes(p)) ctx.addIssue({ code: "custom", path: ["tls", "authOnlyAfterTls"], message: `port ${p} is not in tls.starttls` });
+        if (!tls.starttls.includes(p))
+          ctx.addIssue({ code: "custom", path: ["tls", "authOnlyAfterTls"], message: `port ${p} is not in tls.starttls` });
       }
       if (tls.verify === "fingerprint" && tls.fingerprint === undefined) {
-        ctx.addIssue({ code: "custom", path: ["tls", "fingerprint"], message: 'required with verify: "fingerprint" (or use verify: "ca")' });
+        ctx.addIssue({
+          code: "custom",
+          path: ["tls", "fingerprint"],
+          message: 'required with verify: "fingerprint" (or use verify: "ca")',
+        });
       }
     }
     if (params.expectMechanisms && !Array.isArray(params.expectMechanisms)) {
       for (const key of Object.keys(params.expectMechanisms)) {
         if (!params.ports.includes(Number(key))) {
-          ctx.addIssue({ code: "custom", path: ["expectMechanisms", key], message: `port ${key} is not one of ports ${params.ports.join(", ")}` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["expectMechanisms", key],
+            message: `port ${key} is not one of ports ${params.ports.join(", ")}`,
+          });
         }
       }
     }
@@ -160,7 +192,13 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
   };
   const probe = (p: number, login: Login | undefined) => {
     const tlsOptions = tlsFor(p);
-    return probeSmtp({ host: params.host, port: p, timeoutMs: params.timeoutMs, ...(login ? { login } : {}), ...(tlsOptions ? { tls: tlsOptions } : {}) });
+    return probeSmtp({
+      host: params.host,
+      port: p,
+      timeoutMs: params.timeoutMs,
+      ...(login ? { login } : {}),
+      ...(tlsOptions ? { tls: tlsOptions } : {}),
+    });
   };
 
   return {
@@ -172,7 +210,10 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
     read() {
       if (params.from === "host") {
         const options = { host: params.host, ports: params.ports, timeoutMs: params.timeoutMs };
-        return { command: hostProbeCommand(options), parse: (result) => ({ from: "host", ports: parseHostProbe(result, params.timeoutMs) }) };
+        return {
+          command: hostProbeCommand(options),
+          parse: (result) => ({ from: "host", ports: parseHostProbe(result, params.timeoutMs) }),
+        };
       }
       return {
         local: async () => {
@@ -188,7 +229,11 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
       const fingerprint = typeof tls?.fingerprint === "function" ? tls.fingerprint() : tls?.fingerprint;
       const tlsExpect = (p: number): TlsExpectations | undefined =>
         tlsFor(p)
-          ? { verify: tls?.verify ?? "fingerprint", fingerprint: fingerprint?.toUpperCase(), authOnly: tls?.authOnlyAfterTls.includes(p) ?? false }
+          ? {
+              verify: tls?.verify ?? "fingerprint",
+              fingerprint: fingerprint?.toUpperCase(),
+              authOnly: tls?.authOnlyAfterTls.includes(p) ?? false,
+            }
           : undefined;
       const problems = params.ports.flatMap((p) => {
         const result = current.ports.find((r) => r.port === p);
@@ -204,7 +249,12 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
       extraLogins.forEach((login, index) => {
         const result = current.logins?.[index];
         if (!result) problems.push(`port ${login.port}: ${login.mechanism} login not probed`);
-        else problems.push(...portProblems(result, { banner: false, mechanisms: [], login, tls: tlsExpect(login.port) }).map((problem) => `port ${login.port}: ${problem}`));
+        else
+          problems.push(
+            ...portProblems(result, { banner: false, mechanisms: [], login, tls: tlsExpect(login.port) }).map(
+              (problem) => `port ${login.port}: ${problem}`,
+            ),
+          );
       });
       return problems.length === 0 ? null : { summary: [...new Set(problems)].join("; ") };
     },
@@ -244,7 +294,8 @@ export function portProblems(result: SmtpProbeResult, expect: PortExpectations):
   }
   if (!result.ehlo) return [...problems, at(result.stage ?? "EHLO", result.error ?? "no EHLO reply")];
   if (result.ehlo.code !== 250) return [...problems, `EHLO refused: '${formatReply(result.ehlo)}'`];
-  if (result.stage === "STARTTLS" || (result.error && result.stage === "EHLO")) return [...problems, at(result.stage, result.error ?? "failed")];
+  if (result.stage === "STARTTLS" || (result.error && result.stage === "EHLO"))
+    return [...problems, at(result.stage, result.error ?? "failed")];
   const offered = result.mechanisms ?? [];
   const offers = offered.length > 0 ? `offers ${offered.join(" ")}` : "offers no AUTH";
   const missing = expect.mechanisms.filter((m) => !offered.includes(m));
@@ -274,5 +325,7 @@ function certificateProblems(tls: SmtpTlsResult, expect: TlsExpectations): strin
   if (expect.fingerprint === undefined) return ["TLS: the installed certificate's fingerprint is not known (its step did not read it)"];
   return tls.fingerprint256.toUpperCase() === expect.fingerprint
     ? []
-    : [`TLS: the server presents ${tls.fingerprint256.slice(0, 23)}…, not the installed certificate ${expect.fingerprint.slice(0, 23)}… (Postfix not reloaded, or another certificate configured)`];
+    : [
+        `TLS: the server presents ${tls.fingerprint256.slice(0, 23)}…, not the installed certificate ${expect.fingerprint.slice(0, 23)}… (Postfix not reloaded, or another certificate configured)`,
+      ];
 }

@@ -21,7 +21,10 @@ const waitForParams = z
     notify: z.array(z.string()).optional(),
   })
   .refine((p) => (p.port === undefined) !== (p.path === undefined), "give port or path (one of them)")
-  .refine((p) => !p.state || (p.port !== undefined ? ["started", "stopped"] : ["present", "absent"]).includes(p.state), "state: started|stopped for a port, present|absent for a path");
+  .refine(
+    (p) => !p.state || (p.port !== undefined ? ["started", "stopped"] : ["present", "absent"]).includes(p.state),
+    "state: started|stopped for a port, present|absent for a path",
+  );
 
 export type WaitForParams = z.input<typeof waitForParams>;
 
@@ -32,10 +35,12 @@ export interface WaitForState {
 export function waitFor(input: WaitForParams): Step<WaitForState> {
   const p = parseStepParams("waitFor", waitForParams, input);
   const positive = p.port !== undefined ? (p.state ?? "started") === "started" : (p.state ?? "present") === "present";
-  const what = p.port !== undefined ? `port ${p.port} ${positive ? "listening" : "closed"}` : `${p.path} ${positive ? "present" : "absent"}`;
+  const what =
+    p.port !== undefined ? `port ${p.port} ${positive ? "listening" : "closed"}` : `${p.path} ${positive ? "present" : "absent"}`;
   const probe = probeCommand(p.port, p.path, positive);
   // Without ss a port would look closed forever: say what is missing instead.
-  const needs = p.port !== undefined ? sh`command -v ss >/dev/null 2>&1 || { echo "ss not found (install iproute2)" >&2; exit 4; }; ` : sh``;
+  const needs =
+    p.port !== undefined ? sh`command -v ss >/dev/null 2>&1 || { echo "ss not found (install iproute2)" >&2; exit 4; }; ` : sh``;
   return {
     kind: "wait-for",
     name: `wait for ${what}`,
@@ -68,8 +73,6 @@ export function waitFor(input: WaitForParams): Step<WaitForState> {
 /** A condition (exit 0 when reached): ss lists listening sockets on the port, or test -e. */
 function probeCommand(port: number | undefined, path: string | undefined, positive: boolean): ShellCommand {
   const found =
-    port !== undefined
-      ? sh`[ -n "$(ss -Hltn ${`sport = :${port}`})" ]`
-      : sh`{ [ -e ${path as string} ] || [ -L ${path as string} ]; }`;
+    port !== undefined ? sh`[ -n "$(ss -Hltn ${`sport = :${port}`})" ]` : sh`{ [ -e ${path as string} ] || [ -L ${path as string} ]; }`;
   return positive ? found : sh`! ${found}`;
 }

@@ -47,7 +47,9 @@ export class CommandError extends Error {
   ) {
     const stderrTail = tail(result.stderr.toString("utf8"), 5);
     // Cause first (exit code, stderr tail), then only the command's first line to recognise it.
-    super(mask(`${host}: command failed with exit code ${result.exitCode}: ${stderrTail || "(no error output)"}\n${summarizeCommand(command)}`));
+    super(
+      mask(`${host}: command failed with exit code ${result.exitCode}: ${stderrTail || "(no error output)"}\n${summarizeCommand(command)}`),
+    );
   }
 
   /** The message followed by the whole command (masked), for a verbose report. */
@@ -147,4 +149,3 @@ export class HostSession {
     await this.transport.close();
   }
 }
-

@@ -144,7 +144,9 @@ export class MockTransport implements Transport {
    */
   #runnerScript(command: string): ExecResult | undefined {
     if (!/^# provision-(lock|pending-handlers) /.test(command)) return undefined;
-    const results = command.split(/^(?=# provision-(?:lock|pending-handlers) )/m).map((part) => this.#lockCommand(part) ?? this.#pendingCommand(part));
+    const results = command
+      .split(/^(?=# provision-(?:lock|pending-handlers) )/m)
+      .map((part) => this.#lockCommand(part) ?? this.#pendingCommand(part));
     if (results.some((result) => result === undefined)) return undefined;
     return {
       exitCode: 0,
@@ -159,7 +161,9 @@ export class MockTransport implements Transport {
       const broken = this.lock?.stale !== undefined ? this.lock : undefined;
       if (this.lock && !broken) {
         this.lockEvents.push("held");
-        const owner = Object.entries(this.lock).map(([k, v]) => `owner.${k}=${v}\n`).join("");
+        const owner = Object.entries(this.lock)
+          .map(([k, v]) => `owner.${k}=${v}\n`)
+          .join("");
         return ok(`lock=held\npath=/run/provision.lock\nage=5\n${owner}`);
       }
       const token = /(?:^|')token=([0-9a-f]+)$/m.exec(command)?.[1] ?? "?";
@@ -167,7 +171,11 @@ export class MockTransport implements Transport {
       this.lockEvents.push("acquired");
       if (!broken) return ok("lock=acquired\n");
       const { stale, ...owner } = broken;
-      return ok(`lock=acquired\nlock_broke=${stale}\n${Object.entries(owner).map(([k, v]) => `broken.${k}=${v}\n`).join("")}`);
+      return ok(
+        `lock=acquired\nlock_broke=${stale}\n${Object.entries(owner)
+          .map(([k, v]) => `broken.${k}=${v}\n`)
+          .join("")}`,
+      );
     }
     if (command.startsWith(RELEASE_HEADER)) {
       const token = /= '?([0-9a-f]+)'? \]; then rm/.exec(command)?.[1];
@@ -183,7 +191,10 @@ export class MockTransport implements Transport {
   #pendingCommand(command: string): ExecResult | undefined {
     const ok = (stdout = ""): ExecResult => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
     const file = /f="\$d"\/(\S+)/.exec(command)?.[1] ?? "";
-    const names = () => unquote(/printf '%s' ([\s\S]+?)(?: > "\$f\.new"|; \})/.exec(command)?.[1] ?? "").split("\n").filter(Boolean);
+    const names = () =>
+      unquote(/printf '%s' ([\s\S]+?)(?: > "\$f\.new"|; \})/.exec(command)?.[1] ?? "")
+        .split("\n")
+        .filter(Boolean);
     if (command.startsWith(PENDING_READ_HEADER)) {
       const owed = this.pendingHandlers.get(file) ?? [];
       return ok(owed.map((name) => `${name}\n`).join(""));
@@ -202,15 +213,19 @@ export class MockTransport implements Transport {
 
   /** The remote-file commands, answered from the in-memory store. */
   #fileCommand(command: string, stdin: Buffer): ExecResult | undefined {
-    const read = /^if \[ -e (.+?) \] \|\| \[ -L \1 \]; then (?:if \[ -f \1 \] && s=\$\(stat -c %s -- \1\) && \[ "\$s" -gt '?(\d+)'? \]|stat -c '%U %G %04a %F')/.exec(command);
+    const read =
+      /^if \[ -e (.+?) \] \|\| \[ -L \1 \]; then (?:if \[ -f \1 \] && s=\$\(stat -c %s -- \1\) && \[ "\$s" -gt '?(\d+)'? \]|stat -c '%U %G %04a %F')/.exec(
+        command,
+      );
     if (read?.[1]) {
       const path = unquote(read[1]);
       const file = this.files.get(path);
       const metaOnly = !command.includes("cat --");
       // A read with a content limit answers a larger file by size and sha256, as the host does.
-      const digest = file && read[2] !== undefined && file.content.length > Number(read[2])
-        ? Buffer.from(`provision:digest ${file.content.length} ${createHash("sha256").update(file.content).digest("hex")}\n`)
-        : undefined;
+      const digest =
+        file && read[2] !== undefined && file.content.length > Number(read[2])
+          ? Buffer.from(`provision:digest ${file.content.length} ${createHash("sha256").update(file.content).digest("hex")}\n`)
+          : undefined;
       const stdout = file
         ? Buffer.concat([
             digest ?? Buffer.alloc(0),
@@ -229,7 +244,11 @@ export class MockTransport implements Transport {
       const [size, sha256] = (newline < 0 ? "" : stdin.subarray(0, newline).toString("latin1")).split(" ");
       const content = newline < 0 ? Buffer.alloc(0) : stdin.subarray(newline + 1);
       if (Number(size) !== content.length || sha256 !== createHash("sha256").update(content).digest("hex")) {
-        return { exitCode: 4, stdout: Buffer.alloc(0), stderr: Buffer.from(`provision: ${path} left unchanged: received ${content.length} of ${size ?? "?"} bytes\n`) };
+        return {
+          exitCode: 4,
+          stdout: Buffer.alloc(0),
+          stderr: Buffer.from(`provision: ${path} left unchanged: received ${content.length} of ${size ?? "?"} bytes\n`),
+        };
       }
       // Only the explicit owner/mode lines (each on its own line), not the copy-from-old-file branch.
       const owner = /^chown -- (\S+) "\$tmp"$/m.exec(command)?.[1];

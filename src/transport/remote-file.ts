@@ -172,8 +172,12 @@ ${checkSum(sh`${raw('"$want_sum"')}`)}`;
  */
 export function pipedFileWrite(path: string, sha256: string, options: WriteOptions = {}): ShellCommand {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256 (64 lower-case hex digits): ${sha256}`);
-  return writeScript(path, options, sh`cat > "$tmp"
-${checkSum(sh`${sha256}`)}`);
+  return writeScript(
+    path,
+    options,
+    sh`cat > "$tmp"
+${checkSum(sh`${sha256}`)}`,
+  );
 }
 
 /**
@@ -182,7 +186,8 @@ ${checkSum(sh`${sha256}`)}`);
  * moment because the file it replaces was (or because a new file defaults to 0644).
  */
 function keepOwnerAndMode(mode: string | undefined): ShellCommand {
-  if (mode) return sh`if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; fi
+  if (mode)
+    return sh`if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; fi
 chmod -- ${mode} "$tmp"`;
   return sh`${raw(`if [ -e "$path" ]; then chown -- "$(stat -c %u:%g -- "$path")" "$tmp"; chmod -- "$(stat -c %a -- "$path")" "$tmp"; else chmod 0644 "$tmp"; fi`)}`;
 }

@@ -96,7 +96,12 @@ export async function loadVaultKeyring(sources: VaultSources): Promise<VaultKeyr
   for (const spec of sources.vaultIds ?? []) specs.push(parseVaultId(spec));
   for (const { id, file } of specs) passwords.push({ id, password: await readPasswordFile(file, id), source: file });
   const fromEnv = env[VAULT_PASSWORD_ENV];
-  if (fromEnv !== undefined && fromEnv !== "") passwords.push({ id: "default", password: toSecret(fromEnv, `environment variable ${VAULT_PASSWORD_ENV}`), source: VAULT_PASSWORD_ENV });
+  if (fromEnv !== undefined && fromEnv !== "")
+    passwords.push({
+      id: "default",
+      password: toSecret(fromEnv, `environment variable ${VAULT_PASSWORD_ENV}`),
+      source: VAULT_PASSWORD_ENV,
+    });
   return new VaultKeyring(passwords);
 }
 
@@ -106,7 +111,9 @@ export function parseVaultId(spec: string): { id: string; file: string } {
   const file = at < 0 ? spec : spec.slice(at + 1);
   if (id === "" || file === "" || /[;\s]/.test(id)) throw new VaultError(`--vault-id ${spec}: expected LABEL@FILE`);
   if (file === "prompt" || file === "prompt_ask_vault_pass") {
-    throw new VaultError(`--vault-id ${spec}: prompting for a vault password is not supported; give a password file (or an executable that prints it)`);
+    throw new VaultError(
+      `--vault-id ${spec}: prompting for a vault password is not supported; give a password file (or an executable that prints it)`,
+    );
   }
   return { id, file };
 }

@@ -37,17 +37,25 @@ export function isVaultText(text: string): boolean {
 
 /** Split vault text into its parts; throws VaultFormatError saying what is wrong. */
 export function parseVaultText(text: string): VaultEnvelope {
-  const lines = text.trim().split(/\r?\n/).map((line) => line.trim());
+  const lines = text
+    .trim()
+    .split(/\r?\n/)
+    .map((line) => line.trim());
   const header = (lines[0] ?? "").split(";").map((part) => part.trim());
   if (header[0] !== "$ANSIBLE_VAULT") throw new VaultFormatError("not Ansible Vault text (no $ANSIBLE_VAULT header)");
   const [, version, cipher, label] = header;
-  if (version !== "1.1" && version !== "1.2") throw new VaultFormatError(`unsupported vault format version ${JSON.stringify(version)} (1.1 and 1.2 are)`);
+  if (version !== "1.1" && version !== "1.2")
+    throw new VaultFormatError(`unsupported vault format version ${JSON.stringify(version)} (1.1 and 1.2 are)`);
   if (cipher !== "AES256") throw new VaultFormatError(`unsupported vault cipher ${JSON.stringify(cipher)} (AES256 is)`);
   if (version === "1.2" && !label) throw new VaultFormatError("a 1.2 vault header names no vault id");
   const outer = unhex(lines.slice(1).join(""), "body").toString("latin1");
   const parts = outer.split("\n");
   if (parts.length !== 3) throw new VaultFormatError("the vault body is not salt, HMAC and ciphertext");
-  const [salt, hmac, ciphertext] = parts.map((part, i) => unhex(part, ["salt", "HMAC", "ciphertext"][i] as string)) as [Buffer, Buffer, Buffer];
+  const [salt, hmac, ciphertext] = parts.map((part, i) => unhex(part, ["salt", "HMAC", "ciphertext"][i] as string)) as [
+    Buffer,
+    Buffer,
+    Buffer,
+  ];
   if (salt.length === 0 || hmac.length !== 32 || ciphertext.length === 0 || ciphertext.length % 16 !== 0) {
     throw new VaultFormatError("the vault body has a salt, HMAC or ciphertext of the wrong size");
   }
@@ -72,13 +80,15 @@ export function decryptVault(envelope: VaultEnvelope, password: string): Buffer 
 
 function unpad(padded: Buffer): Buffer {
   const count = padded[padded.length - 1] ?? 0;
-  const valid = count >= 1 && count <= 16 && count <= padded.length && padded.subarray(padded.length - count).every((byte) => byte === count);
+  const valid =
+    count >= 1 && count <= 16 && count <= padded.length && padded.subarray(padded.length - count).every((byte) => byte === count);
   // Reached only with an authentic HMAC: bad padding means the encrypting side was broken.
   if (!valid) throw new VaultFormatError("the decrypted vault text has invalid PKCS#7 padding");
   return padded.subarray(0, padded.length - count);
 }
 
 function unhex(text: string, what: string): Buffer {
-  if (text.length === 0 || text.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(text)) throw new VaultFormatError(`the vault ${what} is not hexadecimal`);
+  if (text.length === 0 || text.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(text))
+    throw new VaultFormatError(`the vault ${what} is not hexadecimal`);
   return Buffer.from(text, "hex");
 }

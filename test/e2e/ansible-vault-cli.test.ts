@@ -29,25 +29,41 @@ export default definePlaybook({
 });
 `,
   );
-  writeFileSync(join(dir, "hosts.ini"), `[db]\ndb1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3 out=${join(dir, "db.conf")}\n`);
+  writeFileSync(
+    join(dir, "hosts.ini"),
+    `[db]\ndb1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3 out=${join(dir, "db.conf")}\n`,
+  );
   mkdirSync(join(dir, "host_vars"));
   writeFileSync(join(dir, "host_vars", "db1.yml"), `db_password: ${SECRET}\n`);
   writeFileSync(join(dir, "vault-pass"), "team-vault-pass\n");
-  execFileSync("/usr/bin/ansible-vault", ["encrypt", "--vault-password-file", join(dir, "vault-pass"), join(dir, "host_vars", "db1.yml")], { stdio: "pipe" });
+  execFileSync("/usr/bin/ansible-vault", ["encrypt", "--vault-password-file", join(dir, "vault-pass"), join(dir, "host_vars", "db1.yml")], {
+    stdio: "pipe",
+  });
 }, 30_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("provision run with an Ansible inventory and Ansible Vault", () => {
   it("without the vault password: an error naming the vaulted file, nothing touched", async () => {
-    const run = await provision(["site.ts", "-i", join(dir, "hosts.ini"), "--group", "all"].map((a) => (a === "site.ts" ? join(dir, a) : a)));
+    const run = await provision(
+      ["site.ts", "-i", join(dir, "hosts.ini"), "--group", "all"].map((a) => (a === "site.ts" ? join(dir, a) : a)),
+    );
     expect(run.code).toBe(1);
     expect(run.error?.message).toMatch(/host_vars\/db1\.yml:1: ansible-vault encrypted content, but no vault password was given/);
     expect(existsSync(join(dir, "db.conf"))).toBe(false);
   });
 
   it("with --vault-password-file: runs locally, writes the decrypted value, masks it, warns for the unhonoured var", async () => {
-    const run = await provision([join(dir, "site.ts"), "-i", join(dir, "hosts.ini"), "--group", "all", "--diff", "--vault-password-file", join(dir, "vault-pass")]);
+    const run = await provision([
+      join(dir, "site.ts"),
+      "-i",
+      join(dir, "hosts.ini"),
+      "--group",
+      "all",
+      "--diff",
+      "--vault-password-file",
+      join(dir, "vault-pass"),
+    ]);
     expect(run.error).toBeUndefined();
     expect(run.code).toBe(0);
     expect(readFileSync(join(dir, "db.conf"), "utf8")).toBe(`password=${SECRET}\n`);

@@ -17,9 +17,14 @@ let probeDir: string;
 
 function node(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile("node", args, { cwd: pkg, timeout: 60_000, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), ...env } }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      "node",
+      args,
+      { cwd: pkg, timeout: 60_000, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), ...env } },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 const provision = (args: string[], env?: Record<string, string>) => node([join(pkg, "bin/provision.js"), ...args], env);
@@ -75,7 +80,13 @@ describe("the built engine", () => {
     expect(await cached()).toHaveLength(1);
     // A playbook the cache cannot reproduce (it names its own location) still runs, through tsx.
     const located = join(probeDir, "located.ts");
-    await writeFile(located, (await readFile(join(probeDir, "probe.ts"), "utf8")).replace('"api from " + from', '"api from " + from + (import.meta.url.endsWith("/located.ts") ? " at its file" : " elsewhere")'));
+    await writeFile(
+      located,
+      (await readFile(join(probeDir, "probe.ts"), "utf8")).replace(
+        '"api from " + from',
+        '"api from " + from + (import.meta.url.endsWith("/located.ts") ? " at its file" : " elsewhere")',
+      ),
+    );
     const run = await provision(["run", located, "--host", "localhost", "--check", "--json"]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).hosts[0].steps[0].name).toBe("api from dist at its file");
@@ -119,7 +130,9 @@ describe("the built engine", () => {
     const engines = new Set<string>();
     try {
       for (let round = 0; round < 6; round += 1) {
-        const runs = await Promise.all([0, 1].map(() => provision(["run", join(probeDir, "probe.ts"), "--host", "localhost", "--check", "--json"])));
+        const runs = await Promise.all(
+          [0, 1].map(() => provision(["run", join(probeDir, "probe.ts"), "--host", "localhost", "--check", "--json"])),
+        );
         for (const run of runs) {
           if (run.code !== 0) failures.push(run.stderr.trim());
           else engines.add(String(JSON.parse(run.stdout).hosts[0].steps[0].name));

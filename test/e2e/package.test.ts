@@ -18,11 +18,21 @@ let dir: string;
 let project: string;
 let tarball: string;
 
-function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(command, args, { cwd, timeout: 240_000, maxBuffer: 16 << 20, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), ...env } }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { cwd, timeout: 240_000, maxBuffer: 16 << 20, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), ...env } },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -30,7 +40,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "provision-package-"));
   // Packed from a copy: prepack builds into the copy's dist/, not the working tree's.
   const pkg = join(dir, "pkg");
-  for (const part of ["bin", "src", "scripts", "playbooks", "README.md", "SECURITY.md", "package.json"]) await cp(join(REPO, part), join(pkg, part), { recursive: true });
+  for (const part of ["bin", "src", "scripts", "playbooks", "README.md", "SECURITY.md", "package.json"])
+    await cp(join(REPO, part), join(pkg, part), { recursive: true });
   await symlink(join(REPO, "node_modules"), join(pkg, "node_modules"));
   const packed = await run("npm", ["pack", "--pack-destination", dir], pkg);
   expect(packed.code, packed.stderr).toBe(0);
@@ -59,7 +70,10 @@ afterAll(async () => {
 describe("the npm package", () => {
   it("ships the engine, built once, and no tests, benchmarks or fixtures", async () => {
     const listed = await run("tar", ["tzf", tarball], dir);
-    const files = listed.stdout.trim().split("\n").map((line) => line.replace(/^package\//, ""));
+    const files = listed.stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.replace(/^package\//, ""));
     expect(files).toContain("dist/manifest.json");
     expect(files).toContain("bin/provision.js");
     expect(files).toContain("src/index.ts");

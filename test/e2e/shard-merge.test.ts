@@ -18,9 +18,14 @@ let dir: string;
 
 function sh(script: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile("sh", ["-c", script], { cwd: dir, timeout: 60_000, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), BIN, ...env } }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      "sh",
+      ["-c", script],
+      { cwd: dir, timeout: 60_000, env: { ...process.env, CI: "1", PROVISION_CACHE_DIR: join(dir, "cache"), BIN, ...env } },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

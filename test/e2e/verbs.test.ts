@@ -19,9 +19,14 @@ interface CliResult {
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((done) => {
-    execFile(file, args, { cwd: REPO, timeout: 60_000, env: { ...process.env, CI: "1", ANSIBLE_LOCALHOST_WARNING: "0", ...env } }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      file,
+      args,
+      { cwd: REPO, timeout: 60_000, env: { ...process.env, CI: "1", ANSIBLE_LOCALHOST_WARNING: "0", ...env } },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -91,7 +96,10 @@ describe("provision exec", () => {
     const result = await provision(["exec", "--host", "localhost", "--json", "--", "printf 'a\\nb'; exit 2"]);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
-    expect(report).toMatchObject({ exitCode: 1, hosts: [{ host: "localhost", status: "failed", exitCode: 2, stdout: "a\nb", stderr: "" }] });
+    expect(report).toMatchObject({
+      exitCode: 1,
+      hosts: [{ host: "localhost", status: "failed", exitCode: 2, stdout: "a\nb", stderr: "" }],
+    });
   });
 
   it("--secret-env: the command gets the value as $NAME, no process's argv holds it, every output masks it", async () => {
@@ -137,7 +145,10 @@ describe("provision facts", () => {
     const json = await provision(["facts", "--host", "localhost", "--json"]);
     const document = JSON.parse(json.stdout);
     expect(document.errors).toEqual({});
-    expect(document.hosts.localhost.builtin).toMatchObject({ uid: process.getuid?.(), arch: process.arch === "x64" ? "x86_64" : expect.any(String) });
+    expect(document.hosts.localhost.builtin).toMatchObject({
+      uid: process.getuid?.(),
+      arch: process.arch === "x64" ? "x86_64" : expect.any(String),
+    });
   });
 
   it("an unreachable host is reported and makes the exit code 1", async () => {
@@ -164,7 +175,11 @@ describe("provision inventory", () => {
     const a = JSON.parse(ours.stdout);
     const b = JSON.parse(theirs.stdout);
     const groups = (doc: Record<string, { hosts?: string[]; children?: string[] }>) =>
-      Object.fromEntries(Object.entries(doc).filter(([k]) => k !== "_meta").map(([k, v]) => [k, { hosts: v.hosts ?? [], children: [...(v.children ?? [])].sort() }]));
+      Object.fromEntries(
+        Object.entries(doc)
+          .filter(([k]) => k !== "_meta")
+          .map(([k, v]) => [k, { hosts: v.hosts ?? [], children: [...(v.children ?? [])].sort() }]),
+      );
     expect(groups(a)).toEqual(groups(b));
     expect(Object.keys(a._meta.hostvars)).toEqual(Object.keys(b._meta.hostvars));
     for (const [host, vars] of Object.entries(b._meta.hostvars as Record<string, Record<string, unknown>>)) {
@@ -204,7 +219,11 @@ describe("run --list-hosts / --list-steps", () => {
     const root = join(dir, "never-created");
     const result = await provision(["run", playbook, "--host", "localhost", "--var", `root=${root}`, "--list-steps"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^localhost: 3 steps\\n {3}1\\. directory ${root}\\n {3}2\\. file ${root}/os \\(notifies announce\\)\\n {3}3\\. flush handlers\\n  handlers: announce\\n$`));
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^localhost: 3 steps\\n {3}1\\. directory ${root}\\n {3}2\\. file ${root}/os \\(notifies announce\\)\\n {3}3\\. flush handlers\\n  handlers: announce\\n$`,
+      ),
+    );
     const json = await provision(["run", playbook, "--host", "localhost", "--var", `root=${root}`, "--list-steps", "--json"]);
     expect(JSON.parse(json.stdout).hosts[0].steps.map((s: { kind: string }) => s.kind)).toEqual(["directory", "file", "flush-handlers"]);
     await expect(import("node:fs/promises").then((fs) => fs.stat(root))).rejects.toThrow();

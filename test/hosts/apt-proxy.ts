@@ -13,8 +13,16 @@ if (!listenAddress || !portText || !mirrorHost) {
 }
 
 const HOP_BY_HOP = new Set([
-  "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
-  "te", "trailer", "transfer-encoding", "upgrade", "host",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
 ]);
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
@@ -42,8 +50,13 @@ const server = http.createServer((req, res) => {
   }
   const upstream = http.request(
     {
-      host: mirrorHost, port: 80, method: req.method, path: url.pathname + url.search,
-      headers: { ...copyHeaders(req.headers), host: mirrorHost }, agent: upstreamAgent, timeout: 30_000,
+      host: mirrorHost,
+      port: 80,
+      method: req.method,
+      path: url.pathname + url.search,
+      headers: { ...copyHeaders(req.headers), host: mirrorHost },
+      agent: upstreamAgent,
+      timeout: 30_000,
     },
     (up) => {
       res.writeHead(up.statusCode ?? 502, copyHeaders(up.headers));

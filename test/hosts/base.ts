@@ -14,31 +14,79 @@ import { ensurePrereqs } from "./prereqs.ts";
 const BASE_VERSION = 1;
 
 const PACKAGES = [
-  "openssh-server", "postfix", "sasl2-bin", "libsasl2-modules", "db-util", "iptables", "ssl-cert",
-  "procps", "iproute2", "python3", "python3-apt", "systemd", "systemd-sysv", "sudo", "ca-certificates",
+  "openssh-server",
+  "postfix",
+  "sasl2-bin",
+  "libsasl2-modules",
+  "db-util",
+  "iptables",
+  "ssl-cert",
+  "procps",
+  "iproute2",
+  "python3",
+  "python3-apt",
+  "systemd",
+  "systemd-sysv",
+  "sudo",
+  "ca-certificates",
   // The rest of a real server (DKIM, other firewalls, brute-force protection, cron, updates): the
   // steps that manage them are tested against the real programs. Their services are disabled in
   // the base (DISABLED_UNITS): a test host boots as neutral as before, and a test enables what it needs.
-  "opendkim", "opendkim-tools", "nftables", "ufw", "firewalld", "fail2ban", "unattended-upgrades",
-  "cron", "curl", "openssl", "tzdata", "dbus",
+  "opendkim",
+  "opendkim-tools",
+  "nftables",
+  "ufw",
+  "firewalld",
+  "fail2ban",
+  "unattended-upgrades",
+  "cron",
+  "curl",
+  "openssl",
+  "tzdata",
+  "dbus",
 ];
 
 /** Installed but off at boot: each would change the firewall, the mail flow or the load of every host. */
 const DISABLED_UNITS = [
-  "opendkim.service", "nftables.service", "ufw.service", "firewalld.service", "fail2ban.service",
-  "unattended-upgrades.service", "cron.service",
+  "opendkim.service",
+  "nftables.service",
+  "ufw.service",
+  "firewalld.service",
+  "fail2ban.service",
+  "unattended-upgrades.service",
+  "cron.service",
 ];
 
 /** Units that are useless or slow in a container without consoles, disks or a real network. */
 const MASKED_UNITS = [
-  "getty@.service", "getty.target", "console-getty.service", "serial-getty@.service", "getty-static.service",
-  "systemd-networkd.service", "systemd-networkd.socket", "systemd-networkd-wait-online.service",
-  "systemd-timesyncd.service", "systemd-resolved.service", "systemd-udevd.service",
-  "systemd-firstboot.service", "systemd-remount-fs.service", "systemd-modules-load.service",
-  "systemd-logind.service", "systemd-journald-audit.socket", "systemd-pstore.service",
-  "apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service",
-  "e2scrub_all.timer", "e2scrub_all.service", "e2scrub_reap.service", "fstrim.timer",
-  "dpkg-db-backup.timer", "man-db.timer", "systemd-tmpfiles-clean.timer",
+  "getty@.service",
+  "getty.target",
+  "console-getty.service",
+  "serial-getty@.service",
+  "getty-static.service",
+  "systemd-networkd.service",
+  "systemd-networkd.socket",
+  "systemd-networkd-wait-online.service",
+  "systemd-timesyncd.service",
+  "systemd-resolved.service",
+  "systemd-udevd.service",
+  "systemd-firstboot.service",
+  "systemd-remount-fs.service",
+  "systemd-modules-load.service",
+  "systemd-logind.service",
+  "systemd-journald-audit.socket",
+  "systemd-pstore.service",
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+  "apt-daily.service",
+  "apt-daily-upgrade.service",
+  "e2scrub_all.timer",
+  "e2scrub_all.service",
+  "e2scrub_reap.service",
+  "fstrim.timer",
+  "dpkg-db-backup.timer",
+  "man-db.timer",
+  "systemd-tmpfiles-clean.timer",
 ];
 
 const STAMP_FILE = ".provision-testhosts-base";

@@ -16,7 +16,15 @@ import { waitForSsh, waitForSystemd } from "./readiness.ts";
 import { assertRoot } from "./prereqs.ts";
 import { pool } from "./run.ts";
 import {
-  FIRST_HOST_OCTET, FLEET_FILE, GATEWAY, HOSTS_DIR, KNOWN_HOSTS_PATH, MAX_HOSTS, NETNS_PREFIX, RUN_DIR, SUBNET_PREFIX,
+  FIRST_HOST_OCTET,
+  FLEET_FILE,
+  GATEWAY,
+  HOSTS_DIR,
+  KNOWN_HOSTS_PATH,
+  MAX_HOSTS,
+  NETNS_PREFIX,
+  RUN_DIR,
+  SUBNET_PREFIX,
 } from "./paths.ts";
 
 export { ensureBase } from "./base.ts";
@@ -47,11 +55,7 @@ export interface TestFleet extends TestFleetData {
 /** Hosts boot CPU-bound; launching (netns + spawn) this many at a time keeps the machine responsive. */
 const LAUNCH_CONCURRENCY = 4;
 
-export async function startHosts(options: {
-  count: number;
-  namePrefix?: string;
-  log?: (m: string) => void;
-}): Promise<TestFleet> {
+export async function startHosts(options: { count: number; namePrefix?: string; log?: (m: string) => void }): Promise<TestFleet> {
   assertRoot();
   const log = options.log ?? (() => {});
   const prefix = options.namePrefix ?? "th";
@@ -174,10 +178,7 @@ export async function cleanupStale(): Promise<void> {
 }
 
 /** Run a command inside the host as root without SSH (nsenter), for assertions and tampering. */
-export async function hostExec(
-  host: TestHost,
-  command: string,
-): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+export async function hostExec(host: TestHost, command: string): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return execInHost(host.name, command);
 }
 

@@ -89,9 +89,25 @@ export async function bootHost(spec: HostSpec): Promise<number> {
     'echo $$ > "$1/cgroup.procs" && shift && exec "$@"',
     "sh",
     cgroup,
-    "ip", "netns", "exec", netnsName(spec.name),
-    "unshare", "--mount", "--uts", "--ipc", "--pid", "--cgroup", "--fork", "--kill-child",
-    "/bin/sh", LAUNCHER, spec.name, BASE_DIR, upper, work, merged,
+    "ip",
+    "netns",
+    "exec",
+    netnsName(spec.name),
+    "unshare",
+    "--mount",
+    "--uts",
+    "--ipc",
+    "--pid",
+    "--cgroup",
+    "--fork",
+    "--kill-child",
+    "/bin/sh",
+    LAUNCHER,
+    spec.name,
+    BASE_DIR,
+    upper,
+    work,
+    merged,
   ]);
   // detached: the host is not in our process group, so a Ctrl-C aimed at us does not half-kill it.
   const child = spawn(cmd as string, args, { stdio: ["ignore", out, out], detached: true });
@@ -159,17 +175,32 @@ export function hostInit(name: string): number | undefined {
 const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Run `sh -c command` inside the host as root, entering its namespaces and root (no SSH). */
-export async function execInHost(
-  name: string,
-  command: string,
-  options: { input?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
+export async function execInHost(name: string, command: string, options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   const pid = hostInit(name);
   if (!pid) throw new Error(`host ${name} is not running`);
   return run(
     "nsenter",
-    ["-t", String(pid), "-m", "-u", "-i", "-n", "-p", "-C", "-r", "-w", "--",
-      "/usr/bin/env", "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", "/bin/sh", "-c", command],
+    [
+      "-t",
+      String(pid),
+      "-m",
+      "-u",
+      "-i",
+      "-n",
+      "-p",
+      "-C",
+      "-r",
+      "-w",
+      "--",
+      "/usr/bin/env",
+      "-i",
+      `PATH=${HOST_PATH}`,
+      "HOME=/root",
+      "LANG=C.UTF-8",
+      "/bin/sh",
+      "-c",
+      command,
+    ],
     { input: options.input, timeoutMs: options.timeoutMs ?? 60_000 },
   );
 }

@@ -15,12 +15,7 @@ export async function setupBridge(log: (m: string) => void): Promise<void> {
     log("warning: net.ipv4.ip_forward is 1 in the root namespace; relying on the FORWARD DROP chain");
   }
   await check("ip", ["-b", "-"], {
-    input: [
-      `link add ${BRIDGE} type bridge`,
-      `addr add ${GATEWAY}/24 dev ${BRIDGE}`,
-      `link set ${BRIDGE} up`,
-      "",
-    ].join("\n"),
+    input: [`link add ${BRIDGE} type bridge`, `addr add ${GATEWAY}/24 dev ${BRIDGE}`, `link set ${BRIDGE} up`, ""].join("\n"),
   });
   // No IPv6 on the bridge: the root namespace then offers hosts no IPv6 path at all (the FORWARD
   // chain is IPv4 only). Hosts keep link-local IPv6 among themselves, which stays on the bridge.

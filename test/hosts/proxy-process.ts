@@ -20,7 +20,12 @@ export async function startProxy(mirrorHost: string): Promise<void> {
   const out = fs.openSync(PROXY_LOG, "w");
   const [cmd, ...args] = withClosedFds([
     process.execPath,
-    "--import", tsxLoader(), path.join(HERE, "apt-proxy.ts"), GATEWAY, String(PROXY_PORT), mirrorHost,
+    "--import",
+    tsxLoader(),
+    path.join(HERE, "apt-proxy.ts"),
+    GATEWAY,
+    String(PROXY_PORT),
+    mirrorHost,
   ]);
   const child = spawn(cmd as string, args, { stdio: ["ignore", out, out], detached: true });
   fs.closeSync(out);

@@ -50,9 +50,7 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
 export async function check(cmd: string, args: string[], options: RunOptions = {}): Promise<string> {
   const r = await run(cmd, args, options);
   if (r.exitCode !== 0) {
-    throw new Error(
-      `${cmd} ${args.join(" ")} exited ${r.exitCode}: ${r.stderr.trim().slice(-2000) || r.stdout.trim().slice(-2000)}`,
-    );
+    throw new Error(`${cmd} ${args.join(" ")} exited ${r.exitCode}: ${r.stderr.trim().slice(-2000) || r.stdout.trim().slice(-2000)}`);
   }
   return r.stdout;
 }

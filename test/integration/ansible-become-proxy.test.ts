@@ -68,7 +68,10 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
   it("su with a wrong password: a clear error naming su and the target user", async () => {
     const t = await connectAs(host(POSITION), "deploy", { become: { method: "su", password: secret("not-roots-password") } });
     try {
-      const error = await t.exec("id -un").then(() => undefined, (e: unknown) => e);
+      const error = await t.exec("id -un").then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(TransportError);
       expect((error as TransportError).message).toMatch(/su from deploy to root refused the password/);
     } finally {
@@ -77,13 +80,19 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
   });
 
   it("su without a password from a non-root login is refused before connecting", async () => {
-    await expect(connectAs(host(POSITION), "deploy", { become: { method: "su" } })).rejects.toThrow(/become method su as deploy needs root's password/);
+    await expect(connectAs(host(POSITION), "deploy", { become: { method: "su" } })).rejects.toThrow(
+      /become method su as deploy needs root's password/,
+    );
   });
 
   it("become_user: sudo -u (NOPASSWD and with a password), and su from root (no password asked, none leaked)", async () => {
     const nopasswd = await connectAs(host(POSITION), "deploy", { become: { method: "sudo", user: OTHER_USER } });
-    const withPassword = await connectAs(host(POSITION), "deploy2", { become: { method: "sudo", user: OTHER_USER, password: secret(SUDO_PASSWORD) } });
-    const fromRoot = await connectAs(host(POSITION), "root", { become: { method: "su", user: OTHER_USER, password: secret(ROOT_PASSWORD) } });
+    const withPassword = await connectAs(host(POSITION), "deploy2", {
+      become: { method: "sudo", user: OTHER_USER, password: secret(SUDO_PASSWORD) },
+    });
+    const fromRoot = await connectAs(host(POSITION), "root", {
+      become: { method: "su", user: OTHER_USER, password: secret(ROOT_PASSWORD) },
+    });
     const rootSudo = await connectAs(host(POSITION), "root", { become: { method: "sudo", user: OTHER_USER } });
     try {
       for (const t of [nopasswd, withPassword, fromRoot, rootSudo]) {
@@ -149,7 +158,10 @@ describe.skipIf(!fleet || devFleet || (fleet?.hosts.length ?? 0) <= POSITION)("A
       agent: false,
       proxyCommand: "sh -c 'echo proxy says no >&2; exit 3'",
     });
-    const error = await t.then(() => undefined, (e: unknown) => e);
+    const error = await t.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).message).toMatch(/proxy says no/);
     // Noticed when the command exits, not after the handshake timeout.
@@ -171,7 +183,11 @@ export default definePlaybook({ name: "proof", vars: z.object({ proof: z.string(
     // The proxy leaves a mark, so the test knows the connection went through it.
     const marker = path.join(tmp, "proxy-used");
     const script = path.join(tmp, "proxy.sh");
-    writeFileSync(script, `#!/bin/sh\necho "$1 $2" > ${marker}\nexec ssh -o BatchMode=yes -o UserKnownHostsFile=${f.knownHostsPath} -i ${f.privateKeyPath} -W "$1:$2" "root@$1"\n`, { mode: 0o755 });
+    writeFileSync(
+      script,
+      `#!/bin/sh\necho "$1 $2" > ${marker}\nexec ssh -o BatchMode=yes -o UserKnownHostsFile=${f.knownHostsPath} -i ${f.privateKeyPath} -W "$1:$2" "root@$1"\n`,
+      { mode: 0o755 },
+    );
     const proxy = `${script} %h %p`;
     writeFileSync(
       path.join(inv, "hosts.ini"),
@@ -179,15 +195,32 @@ export default definePlaybook({ name: "proof", vars: z.object({ proof: z.string(
     );
     writeFileSync(path.join(inv, "host_vars", "db1.yml"), `ansible_become_password: ${OTHER_PASSWORD}\n`);
     writeFileSync(path.join(tmp, "vault-pass"), "integration-vault-pass\n");
-    execFileSync("/usr/bin/ansible-vault", ["encrypt", "--vault-password-file", path.join(tmp, "vault-pass"), path.join(inv, "host_vars", "db1.yml")], { stdio: "pipe" });
+    execFileSync(
+      "/usr/bin/ansible-vault",
+      ["encrypt", "--vault-password-file", path.join(tmp, "vault-pass"), path.join(inv, "host_vars", "db1.yml")],
+      { stdio: "pipe" },
+    );
 
     const run = await provisionCli([
-      "run", path.join(tmp, "site.ts"), "-i", path.join(inv, "hosts.ini"), "--group", "db",
-      "--identity", f.privateKeyPath, "--known-hosts", f.knownHostsPath, "--ssh-config", "/dev/null",
-      "--vault-password-file", path.join(tmp, "vault-pass"),
+      "run",
+      path.join(tmp, "site.ts"),
+      "-i",
+      path.join(inv, "hosts.ini"),
+      "--group",
+      "db",
+      "--identity",
+      f.privateKeyPath,
+      "--known-hosts",
+      f.knownHostsPath,
+      "--ssh-config",
+      "/dev/null",
+      "--vault-password-file",
+      path.join(tmp, "vault-pass"),
     ]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stderr).toContain(`${path.join(inv, "hosts.ini")}:2: ansible_ssh_common_args: "-o ControlMaster=auto" is not honoured by provision: ignored (host db1)`);
+    expect(run.stderr).toContain(
+      `${path.join(inv, "hosts.ini")}:2: ansible_ssh_common_args: "-o ControlMaster=auto" is not honoured by provision: ignored (host db1)`,
+    );
     expect(readFileSync(marker, "utf8")).toBe(`${target.address} ${target.port}\n`);
     const owner = await hostExec(target, `stat -c %U ${proof} && cat ${proof}; rm -f ${proof}`);
     expect(owner.stdout).toBe(`${OTHER_USER}\nmade by su\n`);

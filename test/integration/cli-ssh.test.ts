@@ -46,9 +46,24 @@ afterAll(async () => {
 function cli(user: "root" | "deploy", root: string, extra: string[], knownHosts = testFleet().knownHostsPath) {
   const fleet = testFleet();
   return provisionCli([
-    "run", playbook, "--host", host.address, "--user", user, "--identity", fleet.privateKeyPath,
-    "--known-hosts", knownHosts, "--ssh-config", "/dev/null", "--var", `root=${root}`, "--var", "motd=hello",
-    ...(user === "root" ? [] : ["--become"]), ...extra,
+    "run",
+    playbook,
+    "--host",
+    host.address,
+    "--user",
+    user,
+    "--identity",
+    fleet.privateKeyPath,
+    "--known-hosts",
+    knownHosts,
+    "--ssh-config",
+    "/dev/null",
+    "--var",
+    `root=${root}`,
+    "--var",
+    "motd=hello",
+    ...(user === "root" ? [] : ["--become"]),
+    ...extra,
   ]);
 }
 
@@ -131,7 +146,10 @@ describe("an ~/.ssh/config alias (the design card: provision run playbooks/mail.
     // on this machine resolves "vps1" (no DNS entry, no /etc/hosts line): only the config knows it.
     const home = join(dir, "home");
     await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
-    await writeFile(join(home, ".ssh/config"), `Host vps1\n  HostName ${host.address}\n  User root\n  IdentityFile ${fleet.privateKeyPath}\n`);
+    await writeFile(
+      join(home, ".ssh/config"),
+      `Host vps1\n  HostName ${host.address}\n  User root\n  IdentityFile ${fleet.privateKeyPath}\n`,
+    );
     await copyFile(fleet.knownHostsPath, join(home, ".ssh/known_hosts"));
     const varsFile = join(dir, "mail.yml");
     await writeFile(varsFile, "hostname: mail.example.test\nusers:\n  - name: bob\n    password: { fromEnv: MAIL_ALIAS_PASSWORD }\n");
@@ -152,7 +170,9 @@ describe("an ~/.ssh/config alias (the design card: provision run playbooks/mail.
     const login = await pythonSmtpLogin({ host: host.address, port: 587, user: "bob@mail.example.test", password });
     expect(login.code, login.text).toBe(235);
 
-    const again = await provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--vars-file", varsFile, "--check"], { env });
+    const again = await provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--vars-file", varsFile, "--check"], {
+      env,
+    });
     expect(again.code, again.stdout + again.stderr).toBe(0);
   });
 });
@@ -164,12 +184,29 @@ describe("provision exec and facts over SSH (a fleet: positions 0–3 read-only,
   beforeAll(async () => {
     const hosts = positions.map((p) => testHost(p));
     inventory = join(dir, "fleet.ini");
-    await writeFile(inventory, `[fleet]\n${hosts.map((h, i) => `node${positions[i]} ansible_host=${h.address} ansible_user=root`).join("\n")}\n`);
+    await writeFile(
+      inventory,
+      `[fleet]\n${hosts.map((h, i) => `node${positions[i]} ansible_host=${h.address} ansible_user=root`).join("\n")}\n`,
+    );
   });
 
   const cliFleet = (verb: string, extra: string[], env?: NodeJS.ProcessEnv) => {
     const fleet = testFleet();
-    return provisionCli([verb, "-i", inventory, "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", ...extra], env ? { env } : {});
+    return provisionCli(
+      [
+        verb,
+        "-i",
+        inventory,
+        "--identity",
+        fleet.privateKeyPath,
+        "--known-hosts",
+        fleet.knownHostsPath,
+        "--ssh-config",
+        "/dev/null",
+        ...extra,
+      ],
+      env ? { env } : {},
+    );
   };
 
   it("exec runs the command on every host; each host's output is its own (checked on the host itself)", async () => {
@@ -195,7 +232,9 @@ describe("provision exec and facts over SSH (a fleet: positions 0–3 read-only,
   it("exec --become as a non-root user runs as root; --secret-env stays off the host's argv and out of all output, -v and -vv included", async () => {
     const value = "Ssh-Exec-Secret-8812-kq";
     const script = `id -u; echo "got:$PW"; for f in /proc/[0-9]*/cmdline; do c=$(tr '\\0' ' ' < "$f" 2>/dev/null); case "$c" in *"$PW"*) echo "LEAK in $f";; esac; done; echo done`;
-    const result = await cliFleet("exec", ["--limit", "node7", "--user", "deploy", "--become", "--secret-env", "PW", "-vv", "--", script], { PW: value });
+    const result = await cliFleet("exec", ["--limit", "node7", "--user", "deploy", "--become", "--secret-env", "PW", "-vv", "--", script], {
+      PW: value,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/--- stdout\n0\ngot:\*\*\*\n(?:.*\n)*done\n/);
     expect(result.stdout).not.toContain("LEAK");
@@ -248,8 +287,22 @@ export default definePlaybook({
     await on(`rm -rf ${root} && mkdir -p ${root}`);
     const cliTags = (extra: string[]) =>
       provisionCli([
-        "run", tagsPlaybook, "--host", host.address, "--user", "root", "--identity", fleet.privateKeyPath,
-        "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", "--var", `root=${root}`, "--json", ...extra,
+        "run",
+        tagsPlaybook,
+        "--host",
+        host.address,
+        "--user",
+        "root",
+        "--identity",
+        fleet.privateKeyPath,
+        "--known-hosts",
+        fleet.knownHostsPath,
+        "--ssh-config",
+        "/dev/null",
+        "--var",
+        `root=${root}`,
+        "--json",
+        ...extra,
       ]);
     const tls = await cliTags(["--tags", "tls"]);
     expect(tls.code, tls.stderr).toBe(0);

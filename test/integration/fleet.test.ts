@@ -34,7 +34,19 @@ async function provision(...extra: string[]): Promise<Report> {
   const fleet = testFleet();
   const stdout = new CaptureStream();
   const stderr = new CaptureStream();
-  const argv = [playbook, "-i", inventory, "--json", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", join(dir, "ssh_config"), ...extra];
+  const argv = [
+    playbook,
+    "-i",
+    inventory,
+    "--json",
+    "--identity",
+    fleet.privateKeyPath,
+    "--known-hosts",
+    fleet.knownHostsPath,
+    "--ssh-config",
+    join(dir, "ssh_config"),
+    ...extra,
+  ];
   const code = await runCommand(parseRunArgs(argv), { stdout: stdout as never, stderr: stderr as never });
   const report = JSON.parse(stdout.text) as Report;
   expect(report.exitCode, stderr.text).toBe(code);

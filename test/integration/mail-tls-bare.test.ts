@@ -20,17 +20,41 @@ import { parseReport, provisionCli, REPO } from "./support/cli.ts";
 const host = testHost(14);
 const HOSTNAME = "mail.example.test";
 const PASSWORD = "Bare-Mail-pw-3318";
-const PACKAGES = ["postfix", "sasl2-bin", "libsasl2-modules", "db-util", "opendkim", "opendkim-tools", "iptables-persistent", "netfilter-persistent"];
+const PACKAGES = [
+  "postfix",
+  "sasl2-bin",
+  "libsasl2-modules",
+  "db-util",
+  "opendkim",
+  "opendkim-tools",
+  "iptables-persistent",
+  "netfilter-persistent",
+];
 
 let dir: string;
 let sshConfig: string;
 let varsFile: string;
 
 const run = (...extra: string[]) =>
-  provisionCli(["run", join(REPO, "playbooks/mail.ts"), "--host", "vps1", "--ssh-config", sshConfig, "--known-hosts", testFleet().knownHostsPath, "--vars-file", varsFile, ...extra], {
-    env: { MAIL_BARE_PASSWORD: PASSWORD },
-    timeoutMs: 420_000,
-  });
+  provisionCli(
+    [
+      "run",
+      join(REPO, "playbooks/mail.ts"),
+      "--host",
+      "vps1",
+      "--ssh-config",
+      sshConfig,
+      "--known-hosts",
+      testFleet().knownHostsPath,
+      "--vars-file",
+      varsFile,
+      ...extra,
+    ],
+    {
+      env: { MAIL_BARE_PASSWORD: PASSWORD },
+      timeoutMs: 420_000,
+    },
+  );
 
 async function onHost(command: string): Promise<string> {
   const result = await hostExec(host, command);
@@ -41,7 +65,10 @@ async function onHost(command: string): Promise<string> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "provision-mail-bare-"));
   sshConfig = join(dir, "ssh_config");
-  await writeFile(sshConfig, `Host vps1\n  HostName ${host.address}\n  Port ${host.port}\n  User root\n  IdentityFile ${testFleet().privateKeyPath}\n`);
+  await writeFile(
+    sshConfig,
+    `Host vps1\n  HostName ${host.address}\n  Port ${host.port}\n  User root\n  IdentityFile ${testFleet().privateKeyPath}\n`,
+  );
   varsFile = join(dir, "mail.yml");
   await writeFile(
     varsFile,
@@ -70,7 +97,10 @@ afterAll(async () => {
 
 describe("playbooks/mail.ts on a bare host (no mail packages)", () => {
   it("the host really is bare", async () => {
-    const installed = await hostExec(host, `dpkg-query -W -f '\${Package} \${Status}\\n' ${PACKAGES.join(" ")} 2>/dev/null | grep ' installed$' || true`);
+    const installed = await hostExec(
+      host,
+      `dpkg-query -W -f '\${Package} \${Status}\\n' ${PACKAGES.join(" ")} 2>/dev/null | grep ' installed$' || true`,
+    );
     expect(installed.stdout).toBe("");
   });
 
@@ -79,7 +109,10 @@ describe("playbooks/mail.ts on a bare host (no mail packages)", () => {
     expect(result.code, result.stderr).toBe(2);
     const [report] = parseReport(result).hosts;
     const steps = report!.steps;
-    expect(steps.filter((s) => s.status === "failed"), JSON.stringify(steps, null, 2)).toEqual([]);
+    expect(
+      steps.filter((s) => s.status === "failed"),
+      JSON.stringify(steps, null, 2),
+    ).toEqual([]);
     expect(steps.filter((s) => s.status === "ok").map((s) => s.name)).toEqual([]);
     const packages = steps.find((s) => s.kind === "packages")!;
     expect(packages.status).toBe("would-change");
@@ -88,7 +121,9 @@ describe("playbooks/mail.ts on a bare host (no mail packages)", () => {
       expect(steps.find((s) => name.test(s.name))?.status, String(name)).toBe("unknown");
     }
     // Both read what the packages would install (openssl, opendkim-genkey): unknown, saying what the host shows now.
-    expect(steps.find((s) => /^tls certificate/.test(s.name))?.summary).toMatch(/^depends on a pending change of step "packages .*is missing\)$/);
+    expect(steps.find((s) => /^tls certificate/.test(s.name))?.summary).toMatch(
+      /^depends on a pending change of step "packages .*is missing\)$/,
+    );
     expect(steps.find((s) => /^dkim key/.test(s.name))?.summary).toMatch(/^depends on a pending change of step .*generate a 2048-bit key/);
     // Nothing was installed by the check.
     expect((await hostExec(host, "command -v postconf")).exitCode).not.toBe(0);
@@ -109,7 +144,23 @@ describe("playbooks/mail.ts on a bare host (no mail packages)", () => {
     const swaks = await new Promise<string>((resolve) =>
       execFile(
         "swaks",
-        ["--server", host.address, "--port", "587", "--tls", "--auth", "PLAIN", "--auth-user", `bob@${HOSTNAME}`, "--auth-password", PASSWORD, "--quit-after", "AUTH", "--timeout", "15"],
+        [
+          "--server",
+          host.address,
+          "--port",
+          "587",
+          "--tls",
+          "--auth",
+          "PLAIN",
+          "--auth-user",
+          `bob@${HOSTNAME}`,
+          "--auth-password",
+          PASSWORD,
+          "--quit-after",
+          "AUTH",
+          "--timeout",
+          "15",
+        ],
         { timeout: 30_000 },
         (_error, stdout, stderr) => resolve(stdout + stderr),
       ),

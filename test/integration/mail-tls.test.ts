@@ -61,9 +61,24 @@ async function varsFile(name: string, tls: string[]): Promise<string> {
 let selfSignedVars: string;
 
 const run = (vars: string, ...extra: string[]) =>
-  provisionCli(["run", PLAYBOOK, "--host", "vps1", "--ssh-config", sshConfig, "--known-hosts", testFleet().knownHostsPath, "--vars-file", vars, ...extra], {
-    env: { MAIL_TLS_PASSWORD: PASSWORD },
-  });
+  provisionCli(
+    [
+      "run",
+      PLAYBOOK,
+      "--host",
+      "vps1",
+      "--ssh-config",
+      sshConfig,
+      "--known-hosts",
+      testFleet().knownHostsPath,
+      "--vars-file",
+      vars,
+      ...extra,
+    ],
+    {
+      env: { MAIL_TLS_PASSWORD: PASSWORD },
+    },
+  );
 
 async function check(vars = selfSignedVars) {
   const result = await run(vars, "--check", "--json");
@@ -90,13 +105,29 @@ function exec(file: string, args: string[], input?: string): Promise<{ code: num
 }
 
 function swaks(args: string[]) {
-  return exec("swaks", ["--server", host.address, "--auth-user", `bob@${HOSTNAME}`, "--auth-password", PASSWORD, "--quit-after", "AUTH", "--timeout", "15", ...args]);
+  return exec("swaks", [
+    "--server",
+    host.address,
+    "--auth-user",
+    `bob@${HOSTNAME}`,
+    "--auth-password",
+    PASSWORD,
+    "--quit-after",
+    "AUTH",
+    "--timeout",
+    "15",
+    ...args,
+  ]);
 }
 
 /** The fingerprint the server presents, seen by openssl s_client (not our client). */
 async function presentedFingerprint(port: number): Promise<string> {
   const starttls = port === 465 ? [] : ["-starttls", "smtp"];
-  const hello = await exec("openssl", ["s_client", "-connect", `${host.address}:${port}`, "-servername", HOSTNAME, ...starttls], "QUIT\r\n");
+  const hello = await exec(
+    "openssl",
+    ["s_client", "-connect", `${host.address}:${port}`, "-servername", HOSTNAME, ...starttls],
+    "QUIT\r\n",
+  );
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(hello.stdout)?.[0];
   if (!pem) throw new Error(`no certificate from s_client on ${port}: ${hello.stderr}`);
   const fingerprint = await exec("openssl", ["x509", "-noout", "-fingerprint", "-sha256"], pem);
@@ -127,7 +158,9 @@ beforeAll(async () => {
   );
   selfSignedVars = await varsFile("self-signed.yml", ["tls: { selfSigned: true }"]);
   // Another file may have left a certificate or DKIM key here: start from none. alice gets mail.
-  await onHost(`rm -rf ${CERT_PATH} ${KEY_PATH} /etc/dkimkeys/example.test; id alice >/dev/null 2>&1 || useradd -m alice; rm -rf /home/alice/Maildir`);
+  await onHost(
+    `rm -rf ${CERT_PATH} ${KEY_PATH} /etc/dkimkeys/example.test; id alice >/dev/null 2>&1 || useradd -m alice; rm -rf /home/alice/Maildir`,
+  );
 });
 
 afterAll(async () => {
@@ -144,11 +177,15 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(1);
     const failed = first.stdout.split("\n").filter((line) => /\[FAILED\]/.test(line));
     expect(failed, first.stdout).toHaveLength(1);
-    const add = new RegExp(`DKIM of ${DKIM_NAME.replace(/\./g, "\\.")}: missing \\(NXDOMAIN: the name does not exist\\); add: ${DKIM_NAME.replace(/\./g, "\\.")}\\. IN TXT ((?:"[^"]*" ?)+)`).exec(failed[0]!);
+    const add = new RegExp(
+      `DKIM of ${DKIM_NAME.replace(/\./g, "\\.")}: missing \\(NXDOMAIN: the name does not exist\\); add: ${DKIM_NAME.replace(/\./g, "\\.")}\\. IN TXT ((?:"[^"]*" ?)+)`,
+    ).exec(failed[0]!);
     expect(add, failed[0]).not.toBeNull();
     const record = txtText(add![1]!);
     // The p= is the public half of the key that is on the host (derived there by openssl, not by us).
-    const hostPublic = (await onHost("openssl pkey -in /etc/dkimkeys/example.test/sel1.private -pubout | grep -v -- ----- | tr -d '\\n'")).trim();
+    const hostPublic = (
+      await onHost("openssl pkey -in /etc/dkimkeys/example.test/sel1.private -pubout | grep -v -- ----- | tr -d '\\n'")
+    ).trim();
     expect(record).toBe(`v=DKIM1; k=rsa; p=${hostPublic}`);
     expect(await onHost("stat -c '%U %G %a' /etc/dkimkeys/example.test/sel1.private")).toBe("opendkim opendkim 600\n");
     dns.set(DKIM_NAME, { TXT: [record.match(/.{1,255}/g)!] });
@@ -200,13 +237,33 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
 
   it("end to end: a message submitted on 587 (STARTTLS + AUTH PLAIN) lands in alice's Maildir, DKIM-signed; python3-dkim verifies it", async () => {
     const sent = await exec("swaks", [
-      "--server", host.address, "--port", "587", "--tls", "--auth", "PLAIN", "--auth-user", `bob@${HOSTNAME}`, "--auth-password", PASSWORD,
-      "--from", "bob@example.test", "--to", `alice@${HOSTNAME}`, "--header", "Subject: provision e2e", "--timeout", "15",
+      "--server",
+      host.address,
+      "--port",
+      "587",
+      "--tls",
+      "--auth",
+      "PLAIN",
+      "--auth-user",
+      `bob@${HOSTNAME}`,
+      "--auth-password",
+      PASSWORD,
+      "--from",
+      "bob@example.test",
+      "--to",
+      `alice@${HOSTNAME}`,
+      "--header",
+      "Subject: provision e2e",
+      "--timeout",
+      "15",
     ]);
     expect(sent.stdout, sent.stderr).toMatch(/<~ +250 2\.0\.0 Ok: queued as/);
     let message = "";
     for (let i = 0; i < 50 && !message; i++) {
-      const found = await hostExec(host, "f=$(ls /home/alice/Maildir/new/ 2>/dev/null | head -n 1); [ -n \"$f\" ] && cat \"/home/alice/Maildir/new/$f\"");
+      const found = await hostExec(
+        host,
+        'f=$(ls /home/alice/Maildir/new/ 2>/dev/null | head -n 1); [ -n "$f" ] && cat "/home/alice/Maildir/new/$f"',
+      );
       if (found.exitCode === 0) message = found.stdout;
       else await new Promise((r) => setTimeout(r, 200));
     }
@@ -216,7 +273,10 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     expect(verified.output).toBe("ok\n");
     expect(dns.queries).toContain(`TXT ${DKIM_NAME}`);
     // And the same verifier refuses a tampered body (the check can fail).
-    const tampered = await pythonDkimVerify(Buffer.from(message.replace("This is a test mailing", "This is a changed mailing"), "latin1"), dns.port);
+    const tampered = await pythonDkimVerify(
+      Buffer.from(message.replace("This is a test mailing", "This is a changed mailing"), "latin1"),
+      dns.port,
+    );
     expect(tampered.ok).toBe(false);
   });
 
@@ -258,7 +318,9 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     const drift = await check(files);
     expect(drift.code).toBe(2);
     // The checks from the controller depend on the certificate still to be installed: unknown.
-    expect(driftedSteps(drift.host).filter((name) => !/^verify (smtp|dns)/.test(name))).toEqual([`tls certificate ${HOSTNAME} (${CERT_PATH})`]);
+    expect(driftedSteps(drift.host).filter((name) => !/^verify (smtp|dns)/.test(name))).toEqual([
+      `tls certificate ${HOSTNAME} (${CERT_PATH})`,
+    ]);
     const applied = await run(files, "--diff");
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     const keyBody = readFileSync(join(FIXTURES, "mail.example.test.key"), "utf8").split("\n")[1]!;
@@ -266,7 +328,11 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     const localSha = (await exec("sha256sum", [join(FIXTURES, "mail.example.test.crt")])).stdout.split(" ")[0];
     expect((await onHost(`sha256sum ${CERT_PATH}`)).split(" ")[0]).toBe(localSha);
     expect(await onHost(`stat -c '%U %G %a' ${KEY_PATH}`)).toBe("root root 600\n");
-    const expected = (await exec("openssl", ["x509", "-in", join(FIXTURES, "mail.example.test.crt"), "-noout", "-fingerprint", "-sha256"])).stdout.trim().replace(/^.*=/, "");
+    const expected = (
+      await exec("openssl", ["x509", "-in", join(FIXTURES, "mail.example.test.crt"), "-noout", "-fingerprint", "-sha256"])
+    ).stdout
+      .trim()
+      .replace(/^.*=/, "");
     expect(await installedFingerprint()).toBe(expected);
     expect(await presentedFingerprint(587)).toBe(expected);
     expect((await check(files)).code).toBe(0);
@@ -286,8 +352,7 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
     },
     {
       name: "the certificate near expiry (5 days left, within renewBeforeDays 30)",
-      tamper:
-        `openssl req -x509 -key ${KEY_PATH} -days 5 -subj /CN=${HOSTNAME} -addext subjectAltName=DNS:${HOSTNAME} -out ${CERT_PATH} && postfix reload`,
+      tamper: `openssl req -x509 -key ${KEY_PATH} -days 5 -subj /CN=${HOSTNAME} -addext subjectAltName=DNS:${HOSTNAME} -out ${CERT_PATH} && postfix reload`,
       drifted: [/^tls certificate/],
       summary: /it expires .* \(within renewBeforeDays, 30\)/,
     },
@@ -312,12 +377,19 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
 
   it("detects: the DKIM key replaced on the host (DNS no longer matches: verify dns drifts, naming the new record)", async () => {
     const file = "/etc/dkimkeys/example.test/sel1.private";
-    await onHost(`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${file} 2>/dev/null && chown opendkim:opendkim ${file} && chmod 0600 ${file}`);
+    await onHost(
+      `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${file} 2>/dev/null && chown opendkim:opendkim ${file} && chmod 0600 ${file}`,
+    );
     const drift = await check();
     expect(drift.code, drift.raw.stderr).toBe(2);
-    expect(driftedSteps(drift.host), JSON.stringify(drift.host.steps.filter((s) => s.status !== "ok"), null, 2)).toEqual([
-      expect.stringMatching(/^verify dns /),
-    ]);
+    expect(
+      driftedSteps(drift.host),
+      JSON.stringify(
+        drift.host.steps.filter((s) => s.status !== "ok"),
+        null,
+        2,
+      ),
+    ).toEqual([expect.stringMatching(/^verify dns /)]);
     const summary = drift.host.steps.find((s) => /^verify dns/.test(s.name))!.summary!;
     expect(summary).toMatch(new RegExp(`DKIM of ${DKIM_NAME.replace(/\./g, "\\.")}: the published key is not the host's`));
     const hostPublic = (await onHost(`openssl pkey -in ${file} -pubout | grep -v -- ----- | tr -d '\\n'`)).trim();
@@ -336,10 +408,19 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
       expect(drift.code, drift.raw.stderr).toBe(2);
       // Exactly the drifted steps would change; what depends on them (the checks from the
       // controller, a handler's service) is unknown, naming the pending change.
-      const shown = JSON.stringify(drift.host.steps.filter((s) => s.status !== "ok"), null, 2);
+      const shown = JSON.stringify(
+        drift.host.steps.filter((s) => s.status !== "ok"),
+        null,
+        2,
+      );
       const names = drift.host.steps.filter((s) => s.status === "would-change").map((s) => s.name);
       expect(names, shown).toHaveLength(scenario.drifted.length);
-      scenario.drifted.forEach((pattern) => expect(names.some((name) => pattern.test(name)), `${pattern} in ${names}`).toBe(true));
+      scenario.drifted.forEach((pattern) =>
+        expect(
+          names.some((name) => pattern.test(name)),
+          `${pattern} in ${names}`,
+        ).toBe(true),
+      );
       for (const step of drift.host.steps.filter((s) => s.status !== "ok" && s.status !== "would-change")) {
         expect(step.status, shown).toBe("unknown");
         expect(step.summary, shown).toMatch(/^depends on a pending change of (step|handler) "/);

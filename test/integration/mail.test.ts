@@ -153,12 +153,27 @@ describe("playbooks/mail.ts on a real Debian 12 host", () => {
       const drift = await check();
       expect(drift.code, drift.raw.stderr).toBe(2);
       const names = driftedSteps(drift.host);
-      const shown = JSON.stringify(drift.host.steps.filter((s) => s.status !== "ok"), null, 2);
+      const shown = JSON.stringify(
+        drift.host.steps.filter((s) => s.status !== "ok"),
+        null,
+        2,
+      );
       expect(names, shown).toHaveLength(scenario.drifted.length + scenario.unknown.length);
       const withStatus = (status: string) => drift.host.steps.filter((s) => s.status === status).map((s) => s.name);
-      scenario.drifted.forEach((pattern) => expect(withStatus("would-change").some((name) => pattern.test(name)), `${pattern} would change: ${shown}`).toBe(true));
-      scenario.unknown.forEach((pattern) => expect(withStatus("unknown").some((name) => pattern.test(name)), `${pattern} unknown: ${shown}`).toBe(true));
-      for (const step of drift.host.steps) if (step.status === "unknown") expect(step.summary).toMatch(/^depends on a pending change of (step|handler) "/);
+      scenario.drifted.forEach((pattern) =>
+        expect(
+          withStatus("would-change").some((name) => pattern.test(name)),
+          `${pattern} would change: ${shown}`,
+        ).toBe(true),
+      );
+      scenario.unknown.forEach((pattern) =>
+        expect(
+          withStatus("unknown").some((name) => pattern.test(name)),
+          `${pattern} unknown: ${shown}`,
+        ).toBe(true),
+      );
+      for (const step of drift.host.steps)
+        if (step.status === "unknown") expect(step.summary).toMatch(/^depends on a pending change of (step|handler) "/);
       expect(drift.raw.stdout).not.toContain(PASSWORD);
 
       const repair = await run();

@@ -40,7 +40,10 @@ async function expectError(result: { code: number; stdout: string; stderr: strin
 describe("bad input: a clear error, exit 1, no host touched", () => {
   it("a playbook that does not compile names the file", async () => {
     const file = join(dir, "broken.ts");
-    await writeFile(file, `import { definePlaybook } from ${JSON.stringify(join(REPO, "src/index.ts"))};\nexport default definePlaybook({ name: "x", \n`);
+    await writeFile(
+      file,
+      `import { definePlaybook } from ${JSON.stringify(join(REPO, "src/index.ts"))};\nexport default definePlaybook({ name: "x", \n`,
+    );
     await expectError(await runOnTestHost(file, host.address), `${file}: cannot load playbook`);
   });
 
@@ -51,7 +54,11 @@ describe("bad input: a clear error, exit 1, no host touched", () => {
   });
 
   it("vars that fail the schema name the playbook and the field", async () => {
-    await expectError(await runOnTestHost(join(REPO, "playbooks/mail.ts"), host.address, ["--var", "hostname=not_a_host name"]), /hostname/, /fully qualified/);
+    await expectError(
+      await runOnTestHost(join(REPO, "playbooks/mail.ts"), host.address, ["--var", "hostname=not_a_host name"]),
+      /hostname/,
+      /fully qualified/,
+    );
   });
 
   it("an inventory with a syntax error names the file", async () => {
@@ -59,8 +66,18 @@ describe("bad input: a clear error, exit 1, no host touched", () => {
     await writeFile(inventory, `hosts:\n  h1: { address: ${host.address}\n  h2: [\n`);
     const fleet = testFleet();
     const result = await provisionCli([
-      "run", join(REPO, "playbooks/hello.ts"), "-i", inventory, "--group", "all", "--identity", fleet.privateKeyPath,
-      "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null",
+      "run",
+      join(REPO, "playbooks/hello.ts"),
+      "-i",
+      inventory,
+      "--group",
+      "all",
+      "--identity",
+      fleet.privateKeyPath,
+      "--known-hosts",
+      fleet.knownHostsPath,
+      "--ssh-config",
+      "/dev/null",
     ]);
     await expectError(result, inventory);
   });
@@ -70,8 +87,18 @@ describe("bad input: a clear error, exit 1, no host touched", () => {
     await writeFile(inventory, `hosts:\n  h1: { address: ${host.address}, user: root }\n`);
     const fleet = testFleet();
     const result = await provisionCli([
-      "run", join(REPO, "playbooks/hello.ts"), "-i", inventory, "--limit", "no-such-host", "--identity", fleet.privateKeyPath,
-      "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null",
+      "run",
+      join(REPO, "playbooks/hello.ts"),
+      "-i",
+      inventory,
+      "--limit",
+      "no-such-host",
+      "--identity",
+      fleet.privateKeyPath,
+      "--known-hosts",
+      fleet.knownHostsPath,
+      "--ssh-config",
+      "/dev/null",
     ]);
     await expectError(result, /no-such-host/);
   });
@@ -79,10 +106,23 @@ describe("bad input: a clear error, exit 1, no host touched", () => {
   it("a missing key file: authentication fails naming the host and the key", async () => {
     const fleet = testFleet();
     const key = join(dir, "no_such_key");
-    const result = await provisionCli([
-      "run", join(REPO, "playbooks/hello.ts"), "--host", host.address, "--user", "root", "--identity", key,
-      "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null",
-    ], { env: { SSH_AUTH_SOCK: "" } });
+    const result = await provisionCli(
+      [
+        "run",
+        join(REPO, "playbooks/hello.ts"),
+        "--host",
+        host.address,
+        "--user",
+        "root",
+        "--identity",
+        key,
+        "--known-hosts",
+        fleet.knownHostsPath,
+        "--ssh-config",
+        "/dev/null",
+      ],
+      { env: { SSH_AUTH_SOCK: "" } },
+    );
     expect(result.code).toBe(1);
     const all = result.stdout + result.stderr;
     expect(all).toContain(host.address);

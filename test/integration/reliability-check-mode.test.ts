@@ -38,7 +38,12 @@ async function expectCheckTouchesNothing(expectedCode: 0 | 2): Promise<void> {
   expect(diff.code, diff.stderr).toBe(expectedCode);
   const after = await fingerprint(host);
   expect(after).toBe(before);
-  for (const [where, text] of [["json", json.stdout], ["stderr", json.stderr], ["diff", diff.stdout]] as const) assertNoSecrets(where, text);
+  for (const [where, text] of [
+    ["json", json.stdout],
+    ["stderr", json.stderr],
+    ["diff", diff.stdout],
+  ] as const)
+    assertNoSecrets(where, text);
   if (expectedCode === 2) expect(parseReport(json).hosts[0]?.counts.wouldChange).toBeGreaterThan(0);
 }
 

@@ -61,7 +61,9 @@ describe("host lock (apply runs on one host)", () => {
     expect(elapsed).toBeLessThan(15_000);
     const report = parseReport(second).hosts[0];
     expect(report?.status).toBe("failed");
-    expect(report?.error).toMatch(new RegExp(`^host ${host.address.replace(/\./g, "\\.")} is being provisioned by \\S+@\\S+ \\(controller pid \\d+\\) since \\d{4}-`));
+    expect(report?.error).toMatch(
+      new RegExp(`^host ${host.address.replace(/\./g, "\\.")} is being provisioned by \\S+@\\S+ \\(controller pid \\d+\\) since \\d{4}-`),
+    );
     expect(report?.error).toContain("if that run died, remove /run/provision.lock on the host");
     // A check beside the apply is read-only and takes no lock: it just reports.
     const check = await run(marker, "--check", "--json");
@@ -79,8 +81,25 @@ describe("host lock (apply runs on one host)", () => {
     const fleet = testFleet();
     const child = spawn(
       "node",
-      [join(REPO, "bin/provision.js"), "run", playbook, "--host", host.address, "--user", "root", "--identity", fleet.privateKeyPath,
-        "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", "--var", `marker=${marker}`, "--var", "seconds=2"],
+      [
+        join(REPO, "bin/provision.js"),
+        "run",
+        playbook,
+        "--host",
+        host.address,
+        "--user",
+        "root",
+        "--identity",
+        fleet.privateKeyPath,
+        "--known-hosts",
+        fleet.knownHostsPath,
+        "--ssh-config",
+        "/dev/null",
+        "--var",
+        `marker=${marker}`,
+        "--var",
+        "seconds=2",
+      ],
       { cwd: REPO, stdio: "ignore", env: { ...process.env, CI: "1" } },
     );
     const exited = new Promise((r) => child.on("exit", r));

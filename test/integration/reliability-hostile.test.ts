@@ -42,7 +42,8 @@ function playbookFor(build: Build, refused: Map<number, string>) {
         try {
           return [build(value, i)];
         } catch (error) {
-          if (!(error instanceof InvalidStepError) && !/secret cannot be empty|secret must be at least 8/.test((error as Error).message)) throw error;
+          if (!(error instanceof InvalidStepError) && !/secret cannot be empty|secret must be at least 8/.test((error as Error).message))
+            throw error;
           refused.set(i, (error as Error).message);
           return [];
         }
@@ -58,7 +59,14 @@ async function runTwice(build: Build): Promise<Map<number, string>> {
     runHost({ playbook, vars, host: { name: host.address, address: host.address }, connect: () => connectTestHost(host), mode });
   const first = await go("apply");
   const failed = first.steps.filter((s) => s.status === "failed");
-  expect(failed, JSON.stringify(failed.map((s) => ({ name: s.name.slice(0, 80), error: s.error?.slice(0, 300) })), null, 2)).toEqual([]);
+  expect(
+    failed,
+    JSON.stringify(
+      failed.map((s) => ({ name: s.name.slice(0, 80), error: s.error?.slice(0, 300) })),
+      null,
+      2,
+    ),
+  ).toEqual([]);
   expect(first.error).toBeUndefined();
   const second = await go("check");
   const drift = second.steps.filter((s) => s.status !== "ok");
@@ -69,7 +77,10 @@ async function runTwice(build: Build): Promise<Map<number, string>> {
 /** The bytes of a file on the host, base64 (a name given as bytes, any bytes but NUL). */
 async function readBack(path: string): Promise<string> {
   const b64 = Buffer.from(path).toString("base64");
-  const out = await onHost(host, `f=$(printf %s '${b64}' | base64 -d; echo x); f=\${f%x}; if [ -f "$f" ]; then base64 -w0 < "$f"; else echo ABSENT; fi`);
+  const out = await onHost(
+    host,
+    `f=$(printf %s '${b64}' | base64 -d; echo x); f=\${f%x}; if [ -f "$f" ]; then base64 -w0 < "$f"; else echo ABSENT; fi`,
+  );
   return out.trim() === "ABSENT" ? "ABSENT" : Buffer.from(out.trim(), "base64").toString("utf8");
 }
 
@@ -98,7 +109,9 @@ describe(`${VALUES.length} hostile values, stored exactly or refused — never r
   it("file path (a name under a temp dir): stored as that exact name, or refused naming `path`", async () => {
     // Names longer than a file name may be (255 bytes) are left out: they fail on the host (ENAMETOOLONG).
     const usable = (v: string) => !v.includes("/") && Buffer.byteLength(v) <= 200;
-    const refused = await runTwice((v, i) => (usable(v) ? file({ path: `${DIR}/p/${v}`, content: `#${i}\n` }) : file({ path: `${DIR}/c/${i}`, content: v })));
+    const refused = await runTwice((v, i) =>
+      usable(v) ? file({ path: `${DIR}/p/${v}`, content: `#${i}\n` }) : file({ path: `${DIR}/c/${i}`, content: v }),
+    );
     for (const [i, v] of VALUES.entries()) {
       if (!usable(v)) continue;
       if (v === "" || v === "." || v === ".." || v.includes("\0")) {
@@ -135,11 +148,16 @@ describe(`${VALUES.length} hostile values, stored exactly or refused — never r
   });
 
   it("postconf value (own config dir per value): stored as Postfix keeps it, or refused (NUL, lone CR)", async () => {
-    await onHost(host, `for i in $(seq 0 ${VALUES.length - 1}); do mkdir -p ${DIR}/pf/$i && cp /etc/postfix/main.cf /etc/postfix/master.cf ${DIR}/pf/$i/; done`);
+    await onHost(
+      host,
+      `for i in $(seq 0 ${VALUES.length - 1}); do mkdir -p ${DIR}/pf/$i && cp /etc/postfix/main.cf /etc/postfix/master.cf ${DIR}/pf/$i/; done`,
+    );
     const refused = await runTwice((v, i) => postconf({ configDir: `${DIR}/pf/${i}`, settings: { smtpd_banner: v } }));
     for (const [i, v] of VALUES.entries()) {
       if (refused.has(i)) {
-        expect(refused.get(i), `value #${i}`).toMatch(/^postconf: invalid parameters: settings\.smtpd_banner: (must not contain|has a '\$' that)/);
+        expect(refused.get(i), `value #${i}`).toMatch(
+          /^postconf: invalid parameters: settings\.smtpd_banner: (must not contain|has a '\$' that)/,
+        );
         expect(POSTCONF_REFUSED(v), `value #${i} refused: ${refused.get(i)}`).toBe(true);
         continue;
       }
@@ -152,7 +170,9 @@ describe(`${VALUES.length} hostile values, stored exactly or refused — never r
 
   it("sasldb user names: stored as that exact name, or refused naming `user`", async () => {
     const pw = secret("Canary-sasl-pw-Q7x9-\u00e9");
-    const refused = await runTwice((v, i) => sasldbUser({ user: v, realm: "hostile.test", password: pw, dbPath: `${DIR}/names.db`, mode: "0600" }));
+    const refused = await runTwice((v, i) =>
+      sasldbUser({ user: v, realm: "hostile.test", password: pw, dbPath: `${DIR}/names.db`, mode: "0600" }),
+    );
     const dump = (await onHost(host, `db_dump ${DIR}/names.db`)).split("\n").map((l) => l.trim());
     for (const [i, v] of VALUES.entries()) {
       if (refused.has(i)) {
@@ -181,7 +201,9 @@ describe(`${VALUES.length} hostile values, stored exactly or refused — never r
       if (!usable(v)) continue;
       // Shorter than 8 characters (white space around not counted): refused as a secret (masking it would garble output).
       if (v === "" || v.trim().length < 8 || /[\0\r\n]/.test(v) || Buffer.byteLength(v) > 255) {
-        expect(refused.get(i), `value #${i}`).toMatch(/secret cannot be empty|secret must be at least 8|password: must (not contain a NUL byte or a line break|be at most 255 bytes)/);
+        expect(refused.get(i), `value #${i}`).toMatch(
+          /secret cannot be empty|secret must be at least 8|password: must (not contain a NUL byte or a line break|be at most 255 bytes)/,
+        );
         continue;
       }
       const key = dump.indexOf(Buffer.from(`pw${i}\0hostile.test\0userPassword`).toString("hex"));

@@ -62,8 +62,21 @@ describe("hosts that fail, fail named and bounded", () => {
     const fleet = testFleet();
     const started = Date.now();
     const result = await provisionCli([
-      "run", slow, "--host", host.address, "--user", "root", "--identity", fleet.privateKeyPath,
-      "--known-hosts", knownHosts, "--ssh-config", "/dev/null", "--var", "marker=/var/tmp/never", "--accept-new-host-keys",
+      "run",
+      slow,
+      "--host",
+      host.address,
+      "--user",
+      "root",
+      "--identity",
+      fleet.privateKeyPath,
+      "--known-hosts",
+      knownHosts,
+      "--ssh-config",
+      "/dev/null",
+      "--var",
+      "marker=/var/tmp/never",
+      "--accept-new-host-keys",
     ]);
     expect(result.code).toBe(1);
     expect(Date.now() - started).toBeLessThan(20_000);
@@ -133,9 +146,27 @@ describe("hosts that fail, fail named and bounded", () => {
     const fleet = testFleet();
     const started = Date.now();
     const running = provisionCli([
-      "run", slow, "--host", other.address, "--host", host.address, "--user", "root", "--identity", fleet.privateKeyPath,
-      "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", "--var", `marker=${marker}`, "--var", "seconds=6",
-      "--timeout", "20", "--json",
+      "run",
+      slow,
+      "--host",
+      other.address,
+      "--host",
+      host.address,
+      "--user",
+      "root",
+      "--identity",
+      fleet.privateKeyPath,
+      "--known-hosts",
+      fleet.knownHostsPath,
+      "--ssh-config",
+      "/dev/null",
+      "--var",
+      `marker=${marker}`,
+      "--var",
+      "seconds=6",
+      "--timeout",
+      "20",
+      "--json",
     ]);
     const drop = "INPUT -p tcp --dport 22 -j DROP";
     try {

@@ -86,16 +86,29 @@ async function cutAndConverge(n: number, when: "before" | "after"): Promise<stri
     expect(errors, `cut at ${log.at(-1)}`).toMatch(/lost/);
   }
 
-  const owed = (await onHost(host, `cat /var/lib/provision/pending-handlers/${pendingFileName(mail.name)} 2>/dev/null || :`)).split("\n").filter(Boolean);
+  const owed = (await onHost(host, `cat /var/lib/provision/pending-handlers/${pendingFileName(mail.name)} 2>/dev/null || :`))
+    .split("\n")
+    .filter(Boolean);
   const converge = await apply();
   // "ok" only when the cut came after the last change and its handlers (at the lock release).
-  const notOk = { steps: converge.steps.filter((s) => s.status !== "ok" && s.status !== "changed"), handlers: converge.handlers, error: converge.error };
+  const notOk = {
+    steps: converge.steps.filter((s) => s.status !== "ok" && s.status !== "changed"),
+    handlers: converge.handlers,
+    error: converge.error,
+  };
   expect(["changed", "ok"], `cut at ${log.at(-1)} (${when}): ${JSON.stringify(notOk, null, 2)}`).toContain(converge.status);
   for (const name of owed) {
     expect(converge.handlers.find((h) => h.name === name)?.status, `cut at ${log.at(-1)}: owed ${name}`).toBe("ran");
   }
   const again = await apply();
-  expect(again.status, JSON.stringify(again.steps.filter((s) => s.status !== "ok"), null, 2)).toBe("ok");
+  expect(
+    again.status,
+    JSON.stringify(
+      again.steps.filter((s) => s.status !== "ok"),
+      null,
+      2,
+    ),
+  ).toBe("ok");
   expect(again.counts.changed).toBe(0);
 
   expect(await leftovers(host)).toEqual([]);

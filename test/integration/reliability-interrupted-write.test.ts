@@ -122,7 +122,20 @@ describe("an interrupted write leaves the old file or the whole new one", () => 
     if (!a || !b) throw new Error("no versions");
     await onHost(host, `rm -rf ${REMOTE_DIR} && mkdir -p ${REMOTE_DIR}`);
     const fleet = testFleet();
-    const ssh = ["--host", host.address, "--user", "root", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", "--var", `path=${REMOTE_PATH}`];
+    const ssh = [
+      "--host",
+      host.address,
+      "--user",
+      "root",
+      "--identity",
+      fleet.privateKeyPath,
+      "--known-hosts",
+      fleet.knownHostsPath,
+      "--ssh-config",
+      "/dev/null",
+      "--var",
+      `path=${REMOTE_PATH}`,
+    ];
     const first = await runOnTestHost(playbook, host.address, ["--var", `path=${REMOTE_PATH}`, "--var", `source=${a.path}`, "--json"]);
     expect(first.code, first.stderr).toBe(0);
     expect(parseReport(first).hosts[0]?.steps[0]?.summary).toBe("create (0644)");
@@ -150,7 +163,13 @@ describe("an interrupted write leaves the old file or the whole new one", () => 
     expect(cuts, "most rounds must really cut the stream").toBeGreaterThanOrEqual(rounds.length - 2);
     // The next run converges (and says why there is no text diff); the one after changes nothing.
     const target = current === a ? b : a;
-    const converge = await runOnTestHost(playbook, host.address, ["--var", `path=${REMOTE_PATH}`, "--var", `source=${target.path}`, "--json"]);
+    const converge = await runOnTestHost(playbook, host.address, [
+      "--var",
+      `path=${REMOTE_PATH}`,
+      "--var",
+      `source=${target.path}`,
+      "--json",
+    ]);
     expect(converge.code, converge.stderr).toBe(0);
     expect(parseReport(converge).hosts[0]?.steps[0]?.summary).toBe(`content (binary, ${SSH_BYTES} bytes → ${SSH_BYTES} bytes)`);
     expect(await remoteSha()).toBe(target.sha256);
@@ -171,7 +190,10 @@ describe("an interrupted write leaves the old file or the whole new one", () => 
     const tempSize = async () => {
       for (const name of await readdir(target)) {
         if (!name.startsWith(".provision-")) continue;
-        const size = await stat(join(target, name)).then((s) => s.size, () => undefined);
+        const size = await stat(join(target, name)).then(
+          (s) => s.size,
+          () => undefined,
+        );
         if (size !== undefined) return size;
       }
       return undefined;
@@ -210,8 +232,22 @@ describe("an interrupted write leaves the old file or the whole new one", () => 
     const marker = `${REMOTE_DIR}-slow`;
     await onHost(host, `rm -rf /run/provision.lock /run/provision.lock.break ${marker}*`);
     const fleet = testFleet();
-    const { child, exited } = startCliPlaybook(slow, ["--host", host.address, "--user", "root", "--identity", fleet.privateKeyPath,
-      "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", "--var", `marker=${marker}`, "--var", "seconds=8"]);
+    const { child, exited } = startCliPlaybook(slow, [
+      "--host",
+      host.address,
+      "--user",
+      "root",
+      "--identity",
+      fleet.privateKeyPath,
+      "--known-hosts",
+      fleet.knownHostsPath,
+      "--ssh-config",
+      "/dev/null",
+      "--var",
+      `marker=${marker}`,
+      "--var",
+      "seconds=8",
+    ]);
     try {
       for (let i = 0; i < 200; i += 1) {
         if ((await onHost(host, `cat ${marker}.log 2>/dev/null || :`)).includes("started")) break;
@@ -228,7 +264,8 @@ describe("an interrupted write leaves the old file or the whole new one", () => 
     expect(parseReport(second).hosts[0]?.error).toContain("has exited but commands of its run are still running on the host");
     expect(await onHost(host, `cat ${marker} 2>/dev/null || :`)).toBe("");
     // Once the dead run's command has ended (it finishes its own write), the lock is broken.
-    for (let i = 0; i < 150 && (await onHost(host, `cat ${marker} 2>/dev/null || :`)) !== "done\n"; i += 1) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 150 && (await onHost(host, `cat ${marker} 2>/dev/null || :`)) !== "done\n"; i += 1)
+      await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500));
     await onHost(host, `rm -f ${marker}`);
     const third = await runOnTestHost(slow, host.address, ["--var", `marker=${marker}`, "--var", "seconds=0", "--json"]);

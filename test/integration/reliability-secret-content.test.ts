@@ -61,8 +61,13 @@ beforeAll(async () => {
   varsFile = join(local, "vars.yml");
   await writeFile(
     varsFile,
-    [`key: { fromFile: ${join(local, "key.pem")} }`, "password: { fromEnv: SECRET_CONTENT_PW }", `crlf: { fromFile: ${join(local, "crlf.txt")} }`,
-      "token: { fromEnv: SECRET_CONTENT_TOKEN }", ""].join("\n"),
+    [
+      `key: { fromFile: ${join(local, "key.pem")} }`,
+      "password: { fromEnv: SECRET_CONTENT_PW }",
+      `crlf: { fromFile: ${join(local, "crlf.txt")} }`,
+      "token: { fromEnv: SECRET_CONTENT_TOKEN }",
+      "",
+    ].join("\n"),
   );
   await onHost(host, `rm -rf ${DIR}`);
 });
@@ -90,7 +95,9 @@ async function sampled(run: Promise<CliRun>): Promise<CliRun> {
 
 function provision(password: string, ...extra: string[]): Promise<CliRun> {
   return sampled(
-    runOnTestHost(playbook, host.address, ["--vars-file", varsFile, ...extra], { env: { SECRET_CONTENT_PW: password, SECRET_CONTENT_TOKEN: LONG_CANARY } }),
+    runOnTestHost(playbook, host.address, ["--vars-file", varsFile, ...extra], {
+      env: { SECRET_CONTENT_PW: password, SECRET_CONTENT_TOKEN: LONG_CANARY },
+    }),
   );
 }
 
@@ -111,7 +118,9 @@ describe("secrets written into file content: never in output, exact on the host"
     expect(apply.stdout).toContain(`line ${DIR}/token.conf: secret_token=***`);
     // On the host: the real values (not "***"), the CRLF file's value without its "\r".
     expect(await stored(`${DIR}/key.pem`)).toBe(`${MULTILINE_CANARY}\n`);
-    expect(await stored(`${DIR}/app.conf`)).toBe(`[app]\nuser = app\npassword = ${ROTATED_OLD_CANARY}\ncrlf = ${CRLF_CANARY}\nport = 8080\n`);
+    expect(await stored(`${DIR}/app.conf`)).toBe(
+      `[app]\nuser = app\npassword = ${ROTATED_OLD_CANARY}\ncrlf = ${CRLF_CANARY}\nport = 8080\n`,
+    );
     expect(await stored(`${DIR}/token.conf`)).toBe(`secret_token=${LONG_CANARY}\n`);
     const again = scanned("second apply", await provision(ROTATED_OLD_CANARY, "--check", "--diff"));
     expect(again.code, again.stdout).toBe(0);
@@ -152,6 +161,10 @@ describe("secrets written into file content: never in output, exact on the host"
     const canaries = [MULTILINE_CANARY, ROTATED_OLD_CANARY, ROTATED_NEW_CANARY, LONG_CANARY, CRLF_CANARY];
     assertNoSecrets("host process list samples", processSamples.join("\n"), canaries);
     assertNoSecrets("journal", await onHost(host, "journalctl --no-pager -o cat 2>/dev/null || :"), canaries);
-    assertNoSecrets("/var/log", await onHost(host, "find /var/log -path /var/log/journal -prune -o -type f -print0 | xargs -0 -r cat 2>/dev/null || :"), canaries);
+    assertNoSecrets(
+      "/var/log",
+      await onHost(host, "find /var/log -path /var/log/journal -prune -o -type f -print0 | xargs -0 -r cat 2>/dev/null || :"),
+      canaries,
+    );
   });
 });

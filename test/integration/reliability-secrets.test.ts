@@ -62,8 +62,24 @@ function asDeploy2(sudoPassword: string, ...extra: string[]) {
   const fleet = testFleet();
   return sampled(
     provisionCli(
-      ["run", PLAYBOOK, "--host", host.address, "--user", "deploy2", "--become", "--identity", fleet.privateKeyPath,
-        "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", "--vars-file", varsFile, ...extra],
+      [
+        "run",
+        PLAYBOOK,
+        "--host",
+        host.address,
+        "--user",
+        "deploy2",
+        "--become",
+        "--identity",
+        fleet.privateKeyPath,
+        "--known-hosts",
+        fleet.knownHostsPath,
+        "--ssh-config",
+        "/dev/null",
+        "--vars-file",
+        varsFile,
+        ...extra,
+      ],
       { env: { RELIABILITY_MAIL_PW: PASSWORD, PROVISION_BECOME_PASSWORD: sudoPassword } },
     ),
   );
@@ -102,6 +118,9 @@ describe("no configured secret in any output, report, diff, log or process list"
     expect(processSamples.length).toBeGreaterThan(5);
     assertNoSecrets("host process list samples", processSamples.join("\n"));
     assertNoSecrets("journal", await onHost(host, "journalctl --no-pager -o cat 2>/dev/null || :"));
-    assertNoSecrets("/var/log", await onHost(host, "find /var/log -path /var/log/journal -prune -o -type f -print0 | xargs -0 -r cat 2>/dev/null || :"));
+    assertNoSecrets(
+      "/var/log",
+      await onHost(host, "find /var/log -path /var/log/journal -prune -o -type f -print0 | xargs -0 -r cat 2>/dev/null || :"),
+    );
   });
 });

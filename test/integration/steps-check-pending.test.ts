@@ -52,12 +52,18 @@ describe.skipIf(!fleet)("--check with pending changes on a real host", () => {
 
   it("directory → file → line of a new file: unknown in check (not a failure), converged by apply, clean after", async () => {
     await sh(h5, `rm -rf ${DIR}`);
-    const steps = () => [directory({ path: DIR, mode: "0755" }), file({ path: CONF, content: "a = 1\nb = 2\n" }), line({ path: CONF, line: "b = 2", regexp: "^b = " })];
+    const steps = () => [
+      directory({ path: DIR, mode: "0755" }),
+      file({ path: CONF, content: "a = 1\nb = 2\n" }),
+      line({ path: CONF, line: "b = 2", regexp: "^b = " }),
+    ];
     const check = await play(h5, "check", steps);
     // Creating the directory changes nothing the file step reads: its "create" is exact.
     expect(statuses(check), JSON.stringify(check.steps)).toEqual(["would-change", "would-change", "unknown"]);
     expect(check.steps[1]?.summary).toBe("create");
-    expect(check.steps[2]?.summary).toBe(`depends on a pending change of step "file ${CONF}" (${CONF} does not exist (set create: true to create it))`);
+    expect(check.steps[2]?.summary).toBe(
+      `depends on a pending change of step "file ${CONF}" (${CONF} does not exist (set create: true to create it))`,
+    );
     expect(check.status).toBe("drift");
     expect((await hostExec(h5, `test -e ${DIR}`)).exitCode).not.toBe(0); // check touched nothing
 
@@ -71,9 +77,11 @@ describe.skipIf(!fleet)("--check with pending changes on a real host", () => {
   it("iptables 25 at 1, 587 at 2, persist: exact unknowns in check; apply and the host agree", async () => {
     const saved = "/root/rules.v4.before-check-pending";
     await sh(h4, `if [ -e /etc/iptables/rules.v4 ]; then cp -p /etc/iptables/rules.v4 ${saved}; else rm -f ${saved}; fi`);
-    const removeOurs = "for p in 25 587; do i=0; while [ $i -lt 20 ] && iptables -w -C INPUT -p tcp --dport $p -j ACCEPT 2>/dev/null; do iptables -w -D INPUT -p tcp --dport $p -j ACCEPT; i=$((i+1)); done; done";
+    const removeOurs =
+      "for p in 25 587; do i=0; while [ $i -lt 20 ] && iptables -w -C INPUT -p tcp --dport $p -j ACCEPT 2>/dev/null; do iptables -w -D INPUT -p tcp --dport $p -j ACCEPT; i=$((i+1)); done; done";
     await sh(h4, removeOurs);
-    const rule = (port: number, position: number) => iptablesRule({ chain: "INPUT", rule: ["-p", "tcp", "--dport", String(port), "-j", "ACCEPT"], position });
+    const rule = (port: number, position: number) =>
+      iptablesRule({ chain: "INPUT", rule: ["-p", "tcp", "--dport", String(port), "-j", "ACCEPT"], position });
     const steps = (f: Facts) => [rule(25, 1), rule(587, 2), iptablesPersist(f)];
     try {
       const check = await play(h4, "check", steps);
@@ -110,8 +118,13 @@ describe.skipIf(!fleet)("line is byte-exact on a real host", () => {
   const bytesOnHost = async (path: string) => Buffer.from((await sh(h5, `base64 -w0 ${path}`)).trim(), "base64");
 
   it("a Latin-1 file keeps caf\\xe9; a CRLF file gets a CRLF line; both converge", async () => {
-    await sh(h5, `rm -rf ${DIR} && mkdir -p ${DIR} && printf 'name = caf\\351\\nx = 1\\n' > ${DIR}/latin1.conf && printf 'a = 1\\r\\nb = 2\\r\\n' > ${DIR}/crlf.conf`);
-    expect((await bytesOnHost(`${DIR}/latin1.conf`)).toString("hex")).toBe(Buffer.from("name = caf\xe9\nx = 1\n", "latin1").toString("hex"));
+    await sh(
+      h5,
+      `rm -rf ${DIR} && mkdir -p ${DIR} && printf 'name = caf\\351\\nx = 1\\n' > ${DIR}/latin1.conf && printf 'a = 1\\r\\nb = 2\\r\\n' > ${DIR}/crlf.conf`,
+    );
+    expect((await bytesOnHost(`${DIR}/latin1.conf`)).toString("hex")).toBe(
+      Buffer.from("name = caf\xe9\nx = 1\n", "latin1").toString("hex"),
+    );
     const steps = () => [
       line({ path: `${DIR}/latin1.conf`, line: "y = 2" }),
       line({ path: `${DIR}/crlf.conf`, line: "c = 3" }),
@@ -119,7 +132,9 @@ describe.skipIf(!fleet)("line is byte-exact on a real host", () => {
     ];
     const apply = await play(h5, "apply", steps);
     expect(statuses(apply), JSON.stringify(apply.steps)).toEqual(["changed", "changed", "changed"]);
-    expect((await bytesOnHost(`${DIR}/latin1.conf`)).toString("hex")).toBe(Buffer.from("name = caf\xe9\nx = 1\ny = 2\n", "latin1").toString("hex"));
+    expect((await bytesOnHost(`${DIR}/latin1.conf`)).toString("hex")).toBe(
+      Buffer.from("name = caf\xe9\nx = 1\ny = 2\n", "latin1").toString("hex"),
+    );
     expect((await bytesOnHost(`${DIR}/crlf.conf`)).toString("latin1")).toBe("a = 1\r\nb = 9\r\nc = 3\r\n");
     expect((await play(h5, "check", steps)).status).toBe("ok");
   });

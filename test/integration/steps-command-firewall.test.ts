@@ -28,7 +28,14 @@ const DIR = "/var/lib/provision-cmd-test";
 
 async function play(host: TestHost, mode: RunMode, steps: () => PlaybookItem[]) {
   const playbook = definePlaybook({ name: "steps-command", vars: z.object({}), steps: () => steps() });
-  return runHost({ playbook, vars: {}, host: { name: host.name, address: host.address }, connect: () => connectTestHost(host), mode, emit: () => {} });
+  return runHost({
+    playbook,
+    vars: {},
+    host: { name: host.name, address: host.address },
+    connect: () => connectTestHost(host),
+    mode,
+    emit: () => {},
+  });
 }
 
 async function sh(host: TestHost, cmd: string): Promise<string> {
@@ -73,7 +80,9 @@ describe.skipIf(!fleet)("command step on a real host", () => {
     expect(await sh(host, `cat ${marker}`)).toBe("done\n");
 
     const line = `${DIR}/hosts.allow`;
-    const unless = () => [command({ name: "allow line", command: `echo 'sshd: 10.213.' >> ${line}`, unless: `grep -qx 'sshd: 10.213.' ${line}` })];
+    const unless = () => [
+      command({ name: "allow line", command: `echo 'sshd: 10.213.' >> ${line}`, unless: `grep -qx 'sshd: 10.213.' ${line}` }),
+    ];
     const d2 = await cycle(host, unless, `: > ${line}`);
     expect(d2.steps[0]?.summary).toBe("run (unless exited 1)");
     expect(await sh(host, `cat ${line}`)).toBe("sshd: 10.213.\n");
@@ -109,7 +118,7 @@ describe.skipIf(!fleet)("command step on a real host", () => {
 
   it("becomeUser runs the command and its guard as that user", async () => {
     const who = `${DIR}/whoami`;
-    const steps = () => [command({ command: `id -un > ${who}`, becomeUser: "nobody", onlyIf: "test \"$(id -un)\" = nobody", creates: who })];
+    const steps = () => [command({ command: `id -un > ${who}`, becomeUser: "nobody", onlyIf: 'test "$(id -un)" = nobody', creates: who })];
     expect((await play(host, "apply", steps)).status).toBe("changed");
     expect(await sh(host, `cat ${who}; stat -c %U ${who}`)).toBe("nobody\nnobody\n");
     expect((await play(host, "check", steps)).status).toBe("ok");
@@ -120,7 +129,10 @@ describe.skipIf(!fleet)("command step on a real host", () => {
     const pass = secret(value);
     const out = `${DIR}/secret`;
     const steps = () => [command({ command: shell`${secretStdin(pass)} cat > ${out} && sleep 1`, creates: out })];
-    const watcher = hostExec(host, `i=0; while [ $i -lt 40 ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'cmd-S3cret-pass-47[1]1' && exit 0; i=$((i+1)); sleep 0.05; done; echo none`);
+    const watcher = hostExec(
+      host,
+      `i=0; while [ $i -lt 40 ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'cmd-S3cret-pass-47[1]1' && exit 0; i=$((i+1)); sleep 0.05; done; echo none`,
+    );
     const report = await play(host, "apply", steps);
     expect(report.status).toBe("changed");
     expect(JSON.stringify(report)).not.toContain(value);
@@ -144,7 +156,10 @@ describe.skipIf(!fleet)("nftablesRule on a real host", () => {
   afterAll(async () => {
     if (!host) return;
     // Debian's own file back, the service still disabled at boot (as the base image has it).
-    await sh(host, "nft delete table inet provision_test 2>/dev/null; mv /root/nftables.conf.orig /etc/nftables.conf; systemctl disable nftables 2>/dev/null; true");
+    await sh(
+      host,
+      "nft delete table inet provision_test 2>/dev/null; mv /root/nftables.conf.orig /etc/nftables.conf; systemctl disable nftables 2>/dev/null; true",
+    );
     // SSH still answers (through our own transport) once the test's table is gone.
     expect((await play(host, "check", () => [])).status).toBe("ok");
   });
@@ -155,7 +170,12 @@ describe.skipIf(!fleet)("nftablesRule on a real host", () => {
       nftablesRule({ table: "provision_test", chain: "input", rule: "tcp dport {25,587} ip saddr 10.213.0.0/16 accept" }),
     ];
     const name = steps()[1]?.name;
-    const drift = await cycle(host, steps, "h=$(nft -a list chain inet provision_test input | sed -n 's/.*dport { 25, 587 }.* # handle \\([0-9]*\\)$/\\1/p'); nft delete rule inet provision_test input handle $h", name);
+    const drift = await cycle(
+      host,
+      steps,
+      "h=$(nft -a list chain inet provision_test input | sed -n 's/.*dport { 25, 587 }.* # handle \\([0-9]*\\)$/\\1/p'); nft delete rule inet provision_test input handle $h",
+      name,
+    );
     expect(drift.steps[1]).toMatchObject({ kind: "nftables-rule", status: "would-change", summary: "append" });
     // Independent client: nft itself lists the rule, once, after the policy-accept base chain.
     const listed = await sh(host, "nft list chain inet provision_test input");
@@ -176,7 +196,10 @@ describe.skipIf(!fleet)("nftablesRule on a real host", () => {
   });
 
   it("nftablesPersist: the live ruleset saved to /etc/nftables.conf, loadable, cycle", { timeout: 60_000 }, async () => {
-    await sh(host, "nft add table inet provision_test; nft add chain inet provision_test input '{ type filter hook input priority filter; policy accept; }'; nft add rule inet provision_test input tcp dport 2525 counter accept");
+    await sh(
+      host,
+      "nft add table inet provision_test; nft add chain inet provision_test input '{ type filter hook input priority filter; policy accept; }'; nft add rule inet provision_test input tcp dport 2525 counter accept",
+    );
     const steps = () => [nftablesPersist()];
     const drift = await cycle(host, steps, "nft add rule inet provision_test input tcp dport 2526 accept");
     expect(drift.steps[0]).toMatchObject({ kind: "nftables-persist", status: "would-change", summary: "update /etc/nftables.conf" });
@@ -231,7 +254,10 @@ describe.skipIf(!fleet)("firewalldPort on a real host", () => {
   afterAll(async () => {
     if (!host) return;
     // Port closed again, firewalld stopped (its table gone) and disabled, SSH checked open.
-    await sh(host, "firewall-cmd --permanent --remove-port=587/tcp >/dev/null 2>&1; systemctl stop firewalld; systemctl disable firewalld 2>/dev/null; true");
+    await sh(
+      host,
+      "firewall-cmd --permanent --remove-port=587/tcp >/dev/null 2>&1; systemctl stop firewalld; systemctl disable firewalld 2>/dev/null; true",
+    );
     expect((await play(host, "check", () => [])).status).toBe("ok");
   });
 

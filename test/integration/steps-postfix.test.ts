@@ -35,7 +35,11 @@ const submission = {
   private: "n",
   chroot: "n",
   command: "smtpd",
-  options: { syslog_name: "postfix/submission", smtpd_sasl_auth_enable: "yes", smtpd_recipient_restrictions: "permit_sasl_authenticated,reject" },
+  options: {
+    syslog_name: "postfix/submission",
+    smtpd_sasl_auth_enable: "yes",
+    smtpd_recipient_restrictions: "permit_sasl_authenticated,reject",
+  },
 } as const;
 const SASL_CONF = "/etc/postfix/sasl/smtpd.conf";
 const sasl = { pwcheck_method: "auxprop", auxprop_plugin: "sasldb", mech_list: "CRAM-MD5 DIGEST-MD5 PLAIN LOGIN" };
@@ -100,7 +104,12 @@ describe.skipIf(!inject("fleet"))("Postfix steps on a real Debian 12 host", () =
 
   it("postconf", async () => {
     const steps = () => [postconf({ settings: guide })];
-    await cycle(steps, steps()[0]!.name, "postconf -e smtpd_sasl_security_options=noanonymous", "-smtpd_sasl_security_options = noanonymous");
+    await cycle(
+      steps,
+      steps()[0]!.name,
+      "postconf -e smtpd_sasl_security_options=noanonymous",
+      "-smtpd_sasl_security_options = noanonymous",
+    );
     expect(await sh("postconf -n smtpd_recipient_restrictions smtpd_sasl_local_domain")).toBe(
       "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination\nsmtpd_sasl_local_domain = $myhostname\n",
     );
@@ -132,13 +141,25 @@ describe.skipIf(!inject("fleet"))("Postfix steps on a real Debian 12 host", () =
 
   it("configKeys (SASL smtpd.conf)", async () => {
     const steps = () => [configKeys({ path: SASL_CONF, settings: sasl, separator: ": ", create: true, mode: "0644" })];
-    await cycle(steps, steps()[0]!.name, `sed -i 's/^pwcheck_method: .*/pwcheck_method: saslauthd/' ${SASL_CONF}`, "+pwcheck_method: auxprop");
-    expect(await sh(`cat ${SASL_CONF}`)).toBe("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: CRAM-MD5 DIGEST-MD5 PLAIN LOGIN\n");
+    await cycle(
+      steps,
+      steps()[0]!.name,
+      `sed -i 's/^pwcheck_method: .*/pwcheck_method: saslauthd/' ${SASL_CONF}`,
+      "+pwcheck_method: auxprop",
+    );
+    expect(await sh(`cat ${SASL_CONF}`)).toBe(
+      "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: CRAM-MD5 DIGEST-MD5 PLAIN LOGIN\n",
+    );
   });
 
   it("line (sshd_config; the regexp owns every PermitRootLogin line)", async () => {
     const steps = () => [
-      line({ path: "/etc/ssh/sshd_config", line: "PermitRootLogin prohibit-password", regexp: "^PermitRootLogin", insertAfter: "^#PermitRootLogin" }),
+      line({
+        path: "/etc/ssh/sshd_config",
+        line: "PermitRootLogin prohibit-password",
+        regexp: "^PermitRootLogin",
+        insertAfter: "^#PermitRootLogin",
+      }),
     ];
     const mode = await sh("stat -c %a /etc/ssh/sshd_config");
     await cycle(steps, steps()[0]!.name, "echo 'PermitRootLogin yes' >> /etc/ssh/sshd_config", "-PermitRootLogin yes");

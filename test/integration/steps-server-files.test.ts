@@ -20,7 +20,7 @@ const fleet = inject("fleet");
 // Position 17 in the full suite; PROVISION_STEPS_SERVER_FILES_HOST runs this file alone on a small fleet.
 const POSITION = Number(process.env.PROVISION_STEPS_SERVER_FILES_HOST ?? 17);
 const CLEANUP = "rm -rf /srv/provision-copy /srv/provision-copy-one /srv/provision-copy-parent; true";
-const HOSTILE = "q'uote \"dq\"\nnl";
+const HOSTILE = 'q\'uote "dq"\nnl';
 const BINARY = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256));
 
 describe.skipIf(!fleet)("copy on a real host", () => {
@@ -51,21 +51,41 @@ describe.skipIf(!fleet)("copy on a real host", () => {
 
     const sums = await onHost(h, "cd /srv/provision-copy && find . -type f -exec sha256sum -z -- {} + | tr '\\0' '\\n' | sort");
     const expected = [
-      ["./a.conf", "alpha\n"], ["./empty", ""], [`./sub dir/${HOSTILE}`, "hostile\n"], ["./sub dir/-dash/bin", BINARY],
-    ].map(([path, content]) => `${createHash("sha256").update(content as string | Buffer).digest("hex")}  ${path}`);
+      ["./a.conf", "alpha\n"],
+      ["./empty", ""],
+      [`./sub dir/${HOSTILE}`, "hostile\n"],
+      ["./sub dir/-dash/bin", BINARY],
+    ].map(
+      ([path, content]) =>
+        `${createHash("sha256")
+          .update(content as string | Buffer)
+          .digest("hex")}  ${path}`,
+    );
     // sort on the host splits the hostile name's newline into its own line, as here.
     expect(sums.trim().split("\n").sort()).toEqual(expected.join("\n").split("\n").sort());
     const listing = await onHost(h, "cd /srv/provision-copy && find . -printf '%y %u:%g %m %p\\0'");
-    expect(listing.split("\0").filter(Boolean).sort()).toEqual([
-      "d root:adm 750 .", "f root:adm 640 ./a.conf", "f root:adm 640 ./empty", "d root:adm 750 ./sub dir",
-      "d root:adm 750 ./sub dir/-dash", "f root:adm 640 ./sub dir/-dash/bin", `f root:adm 640 ./sub dir/${HOSTILE}`,
-    ].sort());
+    expect(listing.split("\0").filter(Boolean).sort()).toEqual(
+      [
+        "d root:adm 750 .",
+        "f root:adm 640 ./a.conf",
+        "f root:adm 640 ./empty",
+        "d root:adm 750 ./sub dir",
+        "d root:adm 750 ./sub dir/-dash",
+        "f root:adm 640 ./sub dir/-dash/bin",
+        `f root:adm 640 ./sub dir/${HOSTILE}`,
+      ].sort(),
+    );
   });
 
   it("keeps extra files unless delete: true, which removes exactly them", { timeout: 120_000 }, async () => {
-    await onHost(h, "echo extra > /srv/provision-copy/extra && mkdir -p '/srv/provision-copy/sub dir/old' && touch '/srv/provision-copy/sub dir/old/x'");
+    await onHost(
+      h,
+      "echo extra > /srv/provision-copy/extra && mkdir -p '/srv/provision-copy/sub dir/old' && touch '/srv/provision-copy/sub dir/old/x'",
+    );
     expect((await play(h, "check", tree)).report.status).toBe("ok");
-    const withDelete = () => [copy({ src, dest: "/srv/provision-copy", owner: "root", group: "adm", mode: "0640", dirMode: "0750", delete: true })];
+    const withDelete = () => [
+      copy({ src, dest: "/srv/provision-copy", owner: "root", group: "adm", mode: "0640", dirMode: "0750", delete: true }),
+    ];
     const check = await play(h, "check", withDelete);
     expect(check.report.steps[0]?.summary).toBe('delete extra, delete "sub dir/old"');
     expect((await play(h, "apply", withDelete)).report.counts.changed).toBe(1);
@@ -77,8 +97,11 @@ describe.skipIf(!fleet)("copy on a real host", () => {
     const one = () => [copy({ src: join(src, "sub dir", "-dash", "bin"), dest: "/srv/provision-copy-parent/deep/bin", mode: "600" })];
     const apply = await play(h, "apply", one);
     expect(apply.report.steps[0]?.summary).toBe("create");
-    expect((await onHost(h, "stat -c %a /srv/provision-copy-parent/deep/bin; sha256sum < /srv/provision-copy-parent/deep/bin")).split(/\s+/).slice(0, 2))
-      .toEqual(["600", createHash("sha256").update(BINARY).digest("hex")]);
+    expect(
+      (await onHost(h, "stat -c %a /srv/provision-copy-parent/deep/bin; sha256sum < /srv/provision-copy-parent/deep/bin"))
+        .split(/\s+/)
+        .slice(0, 2),
+    ).toEqual(["600", createHash("sha256").update(BINARY).digest("hex")]);
     expect((await play(h, "check", one)).report.status).toBe("ok");
   });
 
@@ -86,7 +109,9 @@ describe.skipIf(!fleet)("copy on a real host", () => {
     await onHost(h, "rm -rf '/srv/provision-copy/sub dir' && ln -s /etc '/srv/provision-copy/sub dir'");
     const apply = await play(h, "apply", tree);
     expect(apply.report.status).toBe("failed");
-    expect(apply.report.steps[0]?.error).toMatch(/"\/srv\/provision-copy\/sub dir" is a symlink on the host, but the source has a directory/);
+    expect(apply.report.steps[0]?.error).toMatch(
+      /"\/srv\/provision-copy\/sub dir" is a symlink on the host, but the source has a directory/,
+    );
     expect((await onHost(h, "readlink '/srv/provision-copy/sub dir'")).trim()).toBe("/etc");
   });
 });

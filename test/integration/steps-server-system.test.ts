@@ -18,7 +18,8 @@ const fleet = inject("fleet");
 // Position 17 in the full suite; PROVISION_STEPS_SERVER_SYSTEM_HOST runs this file alone on a small fleet.
 const POSITION = Number(process.env.PROVISION_STEPS_SERVER_SYSTEM_HOST ?? 17);
 
-const UNIT = "[Unit]\nDescription=provision test sleeper\n\n[Service]\nExecStart=/bin/sleep 100000\n\n[Install]\nWantedBy=multi-user.target\n";
+const UNIT =
+  "[Unit]\nDescription=provision test sleeper\n\n[Service]\nExecStart=/bin/sleep 100000\n\n[Install]\nWantedBy=multi-user.target\n";
 const CLEANUP = [
   "systemctl disable --now provision-sleep.service cron.service 2>/dev/null",
   "rm -rf /etc/systemd/system/provision-sleep.service /etc/systemd/system/cron.service.d /etc/sysctl.d/90-provision-test.conf /etc/cron.d/provision-test /srv/provision-link",
@@ -54,22 +55,48 @@ describe.skipIf(!fleet)("system steps of the server on a real host", () => {
 
     expect((await onHost(h, "sysctl -n net.ipv4.ip_forward")).trim()).toBe("1");
     expect(await onHost(h, "cat /etc/sysctl.d/90-provision-test.conf")).toBe("net.ipv4.ip_forward = 1\n");
-    expect((await onHost(h, "systemctl is-active provision-sleep.service; systemctl is-enabled provision-sleep.service")).trim()).toBe("active\nenabled");
+    expect((await onHost(h, "systemctl is-active provision-sleep.service; systemctl is-enabled provision-sleep.service")).trim()).toBe(
+      "active\nenabled",
+    );
     expect((await onHost(h, "systemctl show -p Nice -p ActiveState -p NeedDaemonReload cron.service")).trim().split("\n").sort()).toEqual([
-      "ActiveState=active", "NeedDaemonReload=no", "Nice=5",
+      "ActiveState=active",
+      "NeedDaemonReload=no",
+      "Nice=5",
     ]);
     expect(await onHost(h, "crontab -l -u deploy")).toBe("#Ansible: backup\n30 2 * * * /usr/local/bin/backup --quiet\n");
-    expect(await onHost(h, "cat /etc/cron.d/provision-test; stat -c %a /etc/cron.d/provision-test")).toBe("#Ansible: rotate\n*/5 * * * * root /usr/bin/true\n644\n");
+    expect(await onHost(h, "cat /etc/cron.d/provision-test; stat -c %a /etc/cron.d/provision-test")).toBe(
+      "#Ansible: rotate\n*/5 * * * * root /usr/bin/true\n644\n",
+    );
     expect((await onHost(h, "readlink /srv/provision-link")).trim()).toBe("/etc/hostname");
   });
 
   it.each([
-    ["the sysctl file", "sed -i 's/= 1/= 0/' /etc/sysctl.d/90-provision-test.conf", "sysctl net.ipv4.ip_forward = 1", "/etc/sysctl.d/90-provision-test.conf: content"],
+    [
+      "the sysctl file",
+      "sed -i 's/= 1/= 0/' /etc/sysctl.d/90-provision-test.conf",
+      "sysctl net.ipv4.ip_forward = 1",
+      "/etc/sysctl.d/90-provision-test.conf: content",
+    ],
     ["the unit's state", "systemctl stop provision-sleep.service", "systemd unit provision-sleep.service", "start"],
-    ["the unit file", "sed -i 's/100000/99/' /etc/systemd/system/provision-sleep.service && systemctl daemon-reload", "systemd unit provision-sleep.service", "/etc/systemd/system/provision-sleep.service: content, daemon-reload"],
-    ["the drop-in", "rm -r /etc/systemd/system/cron.service.d && systemctl daemon-reload", "systemd unit cron.service (drop-in nice)", "create /etc/systemd/system/cron.service.d/nice.conf, daemon-reload"],
+    [
+      "the unit file",
+      "sed -i 's/100000/99/' /etc/systemd/system/provision-sleep.service && systemctl daemon-reload",
+      "systemd unit provision-sleep.service",
+      "/etc/systemd/system/provision-sleep.service: content, daemon-reload",
+    ],
+    [
+      "the drop-in",
+      "rm -r /etc/systemd/system/cron.service.d && systemctl daemon-reload",
+      "systemd unit cron.service (drop-in nice)",
+      "create /etc/systemd/system/cron.service.d/nice.conf, daemon-reload",
+    ],
     ["the crontab", "crontab -r -u deploy", "cron backup (crontab of deploy)", "add job backup"],
-    ["the cron.d file", "sed -i 's#/usr/bin/true#/usr/bin/false#' /etc/cron.d/provision-test", "cron rotate (/etc/cron.d/provision-test)", "update job rotate"],
+    [
+      "the cron.d file",
+      "sed -i 's#/usr/bin/true#/usr/bin/false#' /etc/cron.d/provision-test",
+      "cron rotate (/etc/cron.d/provision-test)",
+      "update job rotate",
+    ],
     ["the link", "ln -sfn /etc/hosts /srv/provision-link", "link /srv/provision-link → /etc/hostname", "target /etc/hosts → /etc/hostname"],
   ])("tampering with %s is drift in exactly that step, fixed by apply", { timeout: 120_000 }, async (_what, tamper, name, summary) => {
     await onHost(h, tamper);
@@ -82,7 +109,9 @@ describe.skipIf(!fleet)("system steps of the server on a real host", () => {
 
   // The unit-file tamper above reloaded systemd with "sleep 99": only our daemon-reload brings 100000 back.
   it("the changed unit file was reloaded: systemd runs what the file says", async () => {
-    expect((await onHost(h, "systemctl show -p ExecStart provision-sleep.service")).includes("/bin/sleep ; argv[]=/bin/sleep 100000")).toBe(true);
+    expect((await onHost(h, "systemctl show -p ExecStart provision-sleep.service")).includes("/bin/sleep ; argv[]=/bin/sleep 100000")).toBe(
+      true,
+    );
   });
 
   it("a sysctl value the kernel refuses fails the step and is not written for the next boot", async () => {
@@ -118,7 +147,10 @@ describe.skipIf(!fleet)("system steps of the server on a real host", () => {
       expect(drifted(tz.report)).toEqual(["timezone Europe/Berlin"]);
       expect(tz.report.steps[1]?.summary).toBe("/etc/localtime → /usr/share/zoneinfo/Etc/UTC → /usr/share/zoneinfo/Europe/Berlin");
     } finally {
-      await onHost(h, `hostname ${original} && echo ${original} > /etc/hostname && ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime && echo Etc/UTC > /etc/timezone`);
+      await onHost(
+        h,
+        `hostname ${original} && echo ${original} > /etc/hostname && ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime && echo Etc/UTC > /etc/timezone`,
+      );
     }
   });
 
@@ -126,8 +158,11 @@ describe.skipIf(!fleet)("system steps of the server on a real host", () => {
     const body = "hello download\n";
     const sha256 = createHash("sha256").update(body).digest("hex");
     // The server starts 2 s late, so waitFor must really wait; it and its timeout(1) end by themselves.
-    await onHost(h, `rm -rf /srv/www /srv/dl.txt; mkdir -p /srv/www && printf 'hello download\\n' > /srv/www/f.txt
-      (sleep 2; exec timeout 150 python3 -m http.server 8099 --bind 127.0.0.1 --directory /srv/www) >/dev/null 2>&1 &`);
+    await onHost(
+      h,
+      `rm -rf /srv/www /srv/dl.txt; mkdir -p /srv/www && printf 'hello download\\n' > /srv/www/f.txt
+      (sleep 2; exec timeout 150 python3 -m http.server 8099 --bind 127.0.0.1 --directory /srv/www) >/dev/null 2>&1 &`,
+    );
     const wait = () => [waitFor({ port: 8099, timeoutSeconds: 30 })];
     expect((await play(h, "check", wait)).report.steps[0]?.status).toBe("would-change");
     expect((await play(h, "apply", wait)).report.status).toBe("changed");

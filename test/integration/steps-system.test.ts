@@ -18,16 +18,33 @@ import type { Handler, PlaybookItem } from "../../src/playbook/step.ts";
 import type { RunEvent } from "../../src/report/events.ts";
 import { secret } from "../../src/shell/secret.ts";
 import {
-  groupMember, iptablesPersist, iptablesRule, ownerMode, packages, reloadService, sasldbUser, service,
+  groupMember,
+  iptablesPersist,
+  iptablesRule,
+  ownerMode,
+  packages,
+  reloadService,
+  sasldbUser,
+  service,
 } from "../../src/steps/index.ts";
 
 const fleet = inject("fleet");
 
 async function play(host: TestHost, mode: RunMode, steps: (facts: Facts) => PlaybookItem[], handlers: Record<string, Handler> = {}) {
   const events: RunEvent[] = [];
-  const playbook = definePlaybook({ name: "steps-system", vars: z.object({}), steps: ({ facts }) => steps(facts), handlers: () => handlers });
+  const playbook = definePlaybook({
+    name: "steps-system",
+    vars: z.object({}),
+    steps: ({ facts }) => steps(facts),
+    handlers: () => handlers,
+  });
   const report = await runHost({
-    playbook, vars: {}, host: { name: host.name, address: host.address }, connect: () => connectTestHost(host), mode, emit: (e) => events.push(e),
+    playbook,
+    vars: {},
+    host: { name: host.name, address: host.address },
+    connect: () => connectTestHost(host),
+    mode,
+    emit: (e) => events.push(e),
   });
   return { report, events };
 }
@@ -62,14 +79,20 @@ describe.skipIf(!fleet)("system steps on a real host", () => {
   });
 
   it("packages: hello installed", { timeout: 400_000 }, async () => {
-    const drift = await cycle(h4, (f) => [packages(f, { names: ["hello"], state: "installed" })], "DEBIAN_FRONTEND=noninteractive apt-get -y -q remove hello >/dev/null");
+    const drift = await cycle(
+      h4,
+      (f) => [packages(f, { names: ["hello"], state: "installed" })],
+      "DEBIAN_FRONTEND=noninteractive apt-get -y -q remove hello >/dev/null",
+    );
     expect(drift.steps[0]).toMatchObject({ kind: "packages", status: "would-change", summary: "install hello" });
     await sh(h4, "dpkg-query -W hello");
   });
 
   it("service: postfix running and enabled; reload handler runs on change", async () => {
     const steps = (f: Facts) => [service(f, { name: "postfix", state: "running", enabled: true, notify: ["reload postfix"] })];
-    const drift = await cycle(h4, steps, "systemctl stop postfix && systemctl disable postfix 2>/dev/null", { "reload postfix": reloadService("postfix") });
+    const drift = await cycle(h4, steps, "systemctl stop postfix && systemctl disable postfix 2>/dev/null", {
+      "reload postfix": reloadService("postfix"),
+    });
     expect(drift.steps[0]).toMatchObject({ kind: "service", status: "would-change", summary: "start, enable" });
     expect(drift.handlers).toEqual([{ name: "reload postfix", status: "would-run" }]);
     expect((await sh(h4, "systemctl is-active postfix")).trim()).toBe("active");
@@ -78,7 +101,11 @@ describe.skipIf(!fleet)("system steps on a real host", () => {
   it("iptables rule: 587 accepted, first, exactly once", async () => {
     const rule = ["-p", "tcp", "--dport", "587", "-j", "ACCEPT"];
     await sh(h4, "iptables -w -A INPUT -p tcp --dport 22 -j ACCEPT; true");
-    const drift = await cycle(h4, () => [iptablesRule({ chain: "INPUT", rule, position: 1 })], "iptables -w -A INPUT -p tcp --dport 587 -j ACCEPT");
+    const drift = await cycle(
+      h4,
+      () => [iptablesRule({ chain: "INPUT", rule, position: 1 })],
+      "iptables -w -A INPUT -p tcp --dport 587 -j ACCEPT",
+    );
     expect(drift.steps[0]).toMatchObject({ kind: "iptables-rule", status: "would-change", summary: "remove 1 duplicate" });
     const listed = (await sh(h4, "iptables -w -S INPUT")).split("\n").filter((l) => l.includes("--dport 587"));
     expect(listed).toEqual(["-A INPUT -p tcp -m tcp --dport 587 -j ACCEPT"]);
@@ -97,7 +124,11 @@ describe.skipIf(!fleet)("system steps on a real host", () => {
 
   it("owner/mode of an existing file", async () => {
     await sh(h4, "printf x > /root/owner-mode-test && chown root:root /root/owner-mode-test && chmod 0600 /root/owner-mode-test");
-    const drift = await cycle(h4, () => [ownerMode({ path: "/root/owner-mode-test", owner: "postfix", group: "sasl", mode: "0640" })], "chmod 0644 /root/owner-mode-test");
+    const drift = await cycle(
+      h4,
+      () => [ownerMode({ path: "/root/owner-mode-test", owner: "postfix", group: "sasl", mode: "0640" })],
+      "chmod 0644 /root/owner-mode-test",
+    );
     expect(drift.steps[0]).toMatchObject({ kind: "owner-mode", status: "would-change", summary: "mode 0644 → 0640" });
     expect((await sh(h4, "stat -c '%U %G %a' /root/owner-mode-test")).trim()).toBe("postfix sasl 640");
   });
@@ -125,7 +156,8 @@ describe.skipIf(!fleet)("sasldb user on a real host", () => {
     h5 = testHost(5);
   });
   afterAll(async () => {
-    if (h5) await hostExec(h5, "rm -f /usr/local/sbin/saslpasswd2 /usr/local/bin/od /usr/local/bin/db_dump /root/.pw-pattern /root/.stop-watch");
+    if (h5)
+      await hostExec(h5, "rm -f /usr/local/sbin/saslpasswd2 /usr/local/bin/od /usr/local/bin/db_dump /root/.pw-pattern /root/.stop-watch");
   });
 
   it("apply → idempotent → hand-changed password is drift (never shown) → reset", async () => {
@@ -151,8 +183,11 @@ describe.skipIf(!fleet)("sasldb user on a real host", () => {
   it("while passwords are set, no process on the host has one in its command line", { timeout: 240_000 }, async () => {
     const passwords = ["watch-Me-1 secret", "watch-Me-2 secret", "watch-Me-3 secret"];
     // Slow wrappers first in PATH make the commands that handle the password observable.
-    await sh(h5, `for t in /usr/local/sbin/saslpasswd2:/usr/sbin/saslpasswd2 /usr/local/bin/od:/usr/bin/od /usr/local/bin/db_dump:/usr/bin/db_dump; do
-      w=\${t%%:*}; real=\${t#*:}; printf '#!/bin/sh\\nsleep 0.4\\nexec %s "$@"\\n' "$real" > "$w"; chmod 755 "$w"; done; rm -f /root/.stop-watch`);
+    await sh(
+      h5,
+      `for t in /usr/local/sbin/saslpasswd2:/usr/sbin/saslpasswd2 /usr/local/bin/od:/usr/bin/od /usr/local/bin/db_dump:/usr/bin/db_dump; do
+      w=\${t%%:*}; real=\${t#*:}; printf '#!/bin/sh\\nsleep 0.4\\nexec %s "$@"\\n' "$real" > "$w"; chmod 755 "$w"; done; rm -f /root/.stop-watch`,
+    );
     // The watcher reads the patterns from a file, so its own argv holds none of them.
     await execInHost(h5.name, "umask 077; cat > /root/.pw-pattern", { input: `${passwords.join("\n")}\n` });
     const watcher = hostExec(

@@ -133,8 +133,7 @@ function serve(socket: Socket, options: FakeSmtpOptions, received: string[], aut
           authenticated.push(user);
           write(235, ["2.7.0 Authentication successful"]);
         } else write(535, ["5.7.8 Error: authentication failed: authentication failure"]);
-      }
-      else if (verb === "HELO") write(250, ["mail.example.org"]);
+      } else if (verb === "HELO") write(250, ["mail.example.org"]);
       else if (verb === "QUIT") {
         write(221, ["2.0.0 Bye"]);
         socket.end();

@@ -59,9 +59,13 @@ export async function pythonSmtpLogin(options: {
   starttls?: boolean;
 }): Promise<PythonSmtpLoginResult> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const child = spawn("python3", ["-c", SCRIPT, options.host, String(options.port), options.user, String(timeoutMs / 1000), options.starttls ? "1" : "0"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "python3",
+    ["-c", SCRIPT, options.host, String(options.port), options.user, String(timeoutMs / 1000), options.starttls ? "1" : "0"],
+    {
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));

@@ -55,7 +55,14 @@ export const CRLF_CANARY = "Canary-crlfFile-T3q8";
 /** Refused as a secret (too short); scanned only where a test gives it, being too short to be distinctive everywhere. */
 export const SHORT_CANARY = "Qz7#k";
 
-export const SECRET_CANARIES: readonly string[] = [...BASE_CANARIES, MULTILINE_CANARY, ROTATED_OLD_CANARY, ROTATED_NEW_CANARY, LONG_CANARY, CRLF_CANARY];
+export const SECRET_CANARIES: readonly string[] = [
+  ...BASE_CANARIES,
+  MULTILINE_CANARY,
+  ROTATED_OLD_CANARY,
+  ROTATED_NEW_CANARY,
+  LONG_CANARY,
+  CRLF_CANARY,
+];
 
 /** Any 12 characters in a row of a canary are a leak (a secret cut short, one line of a key). */
 const PIECE = 12;

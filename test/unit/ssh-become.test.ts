@@ -28,7 +28,9 @@ describe("become wrappers", () => {
     expect(wire).not.toContain("pw-123");
     const stdin = Buffer.concat(stdinParts(sudoStdin(secret("pw-123-long"), "data line\n"))).toString();
     // The fake su does not read the password line: the command sees it, as real su would not.
-    expect(simulate(wire, stdin)).toBe(`su [-s] [/bin/sh] [-c] [exec /bin/sh -c 'printf '\\''%s\\n'\\'' "it'\\''s"; cat'] [--] [post gres]\nit's\npw-123-long\ndata line\n`);
+    expect(simulate(wire, stdin)).toBe(
+      `su [-s] [/bin/sh] [-c] [exec /bin/sh -c 'printf '\\''%s\\n'\\'' "it'\\''s"; cat'] [--] [post gres]\nit's\npw-123-long\ndata line\n`,
+    );
   });
 
   it("su from root: the wrapper drops the password line itself (su asks nothing then)", () => {
@@ -40,7 +42,9 @@ describe("become wrappers", () => {
     expect(becomeCommand("id -un", { method: "sudo", user: "postgres" })).toBe(`exec sudo -n -u postgres -- /bin/sh -c 'id -un'`);
     const wire = becomeCommand("cat", { method: "sudo", user: "postgres", password: secret("x-pass-long") });
     expect(wire).toContain(`sudo -n -u postgres true`);
-    expect(simulate(wire, "x-pass-long\nrest\n")).toBe("sudo [-n] [-u] [postgres] [true]\nsudo [-n] [-u] [postgres] [--] [/bin/sh] [-c] [cat]\nrest\n");
+    expect(simulate(wire, "x-pass-long\nrest\n")).toBe(
+      "sudo [-n] [-u] [postgres] [true]\nsudo [-n] [-u] [postgres] [--] [/bin/sh] [-c] [cat]\nrest\n",
+    );
     expect(becomeCommand("id", { method: "sudo", user: "root" })).toBe(`exec sudo -n -- /bin/sh -c id`);
   });
 
@@ -48,8 +52,12 @@ describe("become wrappers", () => {
     expect(stripSuPrompt(Buffer.from("Password: real stderr")).toString()).toBe("real stderr");
     expect(stripSuPrompt(Buffer.from("other")).toString()).toBe("other");
     expect(suFailure(result(1, "Password: su: Authentication failure\n"), "deploy", "root")).toBeUndefined(); // prompt stripped first
-    expect(suFailure(result(1, "su: Authentication failure\n"), "deploy", "root")).toBe("su from deploy to root refused the password (the become password must be root's)");
-    expect(suFailure(result(1, "su: user pg does not exist or the user entry does not contain all the required fields\n"), "deploy", "pg")).toBe("su: user pg does not exist on the host");
+    expect(suFailure(result(1, "su: Authentication failure\n"), "deploy", "root")).toBe(
+      "su from deploy to root refused the password (the become password must be root's)",
+    );
+    expect(
+      suFailure(result(1, "su: user pg does not exist or the user entry does not contain all the required fields\n"), "deploy", "pg"),
+    ).toBe("su: user pg does not exist on the host");
     expect(suFailure(result(1, "some command failed\n"), "deploy", "root")).toBeUndefined();
   });
 });
@@ -57,8 +65,12 @@ describe("become wrappers", () => {
 describe("connections the CLI refuses instead of running as someone else", () => {
   const args = parseRunArgs(["p.ts", "--host", "x"]);
   it("an unsupported become method, connection type, or become with connection=local", async () => {
-    await expect(connectHost({ name: "h1", connection: "winrm" }, args)).rejects.toThrow("h1: ansible_connection=winrm is not supported (ssh and local are)");
-    await expect(connectHost({ name: "h2", connection: "local", become: true }, args)).rejects.toThrow(/h2: become with ansible_connection=local is not supported/);
+    await expect(connectHost({ name: "h1", connection: "winrm" }, args)).rejects.toThrow(
+      "h1: ansible_connection=winrm is not supported (ssh and local are)",
+    );
+    await expect(connectHost({ name: "h2", connection: "local", become: true }, args)).rejects.toThrow(
+      /h2: become with ansible_connection=local is not supported/,
+    );
     await expect(connectHost({ name: "h3", address: "127.0.0.1", port: 1, become: true, becomeMethod: "doas" }, args)).rejects.toThrow(
       "h3: ansible_become_method=doas is not supported (sudo and su are)",
     );

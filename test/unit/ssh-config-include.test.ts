@@ -34,7 +34,11 @@ describe("Include", () => {
   it("resolves a host defined in an included file (relative to ~/.ssh, wildcards in name order)", () => {
     const foo = resolveSshTarget("foo", { ...base, sshConfigPath: config });
     expect(foo).toMatchObject({ hostname: "10.213.0.20", port: 2201, user: "deploy" });
-    expect(resolveSshTarget("bar", { ...base, sshConfigPath: config })).toMatchObject({ hostname: "10.213.0.21", port: 22, user: "fallback" });
+    expect(resolveSshTarget("bar", { ...base, sshConfigPath: config })).toMatchObject({
+      hostname: "10.213.0.21",
+      port: 22,
+      user: "fallback",
+    });
     // Nested Include inside a Host block of an included file.
     expect(resolveSshTarget("baz", { ...base, sshConfigPath: config })).toMatchObject({ hostname: "10.213.0.22", user: "nested-user" });
   });
@@ -57,7 +61,8 @@ describe("Include", () => {
 });
 
 describe("ProxyCommand", () => {
-  const text = "Host db\n  HostName 10.0.0.7\n  User pg\n  Port 2200\n  ProxyCommand ssh -W %h:%p -l %r bastion echo 100%% %n\n  ProxyJump ignored-jump\n";
+  const text =
+    "Host db\n  HostName 10.0.0.7\n  User pg\n  Port 2200\n  ProxyCommand ssh -W %h:%p -l %r bastion echo 100%% %n\n  ProxyJump ignored-jump\n";
 
   it("expands %h %p %r %n %% and takes precedence over the config's ProxyJump", () => {
     const target = resolveSshTargetFromText(text, "db", base);
@@ -78,7 +83,17 @@ describe("directives provision does not honour", () => {
     file("config.d/30-opts.conf", "Host app\n  ControlMaster auto\n  ForwardAgent yes\n");
     const config = file(
       "config-opts",
-      ["Host other", "  Compression yes", "Host app web", "  HostName 10.0.0.9", "  ServerAliveInterval 30", "Include config.d/30-opts.conf", "Host *", "  ServerAliveInterval 60", ""].join("\n"),
+      [
+        "Host other",
+        "  Compression yes",
+        "Host app web",
+        "  HostName 10.0.0.9",
+        "  ServerAliveInterval 30",
+        "Include config.d/30-opts.conf",
+        "Host *",
+        "  ServerAliveInterval 60",
+        "",
+      ].join("\n"),
     );
     const target = resolveSshTarget("app", { ...base, sshConfigPath: config });
     expect(target.hostname).toBe("10.0.0.9");
@@ -87,11 +102,17 @@ describe("directives provision does not honour", () => {
       `${path.join(ssh, "config.d/30-opts.conf")}:2: ControlMaster is not honoured by provision: ignored (host app)`,
       `${path.join(ssh, "config.d/30-opts.conf")}:3: ForwardAgent is not honoured by provision: ignored (host app)`,
     ]);
-    expect(resolveSshTarget("web", { ...base, sshConfigPath: config }).warnings).toEqual([`${config}:5: ServerAliveInterval is not honoured by provision: ignored (host web)`]);
+    expect(resolveSshTarget("web", { ...base, sshConfigPath: config }).warnings).toEqual([
+      `${config}:5: ServerAliveInterval is not honoured by provision: ignored (host web)`,
+    ]);
   });
 
   it("honoured directives do not warn", () => {
-    const target = resolveSshTargetFromText("Host h\n  HostName x\n  User u\n  Port 2\n  IdentityFile k\n  HostKeyAlias a\n  StrictHostKeyChecking yes\n", "h", base);
+    const target = resolveSshTargetFromText(
+      "Host h\n  HostName x\n  User u\n  Port 2\n  IdentityFile k\n  HostKeyAlias a\n  StrictHostKeyChecking yes\n",
+      "h",
+      base,
+    );
     expect(target.warnings).toEqual([]);
   });
 });

@@ -53,11 +53,7 @@ describe("resolveSshTargetFromText", () => {
     expect(t.hostname).toBe("10.213.0.11");
     expect(t.user).toBe("deploy");
     expect(t.port).toBe(2222);
-    expect(t.identityFiles).toEqual([
-      "/home/tester/.ssh/global_key",
-      "/home/tester/.ssh/web_key",
-      "/abs/deploy_10.213.0.11_key",
-    ]);
+    expect(t.identityFiles).toEqual(["/home/tester/.ssh/global_key", "/home/tester/.ssh/web_key", "/abs/deploy_10.213.0.11_key"]);
     expect(t.identityFilesConfigured).toBe(true);
     expect(t.proxyJump).toEqual([{ host: "bastion" }, { host: "jump2", user: "root", port: 2200 }]);
     expect(t.userKnownHostsFiles).toEqual(["/home/tester/.ssh/kh_one", "/etc/kh_two"]);

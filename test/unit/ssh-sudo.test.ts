@@ -68,7 +68,9 @@ describe("sudoFailure", () => {
 
   it("explains a wrong password and a missing sudoers rule", () => {
     expect(sudoFailure(result(1, "Sorry, try again.\nsudo: 1 incorrect password attempt\n"), "u")).toMatch(/wrong/);
-    expect(sudoFailure(result(1, "Sorry, try again.\nsudo: no password was provided\nsudo: 1 incorrect password attempt\n"), "u")).toMatch(/wrong/);
+    expect(sudoFailure(result(1, "Sorry, try again.\nsudo: no password was provided\nsudo: 1 incorrect password attempt\n"), "u")).toMatch(
+      /wrong/,
+    );
     expect(sudoFailure(result(1, "u is not in the sudoers file.  This incident will be reported.\n"), "u")).toMatch(/sudoers/);
     expect(sudoFailure(result(127, "sh: 1: sudo: not found\n"), "u")).toMatch(/not installed/);
   });

@@ -95,7 +95,12 @@ export class SmtpConnection {
     this.#lines.length = 0;
     this.#partial = "";
     this.#decoder = new StringDecoder("latin1");
-    const secure = tlsConnect({ socket: plain, servername: options.servername, rejectUnauthorized: false, ...(options.ca ? { ca: options.ca } : {}) });
+    const secure = tlsConnect({
+      socket: plain,
+      servername: options.servername,
+      rejectUnauthorized: false,
+      ...(options.ca ? { ca: options.ca } : {}),
+    });
     await handshake(secure, this.remainingMs, this.#timeoutMs);
     this.#socket = secure;
     this.#listen(secure);

@@ -1,5 +1,12 @@
 /** A small SMTP client: reusable by playbooks' integration tests and by the verifySmtp step. */
-export { SmtpConnection, SmtpError, type SmtpConnectOptions, type SmtpErrorKind, type TlsClientOptions, type TlsSession } from "./connection.ts";
+export {
+  SmtpConnection,
+  SmtpError,
+  type SmtpConnectOptions,
+  type SmtpErrorKind,
+  type TlsClientOptions,
+  type TlsSession,
+} from "./connection.ts";
 export { parseReplyLine, parseReplies, formatReply, type SmtpReply, type ReplyLine } from "./reply.ts";
 export { parseEhlo, type EhloInfo } from "./ehlo.ts";
 export { cramMd5Digest, cramMd5Response } from "./cram-md5.ts";

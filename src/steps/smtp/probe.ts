@@ -122,7 +122,8 @@ export async function probeSmtp(options: SmtpProbeOptions): Promise<SmtpProbeRes
       result.starttlsOffered = ehlo.extensions.some((line) => /^STARTTLS$/i.test(line));
       if (!result.starttlsOffered) return { ...result, stage, error: "STARTTLS not offered in the EHLO reply" };
       const reply = await connection.command("STARTTLS", "the STARTTLS reply");
-      if (reply.code !== 220) return { ...result, stage, starttlsReply: formatReply(reply), error: `STARTTLS refused: ${formatReply(reply)}` };
+      if (reply.code !== 220)
+        return { ...result, stage, starttlsReply: formatReply(reply), error: `STARTTLS refused: ${formatReply(reply)}` };
       result.tls = tlsResult(await connection.startTls(options.tls), options.tls.servername);
       stage = "EHLO";
       result.ehlo = await connection.command(ehloLine, "the EHLO reply after STARTTLS");
@@ -185,10 +186,7 @@ export async function authCramMd5(connection: SmtpConnection, login: SmtpLogin):
       connection.send("*");
       return { ...base, outcome: "error", error: "the server's CRAM-MD5 challenge is not base64" };
     }
-    const reply = await connection.command(
-      cramMd5Response(login.user, login.password, Buffer.from(encoded, "base64")),
-      "the AUTH reply",
-    );
+    const reply = await connection.command(cramMd5Response(login.user, login.password, Buffer.from(encoded, "base64")), "the AUTH reply");
     if (reply.code === 334) {
       // CRAM-MD5 has one round: a second challenge is a protocol error; cancel (RFC 4954 §4).
       connection.send("*");

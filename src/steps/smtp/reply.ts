@@ -41,6 +41,9 @@ export function parseReplies(lines: readonly string[]): SmtpReply[] {
 
 /** One line for messages: `535 5.7.8 Error: authentication failed`, continuation lines joined by " / ". */
 export function formatReply(reply: SmtpReply): string {
-  const text = reply.lines.map((line) => line.trim()).filter(Boolean).join(" / ");
+  const text = reply.lines
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(" / ");
   return text ? `${reply.code} ${text}` : String(reply.code);
 }

@@ -36,7 +36,9 @@ export function checkControllerCertificate(input: {
   if (blocks.length === 0) throw new InvalidStepError(`tlsCertificate: ${chainName}: no PEM certificate in it`);
   const certificates = blocks.map((block, index) => {
     if (block[1] !== "CERTIFICATE") {
-      throw new InvalidStepError(`tlsCertificate: ${chainName}: PEM block ${index + 1} is a ${block[1]}, not a CERTIFICATE (the key goes in the key file)`);
+      throw new InvalidStepError(
+        `tlsCertificate: ${chainName}: PEM block ${index + 1} is a ${block[1]}, not a CERTIFICATE (the key goes in the key file)`,
+      );
     }
     try {
       return new X509Certificate(block[0]);
@@ -53,7 +55,9 @@ export function checkControllerCertificate(input: {
     throw new InvalidStepError(`tlsCertificate: ${keyName}: not a PEM private key (or it is encrypted)`);
   }
   if (!leaf.checkPrivateKey(key)) {
-    throw new InvalidStepError(`tlsCertificate: ${keyName} does not match the certificate in ${chainName} (subject ${oneLine(leaf.subject)})`);
+    throw new InvalidStepError(
+      `tlsCertificate: ${keyName} does not match the certificate in ${chainName} (subject ${oneLine(leaf.subject)})`,
+    );
   }
   if (leaf.checkHost(input.hostname) === undefined) {
     throw new InvalidStepError(
@@ -74,7 +78,9 @@ export function checkControllerCertificate(input: {
     chain,
     chainSha256: createHash("sha256").update(chain).digest("hex"),
     fingerprint256: leaf.fingerprint256,
-    publicKeySha256: createHash("sha256").update(leaf.publicKey.export({ type: "spki", format: "pem" })).digest("hex"),
+    publicKeySha256: createHash("sha256")
+      .update(leaf.publicKey.export({ type: "spki", format: "pem" }))
+      .digest("hex"),
     notAfter,
   };
 }

@@ -52,7 +52,8 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
   }
   const role = depth === 0 ? "" : `jump host ${target.alias} `;
   for (const warning of target.warnings) settings.warn?.(warning);
-  if (target.proxyCommand !== undefined) return [{ target, client: await connectViaCommand(target, target.proxyCommand, settings, label, role) }];
+  if (target.proxyCommand !== undefined)
+    return [{ target, client: await connectViaCommand(target, target.proxyCommand, settings, label, role) }];
   if (target.proxyJump.length === 0) {
     return [{ target, client: await connectHop(target, settings, undefined, label, role) }];
   }
@@ -89,7 +90,9 @@ async function connectViaCommand(target: SshTarget, command: string, settings: H
     proxy.socket.destroy();
     const stderr = proxy.stderr();
     if (!(error instanceof TransportError) || stderr === "") throw error;
-    throw new TransportError(label, error.kind, `${error.message.replace(/^[^:]*: /, "")} (through ProxyCommand ${command}: ${stderr})`, { cause: error });
+    throw new TransportError(label, error.kind, `${error.message.replace(/^[^:]*: /, "")} (through ProxyCommand ${command}: ${stderr})`, {
+      cause: error,
+    });
   }
 }
 
@@ -115,7 +118,11 @@ function forwardOut(via: Hop, target: SshTarget, timeoutMs: number, label: strin
     const timer = setTimeout(() => {
       timedOut = true;
       reject(
-        new TransportError(label, "timeout", `jump host ${via.target.alias} did not open a tunnel to ${target.hostname}:${target.port} within ${timeoutMs} ms`),
+        new TransportError(
+          label,
+          "timeout",
+          `jump host ${via.target.alias} did not open a tunnel to ${target.hostname}:${target.port} within ${timeoutMs} ms`,
+        ),
       );
     }, timeoutMs);
     via.client.forwardOut("127.0.0.1", 0, target.hostname, target.port, (error, channel) => {

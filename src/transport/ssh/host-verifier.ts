@@ -72,7 +72,15 @@ export function lookupNames(policy: Pick<HostKeyPolicy, "hostname" | "port" | "h
 
 /** ssh2 host key algorithms with the types already known for the host first (as OpenSSH orders them). */
 export function hostKeyAlgorithms(known: LoadedKnownHosts): string[] {
-  const all = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+  const all = [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+    "ssh-rsa",
+  ];
   const preferred = knownKeyTypes(known.entries, known.names).flatMap((type) =>
     type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : all.includes(type) ? [type] : [],
   );
@@ -143,7 +151,11 @@ export function makeHostVerifier(policy: HostKeyPolicy, known: LoadedKnownHosts)
         }
         const file = policy.userKnownHostsFiles[0];
         if (!file) {
-          refused = new TransportError(policy.label, "host-key", `cannot record the new host key of ${where}: no known_hosts file configured`);
+          refused = new TransportError(
+            policy.label,
+            "host-key",
+            `cannot record the new host key of ${where}: no known_hosts file configured`,
+          );
           callback(false);
           return;
         }
@@ -153,9 +165,14 @@ export function makeHostVerifier(policy: HostKeyPolicy, known: LoadedKnownHosts)
             callback(true);
           },
           (error: unknown) => {
-            refused = new TransportError(policy.label, "host-key", `cannot record the new host key in ${file}: ${(error as Error).message}`, {
-              cause: error,
-            });
+            refused = new TransportError(
+              policy.label,
+              "host-key",
+              `cannot record the new host key in ${file}: ${(error as Error).message}`,
+              {
+                cause: error,
+              },
+            );
             callback(false);
           },
         );

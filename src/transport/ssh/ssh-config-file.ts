@@ -50,7 +50,9 @@ export function expandIncludes(text: string, file: string, homeDir: string, dept
             warnings.push(`${file}:${index + 1}: Include ${included}: no such file (skipped, as OpenSSH does)`);
             continue;
           }
-          throw new Error(`${file}:${index + 1}: cannot read included ssh config ${included}: ${(error as Error).message}`, { cause: error });
+          throw new Error(`${file}:${index + 1}: cannot read included ssh config ${included}: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         const inner = expandIncludes(body, included, homeDir, depth + 1);
         lines.push(...inner.text.split("\n"));
@@ -81,6 +83,14 @@ function matchFiles(pattern: string, homeDir: string): string[] {
   } catch {
     return [];
   }
-  const regex = new RegExp(`^${base.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`);
-  return names.filter((name) => regex.test(name) && !(name.startsWith(".") && !base.startsWith("."))).sort().map((name) => path.join(dir, name));
+  const regex = new RegExp(
+    `^${base
+      .replace(/[.+^${}()|\\]/g, "\\$&")
+      .replace(/\*/g, "[^/]*")
+      .replace(/\?/g, "[^/]")}$`,
+  );
+  return names
+    .filter((name) => regex.test(name) && !(name.startsWith(".") && !base.startsWith(".")))
+    .sort()
+    .map((name) => path.join(dir, name));
 }

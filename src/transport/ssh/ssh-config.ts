@@ -100,7 +100,12 @@ export function resolveSshTarget(alias: string, overrides: SshTargetOverrides = 
  * The pure part: resolve against config text. `origins` (file:line of each line, see
  * ssh-config-file.ts) makes warnings name where a directive is; without it, they say "line N".
  */
-export function resolveSshTargetFromText(configText: string, alias: string, overrides: SshTargetOverrides = {}, origins?: string[]): SshTarget {
+export function resolveSshTargetFromText(
+  configText: string,
+  alias: string,
+  overrides: SshTargetOverrides = {},
+  origins?: string[],
+): SshTarget {
   const homeDir = overrides.homeDir ?? os.homedir();
   const localUser = overrides.localUser ?? safeLocalUser();
   const computed = configText.trim() === "" ? {} : computeConfig(configText, alias);
@@ -127,7 +132,10 @@ export function resolveSshTargetFromText(configText: string, alias: string, over
 
   // An explicit ProxyJump (option, inventory) beats the config's ProxyCommand, and vice versa.
   const commandText = overrides.proxyCommand ?? (overrides.proxyJump === undefined ? first("ProxyCommand") : undefined);
-  const proxyCommand = commandText && commandText.toLowerCase() !== "none" ? expandTokens(commandText, { h: hostname, p: String(port), r: user, n: alias }) : undefined;
+  const proxyCommand =
+    commandText && commandText.toLowerCase() !== "none"
+      ? expandTokens(commandText, { h: hostname, p: String(port), r: user, n: alias })
+      : undefined;
   const jumpText = proxyCommand !== undefined ? undefined : (overrides.proxyJump ?? first("ProxyJump"));
   const proxyJump = jumpText && jumpText.toLowerCase() !== "none" ? parseProxyJump(jumpText) : [];
 
@@ -166,8 +174,19 @@ export function resolveSshTargetFromText(configText: string, alias: string, over
 
 /** Directives provision acts on (lower case); every other one in effect is a warning. */
 const HONOURED = new Set([
-  "host", "match", "include", "hostname", "user", "port", "identityfile", "proxyjump", "proxycommand",
-  "userknownhostsfile", "globalknownhostsfile", "hostkeyalias", "stricthostkeychecking",
+  "host",
+  "match",
+  "include",
+  "hostname",
+  "user",
+  "port",
+  "identityfile",
+  "proxyjump",
+  "proxycommand",
+  "userknownhostsfile",
+  "globalknownhostsfile",
+  "hostkeyalias",
+  "stricthostkeychecking",
 ]);
 
 /** One warning per directive in effect that is not honoured, at the first line that sets it for this host. */
@@ -191,7 +210,10 @@ function unhonouredDirectives(text: string, alias: string, keys: string[], origi
 }
 
 function hostPatternsMatch(patterns: string, alias: string): boolean {
-  const list = patterns.split(/\s+/).filter(Boolean).map((p) => p.replace(/^"(.*)"$/, "$1"));
+  const list = patterns
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((p) => p.replace(/^"(.*)"$/, "$1"));
   return sshGlob(list, alias);
 }
 

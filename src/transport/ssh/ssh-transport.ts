@@ -274,76 +274,77 @@ export class SshTransport implements Transport {
             }, timeoutMs);
 
       const openStarted = Date.now();
-      const open = (attempt: number) => this.#client.exec(wire, (error, opened) => {
-        if (error) {
-          if (this.#lost) {
+      const open = (attempt: number) =>
+        this.#client.exec(wire, (error, opened) => {
+          if (error) {
+            if (this.#lost) {
+              freeSlot();
+              return finish(() => reject(this.#lost));
+            }
+            // The host refuses a session while its MaxSessions are taken — e.g. by a timed-out
+            // command still dying. Retry a little (bounded in count and time), then give up.
+            if (!settled && attempt < OPEN_RETRIES && Date.now() - openStarted < OPEN_RETRY_WINDOW_MS) {
+              setTimeout(() => {
+                if (settled) return freeSlot();
+                open(attempt + 1);
+              }, 100 * attempt);
+              return;
+            }
             freeSlot();
-            return finish(() => reject(this.#lost));
-          }
-          // The host refuses a session while its MaxSessions are taken — e.g. by a timed-out
-          // command still dying. Retry a little (bounded in count and time), then give up.
-          if (!settled && attempt < OPEN_RETRIES && Date.now() - openStarted < OPEN_RETRY_WINDOW_MS) {
-            setTimeout(() => {
-              if (settled) return freeSlot();
-              open(attempt + 1);
-            }, 100 * attempt);
-            return;
-          }
-          freeSlot();
-          return finish(() =>
-            reject(
-              new TransportError(
-                this.host,
-                "connect",
-                `cannot open a session channel after ${attempt} attempts: ${error.message} ` +
-                  `(the host's MaxSessions is taken — below ${this.#channels.limit}, or by commands that timed out and still run)`,
-                { cause: error },
+            return finish(() =>
+              reject(
+                new TransportError(
+                  this.host,
+                  "connect",
+                  `cannot open a session channel after ${attempt} attempts: ${error.message} ` +
+                    `(the host's MaxSessions is taken — below ${this.#channels.limit}, or by commands that timed out and still run)`,
+                  { cause: error },
+                ),
               ),
-            ),
-          );
-        }
-        channel = opened;
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        let exitCode: number | undefined;
-        let closed = false;
-        let stderrEnded = false;
-        const done = () => {
-          if (!closed || !stderrEnded) return;
-          freeSlot();
-          if (exitCode === undefined) {
-            finish(() =>
-              reject(this.#lost ?? new TransportError(this.host, "lost", "the host closed the channel without an exit status")),
             );
+          }
+          channel = opened;
+          const stdout: Buffer[] = [];
+          const stderr: Buffer[] = [];
+          let exitCode: number | undefined;
+          let closed = false;
+          let stderrEnded = false;
+          const done = () => {
+            if (!closed || !stderrEnded) return;
+            freeSlot();
+            if (exitCode === undefined) {
+              finish(() =>
+                reject(this.#lost ?? new TransportError(this.host, "lost", "the host closed the channel without an exit status")),
+              );
+              return;
+            }
+            const code = exitCode;
+            finish(() => resolve({ exitCode: code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
+          };
+          opened.on("data", (chunk: Buffer) => stdout.push(chunk));
+          opened.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+          opened.stderr.on("end", () => {
+            stderrEnded = true;
+            done();
+          });
+          opened.on("exit", (code: number | null, signal?: string) => {
+            exitCode = code ?? 128 + signalNumber(signal);
+          });
+          opened.on("close", () => {
+            closed = true;
+            // stderr may already be finished without an 'end' (destroyed); do not wait for it then.
+            if (opened.stderr.readableEnded || opened.stderr.destroyed) stderrEnded = true;
+            done();
+          });
+          // A command that does not read its stdin: writes after it exits are not an error.
+          opened.on("error", () => undefined);
+          if (settled) {
+            // Timed out (or lost) before the channel opened.
+            opened.close();
             return;
           }
-          const code = exitCode;
-          finish(() => resolve({ exitCode: code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
-        };
-        opened.on("data", (chunk: Buffer) => stdout.push(chunk));
-        opened.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-        opened.stderr.on("end", () => {
-          stderrEnded = true;
-          done();
+          endWithStdin(opened, stdin);
         });
-        opened.on("exit", (code: number | null, signal?: string) => {
-          exitCode = code ?? 128 + signalNumber(signal);
-        });
-        opened.on("close", () => {
-          closed = true;
-          // stderr may already be finished without an 'end' (destroyed); do not wait for it then.
-          if (opened.stderr.readableEnded || opened.stderr.destroyed) stderrEnded = true;
-          done();
-        });
-        // A command that does not read its stdin: writes after it exits are not an error.
-        opened.on("error", () => undefined);
-        if (settled) {
-          // Timed out (or lost) before the channel opened.
-          opened.close();
-          return;
-        }
-        endWithStdin(opened, stdin);
-      });
       open(1);
     });
   }

@@ -123,8 +123,7 @@ const SUDO_PROBLEMS: { pattern: RegExp; explain: (user: string) => string }[] = 
   },
   {
     pattern: /^sudo: (a password is required|a terminal is required|no password was provided|no tty present)/m,
-    explain: (user) =>
-      `sudo as ${user} needs a password: set become.password (a secret) for this host, or give ${user} NOPASSWD sudo`,
+    explain: (user) => `sudo as ${user} needs a password: set become.password (a secret) for this host, or give ${user} NOPASSWD sudo`,
   },
   {
     pattern: /^(sudo: )?.* is not in the sudoers file|^Sorry, user .* is not allowed to execute|^sudo: .*not allowed to/m,

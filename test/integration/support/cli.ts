@@ -34,7 +34,21 @@ export function provisionCli(args: string[], options: { env?: NodeJS.ProcessEnv;
 export function runOnTestHost(playbook: string, address: string, extra: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}) {
   const fleet = testFleet();
   return provisionCli(
-    ["run", playbook, "--host", address, "--user", "root", "--identity", fleet.privateKeyPath, "--known-hosts", fleet.knownHostsPath, "--ssh-config", "/dev/null", ...extra],
+    [
+      "run",
+      playbook,
+      "--host",
+      address,
+      "--user",
+      "root",
+      "--identity",
+      fleet.privateKeyPath,
+      "--known-hosts",
+      fleet.knownHostsPath,
+      "--ssh-config",
+      "/dev/null",
+      ...extra,
+    ],
     options,
   );
 }

@@ -63,7 +63,15 @@ export async function mailVarsFile(passwordEnv: string): Promise<{ dir: string; 
   const varsFile = join(dir, "mail.yml");
   await writeFile(
     varsFile,
-    [`hostname: ${MAIL_HOSTNAME}`, "users:", "  - name: bob", `    password: { fromEnv: ${passwordEnv} }`, "verify:", "  smtpFrom: controller", ""].join("\n"),
+    [
+      `hostname: ${MAIL_HOSTNAME}`,
+      "users:",
+      "  - name: bob",
+      `    password: { fromEnv: ${passwordEnv} }`,
+      "verify:",
+      "  smtpFrom: controller",
+      "",
+    ].join("\n"),
   );
   return { dir, varsFile };
 }
@@ -89,7 +97,10 @@ export async function expectRulesOnce(host: TestHost): Promise<void> {
     const rules = (await onHost(host, source)).split("\n");
     for (const port of [25, 587]) {
       const line = `-A INPUT -p tcp -m tcp --dport ${port} -j ACCEPT`;
-      expect(rules.filter((r) => r === line), `${source}: ${line}`).toHaveLength(1);
+      expect(
+        rules.filter((r) => r === line),
+        `${source}: ${line}`,
+      ).toHaveLength(1);
     }
   }
 }

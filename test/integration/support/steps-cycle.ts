@@ -17,9 +17,19 @@ export type StepsOf = (facts: Facts) => PlaybookItem[];
 
 export async function play(host: TestHost, mode: RunMode, steps: StepsOf, handlers: Record<string, Handler> = {}) {
   const events: RunEvent[] = [];
-  const playbook = definePlaybook({ name: "steps-server", vars: z.object({}), steps: ({ facts }) => steps(facts), handlers: () => handlers });
+  const playbook = definePlaybook({
+    name: "steps-server",
+    vars: z.object({}),
+    steps: ({ facts }) => steps(facts),
+    handlers: () => handlers,
+  });
   const report = await runHost({
-    playbook, vars: {}, host: { name: host.name, address: host.address }, connect: () => connectTestHost(host), mode, emit: (e) => events.push(e),
+    playbook,
+    vars: {},
+    host: { name: host.name, address: host.address },
+    connect: () => connectTestHost(host),
+    mode,
+    emit: (e) => events.push(e),
   });
   return { report, events };
 }

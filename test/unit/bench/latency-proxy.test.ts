@@ -86,6 +86,8 @@ describe("latency proxy", () => {
   });
 
   it("listens on loopback only", async () => {
-    await expect(startLatencyProxy({ target: { host: "127.0.0.1", port: 1 }, oneWayDelayMs: 1, listenHost: "0.0.0.0" })).rejects.toThrow(/loopback/);
+    await expect(startLatencyProxy({ target: { host: "127.0.0.1", port: 1 }, oneWayDelayMs: 1, listenHost: "0.0.0.0" })).rejects.toThrow(
+      /loopback/,
+    );
   });
 });

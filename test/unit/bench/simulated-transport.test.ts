@@ -18,8 +18,18 @@ const recording = JSON.parse(fs.readFileSync(path.join(REPO, "bench/results/mail
 async function check(transport: SimulatedTransport) {
   process.env.MAIL_BENCH_PASSWORD ??= "Bench-Pw-2231";
   const playbook = await loadPlaybook(path.join(REPO, "playbooks/mail.ts"));
-  const vars = validateVars(playbook, { hostname: "mail.example.test", users: [{ name: "bob", password: { fromEnv: "MAIL_BENCH_PASSWORD" } }], verify: { smtpFrom: "host" } });
-  return runHost({ playbook, vars, host: { name: transport.host, address: transport.host }, connect: async () => transport, mode: "check" });
+  const vars = validateVars(playbook, {
+    hostname: "mail.example.test",
+    users: [{ name: "bob", password: { fromEnv: "MAIL_BENCH_PASSWORD" } }],
+    verify: { smtpFrom: "host" },
+  });
+  return runHost({
+    playbook,
+    vars,
+    host: { name: transport.host, address: transport.host },
+    connect: async () => transport,
+    mode: "check",
+  });
 }
 
 describe("simulated host (replay of a real converged host)", () => {

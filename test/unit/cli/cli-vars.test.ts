@@ -8,7 +8,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { definePlaybook } from "../../../src/playbook/playbook.ts";
-import { checkKnownVars, mergeVars, parseVarAssignments, readVarsFile, secretAssignments, secretVar, validateVars } from "../../../src/playbook/vars.ts";
+import {
+  checkKnownVars,
+  mergeVars,
+  parseVarAssignments,
+  readVarsFile,
+  secretAssignments,
+  secretVar,
+  validateVars,
+} from "../../../src/playbook/vars.ts";
 import { isSecret } from "../../../src/shell/secret.ts";
 
 const playbook = definePlaybook({
@@ -71,14 +79,19 @@ describe("--var values take the type their field expects", () => {
 
 describe("a secret given with --var", () => {
   it("is named (its value is in argv, visible in ps); {fromEnv}/{fromFile} forms are not", () => {
-    expect(secretAssignments(["hostname=mx", "password=hunter2", "users.0.password=pw"], playbook.vars)).toEqual(["password", "users.0.password"]);
+    expect(secretAssignments(["hostname=mx", "password=hunter2", "users.0.password=pw"], playbook.vars)).toEqual([
+      "password",
+      "users.0.password",
+    ]);
     expect(secretAssignments(["password={fromEnv: PW}", "password={ fromFile: /root/pw }"], playbook.vars)).toEqual([]);
   });
 });
 
 describe("__proto__ and friends", () => {
   it("are refused in --var (they used to set Object.prototype)", () => {
-    expect(() => parseVarAssignments(["__proto__.polluted=yes"])).toThrow('--var __proto__.polluted: the key "__proto__" is not allowed in vars');
+    expect(() => parseVarAssignments(["__proto__.polluted=yes"])).toThrow(
+      '--var __proto__.polluted: the key "__proto__" is not allowed in vars',
+    );
     expect(() => parseVarAssignments(["relay.constructor.prototype.x=1"])).toThrow(/not allowed in vars/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -103,7 +116,9 @@ describe("unknown vars from the command line or a vars file", () => {
     expect(() => checkKnownVars(playbook, cli("hostname=mx", "noplaintxt=false"), "--var")).toThrow(
       'playbook "mail": unknown vars in --var\n  noplaintxt: not a var of this playbook (did you mean noplaintext?)',
     );
-    expect(() => checkKnownVars(playbook, { relay: { host: "a", prot: 1 } }, "--vars-file v.yml")).toThrow(/relay\.prot: .*did you mean port\?/);
+    expect(() => checkKnownVars(playbook, { relay: { host: "a", prot: 1 } }, "--vars-file v.yml")).toThrow(
+      /relay\.prot: .*did you mean port\?/,
+    );
     expect(() => checkKnownVars(playbook, { users: [{ name: "a", password: "p", pasword: "x" }] }, "f")).toThrow(/users\.0\.pasword/);
   });
 

@@ -31,7 +31,11 @@ const playbook = definePlaybook({
   vars: z.object({ page: z.string() }),
   steps: ({ vars, facts }) => [
     packages(facts, { names: [facts.packageManager === "apt" ? "apache2" : "httpd"] }),
-    file({ path: facts.osFamily === "debian" ? "/var/www/html/index.html" : "/usr/share/httpd/noindex/index.html", content: vars.page, notify: ["reload web"] }),
+    file({
+      path: facts.osFamily === "debian" ? "/var/www/html/index.html" : "/usr/share/httpd/noindex/index.html",
+      content: vars.page,
+      notify: ["reload web"],
+    }),
   ],
   handlers: () => ({ "reload web": { run: async () => undefined } }),
 });
@@ -45,10 +49,20 @@ describe("run --list-steps", () => {
     const hosts = [...mocks.keys()].map((name) => ({ host: { name, vars: {}, groups: ["all"] } as InventoryHost, vars: { page: "hi\n" } }));
     const stdout = new CaptureStream();
     const args = parseRunArgs(["web.ts", "--host", "deb1", "--host", "rocky1", "--list-steps"]);
-    const code = await listSteps(playbook, hosts, args, { stdout, stderr: new CaptureStream() }, async (host) => mocks.get(host.name) as MockTransport);
+    const code = await listSteps(
+      playbook,
+      hosts,
+      args,
+      { stdout, stderr: new CaptureStream() },
+      async (host) => mocks.get(host.name) as MockTransport,
+    );
     expect(code).toBe(0);
-    expect(stdout.text).toMatch(/^deb1: 2 steps\n {3}1\. packages \w+ apache2\n {3}2\. file \/var\/www\/html\/index\.html \(notifies reload web\)\n  handlers: reload web\n/);
-    expect(stdout.text).toMatch(/\nrocky1: 2 steps\n {3}1\. packages \w+ httpd\n {3}2\. file \/usr\/share\/httpd\/noindex\/index\.html \(notifies reload web\)\n/);
+    expect(stdout.text).toMatch(
+      /^deb1: 2 steps\n {3}1\. packages \w+ apache2\n {3}2\. file \/var\/www\/html\/index\.html \(notifies reload web\)\n {2}handlers: reload web\n/,
+    );
+    expect(stdout.text).toMatch(
+      /\nrocky1: 2 steps\n {3}1\. packages \w+ httpd\n {3}2\. file \/usr\/share\/httpd\/noindex\/index\.html \(notifies reload web\)\n/,
+    );
     for (const mock of mocks.values()) {
       expect(mock.execs).toHaveLength(1);
       expect(mock.execs[0]?.command).toMatch(/^echo "hostname=\$\(uname -n\)"/);

@@ -46,7 +46,18 @@ describe("--shard that holds none of the selected hosts", () => {
   });
 
   it("exits 0 with --allow-empty; --json still prints one report", async () => {
-    const result = await provision([playbook, "--host", "localhost", "--var", `root=${dir}`, "--shard", empty, "--check", "--json", "--allow-empty"]);
+    const result = await provision([
+      playbook,
+      "--host",
+      "localhost",
+      "--var",
+      `root=${dir}`,
+      "--shard",
+      empty,
+      "--check",
+      "--json",
+      "--allow-empty",
+    ]);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ exitCode: 0, result: "ok", hosts: [] });
   });
@@ -74,7 +85,17 @@ describe("--var", () => {
   });
 
   it("warns when it holds a secret, naming the var and the safe ways", async () => {
-    const result = await provision([playbook, "--host", "localhost", "--var", `root=${dir}`, "--var", "token=Tok-3141-secret", "--check", "--json"]);
+    const result = await provision([
+      playbook,
+      "--host",
+      "localhost",
+      "--var",
+      `root=${dir}`,
+      "--var",
+      "token=Tok-3141-secret",
+      "--check",
+      "--json",
+    ]);
     expect(result.error).toBeUndefined();
     expect(result.stderr).toContain("warning: --var token puts a secret on the command line, where ps shows it");
     expect(result.stderr).toContain("{ fromEnv: NAME }");
@@ -94,7 +115,18 @@ describe("-v", () => {
     expect(quiet.stderr).toBe("");
     process.env.PROVISION_RUN_COMMAND_TOKEN = "Tok-v-2718-secret";
     try {
-      const result = await provision([playbook, "--host", "localhost", "--var", `root=${dir}`, "--var", "token={fromEnv: PROVISION_RUN_COMMAND_TOKEN}", "--check", "--json", "-v"]);
+      const result = await provision([
+        playbook,
+        "--host",
+        "localhost",
+        "--var",
+        `root=${dir}`,
+        "--var",
+        "token={fromEnv: PROVISION_RUN_COMMAND_TOKEN}",
+        "--check",
+        "--json",
+        "-v",
+      ]);
       expect(result.error).toBeUndefined();
       const lines = result.stderr.split("\n").filter((line) => line.startsWith("provision: localhost: "));
       expect(lines.length).toBe(2); // facts, then the one batched read

@@ -36,7 +36,11 @@ const hostFlags = (...names: string[]) => names.flatMap((name) => ["--host", nam
 
 describe("exec", () => {
   it("sends the command as typed, groups each host's output under its label, exit 1 if any failed", async () => {
-    const fleet = mockFleet({ web1: { stdout: "up 3 days\n" }, web2: { stdout: "partial", stderr: "disk full\n", exitCode: 2 }, web3: "down" });
+    const fleet = mockFleet({
+      web1: { stdout: "up 3 days\n" },
+      web2: { stdout: "partial", stderr: "disk full\n", exitCode: 2 },
+      web3: "down",
+    });
     const out = io();
     const code = await execCommand(parseExecArgs([...hostFlags("web1", "web2", "web3"), "--", "uptime", "-p"]), out, fleet.connect);
     expect(code).toBe(1);
@@ -53,7 +57,10 @@ describe("exec", () => {
     const out = io();
     await execCommand(parseExecArgs([...hostFlags("b", "a"), "--json", "--", "true"]), out, fleet.connect);
     const report = JSON.parse(out.stdout.text);
-    expect(report.hosts.map((h: { host: string; status: string }) => [h.host, h.status])).toEqual([["b", "ok"], ["a", "failed"]]);
+    expect(report.hosts.map((h: { host: string; status: string }) => [h.host, h.status])).toEqual([
+      ["b", "ok"],
+      ["a", "failed"],
+    ]);
     expect(report.exitCode).toBe(1);
   });
 
@@ -62,11 +69,17 @@ describe("exec", () => {
     try {
       const fleet = mockFleet({ db1: { stdout: "password is Verbs-Mock-Secret-311\n" } });
       const out = io();
-      await execCommand(parseExecArgs(["--host", "db1", "--secret-env", "PROVISION_VERBS_PW", "--", 'echo "$PROVISION_VERBS_PW"']), out, fleet.connect);
+      await execCommand(
+        parseExecArgs(["--host", "db1", "--secret-env", "PROVISION_VERBS_PW", "--", 'echo "$PROVISION_VERBS_PW"']),
+        out,
+        fleet.connect,
+      );
       const [sent] = fleet.hosts.get("db1")?.execs ?? [];
       expect(sent?.command).toBe("sh -s");
       // The script runs as one { … } group (host-session.ts: a script cut short runs nothing).
-      expect(unwrapScript(sent?.stdin.toString() ?? "")).toBe("PROVISION_VERBS_PW=Verbs-Mock-Secret-311; export PROVISION_VERBS_PW\n{\necho \"$PROVISION_VERBS_PW\"\n} </dev/null");
+      expect(unwrapScript(sent?.stdin.toString() ?? "")).toBe(
+        'PROVISION_VERBS_PW=Verbs-Mock-Secret-311; export PROVISION_VERBS_PW\n{\necho "$PROVISION_VERBS_PW"\n} </dev/null',
+      );
       expect(out.stdout.text).toContain("password is ***\n");
       expect(out.stdout.text).not.toContain("Verbs-Mock-Secret-311");
     } finally {
@@ -75,7 +88,7 @@ describe("exec", () => {
   });
 
   it("execScript shows the secret masked in its display text", () => {
-    const command = execScript("mysql -p\"$PW\"", new Map([["PW", secret("Display-Secret-99")]]));
+    const command = execScript('mysql -p"$PW"', new Map([["PW", secret("Display-Secret-99")]]));
     expect(command.display).toBe('PW=***; export PW\n{\nmysql -p"$PW"\n} </dev/null');
     expect(command.hasSecret).toBe(true);
   });
@@ -101,7 +114,11 @@ describe("facts", () => {
     expect(await factsCommandRun(parseFactsArgs(["--host", "mail1", "--json"]), out, fleet.connect)).toBe(0);
     const document = JSON.parse(out.stdout.text);
     expect(document.errors).toEqual({});
-    expect(document.hosts.mail1.builtin).toMatchObject({ hostname: "mail1", osFamily: "debian", paths: { saslConfigDir: "/etc/postfix/sasl" } });
+    expect(document.hosts.mail1.builtin).toMatchObject({
+      hostname: "mail1",
+      osFamily: "debian",
+      paths: { saslConfigDir: "/etc/postfix/sasl" },
+    });
   });
 
   it("factsTable of nothing is just the header", () => {
@@ -124,7 +141,9 @@ describe("inventory", () => {
   it("--list: Ansible's shape, connection settings as ansible_* vars, secrets masked", () => {
     const list = listInventory(sample());
     expect(list).toEqual({
-      _meta: { hostvars: { mx1: { ansible_host: "203.0.113.10", ansible_user: "deploy", token: "***" }, web1: { http_port: 8080 }, lonely: {} } },
+      _meta: {
+        hostvars: { mx1: { ansible_host: "203.0.113.10", ansible_user: "deploy", token: "***" }, web1: { http_port: 8080 }, lonely: {} },
+      },
       all: { children: ["ungrouped", "prod"] },
       ungrouped: { hosts: ["lonely"] },
       mail: { hosts: ["mx1"] },

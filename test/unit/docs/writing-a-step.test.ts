@@ -11,8 +11,12 @@ import { hostsEntry } from "../../../docs/examples/hosts-entry.ts";
 import { definePlaybook } from "../../../src/playbook/playbook.ts";
 import { debianHost, runOn } from "../support/mock-host.ts";
 
-const captured = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures/debian12-hosts-read.json"), "utf8")) as { command: string; stdout: string };
-const playbook = (name: string, address: string) => definePlaybook({ name: "hosts", vars: z.object({}), steps: () => [hostsEntry({ name, address })] });
+const captured = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures/debian12-hosts-read.json"), "utf8")) as {
+  command: string;
+  stdout: string;
+};
+const playbook = (name: string, address: string) =>
+  definePlaybook({ name: "hosts", vars: z.object({}), steps: () => [hostsEntry({ name, address })] });
 
 function host(hostsFile: string) {
   const mock = debianHost();

@@ -22,7 +22,10 @@ import { verifySmtp } from "../../../src/steps/verify-smtp.ts";
 import type { MockTransport } from "../../../src/transport/mock.ts";
 import { debianHost, runOn } from "../support/mock-host.ts";
 
-const FACTS_PATHS = { osFamily: "debian", paths: { iptablesSaveFile: "/etc/iptables/rules.v4", ip6tablesSaveFile: "/etc/iptables/rules.v6" } } as never;
+const FACTS_PATHS = {
+  osFamily: "debian",
+  paths: { iptablesSaveFile: "/etc/iptables/rules.v4", ip6tablesSaveFile: "/etc/iptables/rules.v6" },
+} as never;
 
 function playbook(steps: () => PlaybookItem[], handlers: Record<string, Handler> = {}) {
   return definePlaybook({ name: "deps", vars: z.object({}), steps, handlers: () => handlers });
@@ -40,7 +43,16 @@ function withIptables(mock: MockTransport, rules: string[] = []): { rules: strin
     const words = /-C INPUT (.+?) >\/dev\/null/.exec(command)?.[1] ?? "";
     const want = canonical(words);
     return {
-      stdout: ["-P INPUT ACCEPT", ...chain.rules, "@provision:check", `rc=${chain.rules.includes(want) ? 0 : 1}`, "@provision:canonical", "-P INPUT ACCEPT", want, ""].join("\n"),
+      stdout: [
+        "-P INPUT ACCEPT",
+        ...chain.rules,
+        "@provision:check",
+        `rc=${chain.rules.includes(want) ? 0 : 1}`,
+        "@provision:canonical",
+        "-P INPUT ACCEPT",
+        want,
+        "",
+      ].join("\n"),
     };
   });
   mock.on(/^iptables -w -t filter -[IAD] INPUT/, (command) => {
@@ -102,7 +114,9 @@ describe("--check with pending changes", () => {
     const mock = debianHost();
     const { report } = await runOn(mock, playbook(createThenEdit), "check");
     expect(report.steps.map((s) => s.status)).toEqual(["would-change", "unknown"]);
-    expect(report.steps[1]?.summary).toBe(`depends on a pending change of step "file ${NEW}" (${NEW} does not exist (set create: true to create it))`);
+    expect(report.steps[1]?.summary).toBe(
+      `depends on a pending change of step "file ${NEW}" (${NEW} does not exist (set create: true to create it))`,
+    );
     expect(overallResult([report]).exitCode).toBe(2);
 
     const applied = await runOn(mock, playbook(createThenEdit), "apply");
@@ -125,7 +139,10 @@ describe("--check with pending changes", () => {
   it("a drift that depends on a pending rewrite of the same file is unknown, with what it is now", async () => {
     const mock = debianHost().file(NEW, "old\n");
     const { report } = await runOn(mock, playbook(createThenEdit), "check");
-    expect(report.steps[1]).toMatchObject({ status: "unknown", summary: `depends on a pending change of step "file ${NEW}" (as the host is now: content)` });
+    expect(report.steps[1]).toMatchObject({
+      status: "unknown",
+      summary: `depends on a pending change of step "file ${NEW}" (as the host is now: content)`,
+    });
     expect(report.steps[1]?.diff).toBeUndefined();
   });
 
@@ -148,8 +165,14 @@ describe("--check with pending changes", () => {
       diff: (current) => (current === "done" ? null : { summary: "do it" }),
       apply: async () => undefined,
     };
-    const mock = debianHost().on(/^custom-read/, { stdout: "not yet" }).on(/^getent group sasl/, { exitCode: 4, stderr: "no group sasl\n" });
-    const { report } = await runOn(mock, playbook(() => [custom, groupMember({ user: "postfix", group: "sasl" })]), "check");
+    const mock = debianHost()
+      .on(/^custom-read/, { stdout: "not yet" })
+      .on(/^getent group sasl/, { exitCode: 4, stderr: "no group sasl\n" });
+    const { report } = await runOn(
+      mock,
+      playbook(() => [custom, groupMember({ user: "postfix", group: "sasl" })]),
+      "check",
+    );
     expect(report.steps.map((s) => s.status)).toEqual(["would-change", "unknown"]);
     expect(report.steps[1]?.summary).toContain('depends on a pending change of step "custom thing" (');
   });
@@ -162,7 +185,9 @@ describe("--check with pending changes", () => {
     const { report } = await runOn(mock, playbook(steps), "check");
     expect(report.steps.map((s) => s.status)).toEqual(["would-change", "unknown", "unknown"]);
     expect(report.steps[0]?.summary).toBe("insert at 1");
-    expect(report.steps[1]?.summary).toBe(`depends on a pending change of step "${report.steps[0]?.name}" (as the host is now: insert at 1)`);
+    expect(report.steps[1]?.summary).toBe(
+      `depends on a pending change of step "${report.steps[0]?.name}" (as the host is now: insert at 1)`,
+    );
     // The saved rules would show the chain without 25 and 587: unknown until they exist.
     expect(report.steps[2]?.summary).toContain(`depends on a pending change of step "${report.steps[1]?.name}"`);
     expect(report.steps[2]?.diff).toBeUndefined();
@@ -177,10 +202,18 @@ describe("--check with pending changes", () => {
   it("iptables: nothing pending in the chain → persist's diff is exact; a rule without position ignores others", async () => {
     const mock = debianHost();
     withIptables(mock, ["-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT"]);
-    const { report } = await runOn(mock, playbook(() => [port(25, 1), port(80), port(443), iptablesPersist(FACTS_PATHS)]), "check");
+    const { report } = await runOn(
+      mock,
+      playbook(() => [port(25, 1), port(80), port(443), iptablesPersist(FACTS_PATHS)]),
+      "check",
+    );
     // 80 and 443 are appended whatever the other does; persist depends on both.
     expect(report.steps.map((s) => s.status)).toEqual(["ok", "would-change", "would-change", "unknown"]);
-    const persistOnly = await runOn(mock, playbook(() => [port(25, 1), iptablesPersist(FACTS_PATHS)]), "check");
+    const persistOnly = await runOn(
+      mock,
+      playbook(() => [port(25, 1), iptablesPersist(FACTS_PATHS)]),
+      "check",
+    );
     expect(persistOnly.report.steps[1]).toMatchObject({ status: "would-change", summary: "create /etc/iptables/rules.v4" });
     expect(persistOnly.report.steps[1]?.diff).toContain("+-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT");
   });
@@ -188,13 +221,23 @@ describe("--check with pending changes", () => {
   it("verify smtp after a pending change is unknown, not 'would change — connection refused'; alone it is exact drift", async () => {
     const closed = await closedPort();
     const verify = () => verifySmtp({ host: "127.0.0.1", ports: [closed], timeoutMs: 2_000 });
-    const alone = await runOn(debianHost(), playbook(() => [verify()]), "check");
+    const alone = await runOn(
+      debianHost(),
+      playbook(() => [verify()]),
+      "check",
+    );
     expect(alone.report.steps[0]?.status).toBe("would-change");
     expect(alone.report.steps[0]?.summary).toMatch(/refused/i);
 
-    const pending = await runOn(debianHost(), playbook(() => [file({ path: "/etc/motd", content: "hi\n" }), verify()]), "check");
+    const pending = await runOn(
+      debianHost(),
+      playbook(() => [file({ path: "/etc/motd", content: "hi\n" }), verify()]),
+      "check",
+    );
     expect(pending.report.steps[1]?.status).toBe("unknown");
-    expect(pending.report.steps[1]?.summary).toMatch(/^depends on a pending change of step "file \/etc\/motd" \(as the host is now: .*refused/i);
+    expect(pending.report.steps[1]?.summary).toMatch(
+      /^depends on a pending change of step "file \/etc\/motd" \(as the host is now: .*refused/i,
+    );
   });
 
   it("a handler that would run at a flush is a pending change for what follows", async () => {
@@ -227,7 +270,11 @@ describe("a change narrower than its step (Change.provides)", () => {
 
   it("makes unknown only what reads the field it changes; the rest stays exact", async () => {
     const mock = debianHost().on(/^kv-get /, { stdout: "0" });
-    const { report } = await runOn(mock, playbook(() => [setter("password"), reader("home"), reader("password")]), "check");
+    const { report } = await runOn(
+      mock,
+      playbook(() => [setter("password"), reader("home"), reader("password")]),
+      "check",
+    );
     expect(report.steps.map((s) => s.status)).toEqual(["would-change", "ok", "unknown"]);
     expect(report.steps[2]?.summary).toMatch(/^depends on a pending change of step "set password"/);
   });

@@ -31,7 +31,10 @@ const playbook = definePlaybook({
 
 describe("custom facts", () => {
   it("are gathered with the built-in facts in one round trip and reach steps(ctx), typed", async () => {
-    const mock = debianHost().on(/^nginx -v/, { stdout: "nginx version: nginx/1.22.1\n" }).on(/^nproc/, { stdout: "4\n" }).on(/^kv-get marker/, { stdout: "1.22.1/4/debian" });
+    const mock = debianHost()
+      .on(/^nginx -v/, { stdout: "nginx version: nginx/1.22.1\n" })
+      .on(/^nproc/, { stdout: "4\n" })
+      .on(/^kv-get marker/, { stdout: "1.22.1/4/debian" });
     const { report } = await runOn(mock, playbook, "check");
     expect(report.steps.map((s) => [s.name, s.status])).toEqual([["marker 1.22.1/4/debian", "ok"]]);
     // facts (with the custom ones inside the same script) + one batched read: still two.
@@ -43,7 +46,15 @@ describe("custom facts", () => {
     const broken = definePlaybook({
       name: "broken-fact",
       vars: z.object({}),
-      facts: { port: fact({ command: sh`cat /etc/app/port`, parse: (r) => { if (r.exitCode !== 0) throw new Error("no /etc/app/port"); return 1; } }) },
+      facts: {
+        port: fact({
+          command: sh`cat /etc/app/port`,
+          parse: (r) => {
+            if (r.exitCode !== 0) throw new Error("no /etc/app/port");
+            return 1;
+          },
+        }),
+      },
       steps: () => [marker("x")],
     });
     const mock = debianHost().on(/^cat \/etc\/app\/port/, { exitCode: 1, stderr: "cat: /etc/app/port: No such file or directory\n" });

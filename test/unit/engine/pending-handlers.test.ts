@@ -10,7 +10,7 @@ import { definePlaybook } from "../../../src/playbook/playbook.ts";
 import type { Step } from "../../../src/playbook/step.ts";
 import { pendingFileName, recordPendingCommand, settlePendingCommand } from "../../../src/run/pending-handlers.ts";
 import { sh } from "../../../src/shell/sh.ts";
-import { MockTransport } from "../../../src/transport/mock.ts";
+import type { MockTransport } from "../../../src/transport/mock.ts";
 import { TransportError } from "../../../src/transport/transport.ts";
 import { debianHost, runOn } from "../support/mock-host.ts";
 
@@ -107,7 +107,13 @@ describe("handlers owed across runs", () => {
       { name: "restart", status: "ran" },
     ]);
     const order = mock.execs.map((e) =>
-      e.command.includes("# provision-pending-handlers record") ? "record" : e.command.startsWith("kv-set") ? e.command : e.command.includes("# provision-pending-handlers settle") ? "settle" : "other",
+      e.command.includes("# provision-pending-handlers record")
+        ? "record"
+        : e.command.startsWith("kv-set")
+          ? e.command
+          : e.command.includes("# provision-pending-handlers settle")
+            ? "settle"
+            : "other",
     );
     const interesting = order.filter((o) => o !== "other");
     expect(interesting).toEqual(["record", "kv-set a 1", "record", "kv-set b 1", "settle"]);

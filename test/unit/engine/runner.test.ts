@@ -5,7 +5,7 @@ import { flushHandlers, InvalidStepError, type Step } from "../../../src/playboo
 import { sh } from "../../../src/shell/sh.ts";
 import { file } from "../../../src/steps/file.ts";
 import { overallResult } from "../../../src/cli/exit-code.ts";
-import { MockTransport } from "../../../src/transport/mock.ts";
+import type { MockTransport } from "../../../src/transport/mock.ts";
 import { debianHost, runOn } from "../support/mock-host.ts";
 
 const MOTD = "/etc/motd";

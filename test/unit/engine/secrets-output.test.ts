@@ -112,7 +112,9 @@ describe("shortened names and reasons are masked before they are cut", () => {
     const pb = definePlaybook({
       name: "token",
       vars: z.object({ token: secretVar() }),
-      steps: ({ vars }) => [line({ path: "/etc/app/token.conf", line: secretText`secret_token=${vars.token}`, regexp: /^secret_token=/, create: true })],
+      steps: ({ vars }) => [
+        line({ path: "/etc/app/token.conf", line: secretText`secret_token=${vars.token}`, regexp: /^secret_token=/, create: true }),
+      ],
     });
     const vars = validateVars(pb, { token: LONG_CANARY });
     const { reports, terminal } = await runScanned(debianHost(), pb, vars);
@@ -122,7 +124,13 @@ describe("shortened names and reasons are masked before they are cut", () => {
 
   it("a failure reason cut for the summary holds no piece of a secret", () => {
     secret(LONG_CANARY);
-    const report = { host: "h", status: "failed", steps: [], handlers: [], error: `${"x".repeat(140)} ${LONG_CANARY}` } as unknown as HostReport;
+    const report = {
+      host: "h",
+      status: "failed",
+      steps: [],
+      handlers: [],
+      error: `${"x".repeat(140)} ${LONG_CANARY}`,
+    } as unknown as HostReport;
     const reason = failureReason(report) ?? "";
     expect(findSecrets(reason, [LONG_CANARY])).toEqual([]);
     expect(reason).toBe(`${"x".repeat(140)} ***`);
@@ -201,9 +209,14 @@ describe("secret values given to secretVar()", () => {
     const saved = process.env.PROVISION_BECOME_PASSWORD;
     process.env.PROVISION_BECOME_PASSWORD = SHORT_CANARY;
     try {
-      const args = { identity: [], knownHosts: [], become: true, acceptNewHostKeys: false, verbosity: 0 } as unknown as Parameters<typeof connectSshHost>[1];
+      const args = { identity: [], knownHosts: [], become: true, acceptNewHostKeys: false, verbosity: 0 } as unknown as Parameters<
+        typeof connectSshHost
+      >[1];
       // Nothing listens on 127.0.0.1:1: the connection fails, but not because of the password.
-      const error = await connectSshHost("127.0.0.1", { ...args, port: 1 }).then(() => undefined, (e: unknown) => e as Error);
+      const error = await connectSshHost("127.0.0.1", { ...args, port: 1 }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       expect(error?.message ?? "").not.toMatch(/secret/);
       expect(mask(`sudo said: ${SHORT_CANARY}.`)).toBe("sudo said: ***.");
       expect(mask(`x${SHORT_CANARY}x`)).toBe(`x${SHORT_CANARY}x`);

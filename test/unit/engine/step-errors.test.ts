@@ -29,10 +29,12 @@ const occurrences = (text: string, what: string) => text.split(what).length - 1;
 
 describe("step errors name the step once", () => {
   it("an apply failure", async () => {
-    const mock = debianHost().on(/^kv-get b/, { stdout: "old" }).on(/^kv-set b/, { exitCode: 5, stderr: "disk full\n" });
+    const mock = debianHost()
+      .on(/^kv-get b/, { stdout: "old" })
+      .on(/^kv-set b/, { exitCode: 5, stderr: "disk full\n" });
     const { report } = await runOn(mock, playbook, "apply");
     const reason = failureReason(report) ?? "";
-    expect(reason).toBe("step \"kv b\": mail1: command failed with exit code 5: disk full"); // the cause first: the command only with -v
+    expect(reason).toBe('step "kv b": mail1: command failed with exit code 5: disk full'); // the cause first: the command only with -v
     expect(occurrences(report.steps[0]?.error ?? "", 'step "kv b"')).toBe(0);
   });
 

@@ -47,7 +47,10 @@ describe("ansible_* vars provision does not honour", () => {
   it("names the YAML line and the group_vars / host_vars file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "provision-migration-"));
     dirs.push(dir);
-    writeFileSync(join(dir, "hosts.yml"), "all:\n  children:\n    db:\n      hosts:\n        db1:\n          ansible_ssh_pipelining: true\n");
+    writeFileSync(
+      join(dir, "hosts.yml"),
+      "all:\n  children:\n    db:\n      hosts:\n        db1:\n          ansible_ssh_pipelining: true\n",
+    );
     mkdirSync(join(dir, "group_vars"));
     mkdirSync(join(dir, "host_vars"));
     writeFileSync(join(dir, "group_vars", "db.yml"), "pg_version: 15\nansible_ssh_executable: /usr/bin/ssh\n");
@@ -99,7 +102,12 @@ describe("ansible_* vars provision honours", () => {
       ].join("\n"),
     );
     expect(inventory.hosts.get("web1")?.sshArgs).toEqual({ proxyCommand: "nc -X connect %h %p", port: 2222 });
-    expect(inventory.hosts.get("web2")?.sshArgs).toEqual({ proxyJump: "bastion@jump:22", acceptNewHostKeys: true, user: "deploy", identityFiles: ["~/.ssh/web"] });
+    expect(inventory.hosts.get("web2")?.sshArgs).toEqual({
+      proxyJump: "bastion@jump:22",
+      acceptNewHostKeys: true,
+      user: "deploy",
+      identityFiles: ["~/.ssh/web"],
+    });
     expect(inventory.warnings).toEqual([
       `inv/hosts.ini:2: ansible_ssh_common_args: "-o ControlMaster=auto" is not honoured by provision: ignored (host web1)`,
       `inv/hosts.ini:3: ansible_ssh_extra_args: "-C" is not honoured by provision: ignored (host web2)`,

@@ -60,7 +60,11 @@ describe("provision run with an inventory", () => {
     const report = JSON.parse(result.stdout);
     expect(report.hosts.map((h: { host: string }) => h.host)).toEqual(["localhost"]);
     expect(report.hosts[0].steps[0].name).toContain(join(dir, "local", "web"));
-    expect(report.rollout).toEqual({ selected: 1, concurrency: 20, batches: [{ index: 1, hosts: ["localhost"], failed: 0, status: "completed" }] });
+    expect(report.rollout).toEqual({
+      selected: 1,
+      concurrency: 20,
+      batches: [{ index: 1, hosts: ["localhost"], failed: 0, status: "completed" }],
+    });
   });
 
   it("--var beats the inventory", async () => {
@@ -102,7 +106,9 @@ describe("provision run with an inventory", () => {
 
   it("errors name what selected nothing", async () => {
     expect((await provision([...common(), "--limit", "web*"])).error?.message).toBe("--limit web* selects no host (web* matched nothing)");
-    expect((await provision([...common(), "--group", "web"])).error?.message).toMatch(/^--group web: no such group in .*hosts\.ini \(groups: all, ungrouped, local, down\)/);
+    expect((await provision([...common(), "--group", "web"])).error?.message).toMatch(
+      /^--group web: no such group in .*hosts\.ini \(groups: all, ungrouped, local, down\)/,
+    );
   });
 
   it("warns about a --limit term that matched nothing", async () => {
@@ -113,7 +119,25 @@ describe("provision run with an inventory", () => {
 
 describe("fleet flags", () => {
   it("parses them", () => {
-    const args = parseRunArgs(["p.ts", "-i", "inv", "--group", "web", "--group", "db", "--limit", "!db3", "--batch", "1,10%,100%", "--max-fail", "10%", "--shard", "2/4", "--concurrency", "50"]);
+    const args = parseRunArgs([
+      "p.ts",
+      "-i",
+      "inv",
+      "--group",
+      "web",
+      "--group",
+      "db",
+      "--limit",
+      "!db3",
+      "--batch",
+      "1,10%,100%",
+      "--max-fail",
+      "10%",
+      "--shard",
+      "2/4",
+      "--concurrency",
+      "50",
+    ]);
     expect(args).toMatchObject({
       inventories: ["inv"],
       groups: ["web", "db"],

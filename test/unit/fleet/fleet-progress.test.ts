@@ -4,7 +4,19 @@ import { failureReason } from "../../../src/report/terminal-reporter.ts";
 import { notStarted, type FleetProgress } from "../../../src/run/fleet-runner.ts";
 import { countStatuses } from "../../../src/report/events.ts";
 
-const base: FleetProgress = { event: "host-end", batch: 2, batches: 3, inFlight: [], total: 40, done: 12, changed: 3, drift: 0, failed: 1, left: 20, skipped: 0 };
+const base: FleetProgress = {
+  event: "host-end",
+  batch: 2,
+  batches: 3,
+  inFlight: [],
+  total: 40,
+  done: 12,
+  changed: 3,
+  drift: 0,
+  failed: 1,
+  left: 20,
+  skipped: 0,
+};
 
 describe("fleet progress", () => {
   it("shows the batch, the counts and the hosts in flight", () => {
@@ -30,7 +42,9 @@ describe("fleet progress", () => {
       ...notStarted("web1", "x"),
       status: "failed" as const,
       error: undefined,
-      steps: [{ index: 0, name: "install postfix", kind: "package", status: "failed" as const, error: "apt-get exited 100\nmore", durationMs: 1 }],
+      steps: [
+        { index: 0, name: "install postfix", kind: "package", status: "failed" as const, error: "apt-get exited 100\nmore", durationMs: 1 },
+      ],
     };
     expect(failureReason(failed)).toBe('step "install postfix": apt-get exited 100');
     expect(failureReason({ ...failed, status: "ok", counts: countStatuses([]) })).toBeUndefined();

@@ -11,7 +11,17 @@ interface H {
 const hostsNamed = (n: number, prefix = "h"): H[] => Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}` }));
 
 function report(host: string, status: HostStatus, error?: string): HostReport {
-  return { host, status, steps: [], handlers: [], counts: countStatuses([]), roundTrips: 1, readRoundTrips: 1, durationMs: 0, ...(error ? { error } : {}) };
+  return {
+    host,
+    status,
+    steps: [],
+    handlers: [],
+    counts: countStatuses([]),
+    roundTrips: 1,
+    readRoundTrips: 1,
+    durationMs: 0,
+    ...(error ? { error } : {}),
+  };
 }
 
 /** One turn of the event loop: enough for other hosts to make progress, no real waiting. */
@@ -114,7 +124,13 @@ describe("runFleet: --max-fail", () => {
   it("a percentage of the batch: stop after the batch that crosses it, the rest not-started", async () => {
     // 20 hosts in batches 2, 6, 6, 6; in batch 2 (h2..h7), two of six fail: 33% > 25%.
     const f = fake((name) => (name === "h3" || name === "h6" ? "failed" : "ok"));
-    const result = await run({ hosts: hostsNamed(20), concurrency: 1, batches: parseBatchSpec("2,30%"), maxFail: { percent: 25 }, runOne: f.runOne });
+    const result = await run({
+      hosts: hostsNamed(20),
+      concurrency: 1,
+      batches: parseBatchSpec("2,30%"),
+      maxFail: { percent: 25 },
+      runOne: f.runOne,
+    });
     expect(result.batches.map((b) => b.hosts.length)).toEqual([2, 6, 6, 6]);
     expect(result.stopped).toEqual({ reason: "--max-fail 25%: 2 of 6 hosts in batch 2 failed (33.3%)", batch: 2 });
     // Crossed when h6 finished: h7 (same batch) is not started either.
@@ -139,7 +155,13 @@ describe("runFleet: --max-fail", () => {
 
   it("--max-fail 0 with batches replaces the all-failed rule: any failure stops", async () => {
     const f = fake((name) => (name === "h2" ? "failed" : "ok"));
-    const result = await run({ hosts: hostsNamed(6), concurrency: 1, batches: parseBatchSpec("3"), maxFail: { count: 0 }, runOne: f.runOne });
+    const result = await run({
+      hosts: hostsNamed(6),
+      concurrency: 1,
+      batches: parseBatchSpec("3"),
+      maxFail: { count: 0 },
+      runOne: f.runOne,
+    });
     expect(result.stopped?.reason).toBe("--max-fail 0: 1 host failed");
     expect(result.reports.map((r) => r.status)).toEqual(["ok", "ok", "failed", "not-started", "not-started", "not-started"]);
   });
@@ -167,7 +189,12 @@ describe("runFleet: --fail-fast", () => {
   });
 
   it("the exit code of a stopped rollout is 1; drift alone is 2", async () => {
-    const stopped = await run({ hosts: hostsNamed(3), concurrency: 1, failFast: true, runOne: fake((n) => (n === "h0" ? "unreachable" : "ok")).runOne });
+    const stopped = await run({
+      hosts: hostsNamed(3),
+      concurrency: 1,
+      failFast: true,
+      runOne: fake((n) => (n === "h0" ? "unreachable" : "ok")).runOne,
+    });
     expect(overallResult(stopped.reports).exitCode).toBe(1);
     const drift = await run({ hosts: hostsNamed(3), runOne: fake((n) => (n === "h1" ? "drift" : "ok")).runOne });
     expect(overallResult(drift.reports)).toEqual({ exitCode: 2, result: "drift" });

@@ -36,7 +36,12 @@ describe("Ansible INI inventory (a real-world layout with group_vars/ and host_v
       "db-b",
     ]);
     expect(inventory.groups.get("ungrouped")?.hosts).toEqual(["bastion.example.com"]);
-    expect(inventory.groups.get("web")?.hosts).toEqual(["web01.example.com", "web02.example.com", "web03.example.com", "web04.example.com"]);
+    expect(inventory.groups.get("web")?.hosts).toEqual([
+      "web01.example.com",
+      "web02.example.com",
+      "web03.example.com",
+      "web04.example.com",
+    ]);
     expect(inventory.groups.get("prod")?.children).toEqual(["web", "db"]);
     expect(inventory.groups.get("all")?.children).toEqual(["ungrouped", "prod"]);
   });
@@ -141,12 +146,14 @@ describe("Ansible INI errors name the file and line", () => {
   it("a bad range, an unterminated quote, a bad port", () => {
     expect(iniError("[web]\nweb[01:1].x\n")).toMatch(/^inventory\/hosts\.ini:2: host range \[01:1\].*same width/);
     expect(iniError("[web]\nweb[5:1]\n")).toMatch(/^inventory\/hosts\.ini:2: .*start is after the end/);
-    expect(iniError('[web]\n\nweb1 motd="hello\n')).toBe("inventory/hosts.ini:3: unterminated \" quote");
+    expect(iniError('[web]\n\nweb1 motd="hello\n')).toBe('inventory/hosts.ini:3: unterminated " quote');
     expect(iniError("[web]\nweb1:99999\n")).toMatch(/^inventory\/hosts\.ini:2: "web1:99999": the port/);
   });
 
   it("a connection var of the wrong type names the file and host", () => {
-    expect(iniError("[web]\nweb1 ansible_port=http\n")).toBe('inventory/hosts.ini: host web1: ansible_port: expected a port number (1-65535), got "http"');
+    expect(iniError("[web]\nweb1 ansible_port=http\n")).toBe(
+      'inventory/hosts.ini: host web1: ansible_port: expected a port number (1-65535), got "http"',
+    );
     expect(iniError("[web]\nweb1 ansible_become=maybe\n")).toMatch(/host web1: ansible_become: expected a boolean/);
   });
 
@@ -171,9 +178,13 @@ describe("host ranges", () => {
 describe("prototype keys in inventory vars (issue 11, 16)", () => {
   it("are refused where they were written, never merged into every host's vars", () => {
     expect(iniError("web1 __proto__=x\n")).toMatch(/^inventory\/hosts\.ini:1: the key "__proto__" is not allowed in vars/);
-    expect(iniError("[web]\nweb1\n[web:vars]\n__proto__={\"polluted\": true}\n")).toMatch(/inventory\/hosts\.ini:4: group web: the key "__proto__" is not allowed in vars/);
+    expect(iniError('[web]\nweb1\n[web:vars]\n__proto__={"polluted": true}\n')).toMatch(
+      /inventory\/hosts\.ini:4: group web: the key "__proto__" is not allowed in vars/,
+    );
     const yaml = new InventoryBuilder("inv.yml");
-    expect(() => addInventoryText(yaml, "inv.yml", "all:\n  hosts:\n    web1:\n      nested:\n        __proto__: { polluted: true }\n")).toThrow(/the key "__proto__" is not allowed in vars/);
+    expect(() =>
+      addInventoryText(yaml, "inv.yml", "all:\n  hosts:\n    web1:\n      nested:\n        __proto__: { polluted: true }\n"),
+    ).toThrow(/the key "__proto__" is not allowed in vars/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

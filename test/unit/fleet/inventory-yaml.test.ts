@@ -24,7 +24,13 @@ function yamlError(text: string, file = "inventory/hosts.yml"): string {
 describe("Ansible YAML inventory", () => {
   it("reads nested children, ranges, host:port and host vars", async () => {
     const inventory = await loadInventory(join(FIXTURES, "ansible-yaml/hosts.yml"));
-    expect([...inventory.hosts.keys()]).toEqual(["mail.example.com", "par1.example.com", "par2.example.com", "ber1.example.com", "ber2.example.com"]);
+    expect([...inventory.hosts.keys()]).toEqual([
+      "mail.example.com",
+      "par1.example.com",
+      "par2.example.com",
+      "ber1.example.com",
+      "ber2.example.com",
+    ]);
     expect(inventory.hosts.get("ber1.example.com")).toMatchObject({ address: "192.0.2.20", port: 2201 });
     expect(inventory.hosts.get("ber2.example.com")?.port).toBe(2222);
     expect(inventory.groups.get("europe")?.children).toEqual(["paris", "berlin"]);
@@ -50,14 +56,18 @@ describe("Ansible YAML inventory", () => {
     expect(yamlError("all:\n  hosts:\n    web01:\n      ansible_port: twenty\n")).toBe(
       'inventory/hosts.yml: host web01: ansible_port: expected a port number (1-65535), got "twenty"',
     );
-    expect(yamlError("all:\n  children:\n    web:\n      web01:\n")).toMatch(/^inventory\/hosts\.yml:4: all\.children\.web\.web01: unexpected key in group "web"/);
+    expect(yamlError("all:\n  children:\n    web:\n      web01:\n")).toMatch(
+      /^inventory\/hosts\.yml:4: all\.children\.web\.web01: unexpected key in group "web"/,
+    );
     expect(yamlError("all:\n  hosts:\n    web[3:1]:\n")).toMatch(/^inventory\/hosts\.yml:3: all\.hosts\.web\[3:1\]: host range/);
     expect(yamlError("all:\n  vars: [1]\n")).toMatch(/^inventory\/hosts\.yml:2: all\.vars: expected a mapping of vars, got a list/);
   });
 
   it("names the line of a YAML syntax error and refuses vault-encrypted content", () => {
     expect(yamlError("all:\n  hosts:\n    a: {\n")).toMatch(/^inventory\/hosts\.yml:\d+: not valid YAML/);
-    expect(yamlError("all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n")).toMatch(/^inventory\/hosts\.yml:3: ansible-vault encrypted content, but no vault password was given/);
+    expect(yamlError("all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n")).toMatch(
+      /^inventory\/hosts\.yml:3: ansible-vault encrypted content, but no vault password was given/,
+    );
   });
 });
 
@@ -87,7 +97,9 @@ describe("our YAML inventory and the TypeScript one", () => {
   });
 
   it("validates the TypeScript inventory with the schema, naming the file and field", async () => {
-    await expect(loadInventory(join(FIXTURES, "native/bad.ts"))).rejects.toThrow(/native\/bad\.ts: invalid inventory\n\s+hosts\.mx1\.port: /);
+    await expect(loadInventory(join(FIXTURES, "native/bad.ts"))).rejects.toThrow(
+      /native\/bad\.ts: invalid inventory\n\s+hosts\.mx1\.port: /,
+    );
   });
 
   it("names the line and field of a YAML shape mistake", () => {

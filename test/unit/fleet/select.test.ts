@@ -58,7 +58,9 @@ describe("selecting hosts", () => {
   });
 
   it("an unknown --group is an error naming it and the groups there are", () => {
-    expect(() => names({ groups: ["webb"] })).toThrow("--group webb: no such group in hosts.ini (groups: all, ungrouped, web, db, eu, prod, staging)");
+    expect(() => names({ groups: ["webb"] })).toThrow(
+      "--group webb: no such group in hosts.ini (groups: all, ungrouped, web, db, eu, prod, staging)",
+    );
     expect(() => selectHosts(undefined, { hosts: ["a"], groups: ["web"] })).toThrow("--group web: no inventory given");
   });
 

@@ -44,7 +44,14 @@ async function run(selection: StepSelection) {
       store.set(k ?? "", v ?? "");
       return {};
     });
-  const report = await runHost({ playbook, vars: {}, host: { name: "h", address: "h" }, connect: async () => mock, mode: "apply", selection });
+  const report = await runHost({
+    playbook,
+    vars: {},
+    host: { name: "h", address: "h" },
+    connect: async () => mock,
+    mode: "apply",
+    selection,
+  });
   const ran = report.steps.filter((s) => s.status === "changed").map((s) => s.name.replace("kv ", ""));
   return { report, ran, store };
 }
@@ -57,7 +64,10 @@ describe("step selection", () => {
   it("--tags: the tagged steps and `always`; the others are skipped with the reason; handlers of selected steps run", async () => {
     const { report, ran, store } = await run({ tags: ["tls"] });
     expect(ran).toEqual(["cert", "postfix", "facts"]);
-    expect(report.steps.find((s) => s.name === "kv pkg")).toMatchObject({ status: "skipped", summary: "not selected by --tags tls (its tags: packages)" });
+    expect(report.steps.find((s) => s.name === "kv pkg")).toMatchObject({
+      status: "skipped",
+      summary: "not selected by --tags tls (its tags: packages)",
+    });
     expect(report.steps.find((s) => s.name === "kv untagged")?.summary).toBe("not selected by --tags tls (it has no tags)");
     expect(report.handlers).toEqual([{ name: "reload", status: "ran" }]);
     expect(store.get("reloaded")).toBe("1");

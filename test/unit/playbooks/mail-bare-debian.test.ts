@@ -29,7 +29,11 @@ const recorded = JSON.parse(fs.readFileSync(path.join(here, "fixtures/debian12-b
 function bareDebianHost(): MockTransport {
   const mock = new MockTransport("th01");
   for (const r of recorded) {
-    mock.on((command) => command === r.command, { exitCode: r.exitCode, stdout: Buffer.from(r.stdout, "base64"), stderr: Buffer.from(r.stderr, "base64") });
+    mock.on((command) => command === r.command, {
+      exitCode: r.exitCode,
+      stdout: Buffer.from(r.stdout, "base64"),
+      stderr: Buffer.from(r.stderr, "base64"),
+    });
   }
   return mock;
 }
@@ -38,23 +42,40 @@ describe("playbooks/mail.ts --check on a bare Debian 12 host (recorded outputs)"
   it("packages would change; everything that depends on them is unknown, naming the change it waits for", async () => {
     const mock = bareDebianHost();
     // The vars the outputs were recorded with (the SMTP check probes from the host: a remote read).
-    const vars = validateVars(mail, { hostname: "mail.example.org", users: [{ name: "bob", password: "bare-host-test-pw" }], verify: { smtpFrom: "host" } });
-    const report = await runHost({ playbook: mail, vars, host: { name: "th01", address: "th01" }, connect: async () => mock.reopen(), mode: "check" });
+    const vars = validateVars(mail, {
+      hostname: "mail.example.org",
+      users: [{ name: "bob", password: "bare-host-test-pw" }],
+      verify: { smtpFrom: "host" },
+    });
+    const report = await runHost({
+      playbook: mail,
+      vars,
+      host: { name: "th01", address: "th01" },
+      connect: async () => mock.reopen(),
+      mode: "check",
+    });
     expect(mock.unmatched).toEqual([]);
     const [packages, ...rest] = report.steps;
-    expect(packages).toMatchObject({ status: "would-change", summary: "install postfix sasl2-bin libsasl2-modules db-util iptables-persistent" });
+    expect(packages).toMatchObject({
+      status: "would-change",
+      summary: "install postfix sasl2-bin libsasl2-modules db-util iptables-persistent",
+    });
     for (const step of rest) expect(step.status, `${step.name}: ${step.summary ?? step.error}`).toBe("unknown");
 
     const byName = (start: string) => report.steps.find((s) => s.name.startsWith(start));
     const smtpRule = byName("iptables filter/INPUT -p tcp --dport 25 ");
     // 587 goes to position 2: while 25 is pending at 1, "insert at 1" is not what apply would do.
-    expect(byName("iptables filter/INPUT -p tcp --dport 587 ")?.summary).toBe(`depends on a pending change of step "${smtpRule?.name}" (as the host is now: insert at 1)`);
+    expect(byName("iptables filter/INPUT -p tcp --dport 587 ")?.summary).toBe(
+      `depends on a pending change of step "${smtpRule?.name}" (as the host is now: insert at 1)`,
+    );
     // What would be saved depends on the rules still to be inserted: no diff of today's rules.
     const persist = byName("iptables-save → /etc/iptables/rules.v4");
     expect(persist?.summary).toMatch(/^depends on a pending change of step "iptables filter\/INPUT -p tcp --dport 587 /);
     expect(persist?.diff).toBeUndefined();
     // Postfix is not even installed: the SMTP check cannot say anything yet.
-    expect(byName("verify smtp")?.summary).toMatch(/^depends on a pending change of step "service postfix" \(as the host is now: port 25: (connect: )?connection refused/);
+    expect(byName("verify smtp")?.summary).toMatch(
+      /^depends on a pending change of step "service postfix" \(as the host is now: port 25: (connect: )?connection refused/,
+    );
 
     expect(report.status).toBe("drift");
     expect(overallResult([report]).exitCode).toBe(2);

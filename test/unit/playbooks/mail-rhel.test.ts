@@ -11,8 +11,10 @@ import { runHost, type RunMode } from "../../../src/run/host-runner.ts";
 import { MockTransport } from "../../../src/transport/mock.ts";
 
 const FACTS = {
-  rocky9: "hostname=mail9\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/etc/sasl2\n",
-  centos7: "hostname=mail7\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/usr/lib64/sasl2\n",
+  rocky9:
+    "hostname=mail9\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/etc/sasl2\n",
+  centos7:
+    "hostname=mail7\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/usr/lib64/sasl2\n",
 };
 
 const RHEL_PACKAGES = ["postfix", "cyrus-sasl", "cyrus-sasl-md5", "cyrus-sasl-plain", "iptables", "iptables-services"];

@@ -15,9 +15,9 @@ describe("playbooks/mail.ts TLS and DKIM vars", () => {
   });
 
   it("IPv6 with DNS checks needs the AAAA address", () => {
-    expect(() => validateVars(mail, { ...base, inetProtocols: "all", verify: { smtpFrom: "off", dns: { address: "192.0.2.25" } } })).toThrow(
-      /verify\.dns\.address6: required when inetProtocols is ipv6 or all/,
-    );
+    expect(() =>
+      validateVars(mail, { ...base, inetProtocols: "all", verify: { smtpFrom: "off", dns: { address: "192.0.2.25" } } }),
+    ).toThrow(/verify\.dns\.address6: required when inetProtocols is ipv6 or all/);
   });
 
   it("tls must be { selfSigned: true } or { certFile, keyFile }", () => {

@@ -49,7 +49,11 @@ const playbook = (steps: () => Step<string>[]) => definePlaybook({ name: "p", va
 describe("host lock in the runner (mock host)", () => {
   it("a converged apply run never takes the lock: no extra round trip", async () => {
     const mock = kvHost(new Map([["a", "1"]]));
-    const { report } = await runOn(mock, playbook(() => [kvStep("a", "1")]), "apply");
+    const { report } = await runOn(
+      mock,
+      playbook(() => [kvStep("a", "1")]),
+      "apply",
+    );
     expect(report.status).toBe("ok");
     expect(mock.lockEvents).toEqual([]);
     expect(mock.execs).toHaveLength(2); // facts + one batch, as before the lock existed
@@ -57,15 +61,28 @@ describe("host lock in the runner (mock host)", () => {
 
   it("check mode never takes (nor asks about) the lock, even with drift", async () => {
     const mock = kvHost(new Map([["a", "0"]]));
-    const { report } = await runOn(mock, playbook(() => [kvStep("a", "1")]), "check");
+    const { report } = await runOn(
+      mock,
+      playbook(() => [kvStep("a", "1")]),
+      "check",
+    );
     expect(report.status).toBe("drift");
     expect(mock.lockEvents).toEqual([]);
     expect(mock.execs.some((e) => e.command.includes("provision-lock") || e.stdin.includes("provision-lock"))).toBe(false);
   });
 
   it("a changing run takes it with a fresh read of the remaining steps, and releases it", async () => {
-    const mock = kvHost(new Map([["a", "0"], ["b", "0"]]));
-    const { report } = await runOn(mock, playbook(() => [kvStep("a", "1"), kvStep("b", "1")]), "apply");
+    const mock = kvHost(
+      new Map([
+        ["a", "0"],
+        ["b", "0"],
+      ]),
+    );
+    const { report } = await runOn(
+      mock,
+      playbook(() => [kvStep("a", "1"), kvStep("b", "1")]),
+      "apply",
+    );
     expect(report.steps.map((s) => s.status)).toEqual(["changed", "changed"]);
     expect(mock.lockEvents).toEqual(["acquired", "released"]);
     expect(mock.lock).toBeNull();
@@ -77,7 +94,11 @@ describe("host lock in the runner (mock host)", () => {
 
   it("releases the lock when a step fails, and when a handler fails", async () => {
     const mock = kvHost(new Map([["a", "0"]]));
-    const { report } = await runOn(mock, playbook(() => [kvStep("a", "1", true)]), "apply");
+    const { report } = await runOn(
+      mock,
+      playbook(() => [kvStep("a", "1", true)]),
+      "apply",
+    );
     expect(report.status).toBe("failed");
     expect(mock.lockEvents).toEqual(["acquired", "released"]);
 
@@ -86,7 +107,13 @@ describe("host lock in the runner (mock host)", () => {
       name: "p",
       vars: z.object({}),
       steps: () => [{ ...kvStep("a", "1"), notify: ["h"] }],
-      handlers: () => ({ h: { run: async () => { throw new Error("handler broke"); } } }),
+      handlers: () => ({
+        h: {
+          run: async () => {
+            throw new Error("handler broke");
+          },
+        },
+      }),
     });
     const second = await runOn(mock2, withHandler, "apply");
     expect(second.report.handlers[0]?.status).toBe("failed");
@@ -96,8 +123,19 @@ describe("host lock in the runner (mock host)", () => {
   it("a held lock fails the host before any change, naming the holder and how to clear it", async () => {
     const store = new Map([["a", "0"]]);
     const mock = kvHost(store);
-    mock.lock = { token: "x", controller: "ctl-7", controller_pid: "4242", user: "ops", started: "2030-01-02T03:04:05.000Z", holder_pid: "777" };
-    const { report } = await runOn(mock, playbook(() => [kvStep("a", "1"), kvStep("b", "")]), "apply");
+    mock.lock = {
+      token: "x",
+      controller: "ctl-7",
+      controller_pid: "4242",
+      user: "ops",
+      started: "2030-01-02T03:04:05.000Z",
+      holder_pid: "777",
+    };
+    const { report } = await runOn(
+      mock,
+      playbook(() => [kvStep("a", "1"), kvStep("b", "")]),
+      "apply",
+    );
     expect(report.status).toBe("failed");
     expect(store.get("a")).toBe("0");
     expect(mock.commands.some((c) => c.command.startsWith("kv-set"))).toBe(false);
@@ -115,7 +153,11 @@ describe("host lock in the runner (mock host)", () => {
     // The fresh read under the lock sees the value another run has just set.
     let reads = 0;
     mock.on(/^kv-get a/, () => ({ stdout: (reads += 1) === 1 ? "0" : "1" }));
-    const { report } = await runOn(mock, playbook(() => [kvStep("a", "1")]), "apply");
+    const { report } = await runOn(
+      mock,
+      playbook(() => [kvStep("a", "1")]),
+      "apply",
+    );
     expect(report.steps[0]?.status).toBe("ok");
     expect(mock.commands.some((c) => c.command.startsWith("kv-set"))).toBe(false);
     expect(mock.lockEvents).toEqual(["acquired", "released"]);
@@ -125,14 +167,30 @@ describe("host lock in the runner (mock host)", () => {
 describe("a stale lock broken by the runner", () => {
   it("is reported: a warning event, the host report and the JSON, naming whose lock it was and why", async () => {
     const mock = kvHost(new Map([["a", "0"]]));
-    mock.lock = { token: "dead", controller: "ctl-9", user: "ops", controller_pid: "4242", started: "2030-01-02T03:04:05.000Z", stale: "its holder (pid 77 on this host) has exited" };
-    const { report, events } = await runOn(mock, playbook(() => [kvStep("a", "1")]), "apply");
+    mock.lock = {
+      token: "dead",
+      controller: "ctl-9",
+      user: "ops",
+      controller_pid: "4242",
+      started: "2030-01-02T03:04:05.000Z",
+      stale: "its holder (pid 77 on this host) has exited",
+    };
+    const { report, events } = await runOn(
+      mock,
+      playbook(() => [kvStep("a", "1")]),
+      "apply",
+    );
     expect(report.status).toBe("changed");
-    const expected = "host mail1: broke the stale host lock of ops@ctl-9 (controller pid 4242) since 2030-01-02T03:04:05.000Z: its holder (pid 77 on this host) has exited";
+    const expected =
+      "host mail1: broke the stale host lock of ops@ctl-9 (controller pid 4242) since 2030-01-02T03:04:05.000Z: its holder (pid 77 on this host) has exited";
     expect(report.warnings).toEqual([expected]);
     expect(events).toContainEqual({ type: "warning", host: "mail1", message: expected });
     // A lock taken from nobody says nothing.
-    const quiet = await runOn(kvHost(new Map([["a", "0"]])), playbook(() => [kvStep("a", "1")]), "apply");
+    const quiet = await runOn(
+      kvHost(new Map([["a", "0"]])),
+      playbook(() => [kvStep("a", "1")]),
+      "apply",
+    );
     expect(quiet.report.warnings).toBeUndefined();
   });
 });

@@ -59,7 +59,9 @@ describe(`hostile values (${VALUES.length}), pure parts`, () => {
 
   it("postconf: refuses NUL, a lone CR and a stray $ naming the setting; takes the rest", () => {
     for (const v of VALUES) {
-      const refused = /\0|\r(?!\n)/.test(v) || /\$(?:\((?![A-Za-z0-9_]+[):?!=])|\{(?![A-Za-z0-9_]+[}:?!=])|(?![A-Za-z0-9_({]))/.test(v.replace(/\$\$/g, ""));
+      const refused =
+        /\0|\r(?!\n)/.test(v) ||
+        /\$(?:\((?![A-Za-z0-9_]+[):?!=])|\{(?![A-Za-z0-9_]+[}:?!=])|(?![A-Za-z0-9_({]))/.test(v.replace(/\$\$/g, ""));
       if (refused) expect(() => postconf({ settings: { smtpd_banner: v } })).toThrow(/settings\.smtpd_banner: (must not contain|has a)/);
       else expect(() => postconf({ settings: { smtpd_banner: v } }), JSON.stringify(v)).not.toThrow();
     }

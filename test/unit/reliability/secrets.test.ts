@@ -45,7 +45,13 @@ const playbook = definePlaybook({
       },
     ];
   },
-  handlers: () => ({ reload: { run: async () => { throw new Error(`reload failed for ${PASSWORD}`); } } }),
+  handlers: () => ({
+    reload: {
+      run: async () => {
+        throw new Error(`reload failed for ${PASSWORD}`);
+      },
+    },
+  }),
 });
 
 describe("secrets in events, reports and terminal output (mock host)", () => {

@@ -37,7 +37,10 @@ function reshapeStdin(inner: Transport, reshape: (stdin: Buffer) => Buffer): Tra
   return {
     host: inner.host,
     exec: (command: string, options: ExecOptions = {}) =>
-      inner.exec(command, { ...options, ...(options.stdin !== undefined ? { stdin: reshape(Buffer.concat(stdinParts(options.stdin))) } : {}) }),
+      inner.exec(command, {
+        ...options,
+        ...(options.stdin !== undefined ? { stdin: reshape(Buffer.concat(stdinParts(options.stdin))) } : {}),
+      }),
     close: () => inner.close(),
   };
 }
@@ -47,22 +50,30 @@ describe("a write whose input is cut short", () => {
   // either (nothing at all, mid-header, right after it, mid-content, one byte short).
   const content = Buffer.alloc(100_000, "x");
   const header = writeHeader(content).length;
-  it.each([0, 30, header, header + 1, header + 4096, header + 99_999])("keeping %i bytes of stdin: the old file stays, no temp file is left, the error says why", async (keep) => {
-    const path = join(dir, `cut-${keep}.conf`);
-    writeFileSync(path, "old content\n");
-    const session = new HostSession(cutStdin(new LocalTransport(), keep));
-    const error = await writeRemoteFile(session, path, content).then(() => undefined, (e: unknown) => e);
-    expect(error).toBeInstanceOf(CommandError);
-    expect((error as CommandError).result.exitCode).toBe(WRITE_UNVERIFIED_EXIT);
-    const received = Math.max(0, keep - header);
-    expect((error as CommandError).message).toMatch(new RegExp(`left unchanged: received ${received} of (100000|\\?) bytes \\(the input was cut short\\)`));
-    // Cause first; the script itself is not in the message (only its first line, to recognise it).
-    expect((error as CommandError).message.split("\n")[0]).toMatch(/command failed with exit code 4: provision: /);
-    expect((error as CommandError).message).not.toContain("mv -f");
-    expect((error as CommandError).detail()).toContain("mv -f");
-    expect(readFileSync(path, "utf8")).toBe("old content\n");
-    expect(readdirSync(dir).filter((name) => name.startsWith(".provision-"))).toEqual([]);
-  });
+  it.each([0, 30, header, header + 1, header + 4096, header + 99_999])(
+    "keeping %i bytes of stdin: the old file stays, no temp file is left, the error says why",
+    async (keep) => {
+      const path = join(dir, `cut-${keep}.conf`);
+      writeFileSync(path, "old content\n");
+      const session = new HostSession(cutStdin(new LocalTransport(), keep));
+      const error = await writeRemoteFile(session, path, content).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(CommandError);
+      expect((error as CommandError).result.exitCode).toBe(WRITE_UNVERIFIED_EXIT);
+      const received = Math.max(0, keep - header);
+      expect((error as CommandError).message).toMatch(
+        new RegExp(`left unchanged: received ${received} of (100000|\\?) bytes \\(the input was cut short\\)`),
+      );
+      // Cause first; the script itself is not in the message (only its first line, to recognise it).
+      expect((error as CommandError).message.split("\n")[0]).toMatch(/command failed with exit code 4: provision: /);
+      expect((error as CommandError).message).not.toContain("mv -f");
+      expect((error as CommandError).detail()).toContain("mv -f");
+      expect(readFileSync(path, "utf8")).toBe("old content\n");
+      expect(readdirSync(dir).filter((name) => name.startsWith(".provision-"))).toEqual([]);
+    },
+  );
 
   it("the expected length and digest travel on stdin, never in the command (argv)", () => {
     const secretBearing = "password=hunter22\n";
@@ -97,7 +108,9 @@ describe("hosts without sha256sum", () => {
   function minimalPath(tools: string[]): string {
     const bin = mkdtempSync(join(dir, "bin-"));
     for (const tool of tools) {
-      const found = execFileSync("/bin/sh", ["-c", `command -v ${tool}`]).toString().trim();
+      const found = execFileSync("/bin/sh", ["-c", `command -v ${tool}`])
+        .toString()
+        .trim();
       symlinkSync(found, join(bin, tool));
     }
     return bin;

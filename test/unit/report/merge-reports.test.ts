@@ -7,12 +7,23 @@ import { describe, expect, it } from "vitest";
 import { mergeReports } from "../../../src/report/merge-reports.ts";
 
 const host = (name: string, status: string) => ({
-  host: name, status, steps: [], handlers: [], counts: { ok: 0, changed: 0, wouldChange: 0, unknown: 0, failed: 0, skipped: 0 }, roundTrips: 2, readRoundTrips: 2, durationMs: 5,
+  host: name,
+  status,
+  steps: [],
+  handlers: [],
+  counts: { ok: 0, changed: 0, wouldChange: 0, unknown: 0, failed: 0, skipped: 0 },
+  roundTrips: 2,
+  readRoundTrips: 2,
+  durationMs: 5,
 });
 const shard = (index: number, count: number, hosts: ReturnType<typeof host>[], extra: Record<string, unknown> = {}) => ({
   file: `shard-${index}.json`,
   text: JSON.stringify({
-    playbook: "mail", mode: "check", exitCode: 0, result: "ok", hosts,
+    playbook: "mail",
+    mode: "check",
+    exitCode: 0,
+    result: "ok",
+    hosts,
     rollout: { selected: 4, shard: { index, count, hosts: hosts.length }, concurrency: 20, batches: [], ...extra },
   }),
 });
@@ -44,7 +55,9 @@ describe("mergeReports", () => {
 
   it("refuses inputs that are not one rollout, naming the file", () => {
     expect(() => mergeReports([shard(1, 2, [host("a", "ok")]), shard(1, 2, [host("b", "ok")])])).toThrow(/shard-1\.json: shard 1\/2 again/);
-    expect(() => mergeReports([shard(1, 2, [host("a", "ok")]), shard(2, 3, [host("b", "ok")])])).toThrow(/shard-2\.json: shard 2\/3, but shard-1\.json is of 2 shards/);
+    expect(() => mergeReports([shard(1, 2, [host("a", "ok")]), shard(2, 3, [host("b", "ok")])])).toThrow(
+      /shard-2\.json: shard 2\/3, but shard-1\.json is of 2 shards/,
+    );
     expect(() => mergeReports([shard(1, 2, [host("a", "ok")]), shard(2, 2, [host("a", "ok")])])).toThrow(/host a is also in shard-1\.json/);
     const other = { file: "other.json", text: shard(2, 2, []).text.replace('"mail"', '"web"') };
     expect(() => mergeReports([shard(1, 2, []), other])).toThrow(/other\.json: playbook "web" \(check\), but shard-1\.json is "mail"/);

@@ -17,7 +17,14 @@ const fixture = (name: string) => readFileSync(new URL(`fixtures/${name}`, impor
 const ok = (stdout: Buffer | string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
 const FPR = "3392CAE17B2682F8EBE24540B3AFBA8074242C68";
 const KEY = fixture("apt-repo-key.gpg");
-const params = { name: "provtest", uris: ["http://127.0.0.1:8098/"], suites: ["stable"], components: ["main"], keyring: KEY, fingerprint: FPR };
+const params = {
+  name: "provtest",
+  uris: ["http://127.0.0.1:8098/"],
+  suites: ["stable"],
+  components: ["main"],
+  keyring: KEY,
+  fingerprint: FPR,
+};
 const KEYRING = "/etc/apt/keyrings/provtest.gpg";
 const SOURCES = "/etc/apt/sources.list.d/provtest.sources";
 const state = (name: string) => parseState(ok(fixture(name)), KEYRING, SOURCES);
@@ -40,12 +47,16 @@ describe("aptRepository", () => {
   });
 
   it("another keyring (same key, armored) at the same path is a content change of the keyring", () => {
-    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc"), keyringPath: KEYRING }).diff(state("debian12-apt-repository-read.converged.txt"));
+    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc"), keyringPath: KEYRING }).diff(
+      state("debian12-apt-repository-read.converged.txt"),
+    );
     expect(change?.summary).toMatch(new RegExp(`^${KEYRING}: content \\(.*243 bytes → \\d+ bytes\\)$`));
   });
 
   it("an armored keyring goes to a .asc file by default", () => {
-    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc") }).diff(state("debian12-apt-repository-read.absent.txt"));
+    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc") }).diff(
+      state("debian12-apt-repository-read.absent.txt"),
+    );
     expect(change?.summary).toContain("/etc/apt/keyrings/provtest.asc: create");
   });
 
@@ -60,11 +71,20 @@ describe("aptRepository", () => {
     expect(stdin?.slice(stdin.indexOf("\n") + 1)).toBe(
       `Types: deb\nURIs: http://127.0.0.1:8098/\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By: ${KEYRING}\n`,
     );
-    expect(host.commands.find((c) => c.command.includes(`path=${KEYRING}`))?.stdin.subarray(-KEY.length).equals(KEY)).toBe(true);
+    expect(
+      host.commands
+        .find((c) => c.command.includes(`path=${KEYRING}`))
+        ?.stdin.subarray(-KEY.length)
+        .equals(KEY),
+    ).toBe(true);
   });
 
   it.each([
-    ["a fingerprint the keyring does not hold", { fingerprint: "0".repeat(40) }, new RegExp(`does not hold the key 0{40} \\(it holds: ${FPR}\\)`)],
+    [
+      "a fingerprint the keyring does not hold",
+      { fingerprint: "0".repeat(40) },
+      new RegExp(`does not hold the key 0{40} \\(it holds: ${FPR}\\)`),
+    ],
     ["a short key id", { fingerprint: "74242C68" }, /fingerprint: must be a full key fingerprint/],
     ["bytes that are no key", { keyring: Buffer.from("not a key") }, /cannot read the keyring|does not hold the key/],
     ["a suite with a newline (a second field)", { suites: ["stable\nSigned-By: /tmp/evil"] }, /suites.0: must be one word/],
@@ -76,7 +96,8 @@ describe("aptRepository", () => {
   });
 
   it("fingerprints of primary keys only (gpg --with-colons --fixed-list-mode, a subkey's fpr ignored)", () => {
-    const colons = "pub:u:255:22:B3AFBA8074242C68:1796198975:::u:::scSC:::::ed25519:::0:\nfpr:::::::::3392CAE17B2682F8EBE24540B3AFBA8074242C68:\nsub:u:255:18:AAAA:1:::::e:::::cv25519::\nfpr:::::::::BBBB000000000000000000000000000000000000:\n";
+    const colons =
+      "pub:u:255:22:B3AFBA8074242C68:1796198975:::u:::scSC:::::ed25519:::0:\nfpr:::::::::3392CAE17B2682F8EBE24540B3AFBA8074242C68:\nsub:u:255:18:AAAA:1:::::e:::::cv25519::\nfpr:::::::::BBBB000000000000000000000000000000000000:\n";
     expect(primaryFingerprints(colons)).toEqual([FPR]);
   });
 });

@@ -21,10 +21,21 @@ const ok = (stdout: string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stde
 describe("authorizedKey: parsing", () => {
   it("reads home, group, the directory and the file", () => {
     const s = parseAuthorizedKeys(ok(CAPTURED.root), "root");
-    expect(s).toMatchObject({ home: "/root", group: "root", dir: { exists: true, type: "directory", mode: "0700" }, file: { exists: true, mode: "0600" } });
+    expect(s).toMatchObject({
+      home: "/root",
+      group: "root",
+      dir: { exists: true, type: "directory", mode: "0700" },
+      file: { exists: true, mode: "0600" },
+    });
     expect(s.file.content?.toString()).toBe(`${HARNESS}\n`);
-    expect(parseAuthorizedKeys(ok(CAPTURED.app1), "app1")).toMatchObject({ home: "/home/app1", dir: { exists: false }, file: { exists: false } });
-    expect(() => parseAuthorizedKeys({ ...ok(""), exitCode: 4, stderr: Buffer.from("no user nosuch\n") }, "nosuch")).toThrow(/no user nosuch/);
+    expect(parseAuthorizedKeys(ok(CAPTURED.app1), "app1")).toMatchObject({
+      home: "/home/app1",
+      dir: { exists: false },
+      file: { exists: false },
+    });
+    expect(() => parseAuthorizedKeys({ ...ok(""), exitCode: 4, stderr: Buffer.from("no user nosuch\n") }, "nosuch")).toThrow(
+      /no user nosuch/,
+    );
   });
 
   it.each([
@@ -48,9 +59,30 @@ describe("authorizedKey: edit", () => {
   it.each([
     ["appended", `${HARNESS}\n`, [alice], present, `${HARNESS}\n${ALICE}\n`, ["add alice@laptop"]],
     ["already there", `# keys\n${ALICE}\n`, [alice], present, `# keys\n${ALICE}\n`, []],
-    ["options updated in place", `${HARNESS}\nno-pty ${ALICE}\n`, [alice], present, `${HARNESS}\n${ALICE}\n`, ["update alice@laptop (options)"]],
-    ["duplicate removed", `${ALICE}\n${HARNESS}\n${ALICE}\n`, [alice], present, `${ALICE}\n${HARNESS}\n`, ["remove duplicate of alice@laptop"]],
-    ["exclusive drops others, keeps comments", `# keys\n${HARNESS}\n${BOB}\n`, [alice, bob], { exclusive: true, state: "present" as const }, `# keys\n${BOB}\n${ALICE}\n`, ["add alice@laptop", "remove 1 other key"]],
+    [
+      "options updated in place",
+      `${HARNESS}\nno-pty ${ALICE}\n`,
+      [alice],
+      present,
+      `${HARNESS}\n${ALICE}\n`,
+      ["update alice@laptop (options)"],
+    ],
+    [
+      "duplicate removed",
+      `${ALICE}\n${HARNESS}\n${ALICE}\n`,
+      [alice],
+      present,
+      `${ALICE}\n${HARNESS}\n`,
+      ["remove duplicate of alice@laptop"],
+    ],
+    [
+      "exclusive drops others, keeps comments",
+      `# keys\n${HARNESS}\n${BOB}\n`,
+      [alice, bob],
+      { exclusive: true, state: "present" as const },
+      `# keys\n${BOB}\n${ALICE}\n`,
+      ["add alice@laptop", "remove 1 other key"],
+    ],
     ["absent", `${ALICE}\n${HARNESS}\n`, [alice], { exclusive: false, state: "absent" as const }, `${HARNESS}\n`, ["remove alice@laptop"]],
     ["empty file", "", [alice], present, `${ALICE}\n`, ["add alice@laptop"]],
   ])("%s", (_label, before, keys, how, after, changes) => {
@@ -63,7 +95,12 @@ describe("authorizedKey: step", () => {
     ["root: add", { user: "root", key: ALICE }, CAPTURED.root, "add alice@laptop"],
     ["root: converged", { user: "root", key: HARNESS }, CAPTURED.root, null],
     ["root: exclusive", { user: "root", key: ALICE, exclusive: true }, CAPTURED.root, "add alice@laptop, remove 1 other key"],
-    ["root: with options", { user: "root", key: HARNESS, options: 'from="10.213.0.0/16"' }, CAPTURED.root, "update provision-testhosts (options)"],
+    [
+      "root: with options",
+      { user: "root", key: HARNESS, options: 'from="10.213.0.0/16"' },
+      CAPTURED.root,
+      "update provision-testhosts (options)",
+    ],
     ["app1: no .ssh, no file", { user: "app1", key: ALICE }, CAPTURED.app1, "add alice@laptop"],
     ["app1: absent when no file", { user: "app1", key: ALICE, state: "absent" as const }, CAPTURED.app1, null],
   ])("%s", (_label, params, stdout, summary) => {
@@ -73,11 +110,15 @@ describe("authorizedKey: step", () => {
   });
 
   it("creates .ssh 0700 and a 0600 file owned by the user, writing the text on stdin", async () => {
-    const host = mockHost("debian12").on(/^u=app1/, { stdout: CAPTURED.app1 }).on(/^\{ mkdir -m 0700/, {});
+    const host = mockHost("debian12")
+      .on(/^u=app1/, { stdout: CAPTURED.app1 })
+      .on(/^\{ mkdir -m 0700/, {});
     const { step } = await run(host, "apply", () => [authorizedKey({ user: "app1", key: ALICE })]);
     expect(step?.status, step?.error).toBe("changed");
     const sent = host.commands.find((c) => !c.batched && c.command.startsWith("{ mkdir"));
-    expect(sent?.command).toMatch(/^\{ mkdir -m 0700 -- \/home\/app1\/\.ssh && chown -- app1:app1 \/home\/app1\/\.ssh; \} \|\| exit 1\nset -e;/);
+    expect(sent?.command).toMatch(
+      /^\{ mkdir -m 0700 -- \/home\/app1\/\.ssh && chown -- app1:app1 \/home\/app1\/\.ssh; \} \|\| exit 1\nset -e;/,
+    );
     expect(sent?.command).toContain("path=/home/app1/.ssh/authorized_keys");
     expect(sent?.command).toContain('chown -- app1:app1 "$tmp"');
     expect(sent?.command).toContain('chmod -- 0600 "$tmp"');

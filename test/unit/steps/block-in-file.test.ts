@@ -33,9 +33,19 @@ describe("blockInFile: the same text as Ansible's blockinfile", () => {
       { block: "hello", insertAfter: "^# anchor", marker: "// {mark} custom", markerBegin: "START", markerEnd: "STOP" },
       "line one\n# anchor\n// START custom\nhello\n// STOP custom\nline three\n",
     ],
-    ['block="changed" (on the block above)', ANSIBLE_F1, { block: "changed" }, `${BASE}# BEGIN ANSIBLE MANAGED BLOCK\nchanged\n# END ANSIBLE MANAGED BLOCK\n`],
+    [
+      'block="changed" (on the block above)',
+      ANSIBLE_F1,
+      { block: "changed" },
+      `${BASE}# BEGIN ANSIBLE MANAGED BLOCK\nchanged\n# END ANSIBLE MANAGED BLOCK\n`,
+    ],
     ["state=absent (on the block above)", ANSIBLE_F1, { state: "absent" as const }, BASE],
-    ['block="top" insertbefore=BOF (on "a\\nb\\n")', "a\nb\n", { block: "top", insertBefore: "BOF" }, "# BEGIN ANSIBLE MANAGED BLOCK\ntop\n# END ANSIBLE MANAGED BLOCK\na\nb\n"],
+    [
+      'block="top" insertbefore=BOF (on "a\\nb\\n")',
+      "a\nb\n",
+      { block: "top", insertBefore: "BOF" },
+      "# BEGIN ANSIBLE MANAGED BLOCK\ntop\n# END ANSIBLE MANAGED BLOCK\na\nb\n",
+    ],
   ])("%s", (_args, before, params, after) => {
     expect(edit(before, params)).toBe(after);
   });
@@ -78,7 +88,13 @@ describe("blockInFile: step", () => {
 describe("sudoers", () => {
   it("writes a root:root 0440 drop-in validated by visudo -cf on the temp file", async () => {
     const host = mockHost("debian12");
-    const step = sudoers({ name: "app", group: "admins", runAs: "root", nopassword: true, commands: ["/usr/bin/systemctl restart app", "/bin/echo a,b:c=d\\e"] });
+    const step = sudoers({
+      name: "app",
+      group: "admins",
+      runAs: "root",
+      nopassword: true,
+      commands: ["/usr/bin/systemctl restart app", "/bin/echo a,b:c=d\\e"],
+    });
     expect(step).toMatchObject({ kind: "sudoers", name: "sudoers app" });
     const { report } = await run(host, "apply", () => [step]);
     expect(report.steps[0]?.status, report.steps[0]?.error).toBe("changed");
@@ -93,7 +109,11 @@ describe("sudoers", () => {
   });
 
   it("content as given; state absent removes the drop-in", async () => {
-    expect(sudoers({ name: "deploy", content: "deploy ALL=(ALL:ALL) NOPASSWD: ALL" }).diff(parseFileState(ok("root root 0440 regular file\ndeploy ALL=(ALL:ALL) NOPASSWD: ALL"), "/x"))).toBeNull();
+    expect(
+      sudoers({ name: "deploy", content: "deploy ALL=(ALL:ALL) NOPASSWD: ALL" }).diff(
+        parseFileState(ok("root root 0440 regular file\ndeploy ALL=(ALL:ALL) NOPASSWD: ALL"), "/x"),
+      ),
+    ).toBeNull();
     const gone = sudoers({ name: "deploy", state: "absent" });
     expect(gone).toMatchObject({ kind: "sudoers", name: "sudoers deploy absent" });
     expect(gone.diff(parseFileState(ok("root root 0440 regular file\n"), "/x"))?.summary).toBe("remove regular file");
@@ -125,7 +145,9 @@ describe("absent", () => {
   });
 
   it("renames a directory aside before removing it; a link or file is unlinked", async () => {
-    const host = mockHost("debian12").on(/^p=/, {}).on(/provision:absent/, { stdout: "root root 0755 directory\n" });
+    const host = mockHost("debian12")
+      .on(/^p=/, {})
+      .on(/provision:absent/, { stdout: "root root 0755 directory\n" });
     await run(host, "apply", () => [absent({ path: "/srv/t1" })]);
     const cmd = applied(host)[0] ?? "";
     expect(cmd).toMatch(/^p=\/srv\/t1; d=\/srv\n/);

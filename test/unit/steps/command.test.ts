@@ -27,15 +27,50 @@ const guardOut = (parts: Record<string, number>) =>
 
 const RUN = "touch /var/tmp/ran";
 const cases: { title: string; params: Partial<CommandParams>; read: string; summary: string | null }[] = [
-  { title: "creates exists → ok (removes absent too)", params: { creates: "/etc/passwd", removes: "/nonexistent" }, read: REAL.createsExistsRemovesAbsent, summary: null },
-  { title: "creates missing → run", params: { creates: "/var/tmp/ran" }, read: guardOut({ creates: 0 }), summary: "run (/var/tmp/ran does not exist)" },
-  { title: "removes exists → run", params: { removes: "/etc/passwd" }, read: guardOut({ removes: 1 }), summary: "run (/etc/passwd exists)" },
+  {
+    title: "creates exists → ok (removes absent too)",
+    params: { creates: "/etc/passwd", removes: "/nonexistent" },
+    read: REAL.createsExistsRemovesAbsent,
+    summary: null,
+  },
+  {
+    title: "creates missing → run",
+    params: { creates: "/var/tmp/ran" },
+    read: guardOut({ creates: 0 }),
+    summary: "run (/var/tmp/ran does not exist)",
+  },
+  {
+    title: "removes exists → run",
+    params: { removes: "/etc/passwd" },
+    read: guardOut({ removes: 1 }),
+    summary: "run (/etc/passwd exists)",
+  },
   { title: "removes missing → ok", params: { removes: "/nonexistent" }, read: guardOut({ removes: 0 }), summary: null },
-  { title: "unless 0 → ok (whatever onlyIf says)", params: { unless: "grep -q root /etc/passwd", onlyIf: "test -e /nonexistent" }, read: REAL.unless0onlyIf1, summary: null },
-  { title: "unless 1 → run", params: { unless: "grep -q nobody-here /etc/passwd" }, read: guardOut({ unless: 1 }), summary: "run (unless exited 1)" },
+  {
+    title: "unless 0 → ok (whatever onlyIf says)",
+    params: { unless: "grep -q root /etc/passwd", onlyIf: "test -e /nonexistent" },
+    read: REAL.unless0onlyIf1,
+    summary: null,
+  },
+  {
+    title: "unless 1 → run",
+    params: { unless: "grep -q nobody-here /etc/passwd" },
+    read: guardOut({ unless: 1 }),
+    summary: "run (unless exited 1)",
+  },
   { title: "onlyIf 1 → ok", params: { onlyIf: "test -e /nonexistent" }, read: guardOut({ onlyIf: 1 }), summary: null },
-  { title: "onlyIf 0 (as nobody) → run", params: { onlyIf: "id -un | grep -qx nobody", becomeUser: "nobody" }, read: REAL.onlyIfAsNobody0, summary: "run (onlyIf exited 0)" },
-  { title: "every guard must allow: creates missing but unless 0 → ok", params: { creates: "/x", unless: "true" }, read: guardOut({ creates: 0, unless: 0 }), summary: null },
+  {
+    title: "onlyIf 0 (as nobody) → run",
+    params: { onlyIf: "id -un | grep -qx nobody", becomeUser: "nobody" },
+    read: REAL.onlyIfAsNobody0,
+    summary: "run (onlyIf exited 0)",
+  },
+  {
+    title: "every guard must allow: creates missing but unless 0 → ok",
+    params: { creates: "/x", unless: "true" },
+    read: guardOut({ creates: 0, unless: 0 }),
+    summary: null,
+  },
   { title: "no guard → would run, every time", params: {}, read: "", summary: "run (no guard: runs on every apply)" },
 ];
 
@@ -49,7 +84,9 @@ describe("command", () => {
     expect(checked.step?.summary).toBe(c.summary ?? undefined);
     expect(applied(check)).toEqual([]);
 
-    const host = mockHost("debian12").on(isRead, { stdout: c.read }).on(/touch \/var\/tmp\/ran/, { exitCode: 0 });
+    const host = mockHost("debian12")
+      .on(isRead, { stdout: c.read })
+      .on(/touch \/var\/tmp\/ran/, { exitCode: 0 });
     const result = await run(host, "apply", () => [command(params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     const expected = c.params.becomeUser ? `printf '%s\\n' 'touch /var/tmp/ran' | runuser -u nobody -- sh -s` : RUN;
@@ -86,7 +123,9 @@ describe("command", () => {
 
   it("a secret in the command goes on stdin (never argv) and is masked in errors and names", async () => {
     const pass = secret("S3cr3t-command-pass");
-    const host = mockHost("debian12").on(/chpasswd/, { exitCode: 1, stderr: "chpasswd: S3cr3t-command-pass rejected\n" }).on(":", { exitCode: 0 });
+    const host = mockHost("debian12")
+      .on(/chpasswd/, { exitCode: 1, stderr: "chpasswd: S3cr3t-command-pass rejected\n" })
+      .on(":", { exitCode: 0 });
     const { report, step } = await run(host, "apply", () => [command({ command: sh`${secretStdin(pass)} chpasswd` })]);
     const sent = host.execs.filter((e) => e.stdin.toString().includes("chpasswd"));
     expect(sent.length).toBeGreaterThan(0);

@@ -8,7 +8,13 @@ const colon = { separator: ": ", comment: "#" };
 
 describe("configKeys: the pure edit", () => {
   it.each<[string, string, Record<string, string>, { separator: string; comment: string }, string]>([
-    ["empty file: every key, in order", "", sasl, colon, "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: CRAM-MD5 DIGEST-MD5 PLAIN LOGIN\n"],
+    [
+      "empty file: every key, in order",
+      "",
+      sasl,
+      colon,
+      "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: CRAM-MD5 DIGEST-MD5 PLAIN LOGIN\n",
+    ],
     [
       "RHEL's shipped smtpd.conf: saslauthd replaced in place, the rest appended",
       "pwcheck_method: saslauthd\nmech_list: plain login\n",
@@ -50,12 +56,18 @@ describe("configKeys: the pure edit", () => {
 
 describe("configKeys: through the runner", () => {
   const PATH = "/etc/postfix/sasl/smtpd.conf";
-  const steps = () => [configKeys({ path: PATH, settings: sasl, separator: ": ", create: true, owner: "root", group: "root", mode: "0644" })];
+  const steps = () => [
+    configKeys({ path: PATH, settings: sasl, separator: ": ", create: true, owner: "root", group: "root", mode: "0644" }),
+  ];
 
   it("creates Debian's missing smtpd.conf; apply again 0 changes; tamper → drift → apply → clean; comments survive", async () => {
     const host = mockHost();
     const first = await runSteps(host, steps, "apply");
-    expect(first.steps[0]).toMatchObject({ status: "changed", summary: "create", name: `config ${PATH}: pwcheck_method, auxprop_plugin, mech_list` });
+    expect(first.steps[0]).toMatchObject({
+      status: "changed",
+      summary: "create",
+      name: `config ${PATH}: pwcheck_method, auxprop_plugin, mech_list`,
+    });
     expect((await runSteps(host, steps, "apply")).counts.changed).toBe(0);
     expect((await runSteps(host, steps, "check")).status).toBe("ok");
 
@@ -76,6 +88,8 @@ describe("configKeys: through the runner", () => {
     const host = mockHost("rocky9").file(path, "pwcheck_method: saslauthd\nmech_list: plain login\n", { mode: "0640" });
     await runSteps(host, () => [configKeys({ path, settings: sasl, separator: ": " })], "apply");
     expect(host.files.get(path)).toMatchObject({ mode: "0640" });
-    expect(host.files.get(path)?.content.toString()).toBe("pwcheck_method: auxprop\nmech_list: CRAM-MD5 DIGEST-MD5 PLAIN LOGIN\nauxprop_plugin: sasldb\n");
+    expect(host.files.get(path)?.content.toString()).toBe(
+      "pwcheck_method: auxprop\nmech_list: CRAM-MD5 DIGEST-MD5 PLAIN LOGIN\nauxprop_plugin: sasldb\n",
+    );
   });
 });

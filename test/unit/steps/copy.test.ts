@@ -35,7 +35,14 @@ describe("copy: reading the host's tree", () => {
   it("parses every entry, names with spaces, quotes and newlines included, with its digest", () => {
     const tree = TREE();
     expect([...(tree?.keys() ?? [])].sort()).toEqual(["", "a.txt", "empty", "link", "sub dir", QUOTE]);
-    expect(tree?.get("a.txt")).toEqual({ type: "f", owner: "root", group: "root", mode: "0600", size: 6, sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" });
+    expect(tree?.get("a.txt")).toEqual({
+      type: "f",
+      owner: "root",
+      group: "root",
+      mode: "0600",
+      size: 6,
+      sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+    });
     expect(tree?.get(QUOTE)?.sha256).toBe("2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
     expect(tree?.get("empty")?.owner).toBe("nobody");
     expect(tree?.get("link")?.type).toBe("l");
@@ -51,7 +58,9 @@ describe("copy: reading the host's tree", () => {
   it("fails on a listing cut short, and on a failed read", () => {
     const cut = fixture("debian12-copy-read.tree.bin").subarray(0, 40);
     expect(() => parseHostTree(ok(cut), "/srv/cap")).toThrow(/cut short/);
-    expect(() => parseHostTree({ exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from("find: Permission denied") }, "/srv/cap")).toThrow(/Permission denied/);
+    expect(() =>
+      parseHostTree({ exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from("find: Permission denied") }, "/srv/cap"),
+    ).toThrow(/Permission denied/);
   });
 
   it("quotes a hostile dest in the one read command", () => {
@@ -79,7 +88,9 @@ describe("copy: diff", () => {
   });
 
   it("creates everything when dest is absent", () => {
-    expect(copy({ src, dest: "/srv/cap", dirMode: "750" }).diff(null)?.summary).toBe(`create directory, create directory "sub dir", create a.txt, create empty, create ${JSON.stringify(QUOTE)}`);
+    expect(copy({ src, dest: "/srv/cap", dirMode: "750" }).diff(null)?.summary).toBe(
+      `create directory, create directory "sub dir", create a.txt, create empty, create ${JSON.stringify(QUOTE)}`,
+    );
   });
 
   it("a single file: content and mode, named without a path", () => {
@@ -94,7 +105,9 @@ describe("copy: diff", () => {
   it("refuses to replace a type that differs (a directory where the source has a file)", () => {
     rmSync(join(src, "sub dir"), { recursive: true });
     writeFileSync(join(src, "sub dir"), "now a file");
-    expect(() => copy({ src, dest: "/srv/cap" }).diff(TREE())).toThrow(/"\/srv\/cap\/sub dir" is a directory on the host, but the source has a file/);
+    expect(() => copy({ src, dest: "/srv/cap" }).diff(TREE())).toThrow(
+      /"\/srv\/cap\/sub dir" is a directory on the host, but the source has a file/,
+    );
   });
 
   it.each([
@@ -116,12 +129,16 @@ describe("copy: apply", () => {
     writeFileSync(join(src, "a.txt"), "hello!\n");
     mkdirSync(join(src, "-new dir"));
     writeFileSync(join(src, "-new dir", "f"), "f");
-    const host = mockHost("debian12").on(/^(rm|mkdir|chown|chmod|set -e)/, {}).on(/^if \[ -e \/srv\/cap \]/, { stdout: fixture("debian12-copy-read.tree.bin") });
+    const host = mockHost("debian12")
+      .on(/^(rm|mkdir|chown|chmod|set -e)/, {})
+      .on(/^if \[ -e \/srv\/cap \]/, { stdout: fixture("debian12-copy-read.tree.bin") });
     const { step } = await run(host, "apply", () => [copy({ src, dest: "/srv/cap", owner: "root", dirMode: "0750", delete: true })]);
     expect(step?.status, step?.error).toBe("changed");
     const commands = applied(host);
     expect(commands[0]).toBe("rm -rf -- /srv/cap/link");
-    expect(commands[1]).toBe("mkdir -p -- '/srv/cap/-new dir' && chown -h -- root '/srv/cap/-new dir' && chmod -- 0750 '/srv/cap/-new dir'");
+    expect(commands[1]).toBe(
+      "mkdir -p -- '/srv/cap/-new dir' && chown -h -- root '/srv/cap/-new dir' && chmod -- 0750 '/srv/cap/-new dir'",
+    );
     expect(commands[2]).toContain("path='/srv/cap/-new dir/f'\n");
     expect(commands[3]).toContain("path=/srv/cap/a.txt\n");
     expect(commands[3]).toContain('chown -- root "$tmp"');

@@ -33,11 +33,13 @@ describe("dkimKey (reads captured on Debian 12)", () => {
 
   it("missing → generate on the host with opendkim-genkey (temp dir, 0600, renamed); the record comes from the new key", async () => {
     const { step, mock, key } = await runWith(read("fresh"), "apply");
-    expect(step.summary).toBe(`generate a 2048-bit key with opendkim-genkey (${FILE} is missing); then publish TXT sel1._domainkey.example.test`);
+    expect(step.summary).toBe(
+      `generate a 2048-bit key with opendkim-genkey (${FILE} is missing); then publish TXT sel1._domainkey.example.test`,
+    );
     const [generate, ...rest] = applied(mock);
     expect(rest).toEqual([]);
-    expect(generate).toContain("opendkim-genkey -b 2048 -s sel1 -d example.test -D \"$tmp\"");
-    expect(generate).toContain("chmod 0600 \"$tmp\"/sel1.private");
+    expect(generate).toContain('opendkim-genkey -b 2048 -s sel1 -d example.test -D "$tmp"');
+    expect(generate).toContain('chmod 0600 "$tmp"/sel1.private');
     expect(generate).toContain(`mv -f -- "$tmp"/sel1.private ${FILE}`);
     expect(key.record()).toBe("v=DKIM1; k=rsa; p=MIIBnewkey");
   });
@@ -67,11 +69,16 @@ describe("dkimKey (reads captured on Debian 12)", () => {
     const generated = await runWith(read("fresh"), "apply");
     const record = { label: "DNS TXT sel1._domainkey.example.test", value: "v=DKIM1; k=rsa; p=MIIBnewkey" };
     expect(generated.step.outputs).toEqual([record]);
-    expect(JSON.parse(jsonReport({ playbook: "p", mode: "apply", exitCode: 0, result: "changed", hosts: [generated.report] })).hosts[0].steps[0].outputs).toEqual([record]);
+    expect(
+      JSON.parse(jsonReport({ playbook: "p", mode: "apply", exitCode: 0, result: "changed", hosts: [generated.report] })).hosts[0].steps[0]
+        .outputs,
+    ).toEqual([record]);
     const stream = new CaptureStream();
     const terminal = new TerminalReporter({ stream: stream as never, showDiff: false });
     terminal.summary([generated.report]);
-    expect(stream.text).toContain(`to publish:\n  ${generated.report.host}: DNS TXT sel1._domainkey.example.test: v=DKIM1; k=rsa; p=MIIBnewkey\n`);
+    expect(stream.text).toContain(
+      `to publish:\n  ${generated.report.host}: DNS TXT sel1._domainkey.example.test: v=DKIM1; k=rsa; p=MIIBnewkey\n`,
+    );
     // In --check on a host without the key there is nothing to publish yet (the summary says what will be).
     const fresh = await runWith(read("fresh"));
     expect(fresh.step.outputs).toBeUndefined();

@@ -17,9 +17,15 @@ describe("download", () => {
   it.each([
     ["absent", "absent\n", `fetch ${URL}`],
     ["present with the digest", `regular file\n${SHA}\n`, null],
-    ["present with another digest", "regular file\n0000000000000000000000000000000000000000000000000000000000000000\n", `fetch ${URL} (sha256 000000000000… → e0edcb602759…)`],
+    [
+      "present with another digest",
+      "regular file\n0000000000000000000000000000000000000000000000000000000000000000\n",
+      `fetch ${URL} (sha256 000000000000… → e0edcb602759…)`,
+    ],
   ])("%s", (_label, stdout, summary) => {
-    expect(download({ url: URL, dest: "/srv/dl.txt", sha256: SHA.toUpperCase() }).diff(parseDigest(ok(stdout), "/srv/dl.txt"))?.summary ?? null).toBe(summary);
+    expect(
+      download({ url: URL, dest: "/srv/dl.txt", sha256: SHA.toUpperCase() }).diff(parseDigest(ok(stdout), "/srv/dl.txt"))?.summary ?? null,
+    ).toBe(summary);
   });
 
   it("refuses to replace a directory", () => {
@@ -27,13 +33,17 @@ describe("download", () => {
   });
 
   it("fetches on the host into the atomic write, which verifies the required digest on the temp file", async () => {
-    const host = mockHost("debian12").on(/^p=\/srv\/dl\.txt/, { stdout: "absent\n" }).on(/^if command -v curl/, {});
+    const host = mockHost("debian12")
+      .on(/^p=\/srv\/dl\.txt/, { stdout: "absent\n" })
+      .on(/^if command -v curl/, {});
     const { step } = await run(host, "apply", () => [download({ url: URL, dest: "/srv/dl.txt", sha256: SHA, mode: "640" })]);
     expect(step?.status, step?.error).toBe("changed");
     const [cmd] = applied(host);
     expect(cmd).toContain("then curl -fsSL --proto =http,https --max-time 120 -- http://127.0.0.1:8099/f.txt\n");
     expect(cmd).toContain("wget -q -T 120 -O - -- http://127.0.0.1:8099/f.txt\n");
-    expect(cmd).toContain(`if [ "\${sum%% *}" != ${SHA} ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; exit 4; fi`);
+    expect(cmd).toContain(
+      `if [ "\${sum%% *}" != ${SHA} ]; then echo "provision: $path left unchanged: the content arrived corrupted (sha256 differs)" >&2; exit 4; fi`,
+    );
     expect(cmd).toContain('chmod -- 0640 "$tmp"');
   });
 

@@ -54,7 +54,11 @@ describe("file: binary and large content", () => {
   it("small text still gets its text diff", () => {
     const step = file({ path: "/etc/motd", content: "new\n" });
     const change = step.diff(parseFileState(ok("root root 0644 regular file\nold\n"), "/etc/motd"));
-    expect(change).toEqual({ summary: "content", diff: { label: "/etc/motd", before: "old\n", after: "new\n" }, plan: { action: "write" } });
+    expect(change).toEqual({
+      summary: "content",
+      diff: { label: "/etc/motd", before: "old\n", after: "new\n" },
+      plan: { action: "write" },
+    });
   });
 
   it("the digest read works on a real shell: content up to the limit, a digest above it", async () => {
@@ -68,7 +72,8 @@ describe("file: binary and large content", () => {
       const path = join(dir, "f");
       const content = randomBytes(100);
       writeFileSync(path, content);
-      const read = (limit: number) => parseFileState(ok(execFileSync("/bin/sh", ["-c", readFileCommand(path, { contentLimit: limit }).text])), path);
+      const read = (limit: number) =>
+        parseFileState(ok(execFileSync("/bin/sh", ["-c", readFileCommand(path, { contentLimit: limit }).text])), path);
       expect(read(100).content?.equals(content)).toBe(true);
       expect(read(99).digest).toEqual({ size: 100, sha256: createHash("sha256").update(content).digest("hex") });
       expect(read(99).owner).toBeTruthy();

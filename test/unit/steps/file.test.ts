@@ -89,7 +89,9 @@ describe("groupMember", () => {
   });
 
   it("adds with usermod -a -G, and a missing group is a read error, not a change", async () => {
-    const host = mockHost("debian12").on(/id -nG/, { stdout: "postfix\n" }).on(/^usermod /, {});
+    const host = mockHost("debian12")
+      .on(/id -nG/, { stdout: "postfix\n" })
+      .on(/^usermod /, {});
     await run(host, "apply", () => [step]);
     expect(applied(host)).toEqual(["usermod -a -G sasl -- postfix"]);
     const missing = mockHost("rocky9").on(/getent group/, { exitCode: 4, stderr: "no group sasl\n" });

@@ -19,10 +19,28 @@ const REAL = {
 };
 
 const cases: { title: string; params: FirewalldPortParams; read: string; summary: string | null; commands: string[] }[] = [
-  { title: "neither → open both", params: { port: 587 }, read: REAL.neither, summary: "open 587/tcp (permanent, runtime)", commands: ["firewall-cmd --permanent  --add-port=587/tcp && firewall-cmd  --add-port=587/tcp"] },
-  { title: "permanent only → runtime", params: { port: 587 }, read: REAL.permanentOnly, summary: "open 587/tcp (runtime)", commands: ["firewall-cmd  --add-port=587/tcp"] },
+  {
+    title: "neither → open both",
+    params: { port: 587 },
+    read: REAL.neither,
+    summary: "open 587/tcp (permanent, runtime)",
+    commands: ["firewall-cmd --permanent  --add-port=587/tcp && firewall-cmd  --add-port=587/tcp"],
+  },
+  {
+    title: "permanent only → runtime",
+    params: { port: 587 },
+    read: REAL.permanentOnly,
+    summary: "open 587/tcp (runtime)",
+    commands: ["firewall-cmd  --add-port=587/tcp"],
+  },
   { title: "both → ok", params: { port: 587 }, read: REAL.both, summary: null, commands: [] },
-  { title: "disabled, both open → close both", params: { port: 587, state: "disabled", zone: "public" }, read: REAL.both, summary: "close 587/tcp (permanent, runtime)", commands: ["firewall-cmd --permanent --zone=public --remove-port=587/tcp && firewall-cmd --zone=public --remove-port=587/tcp"] },
+  {
+    title: "disabled, both open → close both",
+    params: { port: 587, state: "disabled", zone: "public" },
+    read: REAL.both,
+    summary: "close 587/tcp (permanent, runtime)",
+    commands: ["firewall-cmd --permanent --zone=public --remove-port=587/tcp && firewall-cmd --zone=public --remove-port=587/tcp"],
+  },
   { title: "disabled, neither → ok", params: { port: 587, state: "disabled" }, read: REAL.neither, summary: null, commands: [] },
 ];
 
@@ -33,7 +51,9 @@ describe("firewalldPort", () => {
     expect(checked.step?.status).toBe(c.summary ? "would-change" : "ok");
     expect(checked.step?.summary).toBe(c.summary ?? undefined);
 
-    const host = mockHost("debian12").on(/^firewall-cmd .*-port=/, { stdout: "success\n" }).on("--query-port", { stdout: c.read });
+    const host = mockHost("debian12")
+      .on(/^firewall-cmd .*-port=/, { stdout: "success\n" })
+      .on("--query-port", { stdout: c.read });
     const result = await run(host, "apply", () => [firewalldPort(c.params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     expect(applied(host)).toEqual(c.commands);

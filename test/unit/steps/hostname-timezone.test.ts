@@ -29,7 +29,9 @@ describe("hostname", () => {
   });
 
   it("writes the file atomically at the top level, then sets the live name", async () => {
-    const host = mockHost("debian12").on(/^printf 'live=/, { stdout: HOST }).on(/^set -e;/, {});
+    const host = mockHost("debian12")
+      .on(/^printf 'live=/, { stdout: HOST })
+      .on(/^set -e;/, {});
     await run(host, "apply", () => [hostname({ name: "mail.example.org" })]);
     const [script] = applied(host);
     expect(script?.startsWith("set -e; umask 077; dir=/etc; path=/etc/hostname\n")).toBe(true);
@@ -45,7 +47,12 @@ describe("hostname", () => {
 
 describe("timezone", () => {
   it.each([
-    ["UTC → Berlin", "Europe/Berlin", TZ.berlin, "/etc/localtime → /usr/share/zoneinfo/Etc/UTC → /usr/share/zoneinfo/Europe/Berlin, /etc/timezone: content"],
+    [
+      "UTC → Berlin",
+      "Europe/Berlin",
+      TZ.berlin,
+      "/etc/localtime → /usr/share/zoneinfo/Etc/UTC → /usr/share/zoneinfo/Europe/Berlin, /etc/timezone: content",
+    ],
     ["converged", "Etc/UTC", TZ.berlin, null],
     ["no /etc/timezone (RHEL)", "Etc/UTC", "link=/usr/share/zoneinfo/Etc/UTC\nzone=yes\nfile=no\n", null],
   ])("%s", (_label, name, stdout, summary) => {
@@ -61,10 +68,16 @@ describe("timezone", () => {
   });
 
   it("repoints /etc/localtime atomically, then writes /etc/timezone", async () => {
-    const host = mockHost("debian12").on(/^printf 'link=/, { stdout: TZ.berlin }).on(/^t=\$\(mktemp/, {});
+    const host = mockHost("debian12")
+      .on(/^printf 'link=/, { stdout: TZ.berlin })
+      .on(/^t=\$\(mktemp/, {});
     await run(host, "apply", () => [timezone({ name: "Europe/Berlin" })]);
     const [script] = applied(host);
-    expect(script?.startsWith('t=$(mktemp -u /etc/.provision-localtime.XXXXXX) && ln -s -- /usr/share/zoneinfo/Europe/Berlin "$t" && mv -T -f -- "$t" /etc/localtime || exit 1\nset -e;')).toBe(true);
+    expect(
+      script?.startsWith(
+        't=$(mktemp -u /etc/.provision-localtime.XXXXXX) && ln -s -- /usr/share/zoneinfo/Europe/Berlin "$t" && mv -T -f -- "$t" /etc/localtime || exit 1\nset -e;',
+      ),
+    ).toBe(true);
   });
 
   it.each(["../../../etc/shadow", "Europe/../../x", "a b", "Europe/Berlin;id"])("refuses %j", (name) => {

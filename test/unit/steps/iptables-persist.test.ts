@@ -26,10 +26,25 @@ describe("iptablesPersist", () => {
   });
 
   it.each([
-    { title: "debian: same rules, other timestamp/counters → ok", distro: "debian12" as Distro, saved: live("Thu", "[0:0]"), summary: null },
+    {
+      title: "debian: same rules, other timestamp/counters → ok",
+      distro: "debian12" as Distro,
+      saved: live("Thu", "[0:0]"),
+      summary: null,
+    },
     { title: "debian: missing file → create", distro: "debian12" as Distro, saved: null, summary: "create /etc/iptables/rules.v4" },
-    { title: "debian: other rules → update", distro: "debian12" as Distro, saved: "*filter\nCOMMIT\n", summary: "update /etc/iptables/rules.v4" },
-    { title: "centos 7: other rules → update", distro: "centos7" as Distro, saved: "*filter\nCOMMIT\n", summary: "update /etc/sysconfig/iptables" },
+    {
+      title: "debian: other rules → update",
+      distro: "debian12" as Distro,
+      saved: "*filter\nCOMMIT\n",
+      summary: "update /etc/iptables/rules.v4",
+    },
+    {
+      title: "centos 7: other rules → update",
+      distro: "centos7" as Distro,
+      saved: "*filter\nCOMMIT\n",
+      summary: "update /etc/sysconfig/iptables",
+    },
   ])("$title", async ({ distro, saved, summary }) => {
     const host = mockHost(distro).on(/^iptables-save/, { stdout: readOut(saved) });
     const { step } = await run(host, "check", (facts) => [iptablesPersist(facts, { family: "ipv4" })]);
@@ -53,14 +68,18 @@ describe("iptablesPersist", () => {
   });
 
   it("centos 7 with the iptables service: `service iptables save`", async () => {
-    const host = mockHost("centos7").on(/^service/, { exitCode: 0 }).on(/^iptables-save/, { stdout: readOut(null, true) });
+    const host = mockHost("centos7")
+      .on(/^service/, { exitCode: 0 })
+      .on(/^iptables-save/, { stdout: readOut(null, true) });
     const { step } = await run(host, "apply", (facts) => [iptablesPersist(facts)]);
     expect(step?.status).toBe("changed");
     expect(applied(host)).toEqual(["service iptables save"]);
   });
 
   it("rocky 9 without the service: the file is written; ipv6 uses ip6tables-save", async () => {
-    const host = mockHost("rocky9").on(/^mkdir/, { exitCode: 0 }).on(/^ip6tables-save/, { stdout: readOut(null) });
+    const host = mockHost("rocky9")
+      .on(/^mkdir/, { exitCode: 0 })
+      .on(/^ip6tables-save/, { stdout: readOut(null) });
     const { step } = await run(host, "apply", (facts) => [iptablesPersist(facts, { family: "ipv6" })]);
     expect(step?.name).toBe("ip6tables-save → /etc/sysconfig/ip6tables");
     expect(host.files.has("/etc/sysconfig/ip6tables")).toBe(true);

@@ -9,11 +9,25 @@ const rule = ["-p", "tcp", "--dport", "587", "-j", "ACCEPT"];
 
 /** What the read prints: `-S CHAIN`, the `-C` code, the canonical form from the scratch netns. */
 function readOut(rules: string[], present: boolean, canonical: string | null = SUB): string {
-  return ["-P INPUT ACCEPT", ...rules, "@provision:check", `rc=${present ? 0 : 1}`, "@provision:canonical", ...(canonical ? ["-P INPUT ACCEPT", canonical] : []), ""].join("\n");
+  return [
+    "-P INPUT ACCEPT",
+    ...rules,
+    "@provision:check",
+    `rc=${present ? 0 : 1}`,
+    "@provision:canonical",
+    ...(canonical ? ["-P INPUT ACCEPT", canonical] : []),
+    "",
+  ].join("\n");
 }
 
 const cases: { title: string; params: Partial<IptablesRuleParams>; read: string; summary: string | null; commands: string[] }[] = [
-  { title: "missing → append", params: {}, read: readOut([SSH], false), summary: "append", commands: ["iptables -w -t filter -A INPUT -p tcp --dport 587 -j ACCEPT"] },
+  {
+    title: "missing → append",
+    params: {},
+    read: readOut([SSH], false),
+    summary: "append",
+    commands: ["iptables -w -t filter -A INPUT -p tcp --dport 587 -j ACCEPT"],
+  },
   { title: "present once → ok", params: {}, read: readOut([SSH, SUB], true), summary: null, commands: [] },
   {
     title: "duplicates → the extras go, highest number first",
@@ -85,7 +99,9 @@ describe("iptablesRule", () => {
     expect(checked.step?.summary).toBe(c.summary ?? undefined);
     expect(checked.step?.status).toBe(c.summary ? "would-change" : "ok");
 
-    const host = mockHost("debian12").on(/^iptables -w -t filter -[DIA]|^i=0/, { exitCode: 0 }).on("-S INPUT", { stdout: c.read });
+    const host = mockHost("debian12")
+      .on(/^iptables -w -t filter -[DIA]|^i=0/, { exitCode: 0 })
+      .on("-S INPUT", { stdout: c.read });
     const result = await run(host, "apply", () => [iptablesRule(params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     expect(applied(host)).toEqual(c.commands);
@@ -93,7 +109,9 @@ describe("iptablesRule", () => {
 
   it("ipv6 uses ip6tables everywhere, the rule quoted as argv words", async () => {
     const host = mockHost("debian12").on("-S INPUT", { stdout: readOut([], false, null) });
-    await run(host, "check", () => [iptablesRule({ chain: "INPUT", family: "ipv6", rule: ["-m", "comment", "--comment", "it's mail", "-j", "ACCEPT"] })]);
+    await run(host, "check", () => [
+      iptablesRule({ chain: "INPUT", family: "ipv6", rule: ["-m", "comment", "--comment", "it's mail", "-j", "ACCEPT"] }),
+    ]);
     const read = host.commands.find((c) => c.batched)?.command ?? "";
     expect(read).toContain("ip6tables -w -t filter -S INPUT || exit 3");
     expect(read).toContain(`ip6tables -w -t filter -C INPUT -m comment --comment 'it'\\''s mail' -j ACCEPT`);

@@ -25,12 +25,37 @@ describe("line: the pure edit", () => {
     ["leaves a present line (anywhere) alone", "a\nc\nb", { line: "c" }, "a\nc\nb"],
     ["inserts after the last insertAfter match", "# A\nx\n# A\ny\n", { line: "new", insertAfter: "^# A" }, "# A\nx\n# A\nnew\ny\n"],
     ["insertAfter without a match appends", "x\n", { line: "new", insertAfter: "^nomatch" }, "x\nnew\n"],
-    ["regexp: replaces the matching line in place", "Port 22\nPermitRootLogin yes\nX 1\n", { line: "PermitRootLogin no", regexp: "^PermitRootLogin" }, "Port 22\nPermitRootLogin no\nX 1\n"],
-    ["regexp: no match → inserted", "Port 22\n", { line: "PermitRootLogin no", regexp: /^PermitRootLogin/ }, "Port 22\nPermitRootLogin no\n"],
+    [
+      "regexp: replaces the matching line in place",
+      "Port 22\nPermitRootLogin yes\nX 1\n",
+      { line: "PermitRootLogin no", regexp: "^PermitRootLogin" },
+      "Port 22\nPermitRootLogin no\nX 1\n",
+    ],
+    [
+      "regexp: no match → inserted",
+      "Port 22\n",
+      { line: "PermitRootLogin no", regexp: /^PermitRootLogin/ },
+      "Port 22\nPermitRootLogin no\n",
+    ],
     // the lineinfile trap: the regexp no longer matches the replaced line
-    ["regexp that does not match the desired line: already converged", "PermitRootLogin no\n", { line: "PermitRootLogin no", regexp: "^PermitRootLogin yes" }, "PermitRootLogin no\n"],
-    ["regexp matching several: the last becomes the line, the others go", "#P yes\nP yes\nX\nP maybe\n", { line: "P no", regexp: "^P " }, "#P yes\nX\nP no\n"],
-    ["the desired line exists and a conflicting match too: keep the desired one, drop the conflict", "P no\nX\nP yes\n", { line: "P no", regexp: "^P " }, "P no\nX\n"],
+    [
+      "regexp that does not match the desired line: already converged",
+      "PermitRootLogin no\n",
+      { line: "PermitRootLogin no", regexp: "^PermitRootLogin yes" },
+      "PermitRootLogin no\n",
+    ],
+    [
+      "regexp matching several: the last becomes the line, the others go",
+      "#P yes\nP yes\nX\nP maybe\n",
+      { line: "P no", regexp: "^P " },
+      "#P yes\nX\nP no\n",
+    ],
+    [
+      "the desired line exists and a conflicting match too: keep the desired one, drop the conflict",
+      "P no\nX\nP yes\n",
+      { line: "P no", regexp: "^P " },
+      "P no\nX\n",
+    ],
     ["duplicates of the desired line are folded into one", "P no\nP no\n", { line: "P no", regexp: "^P " }, "P no\n"],
     ["regexp flags g/y are ignored (no lastIndex surprises)", "a=1\na=2\n", { line: "a=3", regexp: /^a=/g }, "a=3\n"],
     ["absent: removes every identical line", "a\nb\na\n", { line: "a", state: "absent" }, "b\n"],
@@ -74,7 +99,12 @@ describe("line: through the runner", () => {
     expect(drift.steps[0]?.diff).toContain("-PermitRootLogin yes");
     await runSteps(host, steps, "apply");
     expect((await runSteps(host, steps, "check")).status).toBe("ok");
-    expect(host.files.get(PATH)?.content.toString().match(/^PermitRootLogin/gm)).toHaveLength(1);
+    expect(
+      host.files
+        .get(PATH)
+        ?.content.toString()
+        .match(/^PermitRootLogin/gm),
+    ).toHaveLength(1);
   });
 
   it("check mode sends only reads", async () => {
@@ -127,14 +157,18 @@ describe("line: byte-exact on what it does not change", () => {
     const host = mockHost().file(FILE, Buffer.concat([Buffer.from("caf"), bytes("e9"), Buffer.from("\nx = 1\n")]));
     const report = await runSteps(host, () => [line({ path: FILE, line: "y = 2" })], "apply");
     expect(report.steps[0]?.status).toBe("changed");
-    expect(host.files.get(FILE)?.content.toString("hex")).toBe(Buffer.concat([Buffer.from("caf"), bytes("e9"), Buffer.from("\nx = 1\ny = 2\n")]).toString("hex"));
+    expect(host.files.get(FILE)?.content.toString("hex")).toBe(
+      Buffer.concat([Buffer.from("caf"), bytes("e9"), Buffer.from("\nx = 1\ny = 2\n")]).toString("hex"),
+    );
     expect((await runSteps(host, () => [line({ path: FILE, line: "y = 2" })], "check")).status).toBe("ok");
   });
 
   it("in a non-UTF-8 file a regexp edits its line and a user's UTF-8 line goes in as UTF-8 bytes", async () => {
     const host = mockHost().file(FILE, Buffer.concat([Buffer.from("name = caf"), bytes("e9"), Buffer.from("\nk = old\n")]));
     await runSteps(host, () => [line({ path: FILE, regexp: "^k = ", line: "k = né" })], "apply");
-    expect(host.files.get(FILE)?.content).toEqual(Buffer.concat([Buffer.from("name = caf"), bytes("e9"), Buffer.from("\nk = né\n", "utf8")]));
+    expect(host.files.get(FILE)?.content).toEqual(
+      Buffer.concat([Buffer.from("name = caf"), bytes("e9"), Buffer.from("\nk = né\n", "utf8")]),
+    );
     expect((await runSteps(host, () => [line({ path: FILE, regexp: "^k = ", line: "k = né" })], "check")).status).toBe("ok");
   });
 
@@ -144,7 +178,11 @@ describe("line: byte-exact on what it does not change", () => {
     expect(host.files.get(FILE)?.content.toString()).toBe("a = 1\r\nb = 2\r\nc = 3\r\n");
     await runSteps(host, () => [line({ path: FILE, regexp: "^b = \\d$", line: "b = 9" })], "apply");
     expect(host.files.get(FILE)?.content.toString()).toBe("a = 1\r\nb = 9\r\nc = 3\r\n");
-    const check = await runSteps(host, () => [line({ path: FILE, line: "c = 3" }), line({ path: FILE, regexp: "^b = \\d$", line: "b = 9" })], "check");
+    const check = await runSteps(
+      host,
+      () => [line({ path: FILE, line: "c = 3" }), line({ path: FILE, regexp: "^b = \\d$", line: "b = 9" })],
+      "check",
+    );
     expect(check.status).toBe("ok");
   });
 
@@ -156,8 +194,14 @@ describe("line: byte-exact on what it does not change", () => {
 
   it("configKeys keeps CRLF and non-UTF-8 bytes too (same text-edit path)", async () => {
     const host = mockHost().file(FILE, Buffer.concat([Buffer.from("# caf"), bytes("e9"), Buffer.from("\r\nmech_list: PLAIN\r\n")]));
-    await runSteps(host, () => [configKeys({ path: FILE, separator: ": ", settings: { mech_list: "CRAM-MD5", pwcheck_method: "auxprop" } })], "apply");
-    expect(host.files.get(FILE)?.content).toEqual(Buffer.concat([Buffer.from("# caf"), bytes("e9"), Buffer.from("\r\nmech_list: CRAM-MD5\r\npwcheck_method: auxprop\r\n")]));
+    await runSteps(
+      host,
+      () => [configKeys({ path: FILE, separator: ": ", settings: { mech_list: "CRAM-MD5", pwcheck_method: "auxprop" } })],
+      "apply",
+    );
+    expect(host.files.get(FILE)?.content).toEqual(
+      Buffer.concat([Buffer.from("# caf"), bytes("e9"), Buffer.from("\r\nmech_list: CRAM-MD5\r\npwcheck_method: auxprop\r\n")]),
+    );
   });
 
   it("a line with a CR is refused (it would break the file's line endings)", () => {

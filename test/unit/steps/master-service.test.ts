@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { InvalidStepError } from "../../../src/playbook/step.ts";
-import { editMasterCf, masterService, type MasterServiceParams, parseMasterCf, parseMasterServiceState } from "../../../src/steps/master-service.ts";
+import {
+  editMasterCf,
+  masterService,
+  type MasterServiceParams,
+  parseMasterCf,
+  parseMasterServiceState,
+} from "../../../src/steps/master-service.ts";
 import { debianPostfix, FakePostfix, fixture, mockHost, runSteps, splitPostconfRead } from "./postfix-fake.ts";
 
 const ok = (stdout: string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
@@ -37,7 +43,13 @@ function rocky9(): FakePostfix {
 describe("masterService: reading (real Debian 12 / Postfix 3.7 output)", () => {
   it("a fresh Debian host: submission only commented out → absent, with the comment's line", () => {
     const state = read("debian12-master-read.fresh.txt");
-    expect(state).toMatchObject({ mailVersion: "3.7.11", configDirectory: "/etc/postfix", viaPostconf: true, entry: null, commentedLine: 19 });
+    expect(state).toMatchObject({
+      mailVersion: "3.7.11",
+      configDirectory: "/etc/postfix",
+      viaPostconf: true,
+      entry: null,
+      commentedLine: 19,
+    });
   });
 
   it("after postconf -Me: fields from -F, options from -P, command without its -o options", () => {
@@ -101,7 +113,11 @@ describe("masterService: apply", () => {
 
   it("a value with spaces is sent in { } (Postfix ≥ 3.0)", async () => {
     const fake = debianPostfix();
-    await runSteps(fake.host, () => [masterService({ ...submission, options: { smtpd_client_restrictions: "permit_sasl_authenticated reject" } })], "apply");
+    await runSteps(
+      fake.host,
+      () => [masterService({ ...submission, options: { smtpd_client_restrictions: "permit_sasl_authenticated reject" } })],
+      "apply",
+    );
     expect(fake.host.commands.find((c) => c.command.startsWith("postconf -Me"))?.command).toContain(
       "-o { smtpd_client_restrictions=permit_sasl_authenticated reject }",
     );
@@ -120,7 +136,9 @@ describe("masterService: apply", () => {
     const report = await runSteps(fake.host, () => [masterService(submission)], "apply");
     expect(report.steps[0]?.summary).toBe("add submission/inet (the commented-out entry at line 17 stays a comment)");
     expect(fake.host.commands.some((c) => c.command.startsWith("postconf -M"))).toBe(false);
-    expect(fake.host.commands.some((c) => c.command.startsWith("set -e; umask 077; dir=/etc/postfix; path=/etc/postfix/master.cf"))).toBe(true);
+    expect(fake.host.commands.some((c) => c.command.startsWith("set -e; umask 077; dir=/etc/postfix; path=/etc/postfix/master.cf"))).toBe(
+      true,
+    );
     expect(fake.masterCf).toBe(
       fixture("centos7-master.cf") +
         "submission inet n - n - - smtpd\n  -o syslog_name=postfix/submission\n  -o smtpd_sasl_auth_enable=yes\n" +
@@ -141,7 +159,7 @@ describe("masterService: apply", () => {
 
     // by hand: drop an option, add one, flip chroot (what an admin's vi session does)
     fake.masterCf = fake.masterCf.replace(
-      /^submission inet n - n - - smtpd\n  -o syslog_name=postfix\/submission\n/m,
+      /^submission inet n - n - - smtpd\n {2}-o syslog_name=postfix\/submission\n/m,
       "submission inet n - y - - smtpd\n  -o smtpd_tls_security_level=none\n",
     );
     const drift = await runSteps(fake.host, steps, "check");
@@ -177,18 +195,26 @@ describe("master.cf parsing and the fallback edit", () => {
       ["pickup", 6, 7],
       ["maildrop", 7, 9],
     ]);
-    expect(Object.fromEntries(entries[1]?.entry.options ?? [])).toEqual({ syslog_name: "postfix/submission", smtpd_sasl_auth_enable: "yes" });
+    expect(Object.fromEntries(entries[1]?.entry.options ?? [])).toEqual({
+      syslog_name: "postfix/submission",
+      smtpd_sasl_auth_enable: "yes",
+    });
     expect(entries[3]?.entry.command).toEqual(["pipe", "flags=DRhu", "user=vmail", "argv=/usr/local/bin/maildrop", "-d", "${recipient}"]);
   });
 
   it("replaces the entry in place, removes earlier duplicates, appends when missing", () => {
     const entry = parseMasterCf("submission inet n - y - - smtpd\n  -o a=b\n")[0]?.entry ?? null;
     expect(editMasterCf(text, "submission", "inet", entry)).toBe(
-      text.replace("submission inet n - n - - smtpd\n  -o syslog_name=postfix/submission\n#  -o commented=out\n  -o smtpd_sasl_auth_enable=yes", "submission inet n - y - - smtpd\n  -o a=b"),
+      text.replace(
+        "submission inet n - n - - smtpd\n  -o syslog_name=postfix/submission\n#  -o commented=out\n  -o smtpd_sasl_auth_enable=yes",
+        "submission inet n - y - - smtpd\n  -o a=b",
+      ),
     );
     const twice = `${text}submission inet n - n - - smtpd\n`;
     expect(parseMasterCf(editMasterCf(twice, "submission", "inet", entry)).filter((e) => e.entry.service === "submission")).toHaveLength(1);
-    expect(editMasterCf("smtp inet n - n - - smtpd", "submission", "inet", entry)).toBe("smtp inet n - n - - smtpd\nsubmission inet n - y - - smtpd\n  -o a=b\n");
+    expect(editMasterCf("smtp inet n - n - - smtpd", "submission", "inet", entry)).toBe(
+      "smtp inet n - n - - smtpd\nsubmission inet n - y - - smtpd\n  -o a=b\n",
+    );
     expect(editMasterCf(text, "nothere", "inet", null)).toBe(text);
   });
 });

@@ -7,7 +7,8 @@ import { applied, mockHost, run } from "./system-hosts.ts";
  * `nft add table inet filter; nft add chain inet filter input '{ type filter hook input priority filter; policy accept; }';
  * nft add rule inet filter input tcp dport 587 counter accept` (-s: the counter without its values).
  */
-const LIVE = "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 counter accept\n\t}\n}\n";
+const LIVE =
+  "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 counter accept\n\t}\n}\n";
 /** Debian 12's own /etc/nftables.conf (`ls -l`: -rwxr-xr-x root root 243), from `cat /etc/nftables.conf`. */
 const DEBIAN_DEFAULT =
   "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
@@ -19,7 +20,11 @@ const cases: { title: string; file: string | null; summary: string | null }[] = 
   { title: "Debian's default file ≠ live ruleset → update", file: DEBIAN_DEFAULT, summary: "update /etc/nftables.conf" },
   { title: "no file → create", file: null, summary: "create /etc/nftables.conf" },
   { title: "saved already → ok", file: NFTABLES_HEADER + LIVE, summary: null },
-  { title: "saved, with other blank lines, comments and indentation → ok", file: `#!/usr/sbin/nft -f\n# saved by hand\nflush ruleset\n${LIVE.replace(/\t/g, "    ")}\n\n`, summary: null },
+  {
+    title: "saved, with other blank lines, comments and indentation → ok",
+    file: `#!/usr/sbin/nft -f\n# saved by hand\nflush ruleset\n${LIVE.replace(/\t/g, "    ")}\n\n`,
+    summary: null,
+  },
 ];
 
 describe("nftablesPersist", () => {
@@ -29,7 +34,9 @@ describe("nftablesPersist", () => {
     expect(step?.status).toBe(c.summary ? "would-change" : "ok");
     expect(step?.summary).toBe(c.summary ?? undefined);
 
-    const host = mockHost("debian12").on(() => true, { exitCode: 0 }).on("nft -s list ruleset", { stdout: readOut(LIVE, c.file) });
+    const host = mockHost("debian12")
+      .on(() => true, { exitCode: 0 })
+      .on("nft -s list ruleset", { stdout: readOut(LIVE, c.file) });
     const result = await run(host, "apply", () => [nftablesPersist()]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     const writes = applied(host);

@@ -6,7 +6,8 @@ import { applied, mockHost, run } from "./system-hosts.ts";
  * The read's output as a Debian 12 test host printed it (nftables 1.0.6): the read command
  * (`nftablesRule(params).read().command.text`) sent with `ssh root@10.213.9.10 sh -s < read.sh`.
  */
-const CANONICAL_587 = "@provision-nft:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 accept\n\t}\n}\n";
+const CANONICAL_587 =
+  "@provision-nft:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 accept\n\t}\n}\n";
 const NO_CHAIN = "@provision-nft:chain 1\nError: No such file or directory\nlist chain inet filter input\n                ^^^^^^\n";
 const REAL = {
   // { chain: "input", rule: "tcp dport 587 accept" }, empty ruleset (nftables disabled at boot)
@@ -17,12 +18,16 @@ const REAL = {
     CANONICAL_587,
   // { chain: "input", rule: "tcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept" }, empty ruleset
   setCanonical:
-    NO_CHAIN + "@provision-nft:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept\n\t}\n}\n",
+    NO_CHAIN +
+    "@provision-nft:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept\n\t}\n}\n",
   // { chain: "input", rule: "tcp dport 587 acept" }
-  syntaxError: NO_CHAIN + "@provision-nft:canonical\nError: syntax error, unexpected newline\nadd rule inet filter input tcp dport 587 acept\n                                              ^\n",
+  syntaxError:
+    NO_CHAIN +
+    "@provision-nft:canonical\nError: syntax error, unexpected newline\nadd rule inet filter input tcp dport 587 acept\n                                              ^\n",
 };
 const chainWith = (lines: string[]) =>
-  `@provision-nft:chain 0\ntable inet filter {\n\tchain input { # handle 1\n\t\ttype filter hook input priority filter; policy accept;\n${lines.map((l) => `\t\t${l}\n`).join("")}\t}\n}\n` + CANONICAL_587;
+  `@provision-nft:chain 0\ntable inet filter {\n\tchain input { # handle 1\n\t\ttype filter hook input priority filter; policy accept;\n${lines.map((l) => `\t\t${l}\n`).join("")}\t}\n}\n` +
+  CANONICAL_587;
 
 const rule = "tcp dport 587 accept";
 const cases: { title: string; params: Partial<NftablesRuleParams>; read: string; summary: string | null; commands: string[] }[] = [
@@ -35,9 +40,27 @@ const cases: { title: string; params: Partial<NftablesRuleParams>; read: string;
       "nft add table inet filter && nft add chain inet filter input '{ type filter hook input priority filter; policy accept; }' && nft add rule inet filter input 'tcp dport 587 accept'",
     ],
   },
-  { title: "present once → ok", params: {}, read: chainWith(["tcp dport 22 accept # handle 2", "tcp dport 587 accept # handle 3"]), summary: null, commands: [] },
-  { title: "missing from an existing chain → append", params: {}, read: chainWith(["tcp dport 22 accept # handle 2"]), summary: "append", commands: ["nft add rule inet filter input 'tcp dport 587 accept'"] },
-  { title: "duplicates → the extras go by handle", params: {}, read: REAL.duplicates, summary: "remove 1 duplicate", commands: ["nft delete rule inet filter input handle 4"] },
+  {
+    title: "present once → ok",
+    params: {},
+    read: chainWith(["tcp dport 22 accept # handle 2", "tcp dport 587 accept # handle 3"]),
+    summary: null,
+    commands: [],
+  },
+  {
+    title: "missing from an existing chain → append",
+    params: {},
+    read: chainWith(["tcp dport 22 accept # handle 2"]),
+    summary: "append",
+    commands: ["nft add rule inet filter input 'tcp dport 587 accept'"],
+  },
+  {
+    title: "duplicates → the extras go by handle",
+    params: {},
+    read: REAL.duplicates,
+    summary: "remove 1 duplicate",
+    commands: ["nft delete rule inet filter input handle 4"],
+  },
   {
     title: "absent → every copy goes",
     params: { state: "absent" },
@@ -64,7 +87,9 @@ describe("nftablesRule", () => {
     expect(checked.step?.status).toBe(c.summary ? "would-change" : "ok");
     expect(applied(check)).toEqual([]);
 
-    const host = mockHost("debian12").on(/^nft (add|delete)/, { exitCode: 0 }).on("nft -a list chain", { stdout: c.read });
+    const host = mockHost("debian12")
+      .on(/^nft (add|delete)/, { exitCode: 0 })
+      .on("nft -a list chain", { stdout: c.read });
     const result = await run(host, "apply", () => [nftablesRule(params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     expect(applied(host)).toEqual(c.commands);
@@ -73,7 +98,10 @@ describe("nftablesRule", () => {
   it("compares nft's canonical form, not the text written", async () => {
     const written = "tcp dport {25,587} ip saddr 10.0.0.0/8 accept";
     const host = mockHost("debian12").on("nft -a list chain", {
-      stdout: chainWith(["tcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept # handle 7"]).replace(CANONICAL_587, REAL.setCanonical.slice(NO_CHAIN.length)),
+      stdout: chainWith(["tcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept # handle 7"]).replace(
+        CANONICAL_587,
+        REAL.setCanonical.slice(NO_CHAIN.length),
+      ),
     });
     const { step } = await run(host, "check", () => [nftablesRule({ chain: "input", rule: written })]);
     expect(step?.status).toBe("ok");
@@ -88,7 +116,9 @@ describe("nftablesRule", () => {
   });
 
   it("another nft error (not a missing chain) fails the read", async () => {
-    const host = mockHost("debian12").on("nft -a list chain", { stdout: "@provision-nft:chain 1\nError: Could not process rule: Operation not permitted\n" + CANONICAL_587 });
+    const host = mockHost("debian12").on("nft -a list chain", {
+      stdout: "@provision-nft:chain 1\nError: Could not process rule: Operation not permitted\n" + CANONICAL_587,
+    });
     const { step } = await run(host, "check", () => [nftablesRule({ chain: "input", rule })]);
     expect(step?.status).toBe("failed");
     expect(step?.error).toContain("Operation not permitted");

@@ -14,7 +14,9 @@ describe("ownerMode", () => {
     { meta: { owner: "postfix", group: "sasl", mode: "0660" }, summary: null, commands: [] },
   ])("$summary", async ({ meta, summary, commands }) => {
     for (const mode of ["check", "apply"] as const) {
-      const host = mockHost("debian12").file("/etc/sasldb2", "", meta).on(/^chown|^chmod/, { exitCode: 0 });
+      const host = mockHost("debian12")
+        .file("/etc/sasldb2", "", meta)
+        .on(/^chown|^chmod/, { exitCode: 0 });
       const { step } = await run(host, mode, () => [ownerMode({ path: "/etc/sasldb2", owner: "postfix", group: "sasl", mode: "660" })]);
       expect(step?.status).toBe(summary ? (mode === "check" ? "would-change" : "changed") : "ok");
       expect(step?.summary).toBe(summary ?? undefined);

@@ -130,7 +130,9 @@ describe("packages", () => {
     const host = mockHost("debian12")
       .on("dpkg-query", { stdout: "@provision:rc 1\n@provision:lists\n" })
       .on("apt-get -q update", { exitCode: 0 })
-      .on("install -- hello", () => (++installs === 1 ? { exitCode: 100, stderr: "E: Unable to locate package hello\n" } : { exitCode: 0 }));
+      .on("install -- hello", () =>
+        ++installs === 1 ? { exitCode: 100, stderr: "E: Unable to locate package hello\n" } : { exitCode: 0 },
+      );
     const result = await run(host, "apply", (facts) => [packages(facts, { names: ["hello"] })]);
     expect(result.step?.status).toBe("changed");
     expect(applied(host)).toEqual([`${APT} install -- hello`, UPDATE, `${APT} install -- hello`]);

@@ -29,7 +29,12 @@ const cases: [string, (typo: Record<string, unknown>) => unknown, string, string
   ["service", (t) => steps.service(facts, { name: "postfix", state: "running", ...t } as never), "enable", "enabled"],
   ["postconf", (t) => steps.postconf({ settings: { myhostname: "m" }, ...t } as never), "notfy", "notify"],
   ["masterService", (t) => steps.masterService({ service: "submission", type: "inet", ...t } as never), "comand", "command"],
-  ["sasldbUser", (t) => steps.sasldbUser({ user: "bob", realm: "r", password: secret("pw-long-enough"), ...t } as never), "chrootcopy", "chrootCopy"],
+  [
+    "sasldbUser",
+    (t) => steps.sasldbUser({ user: "bob", realm: "r", password: secret("pw-long-enough"), ...t } as never),
+    "chrootcopy",
+    "chrootCopy",
+  ],
   ["groupMember", (t) => steps.groupMember({ user: "postfix", group: "sasl", ...t } as never), "gruop", "group"],
   ["iptablesRule", (t) => steps.iptablesRule({ chain: "INPUT", rule: ["-j", "ACCEPT"], ...t } as never), "postion", "position"],
   ["iptablesPersist", (t) => steps.iptablesPersist(facts, { ...t } as never), "famliy", "family"],
@@ -62,7 +67,9 @@ describe("step parameters: unknown keys are refused", () => {
     expect(() => steps.directory({ path: "/d", colour: "blue" } as never)).toThrow(
       'unknown parameter "colour" (known: path, owner, group, mode, notify)',
     );
-    expect(() => steps.verifyDns({ a: { name: "m.example", adress: "192.0.2.1" } } as never)).toThrow(/unknown parameter "a\.adress" — did you mean "address"\?/);
+    expect(() => steps.verifyDns({ a: { name: "m.example", adress: "192.0.2.1" } } as never)).toThrow(
+      /unknown parameter "a\.adress" — did you mean "address"\?/,
+    );
   });
 
   it("through the runner: the host fails before anything is sent but facts", async () => {

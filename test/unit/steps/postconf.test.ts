@@ -73,7 +73,9 @@ describe("postconf: unknown parameters", () => {
   });
 
   it("accepts a user-defined parameter that another desired value references", () => {
-    const step = postconf({ settings: { mua_client_restrictions: "permit_sasl_authenticated, reject", smtpd_client_restrictions: "$mua_client_restrictions" } });
+    const step = postconf({
+      settings: { mua_client_restrictions: "permit_sasl_authenticated, reject", smtpd_client_restrictions: "$mua_client_restrictions" },
+    });
     expect(() => step.diff(debianFresh())).not.toThrow();
   });
 
@@ -90,9 +92,24 @@ describe("postconf: unknown parameters", () => {
 describe("postconf: comparing values", () => {
   it.each([
     // name, current (as postconf -n prints it), desired, same?
-    ["smtpd_recipient_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination", "permit_mynetworks, permit_sasl_authenticated,reject_unauth_destination", true],
-    ["smtpd_recipient_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination", "permit_mynetworks,\n  permit_sasl_authenticated,\n  reject_unauth_destination", true],
-    ["smtpd_relay_restrictions", "permit_mynetworks permit_sasl_authenticated defer_unauth_destination", "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination", true],
+    [
+      "smtpd_recipient_restrictions",
+      "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
+      "permit_mynetworks, permit_sasl_authenticated,reject_unauth_destination",
+      true,
+    ],
+    [
+      "smtpd_recipient_restrictions",
+      "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
+      "permit_mynetworks,\n  permit_sasl_authenticated,\n  reject_unauth_destination",
+      true,
+    ],
+    [
+      "smtpd_relay_restrictions",
+      "permit_mynetworks permit_sasl_authenticated defer_unauth_destination",
+      "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+      true,
+    ],
     ["smtpd_recipient_restrictions", "permit_sasl_authenticated, permit_mynetworks", "permit_mynetworks, permit_sasl_authenticated", false], // order matters
     ["mynetworks", "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128", "127.0.0.0/8, [::ffff:127.0.0.0]/104, [::1]/128", true],
     ["mydestination", "$myhostname, localhost.localdomain, localhost", "$myhostname localhost.localdomain localhost", true],
@@ -147,43 +164,50 @@ describe("postconf: diff and apply", () => {
     ]);
   });
 
-  it.each(["debian12", "rocky9"] as const)("%s: apply, apply again (0 changes), check clean, tamper → drift → apply → clean", async (os) => {
-    const fake =
-      os === "debian12"
-        ? debianPostfix()
-        : new FakePostfix(mockHost("rocky9"), {
-            version: "3.5.9",
-            // Rocky 9's shipped main.cf, as `postconf -n` prints it (from the package's main.cf)
-            main: [
-              "alias_database = hash:/etc/aliases",
-              "alias_maps = hash:/etc/aliases",
-              "command_directory = /usr/sbin",
-              "compatibility_level = 2",
-              "inet_interfaces = localhost",
-              "inet_protocols = all",
-              "mydestination = $myhostname, localhost.$mydomain, localhost",
-              "smtpd_tls_cert_file = /etc/pki/tls/certs/postfix.pem",
-              "smtpd_tls_key_file = /etc/pki/tls/private/postfix.key",
-              "smtpd_tls_security_level = may",
-            ].join("\n"),
-            known: splitPostconfRead(fixture("debian12-postconf-read.fresh.txt")).known,
-            masterCf: "smtp      inet  n       -       n       -       -       smtpd\n",
-          });
-    const steps = () => [postconf({ settings: { ...guide, inet_interfaces: "all", smtpd_sasl_security_options: "noanonymous, noplaintext" } })];
-    expect((await runSteps(fake.host, steps, "apply")).counts.changed).toBe(1);
-    const again = await runSteps(fake.host, steps, "apply");
-    expect(again.counts.changed).toBe(0);
-    expect(again.status).toBe("ok");
-    expect((await runSteps(fake.host, steps, "check")).status).toBe("ok");
+  it.each(["debian12", "rocky9"] as const)(
+    "%s: apply, apply again (0 changes), check clean, tamper → drift → apply → clean",
+    async (os) => {
+      const fake =
+        os === "debian12"
+          ? debianPostfix()
+          : new FakePostfix(mockHost("rocky9"), {
+              version: "3.5.9",
+              // Rocky 9's shipped main.cf, as `postconf -n` prints it (from the package's main.cf)
+              main: [
+                "alias_database = hash:/etc/aliases",
+                "alias_maps = hash:/etc/aliases",
+                "command_directory = /usr/sbin",
+                "compatibility_level = 2",
+                "inet_interfaces = localhost",
+                "inet_protocols = all",
+                "mydestination = $myhostname, localhost.$mydomain, localhost",
+                "smtpd_tls_cert_file = /etc/pki/tls/certs/postfix.pem",
+                "smtpd_tls_key_file = /etc/pki/tls/private/postfix.key",
+                "smtpd_tls_security_level = may",
+              ].join("\n"),
+              known: splitPostconfRead(fixture("debian12-postconf-read.fresh.txt")).known,
+              masterCf: "smtp      inet  n       -       n       -       -       smtpd\n",
+            });
+      const steps = () => [
+        postconf({ settings: { ...guide, inet_interfaces: "all", smtpd_sasl_security_options: "noanonymous, noplaintext" } }),
+      ];
+      expect((await runSteps(fake.host, steps, "apply")).counts.changed).toBe(1);
+      const again = await runSteps(fake.host, steps, "apply");
+      expect(again.counts.changed).toBe(0);
+      expect(again.status).toBe("ok");
+      expect((await runSteps(fake.host, steps, "check")).status).toBe("ok");
 
-    fake.main.set("smtpd_sasl_security_options", "noanonymous");
-    const drift = await runSteps(fake.host, steps, "check");
-    expect(drift.status).toBe("drift");
-    expect(drift.steps[0]?.summary).toBe("set smtpd_sasl_security_options: 'noanonymous' → 'noanonymous, noplaintext'");
-    expect(drift.steps[0]?.diff).toContain("-smtpd_sasl_security_options = noanonymous\n+smtpd_sasl_security_options = noanonymous, noplaintext");
-    await runSteps(fake.host, steps, "apply");
-    expect((await runSteps(fake.host, steps, "check")).status).toBe("ok");
-  });
+      fake.main.set("smtpd_sasl_security_options", "noanonymous");
+      const drift = await runSteps(fake.host, steps, "check");
+      expect(drift.status).toBe("drift");
+      expect(drift.steps[0]?.summary).toBe("set smtpd_sasl_security_options: 'noanonymous' → 'noanonymous, noplaintext'");
+      expect(drift.steps[0]?.diff).toContain(
+        "-smtpd_sasl_security_options = noanonymous\n+smtpd_sasl_security_options = noanonymous, noplaintext",
+      );
+      await runSteps(fake.host, steps, "apply");
+      expect((await runSteps(fake.host, steps, "check")).status).toBe("ok");
+    },
+  );
 });
 
 describe("postconf: null unsets a parameter (postconf -X)", () => {
@@ -194,7 +218,9 @@ describe("postconf: null unsets a parameter (postconf -X)", () => {
 
     const check = await runSteps(fake.host, step, "check");
     expect(check.status).toBe("drift");
-    expect(check.steps[0]?.summary).toBe("set smtpd_sasl_auth_enable: (default) → 'yes'; unset relayhost: '[smtp.example.net]:587' → (default)");
+    expect(check.steps[0]?.summary).toBe(
+      "set smtpd_sasl_auth_enable: (default) → 'yes'; unset relayhost: '[smtp.example.net]:587' → (default)",
+    );
     expect(check.steps[0]?.diff).toContain("-relayhost = [smtp.example.net]:587");
     expect(fake.main.get("relayhost")).toBe("[smtp.example.net]:587");
 
@@ -228,6 +254,8 @@ describe("postconf: null unsets a parameter (postconf -X)", () => {
   });
 
   it("still refuses a misspelled name, set or unset", () => {
-    expect(() => postconf({ settings: { relayhots: null } }).diff(debianFresh())).toThrow(/unknown Postfix parameter relayhots — did you mean relayhost\?/);
+    expect(() => postconf({ settings: { relayhots: null } }).diff(debianFresh())).toThrow(
+      /unknown Postfix parameter relayhots — did you mean relayhost\?/,
+    );
   });
 });

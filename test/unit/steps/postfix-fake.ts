@@ -21,9 +21,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const fixture = (name: string): string => fs.readFileSync(path.join(here, "fixtures", name), "utf8");
 
 export const FACTS = {
-  debian12: "hostname=mail\narch=x86_64\nuid=0\nid=debian\nid_like=\nversion=12\nhas=apt-get\nhas=systemctl\nsystemd_running=1\ndir=/etc/postfix/sasl\n",
-  rocky9: 'hostname=mail\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n',
-  centos7: "hostname=mail\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n",
+  debian12:
+    "hostname=mail\narch=x86_64\nuid=0\nid=debian\nid_like=\nversion=12\nhas=apt-get\nhas=systemctl\nsystemd_running=1\ndir=/etc/postfix/sasl\n",
+  rocky9:
+    "hostname=mail\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n",
+  centos7:
+    "hostname=mail\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n",
 };
 
 export function mockHost(facts: keyof typeof FACTS = "debian12"): MockTransport {
@@ -120,7 +123,13 @@ export class FakePostfix {
       }
       const eq = word.indexOf("=");
       // postconf -n prints whitespace runs as one space
-      this.main.set(word.slice(0, eq).trim(), word.slice(eq + 1).trim().replace(/\s+/g, " "));
+      this.main.set(
+        word.slice(0, eq).trim(),
+        word
+          .slice(eq + 1)
+          .trim()
+          .replace(/\s+/g, " "),
+      );
     }
     return {};
   }
@@ -129,7 +138,10 @@ export class FakePostfix {
     let f = "";
     let p = "";
     if (this.modern) {
-      const last = (s: string, t: string) => parseMasterCf(this.masterCf).filter((e) => e.entry.service === s && e.entry.type === t).at(-1)?.entry;
+      const last = (s: string, t: string) =>
+        parseMasterCf(this.masterCf)
+          .filter((e) => e.entry.service === s && e.entry.type === t)
+          .at(-1)?.entry;
       // the fake always reads submission/inet, the service these tests use
       const entry = last("submission", "inet");
       if (entry) {
@@ -144,8 +156,13 @@ export class FakePostfix {
           `${k}/wakeup = ${entry.wakeup}`,
           `${k}/process_limit = ${entry.maxproc}`,
           `${k}/command = ${[...entry.command, ...opts].join(" ")}`,
-        ].map((l) => `${l}\n`).join("");
-        p = [...entry.options].sort(([a], [b]) => a.localeCompare(b)).map(([n, v]) => (v ? `${k}/${n} = ${v}\n` : `${k}/${n} =\n`)).join("");
+        ]
+          .map((l) => `${l}\n`)
+          .join("");
+        p = [...entry.options]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([n, v]) => (v ? `${k}/${n} = ${v}\n` : `${k}/${n} =\n`))
+          .join("");
       }
     }
     return `mail_version=${this.version}\nconfig_directory=/etc/postfix\n--provision:master-F--\n${f}--provision:master-P--\n${p}--provision:master-cf--\n${this.masterCf}`;

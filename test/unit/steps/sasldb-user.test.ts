@@ -9,7 +9,8 @@ const PASSWORD = "Tr0ub4dor&3 'quoted' $HOME";
 const base = { user: "alice", realm: "mail.example.org", password: secret(PASSWORD) };
 const DEBIAN = { ...base, group: "sasl", mode: "0640", chrootCopy: "/var/spool/postfix/etc/sasldb2" };
 const SET = `printf '%s' '${PASSWORD.replace(/'/g, `'\\''`)}' | saslpasswd2 -p -c -u mail.example.org -f /etc/sasldb2 -- alice`;
-const COPY = "mkdir -p -- /var/spool/postfix/etc && cp -p -- /etc/sasldb2 /var/spool/postfix/etc/sasldb2.provision-tmp && mv -f -- /var/spool/postfix/etc/sasldb2.provision-tmp /var/spool/postfix/etc/sasldb2";
+const COPY =
+  "mkdir -p -- /var/spool/postfix/etc && cp -p -- /etc/sasldb2 /var/spool/postfix/etc/sasldb2.provision-tmp && mv -f -- /var/spool/postfix/etc/sasldb2.provision-tmp /var/spool/postfix/etc/sasldb2";
 
 const cases: { title: string; distro: Distro; params: SasldbUserParams; read: string; summary: string | null; commands: string[] }[] = [
   {
@@ -94,7 +95,9 @@ describe("sasldbUser", () => {
     expect(checked.step?.status).toBe(c.summary ? "would-change" : "ok");
     expect(applied(check)).toEqual([]);
 
-    const host = mockHost(c.distro).on(/^(printf|saslpasswd2|chown|chmod|mkdir)/, { exitCode: 0 }).on(/^db=/, { stdout: c.read });
+    const host = mockHost(c.distro)
+      .on(/^(printf|saslpasswd2|chown|chmod|mkdir)/, { exitCode: 0 })
+      .on(/^db=/, { stdout: c.read });
     const result = await run(host, "apply", () => [sasldbUser(c.params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     expect(applied(host)).toEqual(c.commands);
@@ -120,13 +123,12 @@ describe("sasldbUser", () => {
   });
 
   it("the password never appears in argv, nor in any event or report", async () => {
-    const cases = [
-      "db=absent\n",
-      "db=root sasl 0640\ncopy=differs\nuser=present\npassword=mismatch\n",
-    ];
+    const cases = ["db=absent\n", "db=root sasl 0640\ncopy=differs\nuser=present\npassword=mismatch\n"];
     for (const read of cases) {
       for (const mode of ["check", "apply"] as const) {
-        const host = mockHost("debian12").on(/^(printf|saslpasswd2|chown|chmod|mkdir)/, { exitCode: 0 }).on(/^db=/, { stdout: read });
+        const host = mockHost("debian12")
+          .on(/^(printf|saslpasswd2|chown|chmod|mkdir)/, { exitCode: 0 })
+          .on(/^db=/, { stdout: read });
         const { report, events } = await run(host, mode, () => [sasldbUser(DEBIAN), groupMember({ user: "postfix", group: "sasl" })]);
         for (const exec of host.execs) {
           expect(exec.command).not.toContain(PASSWORD);
@@ -163,7 +165,9 @@ describe("groupMember", () => {
     { groups: "postfix\n", summary: "add postfix to sasl", commands: ["usermod -a -G sasl -- postfix"] },
     { groups: "postfix sasl\n", summary: null, commands: [] },
   ])("$summary", async ({ groups, summary, commands }) => {
-    const host = mockHost("debian12").on(/^usermod/, { exitCode: 0 }).on(/^getent group sasl/, { stdout: groups });
+    const host = mockHost("debian12")
+      .on(/^usermod/, { exitCode: 0 })
+      .on(/^getent group sasl/, { stdout: groups });
     const { step } = await run(host, "apply", () => [groupMember({ user: "postfix", group: "sasl" })]);
     expect(step?.summary).toBe(summary ?? undefined);
     expect(applied(host)).toEqual(commands);

@@ -37,9 +37,19 @@ describe("sysctl", () => {
 
   it.each([
     ["file right, live differs", forward(), SYSCTL.forwardFileOnly, "live 0 → 1"],
-    ["both right", forward({ value: "0" }), "live=0\nroot root 0644 regular file\nnet.ipv4.ip_forward=0\n", "/etc/sysctl.d/90-cap.conf: content"],
+    [
+      "both right",
+      forward({ value: "0" }),
+      "live=0\nroot root 0644 regular file\nnet.ipv4.ip_forward=0\n",
+      "/etc/sysctl.d/90-cap.conf: content",
+    ],
     ["converged", forward(), "live=1\nroot root 0644 regular file\n# x\nnet.ipv4.ip_forward = 1\n", null],
-    ["a multi-value key compares with white space collapsed", sysctl({ key: "net.ipv4.ip_local_port_range", value: "32768   60999" }), SYSCTL.portRangeNoFile, "create /etc/sysctl.d/99-provision.conf"],
+    [
+      "a multi-value key compares with white space collapsed",
+      sysctl({ key: "net.ipv4.ip_local_port_range", value: "32768   60999" }),
+      SYSCTL.portRangeNoFile,
+      "create /etc/sysctl.d/99-provision.conf",
+    ],
     ["absent removes the line only", forward({ state: "absent" }), SYSCTL.forwardFileOnly, "/etc/sysctl.d/90-cap.conf: content"],
     ["absent with no file", sysctl({ key: "net.ipv4.ip_forward", value: 1, state: "absent" }), "live=1\nprovision:absent\n", null],
   ])("%s", (_label, step, stdout, summary) => {
@@ -47,12 +57,20 @@ describe("sysctl", () => {
   });
 
   it("the file edit replaces the key's line (a commented example stays) with a diff", () => {
-    const change = forward({ value: 0 }).diff(parseSysctlState(ok("live=0\nroot root 0644 regular file\n#net.ipv4.ip_forward=1\n net.ipv4.ip_forward=1\nkernel.x = 2\n"), "k", "/f"));
+    const change = forward({ value: 0 }).diff(
+      parseSysctlState(
+        ok("live=0\nroot root 0644 regular file\n#net.ipv4.ip_forward=1\n net.ipv4.ip_forward=1\nkernel.x = 2\n"),
+        "k",
+        "/f",
+      ),
+    );
     expect(change?.diff?.after).toBe("#net.ipv4.ip_forward=1\nnet.ipv4.ip_forward = 0\nkernel.x = 2\n");
   });
 
   it("apply writes the live value first, then the file, in one script", async () => {
-    const host = mockHost("debian12").on(/^if \[ -f \/proc\/sys/, { stdout: "live=0\nprovision:absent\n" }).on(/^printf '%s\\n' 1 > /, {});
+    const host = mockHost("debian12")
+      .on(/^if \[ -f \/proc\/sys/, { stdout: "live=0\nprovision:absent\n" })
+      .on(/^printf '%s\\n' 1 > /, {});
     // (The mock's file store answers only a bare atomic write: this combined script is answered as a whole.)
     const { step } = await run(host, "apply", () => [sysctl({ key: "net.ipv4.ip_forward", value: 1 })]);
     expect(step?.status, step?.error).toBe("changed");
@@ -75,7 +93,8 @@ describe("sysctl", () => {
 
 const UNIT = {
   cronNoFile: "LoadState=loaded\nActiveState=inactive\nNeedDaemonReload=no\nenabled=disabled\nprovision:unit-file\nprovision:absent\n",
-  capStatic: "LoadState=loaded\nActiveState=inactive\nNeedDaemonReload=no\nenabled=static\nprovision:unit-file\nroot root 0644 regular file\n[Service]\nExecStart=/bin/sleep 1000\n",
+  capStatic:
+    "LoadState=loaded\nActiveState=inactive\nNeedDaemonReload=no\nenabled=static\nprovision:unit-file\nroot root 0644 regular file\n[Service]\nExecStart=/bin/sleep 1000\n",
   notFound: "LoadState=not-found\nActiveState=inactive\nNeedDaemonReload=no\nenabled=\nprovision:unit-file\nprovision:absent\n",
   sshActive: "LoadState=loaded\nActiveState=active\nNeedDaemonReload=no\nenabled=enabled\nprovision:unit-file\nprovision:absent\n",
 };
@@ -83,31 +102,64 @@ const CAP = "[Service]\nExecStart=/bin/sleep 1000\n";
 
 describe("systemdUnit", () => {
   it.each([
-    ["new unit, enable and start", { name: "cap.service", content: CAP, enabled: true, state: "running" as const }, UNIT.notFound, "create /etc/systemd/system/cap.service, daemon-reload, enable, start"],
+    [
+      "new unit, enable and start",
+      { name: "cap.service", content: CAP, enabled: true, state: "running" as const },
+      UNIT.notFound,
+      "create /etc/systemd/system/cap.service, daemon-reload, enable, start",
+    ],
     ["same content, static unit started", { name: "cap.service", content: CAP, state: "running" as const }, UNIT.capStatic, "start"],
     ["converged", { name: "cap.service", content: CAP }, UNIT.capStatic, null],
-    ["content differs", { name: "cap.service", content: `${CAP}Restart=always\n` }, UNIT.capStatic, "/etc/systemd/system/cap.service: content, daemon-reload"],
-    ["a drop-in for a packaged unit", { name: "ssh.service", dropIn: "override", content: "[Service]\nNice=5\n", enabled: true, state: "running" as const }, UNIT.sshActive, "create /etc/systemd/system/ssh.service.d/override.conf, daemon-reload"],
-    ["a pending daemon-reload is drift", { name: "cap.service", content: CAP }, UNIT.capStatic.replace("NeedDaemonReload=no", "NeedDaemonReload=yes"), "daemon-reload"],
-    ["disabled → enabled, no file change", { name: "cron.service", content: "x", enabled: true }, UNIT.cronNoFile, "create /etc/systemd/system/cron.service, daemon-reload, enable"],
+    [
+      "content differs",
+      { name: "cap.service", content: `${CAP}Restart=always\n` },
+      UNIT.capStatic,
+      "/etc/systemd/system/cap.service: content, daemon-reload",
+    ],
+    [
+      "a drop-in for a packaged unit",
+      { name: "ssh.service", dropIn: "override", content: "[Service]\nNice=5\n", enabled: true, state: "running" as const },
+      UNIT.sshActive,
+      "create /etc/systemd/system/ssh.service.d/override.conf, daemon-reload",
+    ],
+    [
+      "a pending daemon-reload is drift",
+      { name: "cap.service", content: CAP },
+      UNIT.capStatic.replace("NeedDaemonReload=no", "NeedDaemonReload=yes"),
+      "daemon-reload",
+    ],
+    [
+      "disabled → enabled, no file change",
+      { name: "cron.service", content: "x", enabled: true },
+      UNIT.cronNoFile,
+      "create /etc/systemd/system/cron.service, daemon-reload, enable",
+    ],
   ])("%s", (_label, params, stdout, summary) => {
     const step = systemdUnit(params);
     expect(step.diff(parseUnitState(ok(stdout), params.name, "/p"))?.summary ?? null).toBe(summary);
   });
 
   it("apply: the atomic write at the top level, then one daemon-reload, enable and start", async () => {
-    const host = mockHost("debian12").on(/^systemctl show/, { stdout: UNIT.notFound }).on(/^mkdir -p -- /, {});
-    const { step } = await run(host, "apply", () => [systemdUnit({ name: "cap.service", dropIn: "override", content: CAP, enabled: true, state: "running" })]);
+    const host = mockHost("debian12")
+      .on(/^systemctl show/, { stdout: UNIT.notFound })
+      .on(/^mkdir -p -- /, {});
+    const { step } = await run(host, "apply", () => [
+      systemdUnit({ name: "cap.service", dropIn: "override", content: CAP, enabled: true, state: "running" }),
+    ]);
     expect(step?.status, step?.error).toBe("changed");
     const [script] = applied(host);
     expect(script?.startsWith("mkdir -p -- /etc/systemd/system/cap.service.d || exit 1\nset -e;")).toBe(true);
-    expect(script?.endsWith("trap - EXIT\nsystemctl daemon-reload && systemctl enable -- cap.service && systemctl start -- cap.service")).toBe(true);
+    expect(
+      script?.endsWith("trap - EXIT\nsystemctl daemon-reload && systemctl enable -- cap.service && systemctl start -- cap.service"),
+    ).toBe(true);
     expect(script).toContain("path=/etc/systemd/system/cap.service.d/override.conf\n");
     expect(written(host.commands.find((c) => c.command === script)?.stdin)).toBe(CAP);
   });
 
   it("only service changes: no write, no reload", async () => {
-    const host = mockHost("debian12").on(/^systemctl show/, { stdout: UNIT.capStatic }).on(/^systemctl start/, {});
+    const host = mockHost("debian12")
+      .on(/^systemctl show/, { stdout: UNIT.capStatic })
+      .on(/^systemctl start/, {});
     await run(host, "apply", () => [systemdUnit({ name: "cap.service", content: CAP, state: "running" })]);
     expect(applied(host)).toEqual(["systemctl start -- cap.service"]);
   });
@@ -135,12 +187,16 @@ describe("link", () => {
     const file = parseLinkState(ok("root root 0644 regular file\n"), "/etc/hostname");
     expect(() => link({ path: "/etc/hostname", target: "/x" }).diff(file)).toThrow(/set force: true/);
     expect(link({ path: "/etc/hostname", target: "/x", force: true }).diff(file)?.summary).toBe("replace regular file with a link");
-    expect(() => link({ path: "/etc", target: "/x", force: true }).diff(parseLinkState(ok("root root 0755 directory\n"), "/etc"))).toThrow(/is a directory/);
+    expect(() => link({ path: "/etc", target: "/x", force: true }).diff(parseLinkState(ok("root root 0755 directory\n"), "/etc"))).toThrow(
+      /is a directory/,
+    );
   });
 
   it("a hostile target is one quoted word of ln, renamed over atomically", async () => {
     const target = "/x'; touch /tmp/pwned; '$(id)";
-    const host = mockHost("debian12").on(/provision:absent/, { stdout: "provision:absent\n" }).on(/^d=/, {});
+    const host = mockHost("debian12")
+      .on(/provision:absent/, { stdout: "provision:absent\n" })
+      .on(/^d=/, {});
     await run(host, "apply", () => [link({ path: "/srv/l", target })]);
     expect(applied(host)).toEqual([
       `d=/srv; t=$(mktemp -u "$d/.provision-link.XXXXXX") && ln -s -- '/x'\\''; touch /tmp/pwned; '\\''$(id)' "$t" && { mv -T -f -- "$t" /srv/l || { rm -f -- "$t"; exit 1; }; }`,
@@ -158,7 +214,11 @@ describe("cron", () => {
 
   it.each([
     ["the job Ansible wrote is converged", { name: "backup", job: "/usr/local/bin/backup", minute: "30", hour: "2", user: "deploy" }, null],
-    ["a changed time updates it in place", { name: "backup", job: "/usr/local/bin/backup", minute: "0", hour: "3", user: "deploy" }, "update job backup"],
+    [
+      "a changed time updates it in place",
+      { name: "backup", job: "/usr/local/bin/backup", minute: "0", hour: "3", user: "deploy" },
+      "update job backup",
+    ],
     ["another job is added", { name: "clean", job: "/usr/local/bin/clean", special: "daily" as const, user: "deploy" }, "add job clean"],
     ["absent removes the comment and the job", { name: "backup", state: "absent" as const, user: "deploy" }, "remove job backup"],
   ])("%s", (_label, params, summary) => {
@@ -166,18 +226,26 @@ describe("cron", () => {
   });
 
   it("a user crontab is installed with crontab -u <user> - (stdin)", async () => {
-    const host = mockHost("debian12").on(/^out=\$\(crontab -l/, { stdout: CRONTAB }).on(/^crontab -u deploy -$/, {});
+    const host = mockHost("debian12")
+      .on(/^out=\$\(crontab -l/, { stdout: CRONTAB })
+      .on(/^crontab -u deploy -$/, {});
     await run(host, "apply", () => [cron({ name: "clean", job: "/usr/local/bin/clean --all", special: "daily", user: "deploy" })]);
     const sent = host.commands.filter((c) => !c.batched && c.command.startsWith("crontab"));
     expect(sent.map((c) => c.command)).toEqual(["crontab -u deploy -"]);
-    expect(sent[0]?.stdin.toString()).toBe("#Ansible: backup\n30 2 * * * /usr/local/bin/backup\n#Ansible: clean\n@daily /usr/local/bin/clean --all\n");
+    expect(sent[0]?.stdin.toString()).toBe(
+      "#Ansible: backup\n30 2 * * * /usr/local/bin/backup\n#Ansible: clean\n@daily /usr/local/bin/clean --all\n",
+    );
   });
 
   it("a cron.d file carries the user field and is written atomically", async () => {
     const host = mockHost("debian12");
-    await run(host, "apply", () => [cron({ name: "rotate", job: "/usr/sbin/logrotate /etc/x.conf", minute: "*/5", user: "www-data", cronFile: "app" })]);
+    await run(host, "apply", () => [
+      cron({ name: "rotate", job: "/usr/sbin/logrotate /etc/x.conf", minute: "*/5", user: "www-data", cronFile: "app" }),
+    ]);
     expect(host.files.get("/etc/cron.d/app")).toMatchObject({ mode: "0644" });
-    expect(host.files.get("/etc/cron.d/app")?.content.toString()).toBe("#Ansible: rotate\n*/5 * * * * www-data /usr/sbin/logrotate /etc/x.conf\n");
+    expect(host.files.get("/etc/cron.d/app")?.content.toString()).toBe(
+      "#Ansible: rotate\n*/5 * * * * www-data /usr/sbin/logrotate /etc/x.conf\n",
+    );
   });
 
   it.each([

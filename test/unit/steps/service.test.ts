@@ -76,7 +76,9 @@ describe("service", () => {
     expect(applied(check)).toEqual([]);
 
     // Later fixtures win: the generic "ok" first, the read's answer after it.
-    const host = mockHost(c.distro).on(/^(systemctl|if command|service)/, { exitCode: 0 }).on(reads, { stdout: c.read });
+    const host = mockHost(c.distro)
+      .on(/^(systemctl|if command|service)/, { exitCode: 0 })
+      .on(reads, { stdout: c.read });
     const result = await run(host, "apply", (facts) => [service(facts, c.params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     expect(applied(host)).toEqual(c.commands);
@@ -116,7 +118,9 @@ describe("service", () => {
   ] as const)("handler on %s: %s", async (distro, kind, command) => {
     const host = mockHost(distro)
       .on(/^(systemctl|service|if)/, { exitCode: 0 })
-      .on(/^(systemctl show|n=)/, { stdout: distro === "centos6" ? "exists=yes\nstatus=3\nenabled=yes\n" : systemd("loaded", "inactive", "enabled") });
+      .on(/^(systemctl show|n=)/, {
+        stdout: distro === "centos6" ? "exists=yes\nstatus=3\nenabled=yes\n" : systemd("loaded", "inactive", "enabled"),
+      });
     const handler = kind === "reload" ? reloadService("postfix") : restartService("postfix");
     const { report } = await run(host, "apply", (facts) => [service(facts, { name: "postfix", state: "running", notify: ["postfix"] })], {
       postfix: handler,

@@ -12,10 +12,13 @@ import type { Handler, PlaybookItem } from "../../../src/playbook/step.ts";
 import type { RunEvent } from "../../../src/report/events.ts";
 
 const FACTS = {
-  debian12: "hostname=mail1\narch=x86_64\nuid=0\nid=debian\nid_like=\nversion=12\nhas=apt-get\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/etc/postfix/sasl\n",
-  centos7: "hostname=mail7\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/usr/lib64/sasl2\n",
+  debian12:
+    "hostname=mail1\narch=x86_64\nuid=0\nid=debian\nid_like=\nversion=12\nhas=apt-get\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/etc/postfix/sasl\n",
+  centos7:
+    "hostname=mail7\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/usr/lib64/sasl2\n",
   centos6: "hostname=mail6\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=6\nhas=yum\nhas=service\ndir=/usr/lib64/sasl2\n",
-  rocky9: "hostname=mail9\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/etc/sasl2\n",
+  rocky9:
+    "hostname=mail9\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/etc/sasl2\n",
 } as const;
 
 export type Distro = keyof typeof FACTS;

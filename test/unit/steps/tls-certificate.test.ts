@@ -40,10 +40,26 @@ describe("tlsCertificate, self-signed (reads captured on Debian 12)", () => {
   const cases: [string, string, string | null][] = [
     ["converged", "converged", null],
     ["nothing there", "fresh", "generate a self-signed certificate for mail.example.test: /etc/ssl/certs/mail.pem is missing"],
-    ["the key replaced by another", "key-mismatch", "generate a self-signed certificate for mail.example.test: /etc/ssl/private/mail.key does not match the certificate"],
-    ["the key is garbage", "key-unreadable", "generate a self-signed certificate for mail.example.test: /etc/ssl/private/mail.key is not a readable private key"],
-    ["the SAN is another name", "wrong-host", "generate a self-signed certificate for mail.example.test: the certificate does not cover mail.example.test"],
-    ["within renewBeforeDays", "expiring", "generate a self-signed certificate for mail.example.test: it expires Dec  2 06:21:11 2027 GMT (within renewBeforeDays, 30)"],
+    [
+      "the key replaced by another",
+      "key-mismatch",
+      "generate a self-signed certificate for mail.example.test: /etc/ssl/private/mail.key does not match the certificate",
+    ],
+    [
+      "the key is garbage",
+      "key-unreadable",
+      "generate a self-signed certificate for mail.example.test: /etc/ssl/private/mail.key is not a readable private key",
+    ],
+    [
+      "the SAN is another name",
+      "wrong-host",
+      "generate a self-signed certificate for mail.example.test: the certificate does not cover mail.example.test",
+    ],
+    [
+      "within renewBeforeDays",
+      "expiring",
+      "generate a self-signed certificate for mail.example.test: it expires Dec  2 06:21:11 2027 GMT (within renewBeforeDays, 30)",
+    ],
   ];
   for (const [title, name, summary] of cases) {
     it(`${title} → ${summary ? "drift" : "ok"}`, async () => {
@@ -66,7 +82,9 @@ describe("tlsCertificate, self-signed (reads captured on Debian 12)", () => {
     expect(step.status).toBe("changed");
     const [generate, ...rest] = applied(mock);
     expect(rest).toEqual([]);
-    expect(generate).toContain("openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 365 -subj /CN=mail.example.test -addext subjectAltName=DNS:mail.example.test");
+    expect(generate).toContain(
+      "openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 365 -subj /CN=mail.example.test -addext subjectAltName=DNS:mail.example.test",
+    );
     expect(generate).toContain('chmod 0600 "$tk"');
     expect(generate).toContain('mv -f -- "$tk" "$key"; mv -f -- "$tc" "$cert"');
     expect(certificate.fingerprint()).toBe("AA:BB");
@@ -81,7 +99,9 @@ describe("tlsCertificate, self-signed (reads captured on Debian 12)", () => {
 
   it("after the read, fingerprint() is the installed certificate's", async () => {
     const { certificate } = await runWith(selfSigned, read("converged"));
-    expect(certificate.fingerprint()).toBe("98:03:CD:76:F2:1F:B5:3E:AE:A9:C2:8C:AB:CB:E8:86:58:4C:EB:E3:58:BD:A7:C5:C0:65:EB:BA:7D:EB:42:3F");
+    expect(certificate.fingerprint()).toBe(
+      "98:03:CD:76:F2:1F:B5:3E:AE:A9:C2:8C:AB:CB:E8:86:58:4C:EB:E3:58:BD:A7:C5:C0:65:EB:BA:7D:EB:42:3F",
+    );
   });
 });
 
@@ -98,7 +118,7 @@ describe("tlsCertificate from files on the controller", () => {
     expect(step.summary).toBe(
       "replace /etc/ssl/certs/mail.pem (7D:40:31:26:1D:C1:BC:11… → 35:1C:67:F2:6A:36:40:22…); replace /etc/ssl/private/mail.key (it does not match the given certificate)",
     );
-    const writes = mock.execs.filter((e) => e.command.includes("cat > \"$tmp\""));
+    const writes = mock.execs.filter((e) => e.command.includes('cat > "$tmp"'));
     expect(writes).toHaveLength(2);
     const [keyWrite, chainWrite] = writes;
     expect(keyWrite!.command).toContain("path=/etc/ssl/private/mail.key");
@@ -130,13 +150,22 @@ describe("tlsCertificate from files on the controller", () => {
   });
 
   it("a key file that is not a key, or a chain that holds the key, is refused without echoing it", () => {
-    expect(() => tlsCertificate(files(CHAIN, "not a key"))).toThrow("tlsCertificate: certs/mail.key: not a PEM private key (or it is encrypted)");
+    expect(() => tlsCertificate(files(CHAIN, "not a key"))).toThrow(
+      "tlsCertificate: certs/mail.key: not a PEM private key (or it is encrypted)",
+    );
     expect(() => tlsCertificate(files(KEY, KEY))).toThrow(/certs\/mail\.crt: PEM block 1 is a PRIVATE KEY, not a CERTIFICATE/);
     expect(() => tlsCertificate(files("hello", KEY))).toThrow("tlsCertificate: certs/mail.crt: no PEM certificate in it");
   });
 
   it("a certificate expiring within renewBeforeDays (or expired) is refused", () => {
-    const base = { chain: CHAIN, key: secret(KEY), hostname: "mail.example.test", renewBeforeDays: 30, chainName: "c.crt", keyName: "k.key" };
+    const base = {
+      chain: CHAIN,
+      key: secret(KEY),
+      hostname: "mail.example.test",
+      renewBeforeDays: 30,
+      chainName: "c.crt",
+      keyName: "k.key",
+    };
     const notAfter = new Date("2126-11-08T06:21:49Z").getTime();
     expect(() => checkControllerCertificate({ ...base, now: new Date(notAfter - 10 * 86_400_000) })).toThrow(
       "tlsCertificate: the certificate in c.crt expires on Nov  8 06:21:49 2126 GMT, within renewBeforeDays (30): renew it first",

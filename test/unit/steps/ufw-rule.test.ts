@@ -11,11 +11,29 @@ const REAL = {
 };
 
 const cases: { title: string; params: UfwRuleParams; read: string; summary: string | null; commands: string[] }[] = [
-  { title: "fresh → add", params: { port: 587, proto: "tcp" }, read: REAL.none, summary: "add ufw allow 587/tcp", commands: ["ufw allow 587/tcp"] },
+  {
+    title: "fresh → add",
+    params: { port: 587, proto: "tcp" },
+    read: REAL.none,
+    summary: "add ufw allow 587/tcp",
+    commands: ["ufw allow 587/tcp"],
+  },
   { title: "added → ok", params: { port: 587, proto: "tcp" }, read: REAL.three, summary: null, commands: [] },
   { title: "range added → ok", params: { port: "6000:6007", proto: "udp" }, read: REAL.three, summary: null, commands: [] },
-  { title: "limit is not allow", params: { action: "allow", port: 22, proto: "tcp" }, read: REAL.three, summary: "add ufw allow 22/tcp", commands: ["ufw allow 22/tcp"] },
-  { title: "absent, added → delete", params: { port: 587, proto: "tcp", state: "absent" }, read: REAL.three, summary: "delete ufw allow 587/tcp", commands: ["ufw delete allow 587/tcp"] },
+  {
+    title: "limit is not allow",
+    params: { action: "allow", port: 22, proto: "tcp" },
+    read: REAL.three,
+    summary: "add ufw allow 22/tcp",
+    commands: ["ufw allow 22/tcp"],
+  },
+  {
+    title: "absent, added → delete",
+    params: { port: 587, proto: "tcp", state: "absent" },
+    read: REAL.three,
+    summary: "delete ufw allow 587/tcp",
+    commands: ["ufw delete allow 587/tcp"],
+  },
   { title: "absent, not there → ok", params: { port: 587, proto: "tcp", state: "absent" }, read: REAL.none, summary: null, commands: [] },
   { title: "no proto: both", params: { port: 25 }, read: REAL.three, summary: "add ufw allow 25", commands: ["ufw allow 25"] },
 ];
@@ -27,7 +45,9 @@ describe("ufwRule", () => {
     expect(checked.step?.status).toBe(c.summary ? "would-change" : "ok");
     expect(checked.step?.summary).toBe(c.summary ?? undefined);
 
-    const host = mockHost("debian12").on(/^ufw (allow|delete|limit|deny)/, { stdout: "Rules updated\nRules updated (v6)\n" }).on("ufw show added", { stdout: c.read });
+    const host = mockHost("debian12")
+      .on(/^ufw (allow|delete|limit|deny)/, { stdout: "Rules updated\nRules updated (v6)\n" })
+      .on("ufw show added", { stdout: c.read });
     const result = await run(host, "apply", () => [ufwRule(c.params)]);
     expect(result.step?.status).toBe(c.summary ? "changed" : "ok");
     expect(applied(host)).toEqual(c.commands);

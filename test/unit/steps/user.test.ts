@@ -27,7 +27,14 @@ const CAPTURED = {
 describe("user: parse", () => {
   it("reads the passwd entry, primary and supplementary groups, and the password comparison", () => {
     expect(parseUserState(ok(CAPTURED.app1Match), "app1")).toEqual({
-      exists: true, uid: 2001, group: "app1", groups: ["adm", "sudo"], comment: "App user", home: "/home/app1", shell: "/bin/sh", password: "match",
+      exists: true,
+      uid: 2001,
+      group: "app1",
+      groups: ["adm", "sudo"],
+      comment: "App user",
+      home: "/home/app1",
+      shell: "/bin/sh",
+      password: "match",
     });
     expect(parseUserState(ok(CAPTURED.deploy), "deploy")).toMatchObject({ groups: [], password: "unchecked", comment: "" });
     expect(parseUserState(ok(CAPTURED.absent), "nosuch")).toEqual({ exists: false });
@@ -40,13 +47,23 @@ describe("user: diff", () => {
   const pw = secret(HASH);
   it.each([
     ["absent → create", {}, CAPTURED.absent, "create"],
-    ["absent → create with all", { uid: 2001, groups: ["sudo"], shell: "/bin/sh", system: true, password: pw }, CAPTURED.absent, "create (uid 2001, groups sudo, shell /bin/sh, system, password hash)"],
+    [
+      "absent → create with all",
+      { uid: 2001, groups: ["sudo"], shell: "/bin/sh", system: true, password: pw },
+      CAPTURED.absent,
+      "create (uid 2001, groups sudo, shell /bin/sh, system, password hash)",
+    ],
     ["converged", { uid: 2001, shell: "/bin/sh", groups: ["sudo", "adm"], password: pw }, CAPTURED.app1Match, null],
     ["groups exact: one extra, one missing", { groups: ["sudo", "www-data"] }, CAPTURED.app1Match, "add to www-data, remove from adm"],
     ["groups append: only missing", { groups: ["www-data"], append: true }, CAPTURED.app1Match, "add to www-data"],
     ["groups append: nothing missing", { groups: ["adm"], append: true }, CAPTURED.app1Match, null],
     ["empty groups removes all", { groups: [] }, CAPTURED.app1Match, "remove from adm,sudo"],
-    ["uid, shell, home, comment", { uid: 2002, shell: "/bin/bash", home: "/srv/app1", comment: "x" }, CAPTURED.app1Match, 'uid 2001 → 2002, shell /bin/sh → /bin/bash, home /home/app1 → /srv/app1, comment "App user" → "x"'],
+    [
+      "uid, shell, home, comment",
+      { uid: 2002, shell: "/bin/bash", home: "/srv/app1", comment: "x" },
+      CAPTURED.app1Match,
+      'uid 2001 → 2002, shell /bin/sh → /bin/bash, home /home/app1 → /srv/app1, comment "App user" → "x"',
+    ],
     ["password differs (never shown)", { password: pw }, CAPTURED.app1Mismatch, "password hash differs"],
     ["primary group", { group: "adm" }, CAPTURED.app1Match, "group app1 → adm"],
     ["absent wanted, present", { state: "absent", remove: true }, CAPTURED.app1Match, "remove user app1 and its home"],
@@ -65,15 +82,37 @@ describe("user: apply", () => {
       read: CAPTURED.absent,
       command: `useradd -u 2001 -G sudo,adm -s /bin/sh -c 'App user' -m -- app1 && printf '%s' ${quote(`app1:${HASH}`)} | chpasswd -e`,
     },
-    { label: "create a system user without home", params: { name: "svc", system: true, createHome: false }, read: CAPTURED.absent, command: "useradd -r -M -- svc" },
+    {
+      label: "create a system user without home",
+      params: { name: "svc", system: true, createHome: false },
+      read: CAPTURED.absent,
+      command: "useradd -r -M -- svc",
+    },
     { label: "exact groups", params: { name: "app1", groups: ["sudo"] }, read: CAPTURED.app1Match, command: "usermod -G sudo -- app1" },
-    { label: "appended groups", params: { name: "app1", groups: ["www-data"], append: true }, read: CAPTURED.app1Match, command: "usermod -a -G www-data -- app1" },
-    { label: "only the password", params: { name: "app1", password: secret(HASH) }, read: CAPTURED.app1Mismatch, command: `printf '%s' ${quote(`app1:${HASH}`)} | chpasswd -e` },
+    {
+      label: "appended groups",
+      params: { name: "app1", groups: ["www-data"], append: true },
+      read: CAPTURED.app1Match,
+      command: "usermod -a -G www-data -- app1",
+    },
+    {
+      label: "only the password",
+      params: { name: "app1", password: secret(HASH) },
+      read: CAPTURED.app1Mismatch,
+      command: `printf '%s' ${quote(`app1:${HASH}`)} | chpasswd -e`,
+    },
     { label: "remove", params: { name: "app1", state: "absent" as const }, read: CAPTURED.app1Match, command: "userdel -- app1" },
-    { label: "remove with home", params: { name: "app1", state: "absent" as const, remove: true }, read: CAPTURED.app1Match, command: "userdel -r -- app1" },
+    {
+      label: "remove with home",
+      params: { name: "app1", state: "absent" as const, remove: true },
+      read: CAPTURED.app1Match,
+      command: "userdel -r -- app1",
+    },
   ];
   it.each(cases)("$label", async ({ params, read, command }) => {
-    const host = mockHost("debian12").on(/^u=/, { stdout: read }).on(/^(useradd|usermod|userdel|printf) /, {});
+    const host = mockHost("debian12")
+      .on(/^u=/, { stdout: read })
+      .on(/^(useradd|usermod|userdel|printf) /, {});
     const { step } = await run(host, "apply", () => [user(params)]);
     expect(step?.status, step?.error).toBe("changed");
     expect(applied(host)).toEqual([command]);
@@ -82,7 +121,9 @@ describe("user: apply", () => {
   it("the hash never reaches argv, a report or an event; it travels only in a script on stdin", async () => {
     for (const read of [CAPTURED.absent, CAPTURED.app1Mismatch]) {
       for (const mode of ["check", "apply"] as const) {
-        const host = mockHost("debian12").on(/^u=/, { stdout: read }).on(/^(useradd|printf) /, {});
+        const host = mockHost("debian12")
+          .on(/^u=/, { stdout: read })
+          .on(/^(useradd|printf) /, {});
         const { report, events } = await run(host, mode, () => [user({ name: "app1", password: secret(HASH) })]);
         expect(report.steps[0]?.status).toBe(mode === "apply" ? "changed" : "would-change");
         for (const exec of host.execs) {
@@ -96,7 +137,9 @@ describe("user: apply", () => {
   });
 
   it("a failing chpasswd is reported with the hash masked", async () => {
-    const host = mockHost("debian12").on(/^u=/, { stdout: CAPTURED.app1Mismatch }).on(/^printf/, { exitCode: 1, stderr: "chpasswd: line 1: user 'app1' does not exist\n" });
+    const host = mockHost("debian12")
+      .on(/^u=/, { stdout: CAPTURED.app1Mismatch })
+      .on(/^printf/, { exitCode: 1, stderr: "chpasswd: line 1: user 'app1' does not exist\n" });
     const { report } = await run(host, "apply", () => [user({ name: "app1", password: secret(HASH) })]);
     expect(report.steps[0]?.status).toBe("failed");
     expect(report.steps[0]?.error).toContain("printf '%s' *** | chpasswd -e");
@@ -129,7 +172,9 @@ describe("user: apply", () => {
 
   it("stores a hostile comment exactly as one quoted argv word", async () => {
     const comment = "x'; touch /tmp/pwned; echo '$(id)`id`";
-    const host = mockHost("debian12").on(/^u=/, { stdout: CAPTURED.absent }).on(/^useradd /, {});
+    const host = mockHost("debian12")
+      .on(/^u=/, { stdout: CAPTURED.absent })
+      .on(/^useradd /, {});
     await run(host, "apply", () => [user({ name: "app1", comment })]);
     expect(applied(host)).toEqual([`useradd -c ${quote(comment)} -m -- app1`]);
   });
@@ -158,7 +203,9 @@ describe("group", () => {
     [{ name: "sudo", gid: 28 }, "sudo:x:27:\n", "groupmod -g 28 -- sudo"],
     [{ name: "sudo", state: "absent" as const }, "sudo:x:27:\n", "groupdel -- sudo"],
   ])("%j applies %j as one command", async (params, read, command) => {
-    const host = mockHost("rocky9").on(/getent group/, { stdout: read }).on(/^group(add|mod|del) /, {});
+    const host = mockHost("rocky9")
+      .on(/getent group/, { stdout: read })
+      .on(/^group(add|mod|del) /, {});
     const { step } = await run(host, "apply", () => [group(params)]);
     expect(step?.status, step?.error).toBe("changed");
     expect(applied(host)).toEqual([command]);

@@ -37,7 +37,10 @@ const GOOD: Zone = {
   "mail.example.org": { AAAA: ["2001:db8::25"] },
 };
 
-function params(resolver: string, record: VerifyDnsParams["dkim"] extends infer D ? (D extends { record: infer R } ? R : never) : never = RECORD): VerifyDnsParams {
+function params(
+  resolver: string,
+  record: VerifyDnsParams["dkim"] extends infer D ? (D extends { record: infer R } ? R : never) : never = RECORD,
+): VerifyDnsParams {
   return {
     resolver,
     dkim: { domain: "example.org", selector: "sel1", record },
@@ -59,7 +62,12 @@ describe("verifyDns: DKIM, DMARC, PTR, AAAA", () => {
     const step = await check(params(server.address));
     expect(step).toMatchObject({ status: "ok" });
     expect(server.queries).toEqual(
-      expect.arrayContaining(["TXT sel1._domainkey.example.org", "TXT _dmarc.example.org", "PTR 25.2.0.192.in-addr.arpa", "AAAA mail.example.org"]),
+      expect.arrayContaining([
+        "TXT sel1._domainkey.example.org",
+        "TXT _dmarc.example.org",
+        "PTR 25.2.0.192.in-addr.arpa",
+        "AAAA mail.example.org",
+      ]),
     );
   });
 
@@ -67,12 +75,14 @@ describe("verifyDns: DKIM, DMARC, PTR, AAAA", () => {
     const server = await dns({ "example.org": {} });
     const step = await check(params(server.address));
     expect(step.status).toBe("would-change");
-    expect(step.summary).toBe([
-      "AAAA of mail.example.org: missing (NXDOMAIN: the name does not exist); add: mail.example.org. IN AAAA 2001:db8:0::25",
-      "PTR of 192.0.2.25: missing (NXDOMAIN: the name does not exist); ask your provider to set: 25.2.0.192.in-addr.arpa. IN PTR mail.example.org.",
-      `DKIM of sel1._domainkey.example.org: missing (NXDOMAIN: the name does not exist); add: sel1._domainkey.example.org. IN TXT ${txtData(RECORD)}`,
-      `DMARC of example.org: missing (NXDOMAIN: the name does not exist); add: _dmarc.example.org. IN TXT "${DMARC}"`,
-    ].join("; "));
+    expect(step.summary).toBe(
+      [
+        "AAAA of mail.example.org: missing (NXDOMAIN: the name does not exist); add: mail.example.org. IN AAAA 2001:db8:0::25",
+        "PTR of 192.0.2.25: missing (NXDOMAIN: the name does not exist); ask your provider to set: 25.2.0.192.in-addr.arpa. IN PTR mail.example.org.",
+        `DKIM of sel1._domainkey.example.org: missing (NXDOMAIN: the name does not exist); add: sel1._domainkey.example.org. IN TXT ${txtData(RECORD)}`,
+        `DMARC of example.org: missing (NXDOMAIN: the name does not exist); add: _dmarc.example.org. IN TXT "${DMARC}"`,
+      ].join("; "),
+    );
   });
 
   it("the DKIM key on the host differs from DNS (key replaced) → drift; the record is read at diff time", async () => {
@@ -97,12 +107,16 @@ describe("verifyDns: DKIM, DMARC, PTR, AAAA", () => {
       "_dmarc.example.org": { TXT: ["v=DMARC1; p=reject"] },
     });
     const step = await check(params(server.address));
-    expect(step.summary).toBe([
-      "PTR of 192.0.2.25 is host-192-0-2-25.provider.net., not mail.example.org.; ask your provider to set: 25.2.0.192.in-addr.arpa. IN PTR mail.example.org.",
-      `DMARC of example.org is "v=DMARC1; p=reject"; want: _dmarc.example.org. IN TXT "${DMARC}"`,
-    ].join("; "));
+    expect(step.summary).toBe(
+      [
+        "PTR of 192.0.2.25 is host-192-0-2-25.provider.net., not mail.example.org.; ask your provider to set: 25.2.0.192.in-addr.arpa. IN PTR mail.example.org.",
+        `DMARC of example.org is "v=DMARC1; p=reject"; want: _dmarc.example.org. IN TXT "${DMARC}"`,
+      ].join("; "),
+    );
     const two = await dns({ ...GOOD, "_dmarc.example.org": { TXT: [DMARC, "v=DMARC1; p=none"] } });
-    expect((await check(params(two.address))).summary).toMatch(/^DMARC of example\.org: 2 DMARC records \(receivers ignore them all\); keep only:/);
+    expect((await check(params(two.address))).summary).toMatch(
+      /^DMARC of example\.org: 2 DMARC records \(receivers ignore them all\); keep only:/,
+    );
   });
 
   it("DMARC tags compare as a set, whitespace and order aside", async () => {

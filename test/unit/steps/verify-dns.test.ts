@@ -68,7 +68,10 @@ describe("verifyDns against a DNS server on loopback", () => {
     const other = await dns({ ...GOOD, "example.org": { ...GOOD["example.org"], MX: [{ exchange: "MX.Provider.NET", preference: 5 }] } });
     const { check } = await runBoth(wanted(other.address));
     expect(check.steps[0]?.summary).toBe("MX of example.org is 5 mx.provider.net.; add: example.org. IN MX 10 mail.example.org.");
-    const priority = await dns({ ...GOOD, "example.org": { ...GOOD["example.org"], MX: [{ exchange: "mail.example.org", preference: 20 }] } });
+    const priority = await dns({
+      ...GOOD,
+      "example.org": { ...GOOD["example.org"], MX: [{ exchange: "mail.example.org", preference: 20 }] },
+    });
     const second = await runBoth(wanted(priority.address));
     expect(second.check.steps[0]?.summary).toBe(
       "MX of example.org: mail.example.org. has priority 20; want: example.org. IN MX 10 mail.example.org.",
@@ -85,7 +88,10 @@ describe("verifyDns against a DNS server on loopback", () => {
   });
 
   it("reports two SPF records as an error (RFC 7208 PermError)", async () => {
-    const server = await dns({ ...GOOD, "example.org": { ...GOOD["example.org"], TXT: ["v=spf1 mx -all", "v=spf1 a:mail.example.org -all"] } });
+    const server = await dns({
+      ...GOOD,
+      "example.org": { ...GOOD["example.org"], TXT: ["v=spf1 mx -all", "v=spf1 a:mail.example.org -all"] },
+    });
     const { check, apply } = await runBoth(wanted(server.address));
     expect(check.steps[0]?.summary).toBe(
       'SPF of example.org: 2 SPF records ("v=spf1 mx -all", "v=spf1 a:mail.example.org -all") — RFC 7208 §4.5 makes that a PermError; keep only: example.org. IN TXT "v=spf1 mx -all"',

@@ -19,7 +19,8 @@ import { definePlaybook } from "../../../src/playbook/playbook.ts";
 import { z } from "zod";
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
-const recorded = (name: string): SmtpProbeResult[] => JSON.parse(readFileSync(join(FIXTURES, `debian12-smtp-tls-probe.${name}.json`), "utf8"));
+const recorded = (name: string): SmtpProbeResult[] =>
+  JSON.parse(readFileSync(join(FIXTURES, `debian12-smtp-tls-probe.${name}.json`), "utf8"));
 const CERT = readFileSync(join(FIXTURES, "tls/mail.example.test.crt"), "utf8");
 const KEY = readFileSync(join(FIXTURES, "tls/mail.example.test.key"), "utf8");
 const FINGERPRINT = new X509Certificate(CERT).fingerprint256;
@@ -34,8 +35,12 @@ describe("portProblems on probes recorded from a real Postfix with TLS", () => {
 
   it("converged: STARTTLS on 25 and 587, implicit TLS on 465, the installed certificate, PLAIN logins 235", () => {
     expect(portProblems(p25!, { banner: true, mechanisms: all, login: undefined, tls: tls(false) })).toEqual([]);
-    expect(portProblems(p587!, { banner: true, mechanisms: all, login: { user: "bob@mail.example.test", mechanism: "PLAIN" }, tls: tls(true) })).toEqual([]);
-    expect(portProblems(p465!, { banner: true, mechanisms: all, login: { user: "bob@mail.example.test", mechanism: "PLAIN" }, tls: tls(false) })).toEqual([]);
+    expect(
+      portProblems(p587!, { banner: true, mechanisms: all, login: { user: "bob@mail.example.test", mechanism: "PLAIN" }, tls: tls(true) }),
+    ).toEqual([]);
+    expect(
+      portProblems(p465!, { banner: true, mechanisms: all, login: { user: "bob@mail.example.test", mechanism: "PLAIN" }, tls: tls(false) }),
+    ).toEqual([]);
     expect(p587!.mechanismsBeforeTls).toEqual([]);
     expect(p25!.mechanismsBeforeTls).toEqual(["CRAM-MD5", "DIGEST-MD5"]);
   });
@@ -55,9 +60,14 @@ describe("portProblems on probes recorded from a real Postfix with TLS", () => {
   });
 
   it('verify: "ca" → a self-signed certificate does not chain to a trusted CA', () => {
-    expect(portProblems(p465!, { banner: false, mechanisms: [], login: undefined, tls: { verify: "ca", fingerprint: undefined, authOnly: false } })).toEqual([
-      "TLS: the certificate does not chain to a trusted CA (DEPTH_ZERO_SELF_SIGNED_CERT)",
-    ]);
+    expect(
+      portProblems(p465!, {
+        banner: false,
+        mechanisms: [],
+        login: undefined,
+        tls: { verify: "ca", fingerprint: undefined, authOnly: false },
+      }),
+    ).toEqual(["TLS: the certificate does not chain to a trusted CA (DEPTH_ZERO_SELF_SIGNED_CERT)"]);
   });
 });
 
@@ -76,7 +86,13 @@ describe("the TLS client against a local server", () => {
 
   it("STARTTLS: upgrades the socket, sees the certificate, EHLOs again, logs in with PLAIN inside TLS", async () => {
     const server = await fake({ tls: { cert: CERT, key: KEY, authOnlyAfterTls: true } });
-    const result = await probeSmtp({ host: "127.0.0.1", port: server.port, timeoutMs: 5000, tls: { mode: "starttls", servername: "mail.example.test" }, login });
+    const result = await probeSmtp({
+      host: "127.0.0.1",
+      port: server.port,
+      timeoutMs: 5000,
+      tls: { mode: "starttls", servername: "mail.example.test" },
+      login,
+    });
     expect(result.error).toBeUndefined();
     expect(result.starttlsOffered).toBe(true);
     expect(result.mechanismsBeforeTls).toEqual([]);
@@ -90,7 +106,13 @@ describe("the TLS client against a local server", () => {
 
   it("implicit TLS (465): the handshake comes before the banner", async () => {
     const server = await fake({ tls: { cert: CERT, key: KEY, implicit: true } });
-    const result = await probeSmtp({ host: "127.0.0.1", port: server.port, timeoutMs: 5000, tls: { mode: "implicit", servername: "mail.example.test" }, login });
+    const result = await probeSmtp({
+      host: "127.0.0.1",
+      port: server.port,
+      timeoutMs: 5000,
+      tls: { mode: "implicit", servername: "mail.example.test" },
+      login,
+    });
     expect(result.tls?.fingerprint256).toBe(FINGERPRINT);
     expect(result.banner?.code).toBe(220);
     expect(result.auth?.outcome).toBe("ok");
@@ -98,17 +120,32 @@ describe("the TLS client against a local server", () => {
 
   it("implicit TLS against a clear-text server fails at the TLS stage", async () => {
     const server = await fake({});
-    const result = await probeSmtp({ host: "127.0.0.1", port: server.port, timeoutMs: 3000, tls: { mode: "implicit", servername: "mail.example.test" } });
+    const result = await probeSmtp({
+      host: "127.0.0.1",
+      port: server.port,
+      timeoutMs: 3000,
+      tls: { mode: "implicit", servername: "mail.example.test" },
+    });
     expect(result.stage).toBe("TLS");
     expect(result.error).toMatch(/TLS handshake failed|during the TLS handshake/);
   });
 
   it('verify: "ca" with the certificate as CA: valid for its name, not for another', async () => {
     const server = await fake({ tls: { cert: CERT, key: KEY } });
-    const ok = await probeSmtp({ host: "127.0.0.1", port: server.port, timeoutMs: 5000, tls: { mode: "starttls", servername: "mail.example.test", ca: CERT } });
+    const ok = await probeSmtp({
+      host: "127.0.0.1",
+      port: server.port,
+      timeoutMs: 5000,
+      tls: { mode: "starttls", servername: "mail.example.test", ca: CERT },
+    });
     expect(ok.tls).toMatchObject({ authorized: true });
     expect(ok.tls?.hostnameError).toBeUndefined();
-    const wrong = await probeSmtp({ host: "127.0.0.1", port: server.port, timeoutMs: 5000, tls: { mode: "starttls", servername: "other.example.test", ca: CERT } });
+    const wrong = await probeSmtp({
+      host: "127.0.0.1",
+      port: server.port,
+      timeoutMs: 5000,
+      tls: { mode: "starttls", servername: "other.example.test", ca: CERT },
+    });
     expect(wrong.tls?.hostnameError).toMatch(/other\.example\.test/);
   });
 
@@ -122,7 +159,10 @@ describe("the TLS client against a local server", () => {
     });
     const playbook = definePlaybook({ name: "t", vars: z.object({}), steps: () => [step] });
     const { report } = await runOn(debianHost(), playbook, "check");
-    expect(report.steps[0]).toMatchObject({ status: "would-change", summary: `port ${server.port}: STARTTLS: STARTTLS not offered in the EHLO reply` });
+    expect(report.steps[0]).toMatchObject({
+      status: "would-change",
+      summary: `port ${server.port}: STARTTLS: STARTTLS not offered in the EHLO reply`,
+    });
     expect(JSON.stringify(report)).not.toContain(PASSWORD);
   });
 
@@ -143,14 +183,18 @@ describe("the TLS client against a local server", () => {
     expect(server.authenticated).toEqual([USER, USER]);
     installed = "AB:".repeat(31) + "AB";
     const drift = (await runOn(debianHost(), playbook, "check")).report.steps[0];
-    expect(drift?.summary).toMatch(new RegExp(`^port ${server.port}: TLS: the server presents ${FINGERPRINT.slice(0, 23)}…, not the installed certificate AB:AB`));
+    expect(drift?.summary).toMatch(
+      new RegExp(`^port ${server.port}: TLS: the server presents ${FINGERPRINT.slice(0, 23)}…, not the installed certificate AB:AB`),
+    );
   });
 
   it("params: PLAIN outside TLS is refused; TLS ports must be probed ports", () => {
-    expect(() => verifySmtp({ host: "h", ports: [587], login: { user: "b", password: secret("x-long-enough"), mechanism: "PLAIN", port: 587 } })).toThrow(
-      /PLAIN sends the password itself: only inside TLS \(port 587 is not in tls.starttls or tls.implicit\)/,
+    expect(() =>
+      verifySmtp({ host: "h", ports: [587], login: { user: "b", password: secret("x-long-enough"), mechanism: "PLAIN", port: 587 } }),
+    ).toThrow(/PLAIN sends the password itself: only inside TLS \(port 587 is not in tls.starttls or tls.implicit\)/);
+    expect(() => verifySmtp({ host: "h", ports: [587], tls: { starttls: [25], fingerprint: FINGERPRINT } })).toThrow(
+      /tls.starttls: port 25 is not one of ports 587/,
     );
-    expect(() => verifySmtp({ host: "h", ports: [587], tls: { starttls: [25], fingerprint: FINGERPRINT } })).toThrow(/tls.starttls: port 25 is not one of ports 587/);
     expect(() => verifySmtp({ host: "h", ports: [587], tls: { starttls: [587] } })).toThrow(/required with verify: "fingerprint"/);
   });
 });

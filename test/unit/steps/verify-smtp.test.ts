@@ -61,7 +61,13 @@ describe("CRAM-MD5 (RFC 2195)", () => {
 
 describe("SMTP parsing", () => {
   it("groups multi-line replies and reads AUTH and legacy AUTH= mechanisms", () => {
-    const [ehlo] = parseReplies(["250-mail.example.org", "250-PIPELINING", "250-AUTH PLAIN cram-md5", "250-AUTH=LOGIN PLAIN", "250 8BITMIME"]);
+    const [ehlo] = parseReplies([
+      "250-mail.example.org",
+      "250-PIPELINING",
+      "250-AUTH PLAIN cram-md5",
+      "250-AUTH=LOGIN PLAIN",
+      "250 8BITMIME",
+    ]);
     expect(ehlo).toEqual({ code: 250, lines: ["mail.example.org", "PIPELINING", "AUTH PLAIN cram-md5", "AUTH=LOGIN PLAIN", "8BITMIME"] });
     expect(parseEhlo(ehlo!).mechanisms).toEqual(["PLAIN", "CRAM-MD5", "LOGIN"]);
     expect(parseEhlo({ code: 250, lines: ["mail.example.org", "AUTHORITY-X"] }).mechanisms).toEqual([]);
@@ -180,7 +186,12 @@ describe("verifySmtp through the runner", () => {
 
   it("never shows the password when the login succeeds either", async () => {
     const server = await fake();
-    const { check, apply } = await runBoth({ host: "127.0.0.1", ports: [server.port], login: login(PASSWORD, server.port), timeoutMs: 5000 });
+    const { check, apply } = await runBoth({
+      host: "127.0.0.1",
+      ports: [server.port],
+      login: login(PASSWORD, server.port),
+      timeoutMs: 5000,
+    });
     expect(apply.report.status).toBe("ok");
     expect(JSON.stringify([check, apply])).not.toContain(PASSWORD);
   });
@@ -214,15 +225,15 @@ describe("verifySmtp through the runner", () => {
 
   it("rejects invalid parameters when the playbook is built", () => {
     const password = secret(PASSWORD);
-    expect(() => verifySmtp({ host: "127.0.0.1", ports: [25], login: { user: "bob", password, mechanism: "CRAM-MD5", port: 587 } })).toThrow(
-      /login\.port: port 587 is not one of ports 25/,
-    );
-    expect(() => verifySmtp({ host: "127.0.0.1", from: "host", login: { user: "bob", password, mechanism: "CRAM-MD5", port: 587 } })).toThrow(
-      InvalidStepError,
-    );
-    expect(() => verifySmtp({ host: "127.0.0.1", login: { user: "bob", password: PASSWORD as never, mechanism: "CRAM-MD5", port: 587 } })).toThrow(
-      /must be a secret/,
-    );
+    expect(() =>
+      verifySmtp({ host: "127.0.0.1", ports: [25], login: { user: "bob", password, mechanism: "CRAM-MD5", port: 587 } }),
+    ).toThrow(/login\.port: port 587 is not one of ports 25/);
+    expect(() =>
+      verifySmtp({ host: "127.0.0.1", from: "host", login: { user: "bob", password, mechanism: "CRAM-MD5", port: 587 } }),
+    ).toThrow(InvalidStepError);
+    expect(() =>
+      verifySmtp({ host: "127.0.0.1", login: { user: "bob", password: PASSWORD as never, mechanism: "CRAM-MD5", port: 587 } }),
+    ).toThrow(/must be a secret/);
   });
 });
 
@@ -258,7 +269,8 @@ describe("verifySmtp from the host", () => {
 
   it("runs as a batched remote read through the runner (check: drift; apply: failed)", async () => {
     const server = await fake({ banner: ["mail.example.org ESMTP Postfix (Debian/GNU)"] });
-    const step = () => verifySmtp({ host: "127.0.0.1", ports: [server.port], from: "host", expectBannerWithoutVersion: true, timeoutMs: 3000 });
+    const step = () =>
+      verifySmtp({ host: "127.0.0.1", ports: [server.port], from: "host", expectBannerWithoutVersion: true, timeoutMs: 3000 });
     const run = (mode: "check" | "apply") =>
       runHost({
         playbook: playbook(step()),

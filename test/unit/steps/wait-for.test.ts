@@ -25,7 +25,9 @@ describe("waitFor", () => {
       .on(/echo reached; else echo waiting/, { stdout: "waiting\n" })
       .on(/i=0; while/, { exitCode: 1, stderr: "timed out after 5 s waiting for port 2999 listening\n" });
     const { step } = await run(host, "apply", () => [waitFor({ port: 2999, timeoutSeconds: 5 })]);
-    expect(applied(host)[0]).toContain('i=0; while [ "$i" -lt 5 ]; do if [ -n "$(ss -Hltn \'sport = :2999\')" ]; then exit 0; fi; sleep 1; i=$((i+1)); done;');
+    expect(applied(host)[0]).toContain(
+      'i=0; while [ "$i" -lt 5 ]; do if [ -n "$(ss -Hltn \'sport = :2999\')" ]; then exit 0; fi; sleep 1; i=$((i+1)); done;',
+    );
     expect(step?.status).toBe("failed");
     expect(step?.error).toContain("timed out after 5 s");
   });
@@ -40,7 +42,9 @@ describe("waitFor", () => {
   it("stopped / absent invert the probe; the path is one quoted word", async () => {
     const host = mockHost("debian12").on(/echo reached; else echo waiting/, { stdout: "reached\n" });
     await run(host, "check", () => [waitFor({ path: "/run/x'; reboot; '", state: "absent" })]);
-    expect(host.commands.find((c) => c.batched)?.command).toBe("if ! { [ -e '/run/x'\\''; reboot; '\\''' ] || [ -L '/run/x'\\''; reboot; '\\''' ]; }; then echo reached; else echo waiting; fi");
+    expect(host.commands.find((c) => c.batched)?.command).toBe(
+      "if ! { [ -e '/run/x'\\''; reboot; '\\''' ] || [ -L '/run/x'\\''; reboot; '\\''' ]; }; then echo reached; else echo waiting; fi",
+    );
   });
 
   it.each([

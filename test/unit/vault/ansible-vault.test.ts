@@ -47,7 +47,10 @@ beforeAll(() => {
   // one multi-line (a key).
   const inline = vault(["encrypt_string", "--vault-password-file", "pw-default", "--name", "db_password", "db1-pass"]);
   const labelled = vault(["encrypt_string", "--vault-id", "prod@pw-prod", "--name", "ansible_become_password", "sudo-pass"]);
-  const multi = vault(["encrypt_string", "--vault-password-file", "pw-default", "--stdin-name", "tls_key"], "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n");
+  const multi = vault(
+    ["encrypt_string", "--vault-password-file", "pw-default", "--stdin-name", "tls_key"],
+    "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n",
+  );
   write("inv/host_vars/db1.yml", `plain: visible\n${inline}\n${labelled}\n${multi}\n`);
 }, 30_000);
 
@@ -55,7 +58,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("Ansible Vault written by ansible-vault", () => {
   it("decrypts a vaulted group_vars file and inline values; every decrypted string is a Secret", async () => {
-    const keyring = await loadVaultKeyring({ passwordFiles: [join(dir, "pw-default")], vaultIds: [`prod@${join(dir, "pw-prod")}`], env: {} });
+    const keyring = await loadVaultKeyring({
+      passwordFiles: [join(dir, "pw-default")],
+      vaultIds: [`prod@${join(dir, "pw-prod")}`],
+      env: {},
+    });
     const inventory = await loadInventory(join(dir, "inv/hosts.ini"), { vault: keyring });
     const db1 = inventory.hosts.get("db1");
     const web1 = inventory.hosts.get("web1");
@@ -87,7 +94,9 @@ describe("Ansible Vault written by ansible-vault", () => {
     const error = await loadInventory(join(dir, "inv/hosts.ini"), { vault: wrong }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     const message = (error as Error).message;
-    expect(message).toMatch(/group_vars\/all\/vault\.yml:1: cannot decrypt: wrong vault password, or the text was altered \(the HMAC does not match\); tried default/);
+    expect(message).toMatch(
+      /group_vars\/all\/vault\.yml:1: cannot decrypt: wrong vault password, or the text was altered \(the HMAC does not match\); tried default/,
+    );
     expect(message).not.toContain("not the password");
     expect(message).not.toContain("s3cret");
   });
@@ -99,11 +108,17 @@ describe("Ansible Vault written by ansible-vault", () => {
     const [header, ...body] = text.trim().split("\n");
     const inner = Buffer.from(body.join(""), "hex").toString("latin1");
     const tampered = inner.slice(0, -1) + (inner.at(-1) === "0" ? "1" : "0");
-    const altered = `${header}\n${Buffer.from(tampered, "latin1").toString("hex").replace(/(.{80})/g, "$1\n")}\n`;
+    const altered = `${header}\n${Buffer.from(tampered, "latin1")
+      .toString("hex")
+      .replace(/(.{80})/g, "$1\n")}\n`;
     expect(altered).not.toBe(text);
     expect(() => keyring.decrypt(altered, "f.yml:1")).toThrow(/^f\.yml:1: cannot decrypt: wrong vault password, or the text was altered/);
-    expect(() => keyring.decrypt(text.replace("AES256", "AES128"), "f.yml:1")).toThrow(/^f\.yml:1: damaged Ansible Vault text: unsupported vault cipher "AES128"/);
-    expect(() => keyring.decrypt(text.replace(/\n3/, "\nz"), "f.yml:1")).toThrow(/damaged Ansible Vault text: the vault body is not hexadecimal/);
+    expect(() => keyring.decrypt(text.replace("AES256", "AES128"), "f.yml:1")).toThrow(
+      /^f\.yml:1: damaged Ansible Vault text: unsupported vault cipher "AES128"/,
+    );
+    expect(() => keyring.decrypt(text.replace(/\n3/, "\nz"), "f.yml:1")).toThrow(
+      /damaged Ansible Vault text: the vault body is not hexadecimal/,
+    );
     expect(keyring.decrypt(text, "f.yml:1")).toContain("vault_db_password: s3cret-all");
   });
 
@@ -138,21 +153,31 @@ describe("Ansible Vault written by ansible-vault", () => {
       ["default", "correct horse battery staple"],
       ["prod", "prod-pass"],
     ]);
-    await expect(loadVaultKeyring({ vaultIds: [`dev@${client}`], env: {} })).rejects.toThrow(/vault password script .*keyring-client\.sh failed \(exit code 3\)/);
+    await expect(loadVaultKeyring({ vaultIds: [`dev@${client}`], env: {} })).rejects.toThrow(
+      /vault password script .*keyring-client\.sh failed \(exit code 3\)/,
+    );
 
-    const fromEnv = await loadVaultKeyring({ env: { PROVISION_VAULT_PASSWORD: "correct horse battery staple", ANSIBLE_VAULT_PASSWORD_FILE: join(dir, "pw-prod") } });
+    const fromEnv = await loadVaultKeyring({
+      env: { PROVISION_VAULT_PASSWORD: "correct horse battery staple", ANSIBLE_VAULT_PASSWORD_FILE: join(dir, "pw-prod") },
+    });
     expect(fromEnv.passwords.map((p) => [p.id, p.source])).toEqual([
       ["default", join(dir, "pw-prod")],
       ["default", "PROVISION_VAULT_PASSWORD"],
     ]);
     const inventory = await loadInventory(join(dir, "inv/hosts.ini"), { vault: fromEnv });
-    expect(reveal(inventory.hosts.get("db1")?.vars.ansible_become_password ?? inventory.hosts.get("db1")?.becomePassword)).toBe("sudo-pass");
+    expect(reveal(inventory.hosts.get("db1")?.vars.ansible_become_password ?? inventory.hosts.get("db1")?.becomePassword)).toBe(
+      "sudo-pass",
+    );
   });
 
   it("refuses prompting and malformed --vault-id values", async () => {
-    await expect(loadVaultKeyring({ vaultIds: ["prod@prompt"], env: {} })).rejects.toThrow(/prompting for a vault password is not supported/);
+    await expect(loadVaultKeyring({ vaultIds: ["prod@prompt"], env: {} })).rejects.toThrow(
+      /prompting for a vault password is not supported/,
+    );
     await expect(loadVaultKeyring({ vaultIds: ["@file"], env: {} })).rejects.toThrow(/expected LABEL@FILE/);
-    await expect(loadVaultKeyring({ passwordFiles: [join(dir, "missing")], env: {} })).rejects.toThrow(/cannot read vault password file .*missing/);
+    await expect(loadVaultKeyring({ passwordFiles: [join(dir, "missing")], env: {} })).rejects.toThrow(
+      /cannot read vault password file .*missing/,
+    );
   });
 });
 
@@ -163,7 +188,9 @@ describe("a vaulted value in a field that is not a secretVar()", () => {
     const { z } = await import("zod");
     const { secret } = await import("../../../src/shell/secret.ts");
     const pb = definePlaybook({ name: "p", vars: z.object({ token: z.string() }), steps: () => [] });
-    expect(() => validateVars(pb, { token: secret("vaulted-token-x") })).toThrow(/token: .*\(the value is a secret, e\.g\. from ansible-vault: declare this field with secretVar\(\)\)/);
+    expect(() => validateVars(pb, { token: secret("vaulted-token-x") })).toThrow(
+      /token: .*\(the value is a secret, e\.g\. from ansible-vault: declare this field with secretVar\(\)\)/,
+    );
   });
 });
 
@@ -179,6 +206,8 @@ describe("a --vars-file encrypted by ansible-vault (vaultVarsFile)", () => {
     const inline = vault(["encrypt_string", "--vault-password-file", "pw-default", "--name", "token", "t-42"]);
     expect(reveal(vaultVarsFile("inline.yml", `plain: x\n${inline}\n`, keyring)?.token)).toBe("t-42");
     expect(vaultVarsFile("plain.yml", "a: 1\n", keyring)).toBeUndefined();
-    expect(() => vaultVarsFile(whole, readFileSync(whole, "utf8"), undefined)).toThrow(/secrets\.yml:1: ansible-vault encrypted content, but no vault password was given/);
+    expect(() => vaultVarsFile(whole, readFileSync(whole, "utf8"), undefined)).toThrow(
+      /secrets\.yml:1: ansible-vault encrypted content, but no vault password was given/,
+    );
   });
 });
