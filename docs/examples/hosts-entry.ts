@@ -63,7 +63,7 @@ export function hostsEntry(input: HostsEntryParams): Step<FileState> {
     // 6. apply: carries out the plan — here one verified, atomic write (owner and mode kept).
     async apply({ session }, _current, change: HostsEntryChange) {
       const write = fileWrite(p.path, Buffer.from(change.plan.text, "latin1"));
-      await session.check(write.command, { stdin: write.stdin });
+      await session.runOrThrow(write.command, { stdin: write.stdin });
     },
   };
 }

@@ -318,7 +318,7 @@ class HostRun {
     if (owe.length === 0) return true;
     // Before the change: a run cut after it still leaves the handler owed (pending-handlers.ts).
     try {
-      await this.session.check(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
+      await this.session.runOrThrow(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
     } catch (error) {
       this.#fail(run, `cannot record the handlers this step notifies (${owe.join(", ")}): ${describe(error)}`, shown);
       return false;

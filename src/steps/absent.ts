@@ -29,7 +29,7 @@ export function absent(input: AbsentParams): Step<FileState> {
     read: () => ({ command: readFileCommand(p.path, { metaOnly: true }), parse: (result) => parseFileState(result, p.path) }),
     diff: (current): Change | null => (current.exists ? { summary: `remove ${current.type}` } : null),
     async apply({ session }) {
-      await session.check(removeCommand(p.path));
+      await session.runOrThrow(removeCommand(p.path));
     },
   };
 }

@@ -103,7 +103,7 @@ export function authorizedKey(input: AuthorizedKeyParams): Step<AuthorizedKeysSt
       // The atomic write is a `set -e` script: at the top level (in an && list set -e is ignored).
       const write = fileWrite(target, change.plan.text, created);
       commands.push(write.command);
-      await session.check(joinCommands(commands, "\n"), { stdin: write.stdin });
+      await session.runOrThrow(joinCommands(commands, "\n"), { stdin: write.stdin });
     },
   };
 

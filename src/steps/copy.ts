@@ -83,17 +83,17 @@ export function copy(input: CopyParams): Step<HostTree> {
     },
     async apply({ session }, _current, change) {
       const plan = (change as Change & { plan: CopyPlan }).plan;
-      for (const command of applyCommands(plan, hostPath, dirMeta)) await session.check(command);
+      for (const command of applyCommands(plan, hostPath, dirMeta)) await session.runOrThrow(command);
       for (const rel of plan.write) {
         const entry = source.get(rel) as SourceEntry;
         const bytes = readFileSync(entry.source);
         if (sha256(bytes) !== entry.sha256)
           throw new Error(`copy: ${entry.source} changed on the controller since it was compared; run again`);
         const write = fileWrite(hostPath(rel), bytes, fileMeta);
-        await session.check(write.command, { stdin: write.stdin });
+        await session.runOrThrow(write.command, { stdin: write.stdin });
       }
       const metadata = plan.metadata.map(({ rel, set }) => metadataOf(hostPath(rel), set));
-      for (const chunk of chunks(metadata, PATHS_PER_COMMAND)) await session.check(joinCommands(chunk, " && "));
+      for (const chunk of chunks(metadata, PATHS_PER_COMMAND)) await session.runOrThrow(joinCommands(chunk, " && "));
     },
   };
 }

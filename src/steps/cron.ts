@@ -86,10 +86,10 @@ export function cron(input: CronParams): Step<CronState> {
     async apply({ session }, _current, change: CronChange) {
       if (path) {
         const write = fileWrite(path, change.plan.text, { mode: "0644" });
-        await session.check(write.command, { stdin: write.stdin });
+        await session.runOrThrow(write.command, { stdin: write.stdin });
         return;
       }
-      await session.check(sh`crontab -u ${p.user} -`, { stdin: change.plan.text });
+      await session.runOrThrow(sh`crontab -u ${p.user} -`, { stdin: change.plan.text });
     },
   };
 }

@@ -53,7 +53,7 @@ export function directory(input: z.input<typeof directoryParams>): Step<FileStat
     async apply({ session }, _current, change: DirectoryChange) {
       const create = change.plan.create ? [sh`mkdir -p -- ${params.path}`] : [];
       const metadata = metadataPlanCommand(params.path, change.plan.metadata);
-      await session.check(
+      await session.runOrThrow(
         joinCommands(
           [...create, metadata].filter((c) => c.text),
           " && ",

@@ -104,7 +104,7 @@ if pub=$(openssl pkey -in "$f" -pubout 2>/dev/null); then printf '%s\\n' "$pub" 
     async apply({ session }, current) {
       if (regenerate(current)) {
         // Generated in a temp dir beside the target and renamed: never a half-written key.
-        const result = await session.check(sh`set -e; umask 077; dir=${dir}
+        const result = await session.runOrThrow(sh`set -e; umask 077; dir=${dir}
 mkdir -p -- "$dir"; chown ${`${p.owner}:${p.group}`} "$dir"; chmod 0750 "$dir"
 tmp=$(mktemp -d "$dir/.provision-genkey.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
 opendkim-genkey -b ${p.bits} -s ${p.selector} -d ${p.domain} -D "$tmp"
@@ -114,7 +114,7 @@ openssl pkey -in ${file} -pubout | grep -v -- '-----' | tr -d '\\n'`);
         publicKey = result.stdout.toString("utf8").trim() || undefined;
         return;
       }
-      await session.check(sh`chown -- ${`${p.owner}:${p.group}`} ${file} && chmod -- 0600 ${file}`);
+      await session.runOrThrow(sh`chown -- ${`${p.owner}:${p.group}`} ${file} && chmod -- 0600 ${file}`);
     },
   };
 }

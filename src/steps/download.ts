@@ -53,7 +53,7 @@ export function download(input: DownloadParams): Step<DownloadState> {
     },
     async apply({ session }) {
       // The write verifies the body against the required sha256 before it replaces anything.
-      await session.check(
+      await session.runOrThrow(
         fetchCommand(p.url, p.timeoutSeconds, pipedFileWrite(p.dest, p.sha256, { owner: p.owner, group: p.group, mode })),
         {
           timeoutMs: (p.timeoutSeconds + 15) * 1000,

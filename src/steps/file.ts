@@ -91,10 +91,10 @@ export function file(input: FileParams): Step<FileState> {
     async apply({ session }, _current, change: FileChange) {
       if (change.plan.action === "write") {
         const write = fileWrite(params.path, desired, { ...params, mode });
-        await session.check(write.command, { stdin: write.stdin });
+        await session.runOrThrow(write.command, { stdin: write.stdin });
         return;
       }
-      await session.check(metadataPlanCommand(params.path, change.plan.metadata));
+      await session.runOrThrow(metadataPlanCommand(params.path, change.plan.metadata));
     },
   };
 }

@@ -58,7 +58,7 @@ export function firewalldPort(input: FirewalldPortParams): Step<FirewalldPortSta
       const commands: ShellCommand[] = [];
       if (current.permanent !== want) commands.push(sh`firewall-cmd --permanent ${zone} ${`${action}=${spec}`}`);
       if (current.runtime !== want) commands.push(sh`firewall-cmd ${zone} ${`${action}=${spec}`}`);
-      await session.check(joinCommands(commands, " && "));
+      await session.runOrThrow(joinCommands(commands, " && "));
     },
   };
 }

@@ -33,7 +33,7 @@ export function groupMember(input: GroupMemberParams): Step<{ groups: string[] }
     }),
     diff: (current) => (current.groups.includes(p.group) ? null : { summary: `add ${p.user} to ${p.group}` }),
     async apply({ session }) {
-      await session.check(sh`usermod -a -G ${p.group} -- ${p.user}`);
+      await session.runOrThrow(sh`usermod -a -G ${p.group} -- ${p.user}`);
     },
   };
 }

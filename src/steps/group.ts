@@ -47,7 +47,7 @@ export function group(input: GroupParams): Step<GroupState> {
       return { ...change, provides: [accountResource("group", p.name, "gid"), pathResource("/etc/group"), pathResource("/etc/gshadow")] };
     },
     async apply({ session }, _current, change: GroupChange) {
-      await session.check(groupCommand(p, change.plan));
+      await session.runOrThrow(groupCommand(p, change.plan));
     },
   };
 }

@@ -63,8 +63,8 @@ export function hostname(input: HostnameParams): Step<HostnameState> {
       // The atomic write is a `set -e` script: at the top level, followed by the live name.
       if (change.plan.file) {
         const write = fileWrite(PATH, wanted, { mode: "0644" });
-        await session.check(joinCommands([write.command, ...(change.plan.live ? [live] : [])], "\n"), { stdin: write.stdin });
-      } else await session.check(live);
+        await session.runOrThrow(joinCommands([write.command, ...(change.plan.live ? [live] : [])], "\n"), { stdin: write.stdin });
+      } else await session.runOrThrow(live);
     },
   };
 }

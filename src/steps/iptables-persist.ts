@@ -80,11 +80,11 @@ printf '\\n%s\\n' ${SECTION}service; if [ -x /usr/libexec/iptables/${service}.in
     },
     async apply({ session }, current) {
       if (useService && current.hasSaveService) {
-        await session.check(sh`service ${service} save`);
+        await session.runOrThrow(sh`service ${service} save`);
         return;
       }
       const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-      await session.check(sh`mkdir -p -- ${dir}`);
+      await session.runOrThrow(sh`mkdir -p -- ${dir}`);
       // What was read is what is saved: the runner reads again after any earlier apply.
       await writeRemoteFile(session, path, current.live);
     },

@@ -79,7 +79,7 @@ export function iptablesRule(input: IptablesRuleParams): Step<IptablesRuleState>
       }
       if (plan.insertAt !== undefined) commands.push(sh`${base} -I ${p.chain} ${plan.insertAt} ${p.rule}`);
       else if (plan.append) commands.push(sh`${base} -A ${p.chain} ${p.rule}`);
-      if (commands.length > 0) await session.check(joinCommands(commands, " && "));
+      if (commands.length > 0) await session.runOrThrow(joinCommands(commands, " && "));
     },
   };
 }

@@ -185,7 +185,7 @@ export function textEditStep(
         return;
       }
       // Only what differs, as the summary says (this used to chown and chmod every field given).
-      await session.check(metadataPlanCommand(options.path, change.plan.metadata));
+      await session.runOrThrow(metadataPlanCommand(options.path, change.plan.metadata));
     },
   };
 }

@@ -49,7 +49,7 @@ export function link(input: LinkParams): Step<LinkState> {
     },
     async apply({ session }) {
       const dir = p.path.slice(0, p.path.lastIndexOf("/")) || "/";
-      await session.check(
+      await session.runOrThrow(
         sh`d=${dir}; t=$(mktemp -u "$d/.provision-link.XXXXXX") && ln -s -- ${p.target} "$t" && { mv -T -f -- "$t" ${p.path} || { rm -f -- "$t"; exit 1; }; }`,
       );
     },

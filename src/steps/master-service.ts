@@ -131,7 +131,7 @@ echo ${FILE}; cat -- "$d/master.cf"`,
     },
     async apply({ session }, current) {
       if (current.viaPostconf) {
-        await session.check(
+        await session.runOrThrow(
           params.state === "absent" ? sh`postconf ${c}-MX ${key}` : sh`postconf ${c}-Me ${`${key}=${entryLine(desired)}`}`,
         );
         return;

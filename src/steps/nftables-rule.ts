@@ -73,7 +73,7 @@ export function nftablesRule(input: NftablesRuleParams): Step<NftablesRuleState>
       if (plan.createChain) commands.push(...createChainCommands(p.family, p.table, p.chain));
       for (const handle of plan.deleteHandles) commands.push(sh`nft delete rule ${p.family} ${p.table} ${p.chain} handle ${handle}`);
       if (plan.append) commands.push(sh`nft add rule ${p.family} ${p.table} ${p.chain} ${p.rule}`);
-      if (commands.length > 0) await session.check(joinCommands(commands, " && "));
+      if (commands.length > 0) await session.runOrThrow(joinCommands(commands, " && "));
     },
   };
 }

@@ -54,7 +54,7 @@ export function ownerMode(input: OwnerModeParams): Step<FileState> {
       return parts.length ? { summary: parts.join(", "), plan } : null;
     },
     async apply({ session }, _current, change: OwnerModeChange) {
-      await session.check(metadataPlanCommand(params.path, change.plan));
+      await session.runOrThrow(metadataPlanCommand(params.path, change.plan));
     },
   };
 }

@@ -174,7 +174,7 @@ async function aptApply(session: HostSession, s: PackagesState, install: string[
   const update = sh`apt-get -q update && mkdir -p /var/lib/apt/periodic && touch ${APT_STAMP}`;
   let updated = false;
   if (refresh || (install.length > 0 && s.cacheEmpty)) {
-    await session.check(update);
+    await session.runOrThrow(update);
     updated = true;
   }
   if (install.length) {
@@ -186,14 +186,14 @@ async function aptApply(session: HostSession, s: PackagesState, install: string[
         first.stderr.toString("utf8"),
       );
       if (updated || !stale)
-        await session.check(command); // throws with the real error
+        await session.runOrThrow(command); // throws with the real error
       else {
-        await session.check(update);
-        await session.check(command);
+        await session.runOrThrow(update);
+        await session.runOrThrow(command);
       }
     }
   }
-  if (remove.length) await session.check(sh`${APT_ENV} apt-get ${APT_OPTS} remove -- ${remove}`);
+  if (remove.length) await session.runOrThrow(sh`${APT_ENV} apt-get ${APT_OPTS} remove -- ${remove}`);
 }
 
 function rpmRead(pm: "dnf" | "yum", names: string[], latest: boolean): ShellCommand {
@@ -243,10 +243,10 @@ async function rpmApply(
   remove: string[],
   refresh: boolean,
 ): Promise<void> {
-  if (refresh && pm === "yum") await session.check(sh`yum clean expire-cache`);
+  if (refresh && pm === "yum") await session.runOrThrow(sh`yum clean expire-cache`);
   const refreshFlag = refresh && pm === "dnf" ? raw(" --refresh") : raw("");
-  if (install.length) await session.check(sh`${pm} -y -q${refreshFlag} install -- ${install}`);
+  if (install.length) await session.runOrThrow(sh`${pm} -y -q${refreshFlag} install -- ${install}`);
   // `install` of an installed package does nothing on yum: "latest" upgrades those explicitly.
-  if (upgrade.length) await session.check(sh`${pm} -y -q${refreshFlag} upgrade -- ${upgrade}`);
-  if (remove.length) await session.check(sh`${pm} -y -q remove -- ${remove}`);
+  if (upgrade.length) await session.runOrThrow(sh`${pm} -y -q${refreshFlag} upgrade -- ${upgrade}`);
+  if (remove.length) await session.runOrThrow(sh`${pm} -y -q remove -- ${remove}`);
 }

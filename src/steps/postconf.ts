@@ -113,7 +113,7 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
         ...(toSet.length > 0 ? [postconfEditCommand(toSet, c)] : []),
         ...(toRemove.length > 0 ? [sh`postconf ${c}-X ${toRemove}`] : []),
       ];
-      if (commands.length > 0) await session.check(joinCommands(commands, " && "));
+      if (commands.length > 0) await session.runOrThrow(joinCommands(commands, " && "));
     },
   };
 }

@@ -139,7 +139,7 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
         // cp -p keeps owner/group/mode; rename makes the swap atomic for a running smtpd.
         commands.push(sh`mkdir -p -- ${dir} && cp -p -- ${p.dbPath} ${tmp} && mv -f -- ${tmp} ${p.chrootCopy}`);
       }
-      if (commands.length) await session.check(joinCommands(commands, " && "));
+      if (commands.length) await session.runOrThrow(joinCommands(commands, " && "));
     },
   };
 }

@@ -76,7 +76,7 @@ export function service(facts: Pick<Facts, "serviceManager">, input: ServicePara
     },
     async apply({ session }, _current, change: ServiceChange) {
       const commands = serviceCommands(requireManager(facts.serviceManager), p.name, change.plan);
-      if (commands.length) await session.check(joinCommands(commands, " && "));
+      if (commands.length) await session.runOrThrow(joinCommands(commands, " && "));
     },
   };
 }
@@ -172,7 +172,7 @@ export function reloadService(name: string): Handler {
   const n = serviceName.parse(name);
   return {
     async run({ session, facts }) {
-      await session.check(
+      await session.runOrThrow(
         facts.serviceManager === "systemd"
           ? sh`systemctl reload-or-try-restart -- ${n}`
           : sh`if service ${n} status >/dev/null 2>&1; then service ${n} reload; fi`,
@@ -186,7 +186,7 @@ export function restartService(name: string): Handler {
   const n = serviceName.parse(name);
   return {
     async run({ session, facts }) {
-      await session.check(facts.serviceManager === "systemd" ? sh`systemctl restart -- ${n}` : sh`service ${n} restart`);
+      await session.runOrThrow(facts.serviceManager === "systemd" ? sh`systemctl restart -- ${n}` : sh`service ${n} restart`);
     },
   };
 }

@@ -84,7 +84,7 @@ export function sysctl(input: SysctlParams): Step<SysctlState> {
         ...(live !== undefined ? [sh`printf '%s\\n' ${live} > ${proc} || exit 1`] : []),
         ...(write ? [write.command] : []),
       ];
-      await session.check(joinCommands(commands, "\n"), write ? { stdin: write.stdin } : {});
+      await session.runOrThrow(joinCommands(commands, "\n"), write ? { stdin: write.stdin } : {});
     },
   };
 }

@@ -40,7 +40,7 @@ export function systemdDaemonReload(input: z.input<typeof params>): Step<{ neede
     }),
     diff: (current): Change | null => (current.needed ? { summary: `systemctl daemon-reload (${unit} changed on disk)` } : null),
     async apply({ session }) {
-      await session.check(sh`systemctl daemon-reload`);
+      await session.runOrThrow(sh`systemctl daemon-reload`);
     },
   };
 }

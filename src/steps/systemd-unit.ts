@@ -109,7 +109,7 @@ export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
       if (plan.stop) after.push(sh`systemctl stop -- ${n}`);
       const rest = joinCommands(after, " && ");
       if (!plan.write) {
-        await session.check(rest);
+        await session.runOrThrow(rest);
         return;
       }
       // The atomic write is a `set -e` script: it runs at the top level (inside an && list set -e
@@ -117,7 +117,7 @@ export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
       const dir = path.slice(0, path.lastIndexOf("/"));
       const write = fileWrite(path, content, { mode: "0644" });
       const script = [...(p.dropIn ? [sh`mkdir -p -- ${dir} || exit 1`] : []), write.command, ...(after.length ? [rest] : [])];
-      await session.check(joinCommands(script, "\n"), { stdin: write.stdin });
+      await session.runOrThrow(joinCommands(script, "\n"), { stdin: write.stdin });
     },
   };
 }

@@ -70,7 +70,7 @@ export function timezone(input: TimezoneParams): Step<TimezoneState> {
         );
       const write = change.plan.file ? fileWrite("/etc/timezone", `${p.name}\n`, { mode: "0644" }) : undefined;
       if (write) script.push(write.command);
-      await session.check(joinCommands(script, "\n"), write ? { stdin: write.stdin } : {});
+      await session.runOrThrow(joinCommands(script, "\n"), write ? { stdin: write.stdin } : {});
     },
   };
 }

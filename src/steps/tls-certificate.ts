@@ -137,10 +137,10 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
     async apply({ session }, current) {
       const x = plan(current);
       if (x.generate.length > 0 && p.selfSigned) {
-        const result = await session.check(generateCommand(p.certFile, p.keyFile, p.hostname, p.selfSigned.days));
+        const result = await session.runOrThrow(generateCommand(p.certFile, p.keyFile, p.hostname, p.selfSigned.days));
         installedFingerprint = /Fingerprint=([0-9A-F:]+)/i.exec(result.stdout.toString("utf8"))?.[1]?.toUpperCase();
       }
-      if (x.writeKey || x.writeChain) await session.check(directoriesCommand(p.certFile, p.keyFile));
+      if (x.writeKey || x.writeChain) await session.runOrThrow(directoriesCommand(p.certFile, p.keyFile));
       // The key first: its temp file is written under umask 077 and made 0600 before the rename.
       if (x.writeKey && p.files) {
         await writeRemoteFile(session, p.keyFile, p.files.key, KEY_META);
@@ -152,7 +152,7 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
       const meta: ShellCommand[] = [];
       if (x.certMeta.length) meta.push(fixMeta(p.certFile, CERT_META));
       if (x.keyMeta.length) meta.push(fixMeta(p.keyFile, KEY_META));
-      if (meta.length) await session.check(joinCommands(meta, " && "));
+      if (meta.length) await session.runOrThrow(joinCommands(meta, " && "));
     },
   };
 }

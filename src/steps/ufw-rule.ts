@@ -60,7 +60,7 @@ export function ufwRule(input: UfwRuleParams): Step<UfwRuleState> {
       return present ? { summary: `delete ${line}` } : null;
     },
     async apply({ session }) {
-      await session.check(p.state === "present" ? sh`ufw ${p.action} ${spec}` : sh`ufw delete ${p.action} ${spec}`);
+      await session.runOrThrow(p.state === "present" ? sh`ufw ${p.action} ${spec}` : sh`ufw delete ${p.action} ${spec}`);
     },
   };
 }

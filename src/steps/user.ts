@@ -101,7 +101,7 @@ export function user(input: UserParams): Step<UserState> {
       return change ? { ...change, provides: userProvides(p, change.plan) } : null;
     },
     async apply({ session }, _current, change: UserChange) {
-      await session.check(userCommand(p, change.plan));
+      await session.runOrThrow(userCommand(p, change.plan));
     },
   };
 }

@@ -61,7 +61,7 @@ export function waitFor(input: WaitForParams): Step<WaitForState> {
     diff: (current): Change | null => (current.reached ? null : { summary: `wait up to ${p.timeoutSeconds} s (not yet)` }),
     async apply({ session }) {
       const n = p.timeoutSeconds;
-      await session.check(
+      await session.runOrThrow(
         sh`${needs}i=0; while [ "$i" -lt ${n} ]; do if ${probe}; then exit 0; fi; sleep 1; i=$((i+1)); done; echo ${`timed out after ${n} s waiting for ${what}`} >&2; exit 1`,
         // The host loop is bounded by count; the session's own timeout is a little longer.
         { timeoutMs: (n + 15) * 1000 },

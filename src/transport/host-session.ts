@@ -139,7 +139,7 @@ export class HostSession {
   }
 
   /** Run a command and throw CommandError unless it exits 0. */
-  async check(command: ShellCommand, options: RunOptions = {}): Promise<ExecResult> {
+  async runOrThrow(command: ShellCommand, options: RunOptions = {}): Promise<ExecResult> {
     const result = await this.run(command, options);
     if (result.exitCode !== 0) throw new CommandError(this.host, command.display, result);
     return result;

@@ -233,5 +233,5 @@ export async function writeRemoteFile(
   options: WriteOptions = {},
 ): Promise<void> {
   const write = fileWrite(path, content, options);
-  await session.check(write.command, { stdin: write.stdin });
+  await session.runOrThrow(write.command, { stdin: write.stdin });
 }

@@ -18,7 +18,7 @@ export default definePlaybook({
       read: () => ({ command: sh\`cat -- \${vars.marker} 2>/dev/null || :\`, parse: (r) => r.stdout.toString("utf8") }),
       diff: (current: string) => (current === "done\\n" ? null : { summary: "write " + vars.marker }),
       apply: async ({ session }) => {
-        await session.check(sh\`echo started >> \${vars.marker + ".log"}; sleep \${String(vars.seconds)}; echo done > \${vars.marker}\`);
+        await session.runOrThrow(sh\`echo started >> \${vars.marker + ".log"}; sleep \${String(vars.seconds)}; echo done > \${vars.marker}\`);
       },
     },
   ],

@@ -248,7 +248,7 @@ describe("--check with pending changes", () => {
       flushHandlers(),
       verifySmtp({ host: "127.0.0.1", ports: [closed], timeoutMs: 2_000 }),
     ];
-    const restart: Handler = { run: async ({ session }) => void (await session.check(sh`systemctl restart x`)) };
+    const restart: Handler = { run: async ({ session }) => void (await session.runOrThrow(sh`systemctl restart x`)) };
     const { report } = await runOn(mock, playbook(steps, { restart }), "check");
     expect(report.handlers).toEqual([{ name: "restart", status: "would-run" }]);
     expect(report.steps[1]?.summary).toContain('depends on a pending change of handler "restart"');

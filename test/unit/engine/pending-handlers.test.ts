@@ -37,7 +37,7 @@ function kvStep(key: string, desired: string, notify?: string[]): Step<string> {
     name: `kv ${key}`,
     read: () => ({ command: sh`kv-get ${key}`, parse: (r) => r.stdout.toString("utf8") }),
     diff: (current) => (current === desired ? null : { summary: `${key} → ${desired}` }),
-    apply: async ({ session }) => void (await session.check(sh`kv-set ${key} ${desired}`)),
+    apply: async ({ session }) => void (await session.runOrThrow(sh`kv-set ${key} ${desired}`)),
     ...(notify ? { notify } : {}),
   };
 }

@@ -15,7 +15,7 @@ function motdPlaybook(content = "welcome\n") {
     name: "motd",
     vars: z.object({}),
     steps: () => [file({ path: MOTD, content, mode: "0644", notify: ["announce"] })],
-    handlers: () => ({ announce: { run: async ({ session }) => void (await session.check(sh`logger motd-changed`)) } }),
+    handlers: () => ({ announce: { run: async ({ session }) => void (await session.runOrThrow(sh`logger motd-changed`)) } }),
   });
 }
 
@@ -32,7 +32,7 @@ function kvStep(key: string, desired: string, extra: Partial<Step<string>> = {})
       },
     }),
     diff: (current) => (current === desired ? null : { summary: `${key}: ${current || "(unset)"} → ${desired}` }),
-    apply: async ({ session }) => void (await session.check(sh`kv-set ${key} ${desired}`)),
+    apply: async ({ session }) => void (await session.runOrThrow(sh`kv-set ${key} ${desired}`)),
     ...extra,
   };
 }

@@ -24,7 +24,7 @@ function passwordStep(password: Secret): Step<string> {
       current === "match"
         ? null
         : { summary: `password ${password.reveal()} differs`, diff: { label: "secret", before: "old", after: `new ${password.reveal()}` } },
-    apply: async ({ session }) => void (await session.check(sh`${secretStdin(password)} set-password bob`)),
+    apply: async ({ session }) => void (await session.runOrThrow(sh`${secretStdin(password)} set-password bob`)),
   };
 }
 

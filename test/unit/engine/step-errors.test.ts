@@ -22,7 +22,7 @@ const step: Step<string> = {
     },
   }),
   diff: (current) => (current === "new" ? null : { summary: `b: ${current} → new` }),
-  apply: async ({ session }) => void (await session.check(sh`kv-set b new`)),
+  apply: async ({ session }) => void (await session.runOrThrow(sh`kv-set b new`)),
 };
 const playbook = definePlaybook({ name: "p", vars: z.object({}), steps: () => [step] });
 const occurrences = (text: string, what: string) => text.split(what).length - 1;

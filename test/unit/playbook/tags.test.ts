@@ -18,7 +18,7 @@ function kvStep(key: string, notify?: string[]): Step<string> {
     ...(notify ? { notify } : {}),
     read: () => ({ command: sh`kv-get ${key}`, parse: (r) => r.stdout.toString("utf8") }),
     diff: (current) => (current === "1" ? null : { summary: `${key} → 1` }),
-    apply: async ({ session }) => void (await session.check(sh`kv-set ${key} 1`)),
+    apply: async ({ session }) => void (await session.runOrThrow(sh`kv-set ${key} 1`)),
   };
 }
 
@@ -32,7 +32,7 @@ const playbook = definePlaybook({
     ...tagged("never", tagged("debug", kvStep("dump"))),
     kvStep("untagged"),
   ],
-  handlers: () => ({ reload: { run: async ({ session }) => void (await session.check(sh`kv-set reloaded 1`)) } }),
+  handlers: () => ({ reload: { run: async ({ session }) => void (await session.runOrThrow(sh`kv-set reloaded 1`)) } }),
 });
 
 async function run(selection: StepSelection) {

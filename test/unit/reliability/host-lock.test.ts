@@ -29,7 +29,7 @@ function kvStep(key: string, desired: string, failApply = false): Step<string> {
     name: `kv ${key}`,
     read: () => ({ command: sh`kv-get ${key}`, parse: (r) => r.stdout.toString("utf8") }),
     diff: (current) => (current === desired ? null : { summary: `${key} → ${desired}` }),
-    apply: async ({ session }) => void (await session.check(failApply ? sh`kv-fail ${key}` : sh`kv-set ${key} ${desired}`)),
+    apply: async ({ session }) => void (await session.runOrThrow(failApply ? sh`kv-fail ${key}` : sh`kv-set ${key} ${desired}`)),
   };
 }
 

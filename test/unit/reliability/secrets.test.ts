@@ -41,7 +41,7 @@ const playbook = definePlaybook({
         name: "echoes the secret back",
         read: () => ({ command: sh`echo-state`, parse: () => "x" }),
         diff: () => ({ summary: `would set ${pw.reveal()}` }),
-        apply: async ({ session }) => void (await session.check(sh`fail-loudly`)),
+        apply: async ({ session }) => void (await session.runOrThrow(sh`fail-loudly`)),
       },
     ];
   },
