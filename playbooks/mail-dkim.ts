@@ -12,7 +12,7 @@
  *   must watch for it with inotify — and where inotify instances run out (seen on a loaded test
  *   machine) the start fails with "protocol". No PID file, no race.
  */
-import { directory, dkimKey, file, service, systemdDaemonReload, type DkimKeyStep, type Facts, type Step } from "../src/index.ts";
+import { directory, dkimKey, file, service, systemdDaemonReload, type DkimKeyStep, type Facts, type AnyStep } from "../src/index.ts";
 
 export const DKIM_MILTER = "inet:127.0.0.1:8891";
 
@@ -28,7 +28,7 @@ export function dkimPackages(): string[] {
   return ["opendkim", "opendkim-tools"];
 }
 
-export function dkimSteps(facts: Facts, o: DkimOptions): { key: DkimKeyStep; steps: Step<any>[] } {
+export function dkimSteps(facts: Facts, o: DkimOptions): { key: DkimKeyStep; steps: AnyStep[] } {
   const keyDir = facts.osFamily === "debian" ? "/etc/dkimkeys" : "/etc/opendkim/keys";
   const key = dkimKey({ domain: o.domain, selector: o.selector, bits: o.bits, keyDir, notify: ["restart opendkim"] });
   const notify = ["restart opendkim"];

@@ -6,6 +6,7 @@ export {
   flushHandlers,
   InvalidStepError,
   ReadFailedError,
+  type AnyStep,
   type Step,
   type Handler,
   type Change,

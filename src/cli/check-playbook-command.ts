@@ -84,7 +84,7 @@ export async function checkPlaybookCommand(
   if (args.varsFiles.length > 0 || args.vars.length > 0) {
     const vault = await loadVaultKeyring({ passwordFiles: args.vaultPasswordFiles, vaultIds: args.vaultIds });
     const fileVars = await Promise.all(args.varsFiles.map((file) => readVarsFile(file, vault)));
-    fileVars.forEach((vars, i) => checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`));
+    for (const [i, vars] of fileVars.entries()) checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`);
     const cliVars = parseVarAssignments(args.vars, playbook.vars);
     checkKnownVars(playbook, cliVars, "--var");
     validateVars(playbook, mergeVars(...fileVars, cliVars));

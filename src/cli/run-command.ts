@@ -33,7 +33,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   const playbook = await loadPlaybook(args.playbook);
   if (args.listHosts) return listHosts(playbook, selected.hosts, args, io);
   const fileVars = await Promise.all(args.varsFiles.map((file) => readVarsFile(file, selected.vault)));
-  fileVars.forEach((vars, i) => checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`));
+  for (const [i, vars] of fileVars.entries()) checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`);
   const cliVars = parseVarAssignments(args.vars, playbook.vars);
   checkKnownVars(playbook, cliVars, "--var");
   for (const name of secretAssignments(args.vars, playbook.vars)) {

@@ -38,22 +38,22 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
   const varsSections: { group: string; line: number }[] = [];
   // Groups from earlier files of an inventory directory count as defined.
   const defined = new Set<string>(["all", "ungrouped", ...builder.groupNames]);
-  const fail = (line: number, message: string): never => {
+  // A declaration (not an arrow) so that TypeScript narrows after a call to it.
+  function fail(line: number, message: string): never {
     throw new InventoryError(located(file, line, message));
-  };
+  }
 
-  text.split(/\r?\n/).forEach((raw, index) => {
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const lineNo = index + 1;
     const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";")) return;
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
 
     if (line.startsWith("[")) {
       const match = SECTION.exec(line);
-      if (!match)
-        return fail(lineNo, `invalid section header ${JSON.stringify(line)} (expected [group], [group:children] or [group:vars])`);
+      if (!match) fail(lineNo, `invalid section header ${JSON.stringify(line)} (expected [group], [group:children] or [group:vars])`);
       const [, name = "", suffix] = match;
       if (suffix !== undefined && suffix !== "children" && suffix !== "vars") {
-        return fail(lineNo, `unknown section type ":${suffix}" in ${line} (expected :children or :vars)`);
+        fail(lineNo, `unknown section type ":${suffix}" in ${line} (expected :children or :vars)`);
       }
       group = name;
       kind = suffix === undefined ? "hosts" : suffix;
@@ -62,26 +62,26 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
         defined.add(group);
         builder.group(group);
       }
-      return;
+      continue;
     }
 
     if (kind === "children") {
       const child = stripComment(line).trim();
-      if (!GROUP_NAME.test(child)) return fail(lineNo, `invalid group name ${JSON.stringify(child)} in [${group}:children]`);
+      if (!GROUP_NAME.test(child)) fail(lineNo, `invalid group name ${JSON.stringify(child)} in [${group}:children]`);
       try {
         builder.child(group, child);
       } catch (error) {
-        return fail(lineNo, (error as Error).message.replace(/^.*?: /, ""));
+        fail(lineNo, (error as Error).message.replace(/^.*?: /, ""));
       }
       defined.add(child);
-      return;
+      continue;
     }
 
     if (kind === "vars") {
       const assignment = parseAssignment(stripComment(line));
-      if (!assignment) return fail(lineNo, `expected key=value in [${group}:vars], got ${JSON.stringify(line)}`);
+      if (!assignment) fail(lineNo, `expected key=value in [${group}:vars], got ${JSON.stringify(line)}`);
       builder.groupVars(group, { [assignment.key]: assignment.value }, located(file, lineNo, "").replace(/: $/, ""));
-      return;
+      continue;
     }
 
     // A host line: PATTERN[:PORT] key=value …
@@ -89,20 +89,20 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
     try {
       tokens = tokenize(line);
     } catch (error) {
-      return fail(lineNo, (error as Error).message);
+      fail(lineNo, (error as Error).message);
     }
     const [first, ...rest] = tokens;
-    if (!first) return;
+    if (!first) continue;
     const vars: Record<string, unknown> = {};
     for (const token of rest) {
       const eq = token.text.indexOf("=");
-      if (eq <= 0) return fail(lineNo, `expected key=value after the host name, got ${JSON.stringify(token.raw)}`);
+      if (eq <= 0) fail(lineNo, `expected key=value after the host name, got ${JSON.stringify(token.raw)}`);
       const rawEq = token.raw.indexOf("=");
       const rawValue = token.raw.slice(rawEq + 1);
       const value = token.text.slice(eq + 1);
       const key = token.text.slice(0, eq);
       // `vars["__proto__"] = "x"` would be silently ignored (or set the prototype): say so instead.
-      if (isUnsafeVarKey(key)) return fail(lineNo, `the key ${JSON.stringify(key)} is not allowed in vars`);
+      if (isUnsafeVarKey(key)) fail(lineNo, `the key ${JSON.stringify(key)} is not allowed in vars`);
       vars[key] = /^["']/.test(rawValue) ? value : scalar(value);
     }
     let names: string[];
@@ -111,10 +111,10 @@ export function addAnsibleIni(builder: InventoryBuilder, file: string, text: str
       if (port !== undefined) vars.ansible_port ??= port;
       names = expandHostRange(host);
     } catch (error) {
-      return fail(lineNo, (error as Error).message);
+      fail(lineNo, (error as Error).message);
     }
     for (const name of names) builder.host(name, group, vars, located(file, lineNo, "").replace(/: $/, ""));
-  });
+  }
 
   for (const { group: name, line } of varsSections) {
     if (!defined.has(name)) fail(line, `[${name}:vars] is for a group that no section defines`);

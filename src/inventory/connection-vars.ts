@@ -111,7 +111,7 @@ export function liftConnectionVars(
     used.add(key);
     const value = vars[key];
     if (value === undefined || value === null || value === "") continue;
-    let parsed;
+    let parsed: ReturnType<typeof parseSshArgs>;
     try {
       parsed = parseSshArgs(toText(value, `${where}: ${key}`));
     } catch (error) {

@@ -56,7 +56,7 @@ export async function loadInventories(paths: readonly string[], options: LoadInv
 }
 
 async function addInventoryPath(builder: InventoryBuilder, path: string): Promise<void> {
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch {
@@ -93,7 +93,10 @@ export async function addInventoryFile(builder: InventoryBuilder, file: string):
 export function addInventoryText(builder: InventoryBuilder, file: string, text: string): void {
   if (isVaultText(text)) text = decryptInventory(builder.vault, file, text);
   const format = detectFormat(file, text);
-  if (format === "ini") return addAnsibleIni(builder, file, text);
+  if (format === "ini") {
+    addAnsibleIni(builder, file, text);
+    return;
+  }
   const source = new YamlSource(file, text, builder.vault ? { vault: builder.vault } : {});
   if (isNativeYaml(source.value)) addNativeYaml(builder, source);
   else addAnsibleYaml(builder, source);

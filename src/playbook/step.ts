@@ -95,7 +95,10 @@ export interface FlushHandlers {
   readonly name: string;
 }
 
-export type PlaybookItem = Step<any> | FlushHandlers;
+/** A step of any state type: what a list of steps holds. */
+// biome-ignore lint/suspicious/noExplicitAny: a playbook mixes steps of every state type; Step<unknown> would reject them (apply takes the state contravariantly).
+export type AnyStep = Step<any>;
+export type PlaybookItem = AnyStep | FlushHandlers;
 
 export function flushHandlers(): FlushHandlers {
   return { kind: "flush-handlers", name: "flush handlers" };

@@ -81,7 +81,7 @@ export class ReadCache {
     if (remote.length > 0 || first) {
       const results = await this.#runBatch([...(first ? [first] : []), ...remote.map((r) => r.read.command)]);
       if (first) firstResult = results.shift();
-      remote.forEach(({ index, read }, i) => this.#parse(index, read, results[i] as ExecResult));
+      for (const [i, { index, read }] of remote.entries()) this.#parse(index, read, results[i] as ExecResult);
     }
     await Promise.all(local);
     return firstResult;

@@ -77,7 +77,12 @@ export function editBlock(text: string, edit: BlockEdit): string {
 }
 
 function insertionPoint(lines: string[], edit: BlockEdit): number {
-  const match = (pattern: RegExp) => lastIndex(lines, (l) => ((pattern.lastIndex = 0), pattern.test(l)));
+  const match = (pattern: RegExp) =>
+    lastIndex(lines, (l) => {
+      // A global or sticky pattern keeps its position between calls; every line is tested from its start.
+      pattern.lastIndex = 0;
+      return pattern.test(l);
+    });
   if (edit.insertBefore === "BOF") return 0;
   if (edit.insertBefore instanceof RegExp) {
     const i = match(edit.insertBefore);

@@ -49,7 +49,7 @@ export function sha256(bytes: Buffer): string {
 export function scanSource(root: string): Map<string, SourceEntry> {
   const entries = new Map<string, SourceEntry>();
   const visit = (path: string, rel: string): void => {
-    let stat;
+    let stat: ReturnType<typeof lstatSync>;
     try {
       stat = lstatSync(path);
     } catch (error) {

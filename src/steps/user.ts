@@ -178,8 +178,14 @@ export function diffUser(p: Params, current: UserState): UserChange | null {
   if (!current.exists) return { summary: `create${describeCreate(p)}`, plan: { action: "create" } };
   const m: UserModification = { append: p.append, password: p.password !== undefined && current.password === "mismatch" };
   const parts: string[] = [];
-  if (p.uid !== undefined && p.uid !== current.uid) (m.uid = p.uid), parts.push(`uid ${current.uid} → ${p.uid}`);
-  if (p.group !== undefined && p.group !== current.group) (m.group = p.group), parts.push(`group ${current.group} → ${p.group}`);
+  if (p.uid !== undefined && p.uid !== current.uid) {
+    m.uid = p.uid;
+    parts.push(`uid ${current.uid} → ${p.uid}`);
+  }
+  if (p.group !== undefined && p.group !== current.group) {
+    m.group = p.group;
+    parts.push(`group ${current.group} → ${p.group}`);
+  }
   if (p.groups) {
     const primary = p.group ?? current.group;
     const wanted = unique(p.groups.filter((g) => g !== primary));
@@ -195,10 +201,18 @@ export function diffUser(p: Params, current: UserState): UserChange | null {
       );
     }
   }
-  if (p.shell !== undefined && p.shell !== current.shell) (m.shell = p.shell), parts.push(`shell ${current.shell} → ${p.shell}`);
-  if (p.home !== undefined && p.home !== current.home) (m.home = p.home), parts.push(`home ${current.home} → ${p.home}`);
-  if (p.comment !== undefined && p.comment !== current.comment)
-    (m.comment = p.comment), parts.push(`comment ${JSON.stringify(current.comment)} → ${JSON.stringify(p.comment)}`);
+  if (p.shell !== undefined && p.shell !== current.shell) {
+    m.shell = p.shell;
+    parts.push(`shell ${current.shell} → ${p.shell}`);
+  }
+  if (p.home !== undefined && p.home !== current.home) {
+    m.home = p.home;
+    parts.push(`home ${current.home} → ${p.home}`);
+  }
+  if (p.comment !== undefined && p.comment !== current.comment) {
+    m.comment = p.comment;
+    parts.push(`comment ${JSON.stringify(current.comment)} → ${JSON.stringify(p.comment)}`);
+  }
   if (m.password) parts.push("password hash differs");
   return parts.length ? { summary: parts.join(", "), plan: { action: "modify", ...m } } : null;
 }

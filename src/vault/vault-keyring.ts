@@ -55,7 +55,7 @@ export class VaultKeyring {
 
   /** Decrypt vault text found at `where` (file:line) into its UTF-8 plaintext. */
   decrypt(text: string, where: string): string {
-    let envelope;
+    let envelope: ReturnType<typeof parseVaultText>;
     try {
       envelope = parseVaultText(text);
     } catch (error) {

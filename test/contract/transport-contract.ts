@@ -162,6 +162,7 @@ export function transportContract(name: string, make: () => Promise<Transport>, 
       let dir = "";
       let session: HostSession;
 
+      // biome-ignore lint/suspicious/noDuplicateTestHooks: its own describe (describe.skipIf, which Biome does not recognise as one)
       beforeAll(async () => {
         session = new HostSession(transport);
         const made = await transport.exec("mktemp -d /tmp/provision-contract.XXXXXX");
@@ -170,6 +171,7 @@ export function transportContract(name: string, make: () => Promise<Transport>, 
         expect(dir).toMatch(/^\/tmp\/provision-contract\.\w+$/);
       });
 
+      // biome-ignore lint/suspicious/noDuplicateTestHooks: its own describe (describe.skipIf)
       afterAll(async () => {
         if (dir) await transport.exec(`rm -rf -- '${dir}'`);
       });

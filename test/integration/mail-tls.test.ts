@@ -415,11 +415,12 @@ describe("playbooks/mail.ts with TLS, through an ssh alias", () => {
       );
       const names = drift.host.steps.filter((s) => s.status === "would-change").map((s) => s.name);
       expect(names, shown).toHaveLength(scenario.drifted.length);
-      scenario.drifted.forEach((pattern) =>
-        expect(
-          names.some((name) => pattern.test(name)),
-          `${pattern} in ${names}`,
-        ).toBe(true),
+      scenario.drifted.forEach(
+        (pattern) =>
+          void expect(
+            names.some((name) => pattern.test(name)),
+            `${pattern} in ${names}`,
+          ).toBe(true),
       );
       for (const step of drift.host.steps.filter((s) => s.status !== "ok" && s.status !== "would-change")) {
         expect(step.status, shown).toBe("unknown");

@@ -160,17 +160,19 @@ describe("playbooks/mail.ts on a real Debian 12 host", () => {
       );
       expect(names, shown).toHaveLength(scenario.drifted.length + scenario.unknown.length);
       const withStatus = (status: string) => drift.host.steps.filter((s) => s.status === status).map((s) => s.name);
-      scenario.drifted.forEach((pattern) =>
-        expect(
-          withStatus("would-change").some((name) => pattern.test(name)),
-          `${pattern} would change: ${shown}`,
-        ).toBe(true),
+      scenario.drifted.forEach(
+        (pattern) =>
+          void expect(
+            withStatus("would-change").some((name) => pattern.test(name)),
+            `${pattern} would change: ${shown}`,
+          ).toBe(true),
       );
-      scenario.unknown.forEach((pattern) =>
-        expect(
-          withStatus("unknown").some((name) => pattern.test(name)),
-          `${pattern} unknown: ${shown}`,
-        ).toBe(true),
+      scenario.unknown.forEach(
+        (pattern) =>
+          void expect(
+            withStatus("unknown").some((name) => pattern.test(name)),
+            `${pattern} unknown: ${shown}`,
+          ).toBe(true),
       );
       for (const step of drift.host.steps)
         if (step.status === "unknown") expect(step.summary).toMatch(/^depends on a pending change of (step|handler) "/);

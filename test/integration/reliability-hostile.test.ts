@@ -170,7 +170,7 @@ describe(`${VALUES.length} hostile values, stored exactly or refused — never r
 
   it("sasldb user names: stored as that exact name, or refused naming `user`", async () => {
     const pw = secret("Canary-sasl-pw-Q7x9-\u00e9");
-    const refused = await runTwice((v, i) =>
+    const refused = await runTwice((v) =>
       sasldbUser({ user: v, realm: "hostile.test", password: pw, dbPath: `${DIR}/names.db`, mode: "0600" }),
     );
     const dump = (await onHost(host, `db_dump ${DIR}/names.db`)).split("\n").map((l) => l.trim());

@@ -57,7 +57,7 @@ describe("Transport contract: mock", () => {
   it("answers concurrent commands each with its own result", async () => {
     const mock = echoHost();
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => mock.exec("cat", { stdin: `in${i}` })));
-    results.forEach((result, i) => expect(result.stdout.toString()).toBe(`in${i}`));
+    for (const [i, result] of results.entries()) expect(result.stdout.toString()).toBe(`in${i}`);
   });
 
   it("answers a command no fixture matches with 127, and lists it", async () => {

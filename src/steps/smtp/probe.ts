@@ -103,7 +103,7 @@ export async function probeSmtp(options: SmtpProbeOptions): Promise<SmtpProbeRes
   } catch (error) {
     // A refused or unreachable port fails before TLS even with implicit TLS.
     const atConnect = error instanceof SmtpError && error.kind !== "protocol" && !/TLS/.test(error.message);
-    return { ...result, connected: atConnect ? false : true, ...failure(error), stage: atConnect ? "connect" : stage };
+    return { ...result, connected: !atConnect, ...failure(error), stage: atConnect ? "connect" : stage };
   }
   result.connected = true;
   if (implicit && connection.tls) result.tls = tlsResult(connection.tls, implicit.servername);

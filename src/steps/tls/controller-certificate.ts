@@ -47,7 +47,7 @@ export function checkControllerCertificate(input: {
     }
   });
   const leaf = certificates[0] as X509Certificate;
-  let key;
+  let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(input.key.reveal());
   } catch {

@@ -6,7 +6,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCommand } from "../../../src/cli/run-command.ts";
 import { shardOf } from "../../../src/run/shard.ts";
 import { runInProcess } from "../../support/run-in-process.ts";
 

@@ -36,7 +36,12 @@ import { debianHost, runOn } from "../support/mock-host.ts";
 
 function capture(): { stream: NodeJS.WriteStream; text: () => string } {
   let out = "";
-  const stream = new Writable({ write: (chunk, _e, cb) => ((out += chunk.toString()), cb()) }) as unknown as NodeJS.WriteStream;
+  const stream = new Writable({
+    write: (chunk, _e, cb) => {
+      out += chunk.toString();
+      cb();
+    },
+  }) as unknown as NodeJS.WriteStream;
   return { stream, text: () => out };
 }
 

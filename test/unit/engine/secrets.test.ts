@@ -38,7 +38,13 @@ function playbook() {
 
 function captureStream(): { stream: NodeJS.WriteStream; text: () => string } {
   let text = "";
-  const stream = { isTTY: false, write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WriteStream;
+  const stream = {
+    isTTY: false,
+    write: (chunk: string) => {
+      text += chunk;
+      return true;
+    },
+  } as unknown as NodeJS.WriteStream;
   return { stream, text: () => text };
 }
 

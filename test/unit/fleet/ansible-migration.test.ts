@@ -12,7 +12,9 @@ import { parseSshArgs } from "../../../src/inventory/ssh-args.ts";
 import { isSecret } from "../../../src/shell/secret.ts";
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function ini(text: string, file = "inv/hosts.ini") {
   const builder = new InventoryBuilder(file);

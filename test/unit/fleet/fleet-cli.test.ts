@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRunArgs, UsageError } from "../../../src/cli/args.ts";
-import { runCommand } from "../../../src/cli/run-command.ts";
 import { runInProcess } from "../../support/run-in-process.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");

@@ -28,7 +28,16 @@ describe("fleet progress", () => {
 
   it("off a TTY prints only batch starts and a stop, as lines", () => {
     let out = "";
-    const reporter = new FleetProgressReporter({ stream: { isTTY: false, write: (s: string) => ((out += s), true) } as never, tty: false });
+    const reporter = new FleetProgressReporter({
+      stream: {
+        isTTY: false,
+        write: (s: string) => {
+          out += s;
+          return true;
+        },
+      } as never,
+      tty: false,
+    });
     reporter.handle({ ...base, event: "batch-start", batchSize: 4 });
     reporter.handle(base);
     reporter.handle({ ...base, event: "stopped", stopped: "--fail-fast: web3 failed", skipped: 7 });

@@ -206,7 +206,14 @@ describe("runFleet: --shard and progress", () => {
     const hosts = hostsNamed(40, "node");
     const ran: string[] = [];
     for (let index = 1; index <= 3; index += 1) {
-      const result = await run({ hosts, shard: { index, count: 3 }, runOne: async (h) => (ran.push(h.name), report(h.name, "ok")) });
+      const result = await run({
+        hosts,
+        shard: { index, count: 3 },
+        runOne: async (h) => {
+          ran.push(h.name);
+          return report(h.name, "ok");
+        },
+      });
       expect(result.selected).toBe(40);
       expect(result.shard).toEqual({ index, count: 3, hosts: result.reports.length });
     }

@@ -23,7 +23,12 @@ const PASSWORD = "Canary-unit-pw-Z5v2";
 
 function capture(): { stream: NodeJS.WriteStream; text: () => string } {
   let out = "";
-  const stream = new Writable({ write: (chunk, _e, cb) => ((out += chunk.toString()), cb()) }) as unknown as NodeJS.WriteStream;
+  const stream = new Writable({
+    write: (chunk, _e, cb) => {
+      out += chunk.toString();
+      cb();
+    },
+  }) as unknown as NodeJS.WriteStream;
   return { stream, text: () => out };
 }
 

@@ -7,7 +7,7 @@
  * text, and must take over a block Ansible wrote (replace it, remove it, leave it when equal).
  */
 import { describe, expect, it } from "vitest";
-import { blockInFile, editBlock, type BlockInFileParams } from "../../../src/steps/block-in-file.ts";
+import { blockInFile, type BlockInFileParams } from "../../../src/steps/block-in-file.ts";
 import { sudoers } from "../../../src/steps/sudoers.ts";
 import { absent } from "../../../src/steps/absent.ts";
 import { parseFileState } from "../../../src/transport/remote-file.ts";

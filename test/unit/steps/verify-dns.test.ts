@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { definePlaybook } from "../../../src/playbook/playbook.ts";
-import { InvalidStepError, type Step } from "../../../src/playbook/step.ts";
+import { InvalidStepError, type AnyStep } from "../../../src/playbook/step.ts";
 import { parseResolver, sameSpf, txtData, verifyDns, type VerifyDnsParams } from "../../../src/steps/verify-dns.ts";
 import { startDnsServer, type DnsServer, type Zone } from "../../support/dns-server.ts";
 import { debianHost, runOn } from "../support/mock-host.ts";
@@ -35,7 +35,7 @@ function wanted(resolver: string): VerifyDnsParams {
   };
 }
 
-function playbook(step: Step<any>) {
+function playbook(step: AnyStep) {
   return definePlaybook({ name: "dns", vars: z.object({}), steps: () => [step] });
 }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { definePlaybook } from "../../../src/playbook/playbook.ts";
-import { InvalidStepError, type Step } from "../../../src/playbook/step.ts";
+import { InvalidStepError, type AnyStep } from "../../../src/playbook/step.ts";
 import { runHost } from "../../../src/run/host-runner.ts";
 import { secret } from "../../../src/shell/secret.ts";
 import { LocalTransport } from "../../../src/transport/local.ts";
@@ -33,7 +33,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-function playbook(step: Step<any>) {
+function playbook(step: AnyStep) {
   return definePlaybook({ name: "verify", vars: z.object({}), steps: () => [step] });
 }
 
