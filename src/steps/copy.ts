@@ -52,6 +52,10 @@ export interface CopyPlan {
   metadata: { rel: string; set: Metadata }[];
 }
 
+export interface CopyChange extends Change {
+  plan: CopyPlan;
+}
+
 /** Longest list of paths in one command (far below ARG_MAX even for long paths). */
 const PATHS_PER_COMMAND = 200;
 /** Items named in a summary before "… and N more". */
@@ -74,15 +78,15 @@ export function copy(input: CopyParams): Step<HostTree> {
     provides: [isTree ? pathTree(params.dest) : pathResource(params.dest)],
     requires: [isTree ? pathTree(params.dest) : pathResource(params.dest)],
     read: () => ({ command: readTreeCommand(params.dest), parse: (result) => parseHostTree(result, params.dest) }),
-    diff(current): (Change & { plan: CopyPlan }) | null {
+    diff(current): CopyChange | null {
       const plan = planCopy(source, current, { file: fileMeta, dir: dirMeta }, Boolean(params.delete), hostPath);
       const items = describePlan(plan, current);
       if (items.length === 0) return null;
       const shown = items.length > SUMMARY_ITEMS ? [...items.slice(0, SUMMARY_ITEMS), `… and ${items.length - SUMMARY_ITEMS} more`] : items;
       return { summary: shown.join(", "), plan };
     },
-    async apply({ session }, _current, change) {
-      const plan = (change as Change & { plan: CopyPlan }).plan;
+    async apply({ session }, _current, change: CopyChange) {
+      const { plan } = change;
       for (const command of applyCommands(plan, hostPath, dirMeta)) await session.runOrThrow(command);
       for (const rel of plan.write) {
         const entry = source.get(rel) as SourceEntry;

@@ -12,7 +12,7 @@
 import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Change, Step } from "../playbook/step.ts";
+import type { ApplyContext, Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
 import { accountName, filePath, parseStepParams } from "./params.ts";
@@ -44,7 +44,13 @@ export interface FileChange extends Change {
   plan: FilePlan;
 }
 
-export function file(input: FileParams): Step<FileState> {
+/** A file step, its diff and apply typed with the plan (steps built on it carry its change). */
+export interface FileStep extends Step<FileState> {
+  diff(current: FileState): FileChange | null;
+  apply(context: ApplyContext, current: FileState, change: FileChange): Promise<void>;
+}
+
+export function file(input: FileParams): FileStep {
   const params = parseStepParams("file", fileParams, input);
   const desired = Buffer.isBuffer(params.content) ? params.content : Buffer.from(params.content);
   const mode = params.mode ? normalizeMode(params.mode) : undefined;

@@ -75,6 +75,21 @@ export interface SasldbUserState {
   copy: "absent" | "differs" | Meta | null;
 }
 
+/**
+ * What diff decided: set (add, or reset) the password, delete the user, chown/chmod the db to
+ * what is given (after a change of its metadata, or on the db created by the set), refresh the chroot copy.
+ */
+export interface SasldbUserPlan {
+  set: boolean;
+  del: boolean;
+  metadata: boolean;
+  copy: boolean;
+}
+
+export interface SasldbUserChange extends Change {
+  plan: SasldbUserPlan;
+}
+
 export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
   const p = parseStepParams("sasldbUser", sasldbUserParams, input);
   const who = `${p.user}@${p.realm}`;
@@ -114,7 +129,7 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
     provides: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
     requires: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
     read: () => ({ command: readCommand(p), parse: (result) => parseRead(result, p.passwordCheck, who, p.dbPath) }),
-    diff(current): Change | null {
+    diff(current): SasldbUserChange | null {
       const { set, del, meta, copy } = plan(current);
       const parts: string[] = [];
       // The password itself never appears here: only that it differs.
@@ -122,14 +137,16 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
       if (del) parts.push(`remove ${who}`);
       parts.push(...meta);
       if (copy) parts.push(`sync chroot copy ${p.chrootCopy}`);
-      return parts.length ? { summary: parts.join(", ") } : null;
+      return parts.length
+        ? { summary: parts.join(", "), plan: { set, del, metadata: meta.length > 0 || (set && !current.db), copy } }
+        : null;
     },
-    async apply({ session }, current) {
-      const { set, del, meta, copy } = plan(current);
+    async apply({ session }, _current, change: SasldbUserChange) {
+      const { set, del, metadata, copy } = change.plan;
       const commands: ShellCommand[] = [];
       if (set) commands.push(sh`${secretStdin(p.password)} saslpasswd2 -p -c -u ${p.realm} -f ${p.dbPath} -- ${p.user}`);
       if (del) commands.push(sh`saslpasswd2 -d -u ${p.realm} -f ${p.dbPath} -- ${p.user}`);
-      if (meta.length > 0 || (set && !current.db)) {
+      if (metadata) {
         const metaCommand = metadataCommand(p.dbPath, p.owner, p.group, mode);
         if (metaCommand.text) commands.push(metaCommand);
       }
