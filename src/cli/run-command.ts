@@ -52,7 +52,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
       return [
         {
           host,
-          target: connectTargetOf(host, args),
+          target: connectTargetOf(host),
           vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`),
         },
       ];
