@@ -18,10 +18,8 @@ import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import { fileWrite } from "../transport/remote-file.ts";
 import { pathResource, pathTree } from "../playbook/resources.ts";
 import { normalizeMode } from "./file.ts";
-import { accountName, filePath, parseStepParams } from "./params.ts";
+import { accountName, fileMode, filePath, parseStepParams } from "./params.ts";
 import { parseHostTree, readTreeCommand, scanSource, sha256, type HostEntry, type HostTree, type SourceEntry } from "./copy-tree.ts";
-
-const octalMode = z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644");
 
 const copyParams = z.strictObject({
   /** On the controller: a regular file or a directory (no symlinks in it). */
@@ -30,8 +28,8 @@ const copyParams = z.strictObject({
   dest: filePath,
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: octalMode.optional(),
-  dirMode: octalMode.optional(),
+  mode: fileMode.optional(),
+  dirMode: fileMode.optional(),
   delete: z.boolean().optional(),
   notify: z.array(z.string()).optional(),
 });

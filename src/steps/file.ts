@@ -15,7 +15,7 @@ import { z } from "zod";
 import type { ApplyContext, Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
-import { accountName, filePath, parseStepParams } from "./params.ts";
+import { accountName, fileMode, filePath, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 /** Content larger than this (bytes) is compared by size and sha256, and never diffed as text. */
@@ -26,10 +26,7 @@ const fileParams = z.strictObject({
   content: z.union([z.string(), z.instanceof(Buffer)]),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644")
-    .optional(),
+  mode: fileMode.optional(),
   validate: z.string().includes("%s", { message: "must contain %s (the temp file's path)" }).optional(),
   backup: z.boolean().optional(),
   notify: z.array(z.string()).optional(),

@@ -23,7 +23,7 @@ import { joinCommands, raw, secretStdin, sh, type ShellCommand } from "../shell/
 import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
-import { accountName, parseStepParams } from "./params.ts";
+import { accountName, fileMode, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const name = z
@@ -47,10 +47,7 @@ const sasldbUserParams = z.strictObject({
   dbPath: z.string().startsWith("/").default("/etc/sasldb2"),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640")
-    .optional(),
+  mode: fileMode.optional(),
   /** Where smtpd (chrooted) finds the db: "/var/spool/postfix/etc/sasldb2" on Debian; null: none. */
   chrootCopy: z.string().startsWith("/").nullable().default(null),
   passwordCheck: z.enum(["verify", "on-create"]).default("verify"),
