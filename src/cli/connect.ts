@@ -2,7 +2,8 @@
  * From a host to a connected Transport: "localhost" (with no other address) runs here; any other
  * host goes over SSH. The name is looked up in ~/.ssh/config the way `ssh NAME` would; the
  * inventory's settings (address, port, user, key, become) are passed along for the SSH transport
- * to apply over it, and command-line flags (--user, --port, --identity) win over the inventory.
+ * to apply over it, and command-line flags (--user, --port, --identity) win over the inventory:
+ * that merge is made once, in connect-ssh.ts.
  */
 import type { InventoryHost } from "../inventory/inventory.ts";
 import type { SshArgs } from "../inventory/ssh-args.ts";
@@ -56,35 +57,33 @@ export function loadSshTransport(): Promise<typeof import("./connect-ssh.ts")> {
   return sshModule;
 }
 
-export async function connectHost(target: ConnectTarget | string, args: ConnectionArgs): Promise<Transport> {
-  const resolved: ConnectTarget = typeof target === "string" ? { name: target } : target;
-  if (resolved.connection !== undefined && resolved.connection !== "ssh" && resolved.connection !== "local") {
-    throw new TransportError(resolved.name, "connect", `ansible_connection=${resolved.connection} is not supported (ssh and local are)`);
+export async function connectHost(target: ConnectTarget, args: ConnectionArgs): Promise<Transport> {
+  if (target.connection !== undefined && target.connection !== "ssh" && target.connection !== "local") {
+    throw new TransportError(target.name, "connect", `ansible_connection=${target.connection} is not supported (ssh and local are)`);
   }
-  if (isLocalTarget(resolved)) {
-    if (resolved.connection === "local" && resolved.become) {
+  if (isLocalTarget(target)) {
+    if (target.connection === "local" && target.become) {
       // LocalTransport runs as the user running provision; pretending to become would lie.
       throw new TransportError(
-        resolved.name,
+        target.name,
         "connect",
         "become with ansible_connection=local is not supported: run provision as the user to become",
       );
     }
-    return new LocalTransport(resolved.name);
+    return new LocalTransport(target.name);
   }
   const { connectSshHost } = await loadSshTransport();
-  return connectSshHost(resolved.name, args, resolved);
+  return connectSshHost(target.name, args, target);
 }
 
-/** A selected host's connection settings: the inventory's, with --user, --port and --identity winning. */
-export function connectTargetOf(host: InventoryHost, args: ConnectionArgs): ConnectTarget {
-  const identityFiles = args.identity.length ? args.identity : host.identityFile ? [host.identityFile] : undefined;
+/** A selected host's connection settings, as the inventory gives them (connect-ssh.ts puts the flags over them). */
+export function connectTargetOf(host: InventoryHost): ConnectTarget {
   return {
     name: host.name,
     ...(host.address !== undefined ? { address: host.address } : {}),
-    ...((args.port ?? host.port) !== undefined ? { port: args.port ?? host.port } : {}),
-    ...((args.user ?? host.user) !== undefined ? { user: args.user ?? host.user } : {}),
-    ...(identityFiles ? { identityFiles } : {}),
+    ...(host.port !== undefined ? { port: host.port } : {}),
+    ...(host.user !== undefined ? { user: host.user } : {}),
+    ...(host.identityFile ? { identityFiles: [host.identityFile] } : {}),
     ...(host.become !== undefined ? { become: host.become } : {}),
     ...(host.becomeUser !== undefined ? { becomeUser: host.becomeUser } : {}),
     ...(host.becomeMethod !== undefined ? { becomeMethod: host.becomeMethod } : {}),

@@ -18,7 +18,7 @@ export type HostOutcome<R> =
 /** How a host is reached; the CLI's own (SSH or local) unless a test passes the mock's. */
 export type Connector = (host: InventoryHost, args: ConnectionArgs) => Promise<Transport>;
 
-const connectSelected: Connector = (host, args) => connectHost(connectTargetOf(host, args), args);
+const connectSelected: Connector = (host, args) => connectHost(connectTargetOf(host), args);
 
 export async function eachHost<R>(
   hosts: readonly InventoryHost[],

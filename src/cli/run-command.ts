@@ -13,7 +13,8 @@ import {
   VarsError,
 } from "../playbook/vars.ts";
 import { runHost } from "../run/host-runner.ts";
-import { jsonReport } from "../report/json-report.ts";
+import type { Playbook } from "../playbook/playbook.ts";
+import { jsonReport, type RunReport } from "../report/json-report.ts";
 import type { HostReport } from "../report/events.ts";
 import type { RunArgs } from "./args.ts";
 import { connectHost, connectTargetOf } from "./connect.ts";
@@ -22,7 +23,7 @@ import { selectedHosts } from "./selected-hosts.ts";
 import { watchCommands } from "./verbose.ts";
 import { listHosts, listSteps } from "./list-run.ts";
 // Fleets: rollout.
-import { runFleet } from "../run/fleet-runner.ts";
+import { runFleet, type FleetResult } from "../run/fleet-runner.ts";
 
 /** Vars errors of this many hosts are listed; the rest are counted. */
 const MAX_VARS_ERRORS = 10;
@@ -32,41 +33,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   const selected = await selectedHosts(args, io.stderr);
   const playbook = await loadPlaybook(args.playbook);
   if (args.listHosts) return listHosts(playbook, selected.hosts, args, io);
-  const fileVars = await Promise.all(args.varsFiles.map((file) => readVarsFile(file, selected.vault)));
-  for (const [i, vars] of fileVars.entries()) checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`);
-  const cliVars = parseVarAssignments(args.vars, playbook.vars);
-  checkKnownVars(playbook, cliVars, "--var");
-  for (const name of secretAssignments(args.vars, playbook.vars)) {
-    io.stderr.write(
-      `provision: warning: --var ${name} puts a secret on the command line, where ps shows it to every user of this machine; ` +
-        `give it in a vars file as { fromEnv: NAME } or { fromFile: path }, or as --var '${name}={fromEnv: NAME}'\n`,
-    );
-  }
-
-  // Validate every host's vars before connecting anywhere: bad input touches no host.
-  // Precedence: inventory (group < host) < --vars-file < --var. Every selected host is validated,
-  // also those of other shards, so every shard job agrees on whether the input is valid.
-  const problems: string[] = [];
-  const hosts = selected.hosts.flatMap((host) => {
-    try {
-      return [
-        {
-          host,
-          target: connectTargetOf(host, args),
-          vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`),
-        },
-      ];
-    } catch (error) {
-      if (!(error instanceof VarsError)) throw error;
-      // validateVars names the host itself; a merge error (a __proto__ key in the inventory) does not.
-      problems.push(error.message.startsWith("playbook ") ? error.message : `host ${host.name}: ${error.message}`);
-      return [];
-    }
-  });
-  if (problems.length > 0) {
-    const more = problems.length > MAX_VARS_ERRORS ? `\n… and ${problems.length - MAX_VARS_ERRORS} more hosts with invalid vars` : "";
-    throw new VarsError(problems.slice(0, MAX_VARS_ERRORS).join("\n") + more);
-  }
+  const hosts = await hostsWithVars(playbook, selected, args, io.stderr);
   if (args.listSteps) return listSteps(playbook, hosts, args, io);
 
   // The terminal reporters (and ora) are loaded only for a terminal: --json output is for programs.
@@ -108,22 +75,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   const empty = emptyShard(args, hosts.length, reports.length, io.stderr);
   const { exitCode, result: overall } = empty ?? overallResult(reports);
   if (args.json) {
-    io.stdout.write(
-      jsonReport({
-        playbook: playbook.name,
-        mode: args.check ? "check" : "apply",
-        exitCode,
-        result: overall,
-        hosts: reports,
-        rollout: {
-          selected: result.selected,
-          ...(result.shard ? { shard: result.shard } : {}),
-          concurrency: args.concurrency,
-          batches: result.batches,
-          ...(result.stopped ? { stopped: result.stopped } : {}),
-        },
-      }),
-    );
+    io.stdout.write(runJson(playbook.name, args, exitCode, overall, result));
   } else if (!empty) {
     terminal?.summary(reports, result.stopped ? { stopped: result.stopped.reason } : undefined);
   }
@@ -134,6 +86,70 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
     );
   }
   return exitCode;
+}
+
+/**
+ * Every selected host with its vars, validated before any connection (bad input touches no host).
+ * Precedence: inventory (group < host) < --vars-file < --var. Every selected host is validated,
+ * also those of other shards, so every shard job agrees on whether the input is valid.
+ */
+async function hostsWithVars(
+  playbook: Playbook,
+  selected: Awaited<ReturnType<typeof selectedHosts>>,
+  args: RunArgs,
+  stderr: { write(text: string): unknown },
+) {
+  const fileVars = await Promise.all(args.varsFiles.map((file) => readVarsFile(file, selected.vault)));
+  fileVars.forEach((vars, i) => checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`));
+  const cliVars = parseVarAssignments(args.vars, playbook.vars);
+  checkKnownVars(playbook, cliVars, "--var");
+  for (const name of secretAssignments(args.vars, playbook.vars)) {
+    stderr.write(
+      `provision: warning: --var ${name} puts a secret on the command line, where ps shows it to every user of this machine; ` +
+        `give it in a vars file as { fromEnv: NAME } or { fromFile: path }, or as --var '${name}={fromEnv: NAME}'\n`,
+    );
+  }
+
+  const problems: string[] = [];
+  const hosts = selected.hosts.flatMap((host) => {
+    try {
+      return [
+        {
+          host,
+          target: connectTargetOf(host),
+          vars: validateVars(playbook, mergeVars(host.vars, ...fileVars, cliVars), `host ${host.name}`),
+        },
+      ];
+    } catch (error) {
+      if (!(error instanceof VarsError)) throw error;
+      // validateVars names the host itself; a merge error (a __proto__ key in the inventory) does not.
+      problems.push(error.message.startsWith("playbook ") ? error.message : `host ${host.name}: ${error.message}`);
+      return [];
+    }
+  });
+  if (problems.length > 0) {
+    const more = problems.length > MAX_VARS_ERRORS ? `\n… and ${problems.length - MAX_VARS_ERRORS} more hosts with invalid vars` : "";
+    throw new VarsError(problems.slice(0, MAX_VARS_ERRORS).join("\n") + more);
+  }
+  return hosts;
+}
+
+/** The --json report: every host's report and how the rollout went. */
+function runJson(playbook: string, args: RunArgs, exitCode: number, result: RunReport["result"], fleet: FleetResult): string {
+  return jsonReport({
+    playbook,
+    mode: args.check ? "check" : "apply",
+    exitCode,
+    result,
+    hosts: fleet.reports,
+    rollout: {
+      selected: fleet.selected,
+      ...(fleet.shard ? { shard: fleet.shard } : {}),
+      concurrency: args.concurrency,
+      batches: fleet.batches,
+      ...(fleet.stopped ? { stopped: fleet.stopped } : {}),
+    },
+  });
 }
 
 function refusedStepParameters(report: HostReport): boolean {

@@ -22,18 +22,26 @@ import { isSecret, Secret } from "../shell/secret.ts";
 import { InventoryError } from "./inventory.ts";
 import { parseSshArgs, type SshArgs } from "./ssh-args.ts";
 
+/** How a host is reached, as an inventory says it (InventoryHost carries these). */
 export interface ConnectionFields {
+  /** Address to connect to (Ansible `ansible_host`); unset: the name, resolved through ~/.ssh/config. */
   address?: string;
   port?: number;
   user?: string;
   identityFile?: string;
+  /** SSH password (Ansible `ansible_password`), when key authentication is not used. */
   password?: Secret;
+  /** Run commands as another user (Ansible `ansible_become`). */
   become?: boolean;
+  /** Whom to become (default root; Ansible `ansible_become_user`). */
   becomeUser?: string;
+  /** How: "sudo" (default) or "su"; any other value is refused when connecting. */
   becomeMethod?: string;
+  /** sudo's (the login user's) or su's (the target user's) password. */
   becomePassword?: Secret;
-  /** "ssh", "local", or what the inventory said (refused when connecting). */
+  /** "ssh" (default), "local" (run on this machine), or what the inventory said (refused when connecting). */
   connection?: string;
+  /** What `ansible_ssh_common_args` / `ansible_ssh_extra_args` map onto. */
   sshArgs?: SshArgs;
 }
 

@@ -11,30 +11,10 @@
  * - `InventoryHost.groups` lists every group the host belongs to, directly or through `children`,
  *   including `all`, in that same precedence order.
  */
-import type { Secret } from "../shell/secret.ts";
-import type { SshArgs } from "./ssh-args.ts";
+import type { ConnectionFields } from "./connection-vars.ts";
 
-export interface InventoryHost {
+export interface InventoryHost extends ConnectionFields {
   name: string;
-  /** Address to connect to (Ansible `ansible_host`); unset: the name, resolved through ~/.ssh/config. */
-  address?: string;
-  port?: number;
-  user?: string;
-  identityFile?: string;
-  /** SSH password (Ansible `ansible_password`), when key authentication is not used. */
-  password?: Secret;
-  /** Run commands as another user (Ansible `ansible_become`). */
-  become?: boolean;
-  /** Whom to become (default root; Ansible `ansible_become_user`). */
-  becomeUser?: string;
-  /** How: "sudo" (default) or "su"; any other value is refused when connecting. */
-  becomeMethod?: string;
-  /** sudo's (the login user's) or su's (the target user's) password. */
-  becomePassword?: Secret;
-  /** "ssh" (default), "local" (run on this machine), or what the inventory said (refused when connecting). */
-  connection?: string;
-  /** What `ansible_ssh_common_args` / `ansible_ssh_extra_args` map onto. */
-  sshArgs?: SshArgs;
   vars: Record<string, unknown>;
   groups: string[];
 }

@@ -55,9 +55,15 @@ export interface Step<S = unknown> {
   /** What the user reads in the output: "postconf main.cf", "file /etc/postfix/sasl/smtpd.conf". */
   readonly name: string;
   read(): ReadSpec<S>;
-  /** Pure: current state → nothing to do (null) or the change. Throw InvalidStepError for bad input. */
+  /**
+   * Pure: current state → nothing to do (null) or the change, with its typed `plan` (the step's own
+   * `interface XChange extends Change { plan: XPlan }`). Throw InvalidStepError for bad input.
+   */
   diff(current: S): Change | null;
-  /** Make the change. Absent for read-only steps (verifications): a change is then a failure. */
+  /**
+   * Make the change: carry out `change.plan`, never decide again from `current`. Absent for
+   * read-only steps (verifications): a change is then a failure.
+   */
   apply?(context: ApplyContext, current: S, change: Change): Promise<void>;
   /** Handlers to notify when this step changes something. */
   readonly notify?: readonly string[];

@@ -11,6 +11,7 @@
 import { emptyHostReport, type HostReport } from "../report/events.ts";
 import { mask } from "../shell/mask.ts";
 import { splitBatches, type BatchSize } from "./batches.ts";
+import { mapLimit } from "./map-limit.ts";
 import { thresholdCrossed, type FailThreshold } from "./fail-threshold.ts";
 import { inShard, type Shard } from "./shard.ts";
 
@@ -112,11 +113,11 @@ export async function runFleet<H extends { name: string }>(options: FleetOptions
     current = i + 1;
     const record = batchReports[i] as BatchReport;
     progress("batch-start", { batchSize: batch.length });
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (!stopped && next < batch.length) {
-        const host = batch[next] as H;
-        next += 1;
+    // Hosts start in batch order; once the rollout stops, no new host starts (those running finish).
+    await mapLimit(
+      batch,
+      concurrency,
+      async (host) => {
         inFlight.push(host.name);
         progress("host-start", { host: host.name });
         const report = await runSafely(options.runOne, host);
@@ -137,9 +138,9 @@ export async function runFleet<H extends { name: string }>(options: FleetOptions
           current,
         );
         if (crossed) stop(crossed);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));
+      },
+      { stop: () => stopped !== undefined },
+    );
     const finished = batch.filter((h) => reports.has(h.name)).length;
     record.status = finished === batch.length ? "completed" : "stopped";
     const moreBatches = i < batches.length - 1;

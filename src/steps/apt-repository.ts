@@ -13,7 +13,7 @@ import { joinCommands, sh } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { pathResource } from "../playbook/resources.ts";
-import { file } from "./file.ts";
+import { file, type FileChange } from "./file.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import { checkKeyringFingerprint } from "./apt-keyring.ts";
 
@@ -50,6 +50,11 @@ interface AptRepositoryState {
 /** Between the two reads: the keyring's read prints stat and digest lines only (contentLimit 0), never this. */
 const SEPARATOR = "provision:apt-sources";
 
+export interface AptRepositoryChange extends Change {
+  /** The keyring file's change and the sources file's, as their own file steps planned them (null: as it is). */
+  plan: { keyring: FileChange | null; sources: FileChange | null };
+}
+
 export function aptRepository(input: AptRepositoryParams): Step<AptRepositoryState> {
   const p = parseStepParams("aptRepository", aptRepositoryParams, input);
   const stepName = `apt repository ${p.name}`;
@@ -73,20 +78,25 @@ export function aptRepository(input: AptRepositoryParams): Step<AptRepositorySta
       command: readCommand(keyringPath, sourcesPath),
       parse: (result) => parseState(result, keyringPath, sourcesPath),
     }),
-    diff(current): Change | null {
+    diff(current): AptRepositoryChange | null {
       const parts: string[] = [];
       const keyringChange = keyringFile.diff(current.keyring);
       const sourcesChange = sourcesFile.diff(current.sources);
       if (keyringChange) parts.push(`${keyringPath}: ${keyringChange.summary}`);
       if (sourcesChange) parts.push(`${sourcesPath}: ${sourcesChange.summary}`);
-      return parts.length ? { summary: parts.join(", "), ...(sourcesChange?.diff ? { diff: sourcesChange.diff } : {}) } : null;
+      if (!parts.length) return null;
+      return {
+        summary: parts.join(", "),
+        ...(sourcesChange?.diff ? { diff: sourcesChange.diff } : {}),
+        plan: { keyring: keyringChange, sources: sourcesChange },
+      };
     },
-    async apply(context, current) {
+    async apply(context, current, change: AptRepositoryChange) {
+      const { keyring, sources } = change.plan;
       // The keyring first: a sources file naming a keyring that is not there yet fails every apt-get update.
-      const keyringChange = keyringFile.diff(current.keyring);
-      if (keyringChange) await keyringFile.apply?.(context, current.keyring, keyringChange);
-      const sourcesChange = sourcesFile.diff(current.sources);
-      if (sourcesChange) await sourcesFile.apply?.(context, current.sources, sourcesChange);
+      // (`current` is passed on only because the file step's apply takes it; it carries out its plan.)
+      if (keyring) await keyringFile.apply(context, current.keyring, keyring);
+      if (sources) await sourcesFile.apply(context, current.sources, sources);
     },
   };
 }

@@ -53,8 +53,15 @@ export interface AuthorizedKeysState {
 }
 
 export interface AuthorizedKeyChange extends Change {
-  /** The file's new text; and whether `.ssh` must be created first. */
-  plan: { text: string; createDir: boolean };
+  plan: {
+    /** The file to write, and its new text. */
+    path: string;
+    text: string;
+    /** `.ssh` to create first (0700, owned by the user and this group), or null. */
+    createDir: { path: string; group: string } | null;
+    /** A new file's owner, group and mode; an existing file keeps its own ({}). */
+    created: { owner?: string; group?: string; mode?: string };
+  };
 }
 
 export function authorizedKey(input: AuthorizedKeyParams): Step<AuthorizedKeysState> {
@@ -89,19 +96,24 @@ export function authorizedKey(input: AuthorizedKeyParams): Step<AuthorizedKeysSt
       return {
         summary: edit.changes.join(", "),
         diff: { label: absolute(current), before, after: edit.text },
-        plan: { text: edit.text, createDir: !current.dir.exists && p.path === undefined },
+        plan: {
+          path: absolute(current),
+          text: edit.text,
+          createDir: !current.dir.exists && p.path === undefined ? { path: `${current.home}/.ssh`, group: current.group } : null,
+          created: current.file.exists ? {} : { owner: p.user, group: current.group, mode: "0600" },
+        },
       };
     },
-    async apply({ session }, current, change: AuthorizedKeyChange) {
-      const target = absolute(current);
+    async apply({ session }, _current, change: AuthorizedKeyChange) {
+      const { plan } = change;
       const commands: ShellCommand[] = [];
-      if (change.plan.createDir) {
-        const sshDir = `${current.home}/.ssh`;
-        commands.push(sh`{ mkdir -m 0700 -- ${sshDir} && ${metadataCommand(sshDir, p.user, current.group)}; } || exit 1`);
+      if (plan.createDir) {
+        commands.push(
+          sh`{ mkdir -m 0700 -- ${plan.createDir.path} && ${metadataCommand(plan.createDir.path, p.user, plan.createDir.group)}; } || exit 1`,
+        );
       }
-      const created = current.file.exists ? {} : { owner: p.user, group: current.group, mode: "0600" };
       // The atomic write is a `set -e` script: at the top level (in an && list set -e is ignored).
-      const write = fileWrite(target, change.plan.text, created);
+      const write = fileWrite(plan.path, plan.text, plan.created);
       commands.push(write.command);
       await session.runOrThrow(joinCommands(commands, "\n"), { stdin: write.stdin });
     },

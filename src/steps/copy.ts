@@ -18,10 +18,8 @@ import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import { fileWrite } from "../transport/remote-file.ts";
 import { pathResource, pathTree } from "../playbook/resources.ts";
 import { normalizeMode } from "./file.ts";
-import { accountName, filePath, parseStepParams } from "./params.ts";
+import { accountName, fileMode, filePath, parseStepParams } from "./params.ts";
 import { parseHostTree, readTreeCommand, scanSource, sha256, type HostEntry, type HostTree, type SourceEntry } from "./copy-tree.ts";
-
-const octalMode = z.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644");
 
 const copyParams = z.strictObject({
   /** On the controller: a regular file or a directory (no symlinks in it). */
@@ -30,8 +28,8 @@ const copyParams = z.strictObject({
   dest: filePath,
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: octalMode.optional(),
-  dirMode: octalMode.optional(),
+  mode: fileMode.optional(),
+  dirMode: fileMode.optional(),
   delete: z.boolean().optional(),
   notify: z.array(z.string()).optional(),
 });
@@ -50,6 +48,10 @@ export interface CopyPlan {
   mkdir: string[];
   write: string[];
   metadata: { rel: string; set: Metadata }[];
+}
+
+export interface CopyChange extends Change {
+  plan: CopyPlan;
 }
 
 /** Longest list of paths in one command (far below ARG_MAX even for long paths). */
@@ -74,15 +76,15 @@ export function copy(input: CopyParams): Step<HostTree> {
     provides: [isTree ? pathTree(params.dest) : pathResource(params.dest)],
     requires: [isTree ? pathTree(params.dest) : pathResource(params.dest)],
     read: () => ({ command: readTreeCommand(params.dest), parse: (result) => parseHostTree(result, params.dest) }),
-    diff(current): (Change & { plan: CopyPlan }) | null {
+    diff(current): CopyChange | null {
       const plan = planCopy(source, current, { file: fileMeta, dir: dirMeta }, Boolean(params.delete), hostPath);
       const items = describePlan(plan, current);
       if (items.length === 0) return null;
       const shown = items.length > SUMMARY_ITEMS ? [...items.slice(0, SUMMARY_ITEMS), `… and ${items.length - SUMMARY_ITEMS} more`] : items;
       return { summary: shown.join(", "), plan };
     },
-    async apply({ session }, _current, change) {
-      const plan = (change as Change & { plan: CopyPlan }).plan;
+    async apply({ session }, _current, change: CopyChange) {
+      const { plan } = change;
       for (const command of applyCommands(plan, hostPath, dirMeta)) await session.runOrThrow(command);
       for (const rel of plan.write) {
         const entry = source.get(rel) as SourceEntry;

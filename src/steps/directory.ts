@@ -11,17 +11,14 @@ import {
   normalizeMode,
   type MetadataPlan,
 } from "./file.ts";
-import { accountName, parseStepParams } from "./params.ts";
+import { accountName, fileMode, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const directoryParams = z.strictObject({
   path: z.string().startsWith("/", "must be an absolute path"),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0755")
-    .optional(),
+  mode: fileMode.optional(),
   notify: z.array(z.string()).optional(),
 });
 

@@ -50,6 +50,11 @@ export interface DkimKeyStep extends Step<DkimKeyState> {
   record(): string | undefined;
 }
 
+export interface DkimKeyChange extends Change {
+  /** Generate a new key, or only set the existing one's owner and mode. */
+  plan: { action: "generate" | "fix-metadata" };
+}
+
 export function dkimKey(input: DkimKeyParams): DkimKeyStep {
   const p = parseStepParams("dkimKey", dkimKeyParams, input);
   const dir = `${p.keyDir}/${p.domain.toLowerCase()}`;
@@ -93,16 +98,19 @@ if pub=$(openssl pkey -in "$f" -pubout 2>/dev/null); then printf '%s\\n' "$pub" 
         return state;
       },
     }),
-    diff(current): Change | null {
+    diff(current): DkimKeyChange | null {
       if (regenerate(current)) {
         const why = !current.key ? "missing" : "not a readable private key";
-        return { summary: `generate a ${p.bits}-bit key with opendkim-genkey (${file} is ${why}); then publish TXT ${recordName}` };
+        return {
+          summary: `generate a ${p.bits}-bit key with opendkim-genkey (${file} is ${why}); then publish TXT ${recordName}`,
+          plan: { action: "generate" },
+        };
       }
       const meta = metaDrift(current);
-      return meta.length ? { summary: `${file}: ${meta.join(", ")}` } : null;
+      return meta.length ? { summary: `${file}: ${meta.join(", ")}`, plan: { action: "fix-metadata" } } : null;
     },
-    async apply({ session }, current) {
-      if (regenerate(current)) {
+    async apply({ session }, _current, change: DkimKeyChange) {
+      if (change.plan.action === "generate") {
         // Generated in a temp dir beside the target and renamed: never a half-written key.
         const result = await session.runOrThrow(sh`set -e; umask 077; dir=${dir}
 mkdir -p -- "$dir"; chown ${`${p.owner}:${p.group}`} "$dir"; chmod 0750 "$dir"

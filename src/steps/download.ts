@@ -10,7 +10,7 @@ import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh, type ShellCommand } from "../shell/sh.ts";
 import { pipedFileWrite } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
-import { filePath, parseStepParams } from "./params.ts";
+import { fileMode, filePath, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const downloadParams = z.strictObject({
@@ -22,10 +22,7 @@ const downloadParams = z.strictObject({
     .transform((d) => d.toLowerCase()),
   owner: z.string().min(1).optional(),
   group: z.string().min(1).optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644")
-    .optional(),
+  mode: fileMode.optional(),
   timeoutSeconds: z.number().int().min(1).max(3600).default(120),
   notify: z.array(z.string()).optional(),
 });

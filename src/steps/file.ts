@@ -12,10 +12,10 @@
 import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Change, Step } from "../playbook/step.ts";
+import type { ApplyContext, Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
 import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
-import { accountName, filePath, parseStepParams } from "./params.ts";
+import { accountName, fileMode, filePath, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 /** Content larger than this (bytes) is compared by size and sha256, and never diffed as text. */
@@ -26,10 +26,7 @@ const fileParams = z.strictObject({
   content: z.union([z.string(), z.instanceof(Buffer)]),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644")
-    .optional(),
+  mode: fileMode.optional(),
   validate: z.string().includes("%s", { message: "must contain %s (the temp file's path)" }).optional(),
   backup: z.boolean().optional(),
   notify: z.array(z.string()).optional(),
@@ -44,7 +41,13 @@ export interface FileChange extends Change {
   plan: FilePlan;
 }
 
-export function file(input: FileParams): Step<FileState> {
+/** A file step, its diff and apply typed with the plan (steps built on it carry its change). */
+export interface FileStep extends Step<FileState> {
+  diff(current: FileState): FileChange | null;
+  apply(context: ApplyContext, current: FileState, change: FileChange): Promise<void>;
+}
+
+export function file(input: FileParams): FileStep {
   const params = parseStepParams("file", fileParams, input);
   const desired = Buffer.isBuffer(params.content) ? params.content : Buffer.from(params.content);
   const mode = params.mode ? normalizeMode(params.mode) : undefined;

@@ -34,6 +34,11 @@ export interface FirewalldPortState {
   runtime: boolean;
 }
 
+export interface FirewalldPortChange extends Change {
+  /** Which of the permanent and the running configuration to change. */
+  plan: { permanent: boolean; runtime: boolean };
+}
+
 export function firewalldPort(input: FirewalldPortParams): Step<FirewalldPortState> {
   const p = parseStepParams("firewalldPort", firewalldPortParams, input);
   const spec = `${p.port}/${p.proto}`;
@@ -49,15 +54,16 @@ export function firewalldPort(input: FirewalldPortParams): Step<FirewalldPortSta
       command: sh`firewall-cmd --permanent ${zone} --query-port=${spec}; echo "permanent=$?"; firewall-cmd ${zone} --query-port=${spec}; echo "runtime=$?"`,
       parse: parseFirewalldQuery,
     }),
-    diff(current): Change | null {
-      const parts = [...(current.permanent !== want ? ["permanent"] : []), ...(current.runtime !== want ? ["runtime"] : [])];
-      return parts.length ? { summary: `${want ? "open" : "close"} ${spec} (${parts.join(", ")})` } : null;
+    diff(current): FirewalldPortChange | null {
+      const plan = { permanent: current.permanent !== want, runtime: current.runtime !== want };
+      const parts = [...(plan.permanent ? ["permanent"] : []), ...(plan.runtime ? ["runtime"] : [])];
+      return parts.length ? { summary: `${want ? "open" : "close"} ${spec} (${parts.join(", ")})`, plan } : null;
     },
-    async apply({ session }, current) {
+    async apply({ session }, _current, change: FirewalldPortChange) {
       const action = want ? "--add-port" : "--remove-port";
       const commands: ShellCommand[] = [];
-      if (current.permanent !== want) commands.push(sh`firewall-cmd --permanent ${zone} ${`${action}=${spec}`}`);
-      if (current.runtime !== want) commands.push(sh`firewall-cmd ${zone} ${`${action}=${spec}`}`);
+      if (change.plan.permanent) commands.push(sh`firewall-cmd --permanent ${zone} ${`${action}=${spec}`}`);
+      if (change.plan.runtime) commands.push(sh`firewall-cmd ${zone} ${`${action}=${spec}`}`);
       await session.runOrThrow(joinCommands(commands, " && "));
     },
   };

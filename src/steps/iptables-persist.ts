@@ -34,6 +34,13 @@ export interface IptablesPersistState {
   hasSaveService: boolean;
 }
 
+/** What diff decided: RHEL's `service iptables save`, or the live rules (as read) written to the file. */
+export type IptablesPersistPlan = { action: "service-save" } | { action: "write"; text: string };
+
+export interface IptablesPersistChange extends Change {
+  plan: IptablesPersistPlan;
+}
+
 const SECTION = "@provision:";
 
 export function iptablesPersist(facts: Pick<Facts, "osFamily" | "paths">, input: IptablesPersistParams = {}): Step<IptablesPersistState> {
@@ -72,21 +79,25 @@ printf '\\n%s\\n' ${SECTION}service; if [ -x /usr/libexec/iptables/${service}.in
         };
       },
     }),
-    diff(current): Change | null {
+    diff(current): IptablesPersistChange | null {
       const before = current.saved === null ? "" : normalizeSave(current.saved);
       const after = normalizeSave(current.live);
       if (current.saved !== null && before === after) return null;
-      return { summary: current.saved === null ? `create ${path}` : `update ${path}`, diff: { label: path, before, after } };
+      return {
+        summary: current.saved === null ? `create ${path}` : `update ${path}`,
+        diff: { label: path, before, after },
+        // What was read is what is saved: the runner reads again after any earlier apply.
+        plan: useService && current.hasSaveService ? { action: "service-save" } : { action: "write", text: current.live },
+      };
     },
-    async apply({ session }, current) {
-      if (useService && current.hasSaveService) {
+    async apply({ session }, _current, change: IptablesPersistChange) {
+      if (change.plan.action === "service-save") {
         await session.runOrThrow(sh`service ${service} save`);
         return;
       }
       const dir = path.slice(0, path.lastIndexOf("/")) || "/";
       await session.runOrThrow(sh`mkdir -p -- ${dir}`);
-      // What was read is what is saved: the runner reads again after any earlier apply.
-      await writeRemoteFile(session, path, current.live);
+      await writeRemoteFile(session, path, change.plan.text);
     },
   };
 }

@@ -60,12 +60,12 @@ export function iptablesRule(input: IptablesRuleParams): Step<IptablesRuleState>
     provides: [chainResource(p.family, p.table, p.chain), ruleResource(p.family, p.table, p.chain, p.rule)],
     requires: [p.position === undefined ? ruleResource(p.family, p.table, p.chain, p.rule) : chainResource(p.family, p.table, p.chain)],
     read: () => ({ command: readCommand(tool, p.table, p.chain, p.rule), parse: (r) => parseRead(r, where) }),
-    diff(current): Change | null {
-      const plan = planFor(current, p.state, p.position);
-      return plan.summary ? { summary: plan.summary } : null;
+    diff(current): IptablesRuleChange | null {
+      const { summary, ...plan } = planFor(current, p.state, p.position);
+      return summary ? { summary, plan } : null;
     },
-    async apply({ session }, current) {
-      const plan = planFor(current, p.state, p.position);
+    async apply({ session }, _current, change: IptablesRuleChange) {
+      const { plan } = change;
       const base = sh`${tool} -w -t ${p.table}`;
       const commands: ShellCommand[] = [];
       if (plan.deleteAt.length > 0) {
@@ -137,6 +137,13 @@ function splitSections(text: string): Map<string, string> {
   return sections;
 }
 
+/** What diff decided (planFor without its summary): the commands apply sends follow from it alone. */
+export type IptablesRulePlan = Omit<Plan, "summary">;
+
+export interface IptablesRuleChange extends Change {
+  plan: IptablesRulePlan;
+}
+
 interface Plan {
   summary: string;
   /** Rule numbers to delete (1-based). */
@@ -146,7 +153,7 @@ interface Plan {
   append: boolean;
 }
 
-/** Pure: what to do, from the state read. Shared by diff (summary) and apply (commands). */
+/** Pure: what to do, from the state read: diff's summary and the plan apply carries out. */
 export function planFor(s: IptablesRuleState, state: "present" | "absent", position?: number): Plan {
   const none: Plan = { summary: "", deleteAt: [], deleteBySpec: false, append: false };
   const at = s.canonical ? s.rules.flatMap((r, i) => (r === s.canonical ? [i + 1] : [])) : [];

@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { Change, Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, writeRemoteFile, type FileState } from "../transport/remote-file.ts";
 import { differingMetadata, metadataPlanCommand, normalizeMode, type MetadataPlan } from "./file.ts";
-import { accountName, filePath, parseStepParams } from "./params.ts";
+import { accountName, fileMode, filePath, parseStepParams } from "./params.ts";
 import { shortenMasked } from "../shell/mask.ts";
 import { decodeFileText } from "./file-text.ts";
 import { pathResource } from "../playbook/resources.ts";
@@ -39,10 +39,7 @@ export const textFileParams = {
   create: z.boolean().default(false),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644")
-    .optional(),
+  mode: fileMode.optional(),
   notify: z.array(z.string()).optional(),
 };
 

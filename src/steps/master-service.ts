@@ -83,6 +83,19 @@ export interface MasterServiceState {
   masterCf: string;
 }
 
+/**
+ * What diff decided: `postconf -Me` of the entry line or `postconf -MX` (Postfix ≥ 2.11), or
+ * master.cf written whole with the entry edited (the fallback for older Postfix).
+ */
+export type MasterServicePlan =
+  | { action: "postconf-set"; value: string }
+  | { action: "postconf-remove" }
+  | { action: "write-master-cf"; path: string; text: string };
+
+export interface MasterServiceChange extends Change {
+  plan: MasterServicePlan;
+}
+
 const F = "--provision:master-F--";
 const P = "--provision:master-P--";
 const FILE = "--provision:master-cf--";
@@ -113,11 +126,11 @@ echo ${P}; postconf ${c}-P ${key} 2>/dev/null
 echo ${FILE}; cat -- "$d/master.cf"`,
       parse: (result) => parseMasterServiceState(result, params.service, params.type),
     }),
-    diff(current): Change | null {
+    diff(current): MasterServiceChange | null {
       const label = `${current.configDirectory}/master.cf`;
       if (params.state === "absent") {
         if (!current.entry) return null;
-        return { summary: `remove ${key}`, diff: { label, before: renderEntry(current.entry, true), after: "" } };
+        return { summary: `remove ${key}`, diff: { label, before: renderEntry(current.entry, true), after: "" }, plan: planFor(current) };
       }
       checkSupported(params, current);
       const parts = entryDifferences(current.entry, desired);
@@ -127,19 +140,22 @@ echo ${FILE}; cat -- "$d/master.cf"`,
       return {
         summary: current.entry ? parts.join(", ") : `add ${key}${commented}`,
         diff: { label, before: current.entry ? renderEntry(current.entry, true) : "", after: renderEntry(desired, true) },
+        plan: planFor(current),
       };
     },
-    async apply({ session }, current) {
-      if (current.viaPostconf) {
-        await session.runOrThrow(
-          params.state === "absent" ? sh`postconf ${c}-MX ${key}` : sh`postconf ${c}-Me ${`${key}=${entryLine(desired)}`}`,
-        );
-        return;
-      }
-      const text = editMasterCf(current.masterCf, params.service, params.type, params.state === "absent" ? null : desired);
-      await writeRemoteFile(session, `${current.configDirectory}/master.cf`, text);
+    async apply({ session }, _current, change: MasterServiceChange) {
+      const { plan } = change;
+      if (plan.action === "write-master-cf") await writeRemoteFile(session, plan.path, plan.text);
+      else await session.runOrThrow(plan.action === "postconf-remove" ? sh`postconf ${c}-MX ${key}` : sh`postconf ${c}-Me ${plan.value}`);
     },
   };
+
+  function planFor(current: MasterServiceState): MasterServicePlan {
+    const entry = params.state === "absent" ? null : desired;
+    if (current.viaPostconf) return entry ? { action: "postconf-set", value: `${key}=${entryLine(entry)}` } : { action: "postconf-remove" };
+    const text = editMasterCf(current.masterCf, params.service, params.type, entry);
+    return { action: "write-master-cf", path: `${current.configDirectory}/master.cf`, text };
+  }
 }
 
 function desiredEntry(params: Params): MasterEntry {

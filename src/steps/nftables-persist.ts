@@ -34,6 +34,11 @@ export interface NftablesPersistState {
   saved: string | null;
 }
 
+export interface NftablesPersistChange extends Change {
+  /** The file's new text: the header and the live ruleset as read. */
+  plan: { text: string };
+}
+
 const SECTION = "@provision-nft-persist:file";
 export const NFTABLES_HEADER = "#!/usr/sbin/nft -f\nflush ruleset\n\n";
 
@@ -62,17 +67,18 @@ echo ${SECTION}; ${readFileCommand(p.path)}`,
         return { live: out.slice(0, at), saved: file.exists ? (file.content?.toString("utf8") ?? "") : null };
       },
     }),
-    diff(current): Change | null {
+    diff(current): NftablesPersistChange | null {
       const after = NFTABLES_HEADER + current.live;
       if (current.saved !== null && normalizeNft(current.saved) === normalizeNft(after)) return null;
       return {
         summary: current.saved === null ? `create ${p.path}` : `update ${p.path}`,
         diff: { label: p.path, before: current.saved ?? "", after },
+        // What was read is what is saved: the runner reads again after any earlier apply.
+        plan: { text: after },
       };
     },
-    async apply({ session }, current) {
-      // What was read is what is saved: the runner reads again after any earlier apply.
-      await writeRemoteFile(session, p.path, NFTABLES_HEADER + current.live, { mode: "0755", validate: "nft -c -f %s" });
+    async apply({ session }, _current, change: NftablesPersistChange) {
+      await writeRemoteFile(session, p.path, change.plan.text, { mode: "0755", validate: "nft -c -f %s" });
     },
   };
 }

@@ -64,11 +64,12 @@ export function nftablesRule(input: NftablesRuleParams): Step<NftablesRuleState>
     provides: [resource],
     requires: [resource],
     read: () => ({ command: readCommand(p.family, p.table, p.chain, p.rule), parse: (r) => parseNftRead(r, where) }),
-    diff(current): Change | null {
-      return planNft(current, p.state).summary ? { summary: planNft(current, p.state).summary } : null;
+    diff(current): NftablesRuleChange | null {
+      const { summary, ...plan } = planNft(current, p.state);
+      return summary ? { summary, plan } : null;
     },
-    async apply({ session }, current) {
-      const plan = planNft(current, p.state);
+    async apply({ session }, _current, change: NftablesRuleChange) {
+      const { plan } = change;
       const commands: ShellCommand[] = [];
       if (plan.createChain) commands.push(...createChainCommands(p.family, p.table, p.chain));
       for (const handle of plan.deleteHandles) commands.push(sh`nft delete rule ${p.family} ${p.table} ${p.chain} handle ${handle}`);
@@ -138,6 +139,11 @@ export function parseNftRead(result: ExecResult, where: string): NftablesRuleSta
   return { chainExists: !missing, rules, canonical: canonicalLines[0] as string };
 }
 
+export interface NftablesRuleChange extends Change {
+  /** What diff decided (planNft without its summary). */
+  plan: Omit<NftPlan, "summary">;
+}
+
 export interface NftPlan {
   summary: string;
   createChain: boolean;
@@ -145,7 +151,7 @@ export interface NftPlan {
   append: boolean;
 }
 
-/** Pure: what to do, from the state read. Shared by diff and apply. */
+/** Pure: what to do, from the state read: diff's summary and the plan apply carries out. */
 export function planNft(s: NftablesRuleState, state: "present" | "absent"): NftPlan {
   const none: NftPlan = { summary: "", createChain: false, deleteHandles: [], append: false };
   const copies = s.rules.filter((r) => r.text === s.canonical).map((r) => r.handle);

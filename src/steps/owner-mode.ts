@@ -8,7 +8,7 @@ import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import { describeMetadataPlan, differingMetadata, metadataPlanCommand, normalizeMode, type MetadataPlan } from "./file.ts";
-import { accountName, parseStepParams } from "./params.ts";
+import { accountName, fileMode, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const ownerModeParams = z
@@ -16,10 +16,7 @@ const ownerModeParams = z
     path: z.string().startsWith("/", "must be an absolute path"),
     owner: accountName.optional(),
     group: accountName.optional(),
-    mode: z
-      .string()
-      .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640")
-      .optional(),
+    mode: fileMode.optional(),
     notify: z.array(z.string()).optional(),
   })
   .refine((p) => p.owner || p.group || p.mode, { message: "give at least one of owner, group, mode" });

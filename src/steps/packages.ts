@@ -50,6 +50,19 @@ export interface PackagesState {
   cacheEmpty: boolean;
 }
 
+/**
+ * What diff decided. apt: refresh the lists first (stale, asked for, or none at all for an install),
+ * then install (new and upgrades alike) and remove; dnf/yum: refresh the metadata, install the new
+ * ones, upgrade the installed ones ("latest"), remove.
+ */
+export type PackagesPlan =
+  | { manager: "apt"; update: boolean; install: string[]; remove: string[] }
+  | { manager: "dnf" | "yum"; refresh: boolean; install: string[]; upgrade: string[]; remove: string[] };
+
+export interface PackagesChange extends Change {
+  plan: PackagesPlan;
+}
+
 const SECTION = "@provision:";
 const APT_STAMP = "/var/lib/apt/periodic/update-success-stamp";
 const APT_ENV = raw("DEBIAN_FRONTEND=noninteractive");
@@ -73,8 +86,8 @@ export function packages(facts: Pick<Facts, "packageManager">, input: PackagesPa
         ? { command: aptRead(p.names, p.state === "latest", p.cacheMaxAgeSeconds !== undefined), parse: parseAptRead }
         : { command: rpmRead(pm, p.names, p.state === "latest"), parse: parseRpmRead };
     },
-    diff(current): Change | null {
-      const { install, remove } = plan(current);
+    diff(current): PackagesChange | null {
+      const { install, remove } = wanted(current);
       const parts: string[] = [];
       if (cacheStale(current))
         parts.push(`refresh apt cache (${current.cacheAge === null ? "never refreshed" : `${current.cacheAge}s old`})`);
@@ -87,24 +100,31 @@ export function packages(facts: Pick<Facts, "packageManager">, input: PackagesPa
         );
       }
       if (remove.length) parts.push(`remove ${remove.join(" ")}`);
-      return parts.length ? { summary: parts.join("; ") } : null;
+      return parts.length ? { summary: parts.join("; "), plan: planFor(current, install, remove) } : null;
     },
-    async apply({ session }, current) {
-      const { install, remove } = plan(current);
-      if (pm === "apt") await aptApply(session, current, install, remove, p.updateCache === true || cacheStale(current));
-      else if (pm === "dnf" || pm === "yum") {
-        const fresh = install.filter((n) => !current.installed.has(n));
-        const upgrade = install.filter((n) => current.installed.has(n));
-        await rpmApply(session, pm, fresh, upgrade, remove, p.updateCache === true);
-      }
+    async apply({ session }, _current, change: PackagesChange) {
+      const { plan } = change;
+      if (plan.manager === "apt") await aptApply(session, plan);
+      else await rpmApply(session, plan);
     },
   };
+
+  function planFor(s: PackagesState, install: string[], remove: string[]): PackagesPlan {
+    if (pm === "apt") {
+      return { manager: "apt", update: p.updateCache === true || cacheStale(s) || (install.length > 0 && s.cacheEmpty), install, remove };
+    }
+    if (pm === "unknown") throw new ReadFailedError("no package manager found on the host (apt-get, dnf or yum)");
+    const fresh = install.filter((n) => !s.installed.has(n));
+    const upgrade = install.filter((n) => s.installed.has(n));
+    return { manager: pm, refresh: p.updateCache === true, install: fresh, upgrade, remove };
+  }
 
   function cacheStale(s: PackagesState): boolean {
     return pm === "apt" && p.cacheMaxAgeSeconds !== undefined && (s.cacheAge === null || s.cacheAge > p.cacheMaxAgeSeconds);
   }
 
-  function plan(s: PackagesState): { install: string[]; remove: string[] } {
+  /** The names to install (or upgrade) and to remove. */
+  function wanted(s: PackagesState): { install: string[]; remove: string[] } {
     if (p.state === "absent") return { install: [], remove: p.names.filter((n) => s.installed.has(base(n))) };
     const install = p.names.filter((n) => {
       const have = s.installed.get(base(n));
@@ -170,13 +190,11 @@ export function parseAptRead(result: { stdout: Buffer }): PackagesState {
   return state;
 }
 
-async function aptApply(session: HostSession, s: PackagesState, install: string[], remove: string[], refresh: boolean): Promise<void> {
+async function aptApply(session: HostSession, plan: Extract<PackagesPlan, { manager: "apt" }>): Promise<void> {
+  const { install, remove } = plan;
   const update = sh`apt-get -q update && mkdir -p /var/lib/apt/periodic && touch ${APT_STAMP}`;
-  let updated = false;
-  if (refresh || (install.length > 0 && s.cacheEmpty)) {
-    await session.runOrThrow(update);
-    updated = true;
-  }
+  const updated = plan.update;
+  if (updated) await session.runOrThrow(update);
   if (install.length) {
     const command = sh`${APT_ENV} apt-get ${APT_OPTS} install -- ${install}`;
     const first = await session.run(command);
@@ -235,14 +253,8 @@ export function parseRpmRead(result: { stdout: Buffer }): PackagesState {
   return state;
 }
 
-async function rpmApply(
-  session: HostSession,
-  pm: "dnf" | "yum",
-  install: string[],
-  upgrade: string[],
-  remove: string[],
-  refresh: boolean,
-): Promise<void> {
+async function rpmApply(session: HostSession, plan: Extract<PackagesPlan, { manager: "dnf" | "yum" }>): Promise<void> {
+  const { manager: pm, refresh, install, upgrade, remove } = plan;
   if (refresh && pm === "yum") await session.runOrThrow(sh`yum clean expire-cache`);
   const refreshFlag = refresh && pm === "dnf" ? raw(" --refresh") : raw("");
   if (install.length) await session.runOrThrow(sh`${pm} -y -q${refreshFlag} install -- ${install}`);

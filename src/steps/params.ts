@@ -19,6 +19,9 @@ export const filePath = zod
   .refine((p) => !p.includes("\0"), "must not contain a NUL byte")
   .refine((p) => !/(^|\/)(\.{1,2})?$/.test(p), "must name a file (not end in /, . or ..)");
 
+/** A mode as chmod takes it in octal: `644`, `0640`, `2775` (stored with four digits by the steps). */
+export const fileMode = zod.string().regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0644");
+
 /**
  * A user or group name as chown takes it, or a numeric id: letters, digits, `_`, `.`, `-` (not
  * first: a leading `-` would read as an option), an optional final `$` (Samba machine accounts).

@@ -48,6 +48,16 @@ const postconfParams = z.strictObject({
 
 export type PostconfParams = z.input<typeof postconfParams>;
 
+/** What diff decided: the parameters to set (`postconf -e`) and to remove (`postconf -X`). */
+export interface PostconfPlan {
+  toSet: [string, string][];
+  toRemove: string[];
+}
+
+export interface PostconfChange extends Change {
+  plan: PostconfPlan;
+}
+
 export interface PostconfState {
   /** `postconf -n`: explicitly set parameters, values as postconf prints them. */
   set: Map<string, string>;
@@ -83,7 +93,7 @@ echo ${REFS}
 postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
       parse: parsePostconfState,
     }),
-    diff(current): Change | null {
+    diff(current): PostconfChange | null {
       checkNames(Object.keys(params.settings), current, params.settings);
       const { toSet, toRemove } = pendingEdits(params.settings, current);
       if (toSet.length === 0 && toRemove.length === 0) return null;
@@ -105,10 +115,11 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
             .join(""),
           after: toSet.map(([name, value]) => `${name} = ${joinLines(value)}\n`).join(""),
         },
+        plan: { toSet, toRemove },
       };
     },
-    async apply({ session }, current) {
-      const { toSet, toRemove } = pendingEdits(params.settings, current);
+    async apply({ session }, _current, change: PostconfChange) {
+      const { toSet, toRemove } = change.plan;
       const commands = [
         ...(toSet.length > 0 ? [postconfEditCommand(toSet, c)] : []),
         ...(toRemove.length > 0 ? [sh`postconf ${c}-X ${toRemove}`] : []),
@@ -119,7 +130,7 @@ postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
 }
 
 /** What differs: parameters to set (absent or another value) and set ones to remove (desired null). */
-function pendingEdits(settings: Record<string, string | null>, current: PostconfState): { toSet: [string, string][]; toRemove: string[] } {
+function pendingEdits(settings: Record<string, string | null>, current: PostconfState): PostconfPlan {
   const toSet: [string, string][] = [];
   const toRemove: string[] = [];
   for (const [name, value] of Object.entries(settings)) {

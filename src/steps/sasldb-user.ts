@@ -23,7 +23,7 @@ import { joinCommands, raw, secretStdin, sh, type ShellCommand } from "../shell/
 import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { metadataCommand, normalizeMode } from "./file.ts";
-import { accountName, parseStepParams } from "./params.ts";
+import { accountName, fileMode, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const name = z
@@ -47,10 +47,7 @@ const sasldbUserParams = z.strictObject({
   dbPath: z.string().startsWith("/").default("/etc/sasldb2"),
   owner: accountName.optional(),
   group: accountName.optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, "must be an octal mode like 0640")
-    .optional(),
+  mode: fileMode.optional(),
   /** Where smtpd (chrooted) finds the db: "/var/spool/postfix/etc/sasldb2" on Debian; null: none. */
   chrootCopy: z.string().startsWith("/").nullable().default(null),
   passwordCheck: z.enum(["verify", "on-create"]).default("verify"),
@@ -73,6 +70,21 @@ export interface SasldbUserState {
   password: "match" | "mismatch" | "unchecked";
   /** The chroot copy: absent, differing bytes, or identical bytes with this metadata. */
   copy: "absent" | "differs" | Meta | null;
+}
+
+/**
+ * What diff decided: set (add, or reset) the password, delete the user, chown/chmod the db to
+ * what is given (after a change of its metadata, or on the db created by the set), refresh the chroot copy.
+ */
+export interface SasldbUserPlan {
+  set: boolean;
+  del: boolean;
+  metadata: boolean;
+  copy: boolean;
+}
+
+export interface SasldbUserChange extends Change {
+  plan: SasldbUserPlan;
 }
 
 export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
@@ -114,7 +126,7 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
     provides: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
     requires: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
     read: () => ({ command: readCommand(p), parse: (result) => parseRead(result, p.passwordCheck, who, p.dbPath) }),
-    diff(current): Change | null {
+    diff(current): SasldbUserChange | null {
       const { set, del, meta, copy } = plan(current);
       const parts: string[] = [];
       // The password itself never appears here: only that it differs.
@@ -122,14 +134,16 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
       if (del) parts.push(`remove ${who}`);
       parts.push(...meta);
       if (copy) parts.push(`sync chroot copy ${p.chrootCopy}`);
-      return parts.length ? { summary: parts.join(", ") } : null;
+      return parts.length
+        ? { summary: parts.join(", "), plan: { set, del, metadata: meta.length > 0 || (set && !current.db), copy } }
+        : null;
     },
-    async apply({ session }, current) {
-      const { set, del, meta, copy } = plan(current);
+    async apply({ session }, _current, change: SasldbUserChange) {
+      const { set, del, metadata, copy } = change.plan;
       const commands: ShellCommand[] = [];
       if (set) commands.push(sh`${secretStdin(p.password)} saslpasswd2 -p -c -u ${p.realm} -f ${p.dbPath} -- ${p.user}`);
       if (del) commands.push(sh`saslpasswd2 -d -u ${p.realm} -f ${p.dbPath} -- ${p.user}`);
-      if (meta.length > 0 || (set && !current.db)) {
+      if (metadata) {
         const metaCommand = metadataCommand(p.dbPath, p.owner, p.group, mode);
         if (metaCommand.text) commands.push(metaCommand);
       }

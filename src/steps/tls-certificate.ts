@@ -71,6 +71,20 @@ export interface TlsCertificateStep extends Step<CertificateState> {
   fingerprint(): string | undefined;
 }
 
+/** What diff decided: generate a self-signed pair, write the given key / chain, fix either's owner and mode. */
+export interface TlsCertificatePlan {
+  generate: boolean;
+  writeKey: boolean;
+  writeChain: boolean;
+  fixCertMeta: boolean;
+  fixKeyMeta: boolean;
+}
+
+export interface TlsCertificateChange extends Change {
+  plan: TlsCertificatePlan;
+}
+
+/** What differs, each with the words the summary gives it. */
 interface Plan {
   /** selfSigned: why a new pair is generated; files: why the chain / key are written. */
   generate: string[];
@@ -123,7 +137,7 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
         return state;
       },
     }),
-    diff(current): Change | null {
+    diff(current): TlsCertificateChange | null {
       const x = plan(current);
       const parts = [
         ...(x.generate.length ? [`generate a self-signed certificate for ${p.hostname}: ${x.generate.join(", ")}`] : []),
@@ -132,11 +146,21 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
         ...x.certMeta,
         ...x.keyMeta,
       ];
-      return parts.length ? { summary: parts.join("; ") } : null;
+      if (!parts.length) return null;
+      return {
+        summary: parts.join("; "),
+        plan: {
+          generate: x.generate.length > 0,
+          writeKey: x.writeKey !== null,
+          writeChain: x.writeChain !== null,
+          fixCertMeta: x.certMeta.length > 0,
+          fixKeyMeta: x.keyMeta.length > 0,
+        },
+      };
     },
-    async apply({ session }, current) {
-      const x = plan(current);
-      if (x.generate.length > 0 && p.selfSigned) {
+    async apply({ session }, _current, change: TlsCertificateChange) {
+      const x = change.plan;
+      if (x.generate && p.selfSigned) {
         const result = await session.runOrThrow(generateCommand(p.certFile, p.keyFile, p.hostname, p.selfSigned.days));
         installedFingerprint = /Fingerprint=([0-9A-F:]+)/i.exec(result.stdout.toString("utf8"))?.[1]?.toUpperCase();
       }
@@ -150,8 +174,8 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
       }
       if (given) installedFingerprint = given.fingerprint256;
       const meta: ShellCommand[] = [];
-      if (x.certMeta.length) meta.push(fixMeta(p.certFile, CERT_META));
-      if (x.keyMeta.length) meta.push(fixMeta(p.keyFile, KEY_META));
+      if (x.fixCertMeta) meta.push(fixMeta(p.certFile, CERT_META));
+      if (x.fixKeyMeta) meta.push(fixMeta(p.keyFile, KEY_META));
       if (meta.length) await session.runOrThrow(joinCommands(meta, " && "));
     },
   };

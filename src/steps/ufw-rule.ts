@@ -43,6 +43,11 @@ export interface UfwRuleState {
   added: string[];
 }
 
+export interface UfwRuleChange extends Change {
+  /** `ufw allow 587/tcp` or `ufw delete allow 587/tcp`. */
+  plan: { action: "add" | "delete" };
+}
+
 export function ufwRule(input: UfwRuleParams): Step<UfwRuleState> {
   const p = parseStepParams("ufwRule", ufwRuleParams, input);
   const spec = p.proto ? `${p.port}/${p.proto}` : String(p.port);
@@ -54,13 +59,13 @@ export function ufwRule(input: UfwRuleParams): Step<UfwRuleState> {
     provides: ["ufw", "iptables"],
     requires: ["ufw"],
     read: () => ({ command: sh`ufw show added`, parse: parseUfwAdded }),
-    diff(current): Change | null {
+    diff(current): UfwRuleChange | null {
       const present = current.added.includes(line);
-      if (p.state === "present") return present ? null : { summary: `add ${line}` };
-      return present ? { summary: `delete ${line}` } : null;
+      if (p.state === "present") return present ? null : { summary: `add ${line}`, plan: { action: "add" } };
+      return present ? { summary: `delete ${line}`, plan: { action: "delete" } } : null;
     },
-    async apply({ session }) {
-      await session.runOrThrow(p.state === "present" ? sh`ufw ${p.action} ${spec}` : sh`ufw delete ${p.action} ${spec}`);
+    async apply({ session }, _current, change: UfwRuleChange) {
+      await session.runOrThrow(change.plan.action === "add" ? sh`ufw ${p.action} ${spec}` : sh`ufw delete ${p.action} ${spec}`);
     },
   };
 }

@@ -241,6 +241,7 @@ describe("postconf: null unsets a parameter (postconf -X)", () => {
     expect(postconf({ settings: { relayhost: null } }).diff(debianFresh())).toEqual({
       summary: "unset relayhost: '' → (default)",
       diff: { label: "main.cf", before: "relayhost =\n", after: "" },
+      plan: { toSet: [], toRemove: ["relayhost"] },
     });
     // A parameter main.cf does not set yet: nothing on the before side (not a blank line).
     expect(postconf({ settings: { smtpd_sasl_auth_enable: "yes" } }).diff(debianFresh())?.diff).toEqual({
