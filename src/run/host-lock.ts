@@ -41,6 +41,7 @@
  *
  * Only POSIX sh, plus `stat -c` and /proc as on Linux (both already assumed by the steps).
  */
+import { scriptHeader } from "../shell/script-header.ts";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
@@ -49,8 +50,6 @@ import { RUN_ID_ENV, type ExecResult } from "../transport/transport.ts";
 /** The lock's path when the commands run as root. */
 export const ROOT_LOCK_PATH = "/run/provision.lock";
 /** First line of the lock fragments, so test doubles (the mock transport) can recognise them. */
-export const ACQUIRE_HEADER = "# provision-lock acquire";
-export const RELEASE_HEADER = "# provision-lock release";
 
 const NO_OWNER_STALE_SECONDS = 120;
 const NO_PROC_STALE_SECONDS = 3600;
@@ -105,7 +104,7 @@ function ownerLines(owner: LockOwner): string {
  * Exits 0 in every case: the caller decides.
  */
 export function acquireLockCommand(owner: LockOwner): ShellCommand {
-  return sh`${raw(ACQUIRE_HEADER)}
+  return sh`${scriptHeader("lock acquire", { token: owner.token })}
 ${LOCK_PATH}
 info=${ownerLines(owner)}
 st() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
@@ -174,7 +173,7 @@ exit 0`;
 
 /** Remove the lock if (and only if) it is still ours. */
 export function releaseLockCommand(owner: Pick<LockOwner, "token">): ShellCommand {
-  return sh`${raw(RELEASE_HEADER)}
+  return sh`${scriptHeader("lock release", { token: owner.token })}
 ${LOCK_PATH}
 if [ "$(sed -n 's/^token=//p' "$L/owner" 2>/dev/null)" = ${owner.token} ]; then rm -rf -- "$L"; fi`;
 }
