@@ -40,7 +40,8 @@ export interface Section {
  * Split output on the `@provision:` markers of the given sections, expected in this order; each
  * is searched for only after the one before it, so a section holding arbitrary text (a file's
  * content) is safe as the last. The text before the first marker is the section "". A section
- * whose marker is missing is absent from the map (the read was cut short: the parser says so).
+ * whose marker is missing is absent from the map (optional, or the read was cut short: the parser
+ * says which).
  */
 export function sections(text: string, names: readonly string[]): Map<string, Section> {
   const found = new Map<string, Section>();
@@ -59,7 +60,7 @@ export function sections(text: string, names: readonly string[]): Map<string, Se
       if ((at === 0 || text[at - 1] === "\n") && (rest === "" || rest.startsWith(" "))) break;
       at += marker.length;
     }
-    if (at < 0) break;
+    if (at < 0) continue; // an optional section (printed only when there is something to say)
     found.set(name, { value, body: text.slice(start, at) });
     name = next;
     value = text.slice(at + marker.length, lineEnd < 0 ? undefined : lineEnd).slice(1);
