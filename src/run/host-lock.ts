@@ -41,6 +41,7 @@
  *
  * Only POSIX sh, plus `stat -c` and /proc as on Linux (both already assumed by the steps).
  */
+import { keyValues } from "../shell/read-output.ts";
 import { scriptHeader } from "../shell/script-header.ts";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
@@ -190,11 +191,7 @@ export class HostLockedError extends Error {
 }
 
 export function parseLockResult(result: ExecResult, host: string): LockOutcome {
-  const values = new Map<string, string>();
-  for (const line of result.stdout.toString("utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0 && !values.has(line.slice(0, eq))) values.set(line.slice(0, eq), line.slice(eq + 1));
-  }
+  const values = keyValues(result.stdout.toString("utf8"), { keep: "first" });
   const state = values.get("lock");
   const prefixed = (prefix: string) => {
     const fields: Record<string, string> = {};

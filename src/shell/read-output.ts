@@ -70,12 +70,24 @@ export function sections(text: string, names: readonly string[]): Map<string, Se
   return found;
 }
 
-/** `key=value` lines (the first `=` splits; a line without one is ignored; a later key wins). */
-export function keyValues(text: string, separator = "="): Map<string, string> {
+/**
+ * `key=value` lines (the first `=` splits, so values may hold `=` and spaces; a line without one is
+ * ignored). A key printed twice: the later wins, or the first with `{ keep: "first" }`.
+ */
+export function keyValues(text: string, options: { keep?: "first" | "last" } = {}): Map<string, string> {
   const values = new Map<string, string>();
+  for (const [key, list] of keyValueLists(text)) values.set(key, (options.keep === "first" ? list[0] : list.at(-1)) as string);
+  return values;
+}
+
+/** `key=value` lines where a key may repeat (`has=apt-get`, `has=systemctl`): every value, in order. */
+export function keyValueLists(text: string): Map<string, string[]> {
+  const values = new Map<string, string[]>();
   for (const line of text.split("\n")) {
-    const at = line.indexOf(separator);
-    if (at > 0) values.set(line.slice(0, at), line.slice(at + separator.length));
+    const at = line.indexOf("=");
+    if (at <= 0) continue;
+    const key = line.slice(0, at);
+    values.set(key, [...(values.get(key) ?? []), line.slice(at + 1)]);
   }
   return values;
 }
