@@ -12,7 +12,6 @@
  * Not simulated: SSH. No handshake, no encryption — the ssh2 handshake's controller CPU is
  * measured apart (the floor) and added in the report.
  */
-import { decodeBatchScript } from "../src/run/read-batch.ts";
 import type { ExecOptions, ExecResult, Transport } from "../src/transport/transport.ts";
 import { TransportError } from "../src/transport/transport.ts";
 
@@ -30,7 +29,11 @@ export interface RecordedExec {
 
 /** The marker of a read batch sent on stdin, if it is one. */
 export function batchMarker(stdin: ExecOptions["stdin"]): string | undefined {
-  return stdin === undefined ? undefined : decodeBatchScript(stdin.toString())?.marker;
+  // Its header line (src/shell/script-header.ts): `# provision-batch v1 {"marker":…}`.
+  const header = stdin === undefined ? undefined : /^# provision-batch v1 (\{.*\})$/m.exec(stdin.toString())?.[1];
+  if (!header) return undefined;
+  const marker = (JSON.parse(header) as { marker?: unknown }).marker;
+  return typeof marker === "string" ? marker : undefined;
 }
 
 export interface Recording {

@@ -24,3 +24,6 @@ export { fact, type CustomFact } from "./facts/custom-facts.ts";
 export { fileWrite, parseFileState, readFileCommand, writeRemoteFile, type FileState } from "./transport/remote-file.ts";
 export { EVERYTHING, pathResource, pathTree, type Resource } from "./playbook/resources.ts";
 export { accountName, filePath, parseStepParams } from "./steps/params.ts";
+// The test double for your playbooks: an in-memory host, and the runner (README, "Testing your playbooks with the mock host").
+export { MockTransport, type MockFile, type Matcher, type Answer, type RecordedCommand } from "./transport/mock.ts";
+export { runHost, type HostRunOptions, type RunMode } from "./run/host-runner.ts";

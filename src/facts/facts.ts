@@ -3,6 +3,7 @@
  * the package and service managers, and the distro paths steps need. Steps receive them through
  * the playbook context, so a playbook says "install postfix" and the facts say how.
  */
+import { keyValueLists } from "../shell/read-output.ts";
 import { sh } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 
@@ -49,13 +50,7 @@ export function parseFacts(result: ExecResult): Facts {
   if (result.exitCode !== 0) {
     throw new Error(`gathering facts failed (exit ${result.exitCode}): ${result.stderr.toString("utf8").trim()}`);
   }
-  const values = new Map<string, string[]>();
-  for (const line of result.stdout.toString("utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq < 0) continue;
-    const key = line.slice(0, eq);
-    values.set(key, [...(values.get(key) ?? []), line.slice(eq + 1)]);
-  }
+  const values = keyValueLists(result.stdout.toString("utf8"));
   const one = (key: string): string => values.get(key)?.[0] ?? "";
   const has = new Set(values.get("has") ?? []);
   const dirs = new Set(values.get("dir") ?? []);

@@ -14,6 +14,13 @@ export interface RemoteRead<S> {
   command: ShellCommand;
   /** Pure. Throw (ReadFailedError or any Error) when the state cannot be determined. */
   parse(result: ExecResult): S;
+  /**
+   * Commands the read needs on the host (`["postconf"]`). When the read fails because one is
+   * missing (exit 127, the shell's "postconf: not found"), the runner fails it with one clear
+   * error ("postconf not found on vps1: is Postfix installed?", src/shell/read-output.ts) instead
+   * of calling `parse`. A tool the read does not run first is checked with `needTool()`.
+   */
+  requiresTools?: readonly string[];
 }
 
 /** A read done on the controller (e.g. an SMTP or DNS probe from here), run beside the batch. */

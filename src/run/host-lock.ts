@@ -41,6 +41,8 @@
  *
  * Only POSIX sh, plus `stat -c` and /proc as on Linux (both already assumed by the steps).
  */
+import { keyValues } from "../shell/read-output.ts";
+import { scriptHeader } from "../shell/script-header.ts";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
@@ -49,8 +51,6 @@ import { RUN_ID_ENV, type ExecResult } from "../transport/transport.ts";
 /** The lock's path when the commands run as root. */
 export const ROOT_LOCK_PATH = "/run/provision.lock";
 /** First line of the lock fragments, so test doubles (the mock transport) can recognise them. */
-export const ACQUIRE_HEADER = "# provision-lock acquire";
-export const RELEASE_HEADER = "# provision-lock release";
 
 const NO_OWNER_STALE_SECONDS = 120;
 const NO_PROC_STALE_SECONDS = 3600;
@@ -105,7 +105,7 @@ function ownerLines(owner: LockOwner): string {
  * Exits 0 in every case: the caller decides.
  */
 export function acquireLockCommand(owner: LockOwner): ShellCommand {
-  return sh`${raw(ACQUIRE_HEADER)}
+  return sh`${scriptHeader("lock acquire", { token: owner.token })}
 ${LOCK_PATH}
 info=${ownerLines(owner)}
 st() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
@@ -174,7 +174,7 @@ exit 0`;
 
 /** Remove the lock if (and only if) it is still ours. */
 export function releaseLockCommand(owner: Pick<LockOwner, "token">): ShellCommand {
-  return sh`${raw(RELEASE_HEADER)}
+  return sh`${scriptHeader("lock release", { token: owner.token })}
 ${LOCK_PATH}
 if [ "$(sed -n 's/^token=//p' "$L/owner" 2>/dev/null)" = ${owner.token} ]; then rm -rf -- "$L"; fi`;
 }
@@ -191,11 +191,7 @@ export class HostLockedError extends Error {
 }
 
 export function parseLockResult(result: ExecResult, host: string): LockOutcome {
-  const values = new Map<string, string>();
-  for (const line of result.stdout.toString("utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0 && !values.has(line.slice(0, eq))) values.set(line.slice(0, eq), line.slice(eq + 1));
-  }
+  const values = keyValues(result.stdout.toString("utf8"), { keep: "first" });
   const state = values.get("lock");
   const prefixed = (prefix: string) => {
     const fields: Record<string, string> = {};

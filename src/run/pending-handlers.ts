@@ -18,13 +18,9 @@
  * whose steps notify, one round trip to record before the first such step, and the removal travels
  * with the lock release at the end.
  */
+import { scriptHeader } from "../shell/script-header.ts";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
-
-/** First line of the fragments, so test doubles (the mock transport) can recognise them. */
-export const PENDING_READ_HEADER = "# provision-pending-handlers read";
-export const PENDING_RECORD_HEADER = "# provision-pending-handlers record";
-export const PENDING_SETTLE_HEADER = "# provision-pending-handlers settle";
 
 /** The record's file name: the playbook name with anything but [A-Za-z0-9_-] as %XX. */
 export function pendingFileName(playbook: string): string {
@@ -49,7 +45,7 @@ function recordPath(playbook: string, uid: number): ShellCommand {
 
 /** Prints the owed handler names, one per line (nothing when none: no process is spawned then). */
 export function readPendingCommand(playbook: string, uid: number): ShellCommand {
-  return sh`${raw(PENDING_READ_HEADER)}
+  return sh`${scriptHeader("pending-handlers read", { file: pendingFileName(playbook) })}
 ${recordPath(playbook, uid)}
 if [ -f "$f" ]; then cat -- "$f"; fi`;
 }
@@ -69,7 +65,7 @@ export function parsePending(result: ExecResult): string[] {
 /** Adds names to the record (a new file renamed into place: a reader never sees half of it). */
 export function recordPendingCommand(playbook: string, uid: number, names: readonly string[]): ShellCommand {
   const lines = names.map((name) => `${oneLine(name)}\n`).join("");
-  return sh`${raw(PENDING_RECORD_HEADER)}
+  return sh`${scriptHeader("pending-handlers record", { file: pendingFileName(playbook), names: names.map(oneLine) })}
 ${recordPath(playbook, uid)}
 mkdir -p -- "$d" && { if [ -f "$f" ]; then cat -- "$f"; fi; printf '%s' ${lines}; } | sort -u > "$f.new" && mv -f -- "$f.new" "$f"`;
 }
@@ -78,10 +74,10 @@ mkdir -p -- "$d" && { if [ -f "$f" ]; then cat -- "$f"; fi; printf '%s' ${lines}
 export function settlePendingCommand(playbook: string, uid: number, owed: readonly string[]): ShellCommand {
   const lines = owed.map((name) => `${oneLine(name)}\n`).join("");
   return owed.length === 0
-    ? sh`${raw(PENDING_SETTLE_HEADER)}
+    ? sh`${scriptHeader("pending-handlers settle", { file: pendingFileName(playbook), owed: owed.map(oneLine) })}
 ${recordPath(playbook, uid)}
 rm -f -- "$f"`
-    : sh`${raw(PENDING_SETTLE_HEADER)}
+    : sh`${scriptHeader("pending-handlers settle", { file: pendingFileName(playbook), owed: owed.map(oneLine) })}
 ${recordPath(playbook, uid)}
 printf '%s' ${lines} > "$f.new" && mv -f -- "$f.new" "$f"`;
 }

@@ -7,8 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { joinCommands, raw, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
-
-const HEADER = "# provision-batch ";
+import { scriptHeader } from "../shell/script-header.ts";
 
 export interface ReadBatch {
   command: ShellCommand;
@@ -23,7 +22,15 @@ export function encodeBatch(fragments: readonly ShellCommand[], marker = newMark
 ${fragment}
 ) </dev/null; printf '\\n%s %s\\n' ${raw(marker)} "$?"; printf '\\n%s\\n' ${raw(marker)} >&2`,
   );
-  const command = joinCommands([sh`${raw(HEADER + marker)}`, ...parts], "\n");
+  // The header says where each fragment is in the text after it ([start, length]): a reader (the
+  // mock host) recovers them without knowing how the script frames them.
+  const spans: [number, number][] = [];
+  let at = 0;
+  for (const [index, fragment] of fragments.entries()) {
+    spans.push([at + 2, fragment.text.length]);
+    at += (parts[index] as ShellCommand).text.length + 1;
+  }
+  const command = joinCommands([sh`${scriptHeader("batch", { marker, fragments: spans })}`, ...parts], "\n");
   return { command, marker, count: fragments.length };
 }
 
@@ -69,31 +76,4 @@ function splitOn(output: Buffer, marker: string, withCode: boolean): { body: Buf
     start = end + 1;
   }
   return parts;
-}
-
-/** For the mock transport: recover the fragments of a batch script, or null if it is not one. */
-export function decodeBatchScript(text: string): { marker: string; fragments: string[] } | null {
-  if (!text.startsWith(HEADER)) return null;
-  const marker = text.slice(HEADER.length, text.indexOf("\n"));
-  const closing = `\n) </dev/null; printf '\\n%s %s\\n' ${marker} "$?"; printf '\\n%s\\n' ${marker} >&2`;
-  const fragments: string[] = [];
-  let rest = text.slice(text.indexOf("\n") + 1);
-  for (let guard = 0; guard < 100_000 && rest.startsWith("(\n"); guard += 1) {
-    const end = rest.indexOf(closing);
-    if (end < 0) break;
-    fragments.push(rest.slice(2, end));
-    rest = rest.slice(end + closing.length + 1);
-  }
-  return { marker, fragments };
-}
-
-/** For the mock transport: frame per-fragment results the way the real script prints them. */
-export function encodeBatchOutput(marker: string, results: readonly ExecResult[]): ExecResult {
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  for (const result of results) {
-    stdout.push(result.stdout, Buffer.from(`\n${marker} ${result.exitCode}\n`));
-    stderr.push(result.stderr, Buffer.from(`\n${marker}\n`));
-  }
-  return { exitCode: 0, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
 }

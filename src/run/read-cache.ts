@@ -7,7 +7,8 @@
  */
 import { tail, type HostSession } from "../transport/host-session.ts";
 import type { ExecResult } from "../transport/transport.ts";
-import { isFlushHandlers, isLocalRead, type PlaybookItem, type RemoteRead, type Step } from "../playbook/step.ts";
+import { isFlushHandlers, isLocalRead, ReadFailedError, type PlaybookItem, type RemoteRead, type Step } from "../playbook/step.ts";
+import { missingTool, missingToolMessage } from "../shell/read-output.ts";
 import { mask } from "../shell/mask.ts";
 import type { ShellCommand } from "../shell/sh.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
@@ -111,6 +112,11 @@ export class ReadCache {
   }
 
   #parse(index: number, read: RemoteRead<unknown>, result: ExecResult): void {
+    const tool = missingTool(result, read.requiresTools ?? []);
+    if (tool) {
+      this.#reads.set(index, { ok: false, error: new ReadFailedError(mask(missingToolMessage(tool, this.host))) });
+      return;
+    }
     try {
       this.#reads.set(index, { ok: true, value: read.parse(result) });
     } catch (error) {

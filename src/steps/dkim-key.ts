@@ -11,6 +11,7 @@
  * Drift: the key is missing, is not a readable RSA key, or its owner/mode differ. A key is never
  * replaced because it differs from DNS: rotating a key is a decision (a new selector), not drift.
  */
+import { keyValues } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
@@ -135,11 +136,7 @@ export function dkimRecord(publicKey: string): string {
 function parseDkimRead(result: ExecResult, file: string): DkimKeyState {
   if (result.exitCode !== 0)
     throw new ReadFailedError(result.stderr.toString("utf8").trim() || `cannot read ${file}: exit ${result.exitCode}`);
-  const v = new Map<string, string>();
-  for (const line of result.stdout.toString("utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) v.set(line.slice(0, eq), line.slice(eq + 1));
-  }
+  const v = keyValues(result.stdout.toString("utf8"));
   const key = v.get("key");
   if (!key || key === "absent") return { key: null };
   const [owner, group, mode] = key.split(" ");

@@ -8,6 +8,7 @@
  * `service iptables save` when the iptables service is installed (it honours the service's own
  * config), otherwise — and always on Debian — writes the `iptables-save` output atomically.
  */
+import { section, sectionLine } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import type { Facts } from "../facts/facts.ts";
@@ -41,8 +42,6 @@ export interface IptablesPersistChange extends Change {
   plan: IptablesPersistPlan;
 }
 
-const SECTION = "@provision:";
-
 export function iptablesPersist(facts: Pick<Facts, "osFamily" | "paths">, input: IptablesPersistParams = {}): Step<IptablesPersistState> {
   const p = parseStepParams("iptablesPersist", iptablesPersistParams, input);
   const v6 = p.family === "ipv6";
@@ -60,17 +59,18 @@ export function iptablesPersist(facts: Pick<Facts, "osFamily" | "paths">, input:
     requires: [`iptables:${p.family}:*`, pathResource(path)],
     read: () => ({
       command: sh`${save} || exit 3
-echo ${SECTION}file; ${readFileCommand(path)}
-printf '\\n%s\\n' ${SECTION}service; if [ -x /usr/libexec/iptables/${service}.init ]; then echo yes; fi`,
+${section("file")}; ${readFileCommand(path)}
+printf '\\n%s\\n' ${sectionLine("service")}; if [ -x /usr/libexec/iptables/${service}.init ]; then echo yes; fi`,
       parse(result) {
         if (result.exitCode !== 0) {
           throw new ReadFailedError(`${save} failed: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
         }
         const out = result.stdout.toString("utf8");
-        const fileAt = out.indexOf(`${SECTION}file\n`);
-        const serviceAt = out.lastIndexOf(`\n${SECTION}service\n`);
+        // The file's content may hold anything: the service section is the last marker line.
+        const fileAt = out.indexOf(`${sectionLine("file")}\n`);
+        const serviceAt = out.lastIndexOf(`\n${sectionLine("service")}\n`);
         if (fileAt < 0 || serviceAt < 0) throw new ReadFailedError(`unexpected output from ${save}`);
-        const fileOut = Buffer.from(out.slice(fileAt + `${SECTION}file\n`.length, serviceAt));
+        const fileOut = Buffer.from(out.slice(fileAt + `${sectionLine("file")}\n`.length, serviceAt));
         const file = parseFileState({ exitCode: 0, stdout: fileOut, stderr: Buffer.alloc(0) }, path);
         return {
           live: out.slice(0, fileAt),

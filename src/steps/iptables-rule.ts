@@ -13,6 +13,7 @@
  * `position: N` it must be the Nth rule (or the last, when the chain is shorter): a rule present
  * elsewhere is moved. Extra copies are always removed.
  */
+import { section, sections } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
@@ -44,8 +45,6 @@ export interface IptablesRuleState {
   /** The rule in iptables' canonical `-A CHAIN …` form, or null when it could not be learnt. */
   canonical: string | null;
 }
-
-const SECTION = "@provision:";
 
 export function iptablesRule(input: IptablesRuleParams): Step<IptablesRuleState> {
   const p = parseStepParams("iptablesRule", iptablesRuleParams, input);
@@ -101,40 +100,25 @@ function readCommand(tool: string, table: string, chain: string, rule: readonly 
   const scratch = sh`${tool} -t ${table} -N ${chain} 2>/dev/null
 ${tool} -t ${table} -A ${chain} ${rule} 2>/dev/null || { ${target ? sh`${tool} -t ${table} -N ${target} 2>/dev/null;` : sh``} ${tool} -t ${table} -A ${chain} ${rule}; } && ${tool} -t ${table} -S ${chain}`;
   return sh`${tool} -w -t ${table} -S ${chain} || exit 3
-echo ${SECTION}check; ${tool} -w -t ${table} -C ${chain} ${rule} >/dev/null 2>&1; echo "rc=$?"
-echo ${SECTION}canonical; unshare -n sh -c ${scratch.text} 2>/dev/null || :`;
+${section("check")}; ${tool} -w -t ${table} -C ${chain} ${rule} >/dev/null 2>&1; echo "rc=$?"
+${section("canonical")}; unshare -n sh -c ${scratch.text} 2>/dev/null || :`;
 }
 
 function parseRead(result: ExecResult, where: string): IptablesRuleState {
   if (result.exitCode !== 0) {
     throw new ReadFailedError(`cannot list ${where}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   }
-  const sections = splitSections(result.stdout.toString("utf8"));
+  const parts = sections(result.stdout.toString("utf8"), ["check", "canonical"]);
   const isRule = (line: string) => line.startsWith("-A ");
-  const rc = /rc=(\d+)/.exec(sections.get("check") ?? "")?.[1];
+  const rc = /rc=(\d+)/.exec(parts.get("check")?.body ?? "")?.[1];
   if (rc === undefined || Number(rc) > 1) throw new ReadFailedError(`iptables -C failed on ${where} (rc ${rc ?? "?"})`);
-  const canonical = (sections.get("canonical") ?? "").split("\n").filter(isRule);
+  const canonical = (parts.get("canonical")?.body ?? "").split("\n").filter(isRule);
   return {
-    rules: (sections.get("") ?? "").split("\n").filter(isRule),
+    rules: (parts.get("")?.body ?? "").split("\n").filter(isRule),
     present: rc === "0",
     // Exactly one rule in the scratch chain, or we learnt nothing.
     canonical: canonical.length === 1 ? (canonical[0] as string) : null,
   };
-}
-
-function splitSections(text: string): Map<string, string> {
-  const sections = new Map<string, string>();
-  let name = "";
-  let lines: string[] = [];
-  for (const line of text.split("\n")) {
-    if (line.startsWith(SECTION)) {
-      sections.set(name, lines.join("\n"));
-      name = line.slice(SECTION.length);
-      lines = [];
-    } else lines.push(line);
-  }
-  sections.set(name, lines.join("\n"));
-  return sections;
 }
 
 /** What diff decided (planFor without its summary): the commands apply sends follow from it alone. */

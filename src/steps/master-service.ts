@@ -14,6 +14,7 @@
  *   new entry is added at the end of master.cf (where `postconf -Me` puts it; the file fallback does
  *   the same); the commented block stays as documentation.
  */
+import { keyValues, section, sections } from "../shell/read-output.ts";
 import { z } from "zod";
 import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
@@ -96,9 +97,10 @@ export interface MasterServiceChange extends Change {
   plan: MasterServicePlan;
 }
 
-const F = "--provision:master-F--";
-const P = "--provision:master-P--";
-const FILE = "--provision:master-cf--";
+/** The read's sections (src/shell/read-output.ts): key=value lines, then these; master.cf last. */
+const F = "master-F";
+const P = "master-P";
+const FILE = "master-cf";
 
 export function masterService(input: MasterServiceParams): Step<MasterServiceState> {
   const params = parseStepParams("masterService", masterServiceParams, input);
@@ -121,10 +123,11 @@ nl='
 v=\${h#*mail_version = }; v=\${v%%"$nl"*}
 d=\${h#*config_directory = }; d=\${d%%"$nl"*}
 printf 'mail_version=%s\nconfig_directory=%s\n' "$v" "$d"
-echo ${F}; postconf ${c}-F ${key} 2>/dev/null
-echo ${P}; postconf ${c}-P ${key} 2>/dev/null
-echo ${FILE}; cat -- "$d/master.cf"`,
+${section(F)}; postconf ${c}-F ${key} 2>/dev/null
+${section(P)}; postconf ${c}-P ${key} 2>/dev/null
+${section(FILE)}; cat -- "$d/master.cf"`,
       parse: (result) => parseMasterServiceState(result, params.service, params.type),
+      requiresTools: ["postconf"],
     }),
     diff(current): MasterServiceChange | null {
       const label = `${current.configDirectory}/master.cf`;
@@ -201,26 +204,19 @@ function entryDifferences(current: MasterEntry | null, desired: MasterEntry): st
 }
 
 export function parseMasterServiceState(result: ExecResult, service: string, type: string): MasterServiceState {
-  const text = result.stdout.toString("utf8");
-  const fAt = text.indexOf(`${F}\n`);
-  const pAt = text.indexOf(`${P}\n`);
-  const fileAt = text.indexOf(`${FILE}\n`);
-  if (result.exitCode !== 0 || fAt < 0 || pAt < 0 || fileAt < 0) {
-    const why = result.exitCode === 127 ? "postconf not found (is Postfix installed?)" : `cannot read master.cf (exit ${result.exitCode})`;
-    throw new ReadFailedError(why);
+  const parts = sections(result.stdout.toString("utf8"), [F, P, FILE]);
+  const fText = parts.get(F)?.body;
+  const pText = parts.get(P)?.body;
+  const masterCf = parts.get(FILE)?.body;
+  if (result.exitCode !== 0 || fText === undefined || pText === undefined || masterCf === undefined) {
+    throw new ReadFailedError(`cannot read master.cf (exit ${result.exitCode})`);
   }
-  const head = new Map(
-    text
-      .slice(0, fAt)
-      .split("\n")
-      .flatMap((l) => (l.includes("=") ? [[l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const] : [])),
-  );
+  const head = keyValues(parts.get("")?.body ?? "");
   const mailVersion = head.get("mail_version") ?? "";
   const configDirectory = head.get("config_directory") ?? "/etc/postfix";
-  const masterCf = text.slice(fileAt + FILE.length + 1);
   const viaPostconf = !versionBelow(mailVersion, [2, 11]);
   const entry = viaPostconf
-    ? entryFromPostconf(text.slice(fAt + F.length + 1, pAt), text.slice(pAt + P.length + 1, fileAt), service, type)
+    ? entryFromPostconf(fText, pText, service, type)
     : (parseMasterCf(masterCf)
         .filter((e) => e.entry.service === service && e.entry.type === type)
         .at(-1)?.entry ?? null);

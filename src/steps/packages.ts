@@ -15,6 +15,7 @@
  * is the package manager's own (metadata_expire); `updateCache` adds `--refresh` (dnf) or runs
  * `yum clean expire-cache` first, and `cacheMaxAgeSeconds` is ignored.
  */
+import { SECTION_PREFIX as SECTION } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import type { Facts } from "../facts/facts.ts";
@@ -63,7 +64,6 @@ export interface PackagesChange extends Change {
   plan: PackagesPlan;
 }
 
-const SECTION = "@provision:";
 const APT_STAMP = "/var/lib/apt/periodic/update-success-stamp";
 const APT_ENV = raw("DEBIAN_FRONTEND=noninteractive");
 const APT_OPTS = raw("-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold");

@@ -12,6 +12,7 @@
  * - Apply: one `postconf -e name=value …` for every changed parameter, one `postconf -X name …`
  *   for every one to remove, in one command.
  */
+import { section, sections } from "../shell/read-output.ts";
 import { z } from "zod";
 import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
@@ -67,8 +68,9 @@ export interface PostconfState {
   referenced: Set<string>;
 }
 
-const KNOWN = "--provision:postconf-known--";
-const REFS = "--provision:postconf-refs--";
+/** The read's sections (src/shell/read-output.ts): `postconf -n`, then these. */
+const KNOWN = "postconf-known";
+const REFS = "postconf-refs";
 
 export function postconf(input: PostconfParams): Step<PostconfState> {
   const params = parseStepParams("postconf", postconfParams, input);
@@ -87,11 +89,12 @@ export function postconf(input: PostconfParams): Step<PostconfState> {
     read: () => ({
       // One fragment so the runner batches it. -P (Postfix ≥ 2.11) may be missing: its failure is ignored.
       command: sh`postconf ${c}-n || exit $?
-echo ${KNOWN}
+${section(KNOWN)}
 postconf ${c}-d | sed 's/ =.*//' || exit $?
-echo ${REFS}
+${section(REFS)}
 postconf ${c}-P 2>/dev/null | grep '[$]' || :`,
       parse: parsePostconfState,
+      requiresTools: ["postconf"],
     }),
     diff(current): PostconfChange | null {
       checkNames(Object.keys(params.settings), current, params.settings);
@@ -154,16 +157,11 @@ function postconfEditCommand(changed: [string, string][], c: ShellCommand): Shel
 }
 
 export function parsePostconfState(result: ExecResult): PostconfState {
-  const text = result.stdout.toString("utf8");
-  const knownAt = text.indexOf(`${KNOWN}\n`);
-  if (result.exitCode !== 0 || knownAt < 0) {
-    const why = result.exitCode === 127 ? "postconf not found (is Postfix installed?)" : `postconf failed (exit ${result.exitCode})`;
-    throw new ReadFailedError(why);
-  }
-  const refsAt = text.indexOf(`${REFS}\n`, knownAt);
-  const setText = text.slice(0, knownAt);
-  const knownText = text.slice(knownAt + KNOWN.length + 1, refsAt < 0 ? undefined : refsAt);
-  const refsText = refsAt < 0 ? "" : text.slice(refsAt + REFS.length + 1);
+  const parts = sections(result.stdout.toString("utf8"), [KNOWN, REFS]);
+  const knownText = parts.get(KNOWN)?.body;
+  if (result.exitCode !== 0 || knownText === undefined) throw new ReadFailedError(`postconf failed (exit ${result.exitCode})`);
+  const setText = parts.get("")?.body ?? "";
+  const refsText = parts.get(REFS)?.body ?? "";
   const set = new Map<string, string>();
   for (const line of setText.split("\n")) {
     const match = /^(\S+) =(?: (.*))?$/.exec(line);

@@ -17,6 +17,7 @@
  *
  * Postfix in group `sasl` (needed to read the chroot copy on Debian) is the separate `groupMember` step.
  */
+import { keyValues, needTool } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, raw, secretStdin, sh, type ShellCommand } from "../shell/sh.ts";
@@ -125,7 +126,11 @@ export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
     notify: p.notify,
     provides: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
     requires: [pathResource(p.dbPath), ...(p.chrootCopy ? [pathResource(p.chrootCopy)] : [])],
-    read: () => ({ command: readCommand(p), parse: (result) => parseRead(result, p.passwordCheck, who, p.dbPath) }),
+    read: () => ({
+      command: readCommand(p),
+      parse: (result) => parseRead(result, p.passwordCheck, who, p.dbPath),
+      requiresTools: ["sasldblistusers2"],
+    }),
     diff(current): SasldbUserChange | null {
       const { set, del, meta, copy } = plan(current);
       const parts: string[] = [];
@@ -179,7 +184,7 @@ echo "password=$pw"`
 if [ ! -e "$c" ]; then echo copy=absent; elif cmp -s "$db" "$c"; then echo "copy=$(stat -c '%U %G %04a' -- "$c")"; else echo copy=differs; fi`
     : sh`:`;
   return sh`db=${p.dbPath}
-command -v sasldblistusers2 >/dev/null 2>&1 || { echo "sasldblistusers2 not found (install sasl2-bin / cyrus-sasl)" >&2; exit 4; }
+${needTool("sasldblistusers2")}
 if [ ! -e "$db" ]; then echo db=absent; exit 0; fi
 echo "db=$(stat -c '%U %G %04a' -- "$db")"
 ${copy}
@@ -197,11 +202,7 @@ function parseRead(result: ExecResult, passwordCheck: string, who: string, dbPat
   if (result.exitCode !== 0) {
     throw new ReadFailedError(`cannot read ${dbPath}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   }
-  const v = new Map<string, string>();
-  for (const line of result.stdout.toString("utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) v.set(line.slice(0, eq), line.slice(eq + 1));
-  }
+  const v = keyValues(result.stdout.toString("utf8"));
   const meta = (text: string | undefined): Meta | null => {
     const [owner, group, mode] = (text ?? "").split(" ");
     return owner && group && mode ? { owner, group, mode } : null;

@@ -6,6 +6,7 @@
  * A service that does not exist (no unit, no init script) is a read error, not a change: in check
  * mode, when the package that brings it is still to be installed, the runner reports `unknown`.
  */
+import { keyValues as readKeyValues } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Handler, type Step } from "../playbook/step.ts";
 import type { Facts } from "../facts/facts.ts";
@@ -159,12 +160,7 @@ e=no; for f in /etc/rc[2345].d/S[0-9][0-9]"$n" /etc/rc.d/rc[2345].d/S[0-9][0-9]"
 }
 
 function keyValues(text: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) map.set(line.slice(0, eq), line.slice(eq + 1).trim());
-  }
-  return map;
+  return new Map([...readKeyValues(text)].map(([key, value]) => [key, value.trim()]));
 }
 
 /** Handler: reload the service if it is running (a stopped service stays stopped). */

@@ -13,6 +13,7 @@
  * `chpasswd -e`, which reads `user:hash` on stdin: never argv (`usermod -p` would put it there),
  * never in a summary, diff or error.
  */
+import { keyValues as readKeyValues } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { joinCommands, raw, secretStdin, sh, type ShellCommand } from "../shell/sh.ts";
@@ -269,12 +270,7 @@ function unique(items: readonly string[]): string[] {
   return [...new Set(items)];
 }
 
-/** `key=value` lines → map (the first "=" splits; values may hold "=" and spaces). */
+/** `key=value` lines → map (the first "=" splits; a repeated key: the first wins). */
 export function keyValues(text: string): Map<string, string> {
-  const v = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0 && !v.has(line.slice(0, eq))) v.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return v;
+  return readKeyValues(text, { keep: "first" });
 }

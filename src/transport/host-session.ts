@@ -78,12 +78,6 @@ export function wholeScript(text: string): string {
   return `${header}{\n${text.slice(header.length)}\n}\n`;
 }
 
-/** Undo wholeScript (for test doubles that answer scripts by their text). */
-export function unwrapScript(script: string): string {
-  const match = /^(#[^\n]*\n)?\{\n([\s\S]*)\n\}\n$/.exec(script);
-  return match ? (match[1] ?? "") + (match[2] ?? "") : script;
-}
-
 export function tail(text: string, lines: number): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }

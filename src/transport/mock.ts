@@ -4,12 +4,12 @@
  * command. Batched reads are split into their fragments, answered one by one, and framed back the
  * way the real script prints them, so tests see exactly what each step sent. A small file store
  * answers the commands of remote-file (read and atomic write), so file-based steps run for real.
+ *
+ * The runner's own scripts (the read batch, the host lock, the owed-handlers record) are known by
+ * their first line, `# provision-<name> v1 <json args>` (src/shell/script-header.ts), and answered
+ * from those arguments alone — never from their shell text, which is free to change.
  */
 import { createHash } from "node:crypto";
-import { decodeBatchScript, encodeBatchOutput } from "../run/read-batch.ts";
-import { ACQUIRE_HEADER, RELEASE_HEADER } from "../run/host-lock.ts";
-import { PENDING_READ_HEADER, PENDING_RECORD_HEADER, PENDING_SETTLE_HEADER } from "../run/pending-handlers.ts";
-import { unwrapScript } from "./host-session.ts";
 import { stdinParts, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export interface MockFile {
@@ -89,13 +89,13 @@ export class MockTransport implements Transport {
     // A command holding a secret arrives as a script on stdin.
     const script = command === "sh -s" ? unwrapScript(stdin.toString("utf8")) : command;
     const scriptStdin = command === "sh -s" ? Buffer.alloc(0) : stdin;
-    const batch = decodeBatchScript(script);
+    const batch = decodeBatch(script);
     const answers = batch
       ? batch.fragments.map((fragment) => this.#answer(fragment, Buffer.alloc(0), true))
       : [this.#answer(script, scriptStdin, false)];
     const delayMs = answers.reduce((sum, answer) => sum + answer.delayMs, 0);
     if (delayMs > 0) await this.#wait(delayMs, options.timeoutMs);
-    return batch ? encodeBatchOutput(batch.marker, answers) : (answers[0] as ExecResult);
+    return batch ? batchOutput(batch.marker, answers) : (answers[0] as ExecResult);
   }
 
   async #wait(delayMs: number, timeoutMs: number | undefined): Promise<void> {
@@ -143,10 +143,9 @@ export class MockTransport implements Transport {
    * settle of the pending handlers travels with the lock release): each answered by its model.
    */
   #runnerScript(command: string): ExecResult | undefined {
-    if (!/^# provision-(lock|pending-handlers) /.test(command)) return undefined;
-    const results = command
-      .split(/^(?=# provision-(?:lock|pending-handlers) )/m)
-      .map((part) => this.#lockCommand(part) ?? this.#pendingCommand(part));
+    const headers = scriptHeaders(command);
+    if (headers.length === 0 || !command.startsWith("# provision-")) return undefined;
+    const results = headers.map((header) => this.#lockCommand(header) ?? this.#pendingCommand(header));
     if (results.some((result) => result === undefined)) return undefined;
     return {
       exitCode: 0,
@@ -155,9 +154,9 @@ export class MockTransport implements Transport {
     };
   }
 
-  #lockCommand(command: string): ExecResult | undefined {
+  #lockCommand({ name, args }: ScriptHeader): ExecResult | undefined {
     const ok = (stdout: string): ExecResult => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
-    if (command.startsWith(ACQUIRE_HEADER)) {
+    if (name === "lock acquire") {
       const broken = this.lock?.stale !== undefined ? this.lock : undefined;
       if (this.lock && !broken) {
         this.lockEvents.push("held");
@@ -166,7 +165,7 @@ export class MockTransport implements Transport {
           .join("");
         return ok(`lock=held\npath=/run/provision.lock\nage=5\n${owner}`);
       }
-      const token = /(?:^|')token=([0-9a-f]+)$/m.exec(command)?.[1] ?? "?";
+      const token = typeof args.token === "string" ? args.token : "?";
       this.lock = { token, controller: "mock-controller", holder_pid: "1" };
       this.lockEvents.push("acquired");
       if (!broken) return ok("lock=acquired\n");
@@ -177,9 +176,8 @@ export class MockTransport implements Transport {
           .join("")}`,
       );
     }
-    if (command.startsWith(RELEASE_HEADER)) {
-      const token = /= '?([0-9a-f]+)'? \]; then rm/.exec(command)?.[1];
-      if (this.lock && token && this.lock.token === token) {
+    if (name === "lock release") {
+      if (this.lock && this.lock.token === args.token) {
         this.lock = null;
         this.lockEvents.push("released");
       }
@@ -188,24 +186,22 @@ export class MockTransport implements Transport {
     return undefined;
   }
 
-  #pendingCommand(command: string): ExecResult | undefined {
+  #pendingCommand({ name, args }: ScriptHeader): ExecResult | undefined {
     const ok = (stdout = ""): ExecResult => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
-    const file = /f="\$d"\/(\S+)/.exec(command)?.[1] ?? "";
-    const names = () =>
-      unquote(/printf '%s' ([\s\S]+?)(?: > "\$f\.new"|; \})/.exec(command)?.[1] ?? "")
-        .split("\n")
-        .filter(Boolean);
-    if (command.startsWith(PENDING_READ_HEADER)) {
+    const file = String(args.file ?? "");
+    const list = (value: unknown) => (Array.isArray(value) ? value.map(String).filter(Boolean) : []);
+    if (name === "pending-handlers read") {
       const owed = this.pendingHandlers.get(file) ?? [];
-      return ok(owed.map((name) => `${name}\n`).join(""));
+      return ok(owed.map((handler) => `${handler}\n`).join(""));
     }
-    if (command.startsWith(PENDING_RECORD_HEADER)) {
-      this.pendingHandlers.set(file, [...new Set([...(this.pendingHandlers.get(file) ?? []), ...names()])].sort());
+    if (name === "pending-handlers record") {
+      this.pendingHandlers.set(file, [...new Set([...(this.pendingHandlers.get(file) ?? []), ...list(args.names)])].sort());
       return ok();
     }
-    if (command.startsWith(PENDING_SETTLE_HEADER)) {
-      if (/rm -f -- "\$f"/.test(command)) this.pendingHandlers.delete(file);
-      else this.pendingHandlers.set(file, names());
+    if (name === "pending-handlers settle") {
+      const owed = list(args.owed);
+      if (owed.length === 0) this.pendingHandlers.delete(file);
+      else this.pendingHandlers.set(file, owed);
       return ok();
     }
     return undefined;
@@ -277,4 +273,53 @@ export function unquote(word: string): string {
   let out = "";
   for (const match of word.matchAll(/'([^']*)'|\\(.)|([^'\\]+)/g)) out += match[1] ?? match[2] ?? match[3] ?? "";
   return out;
+}
+
+interface ScriptHeader {
+  name: string;
+  args: Record<string, unknown>;
+}
+
+const HEADER_LINE = /^# provision-([a-z-]+(?: [a-z-]+)?) v1 (\{.*\})$/;
+
+/** The runner-script headers of a command (several scripts may travel joined), in order. */
+function scriptHeaders(command: string): ScriptHeader[] {
+  const headers: ScriptHeader[] = [];
+  for (const line of command.split("\n")) {
+    const match = HEADER_LINE.exec(line);
+    if (!match?.[1] || !match[2]) continue;
+    try {
+      headers.push({ name: match[1], args: JSON.parse(match[2]) as Record<string, unknown> });
+    } catch {
+      // Not one of ours.
+    }
+  }
+  return headers;
+}
+
+/** A read batch (src/run/read-batch.ts): its marker and fragments, found by the spans its header gives. */
+function decodeBatch(text: string): { marker: string; fragments: string[] } | null {
+  const newline = text.indexOf("\n");
+  const header = scriptHeaders(newline < 0 ? text : text.slice(0, newline))[0];
+  if (header?.name !== "batch" || typeof header.args.marker !== "string" || !Array.isArray(header.args.fragments)) return null;
+  const body = text.slice(newline + 1);
+  const fragments = (header.args.fragments as [number, number][]).map(([start, length]) => body.slice(start, start + length));
+  return { marker: header.args.marker, fragments };
+}
+
+/** Frame per-fragment results the way the real batch script prints them. */
+function batchOutput(marker: string, results: readonly ExecResult[]): ExecResult {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  for (const result of results) {
+    stdout.push(result.stdout, Buffer.from(`\n${marker} ${result.exitCode}\n`));
+    stderr.push(result.stderr, Buffer.from(`\n${marker}\n`));
+  }
+  return { exitCode: 0, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+}
+
+/** Undo HostSession's wholeScript (a script sent to `sh -s` as one `{ … }` group, its header line first). */
+export function unwrapScript(script: string): string {
+  const match = /^(#[^\n]*\n)?\{\n([\s\S]*)\n\}\n$/.exec(script);
+  return match ? (match[1] ?? "") + (match[2] ?? "") : script;
 }

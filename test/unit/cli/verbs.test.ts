@@ -10,7 +10,7 @@ import type { InventoryHost } from "../../../src/inventory/inventory.ts";
 import { InventoryBuilder } from "../../../src/inventory/inventory-builder.ts";
 import { secret } from "../../../src/shell/secret.ts";
 import { MockTransport } from "../../../src/transport/mock.ts";
-import { unwrapScript } from "../../../src/transport/host-session.ts";
+import { unwrapScript } from "../../../src/transport/mock.ts";
 import { TransportError } from "../../../src/transport/transport.ts";
 import { CaptureStream } from "../../support/capture-stream.ts";
 import { DEBIAN_FACTS } from "../support/mock-host.ts";

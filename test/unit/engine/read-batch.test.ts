@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decodeBatchScript, encodeBatch, encodeBatchOutput, splitBatchOutput } from "../../../src/run/read-batch.ts";
+import { encodeBatch, splitBatchOutput } from "../../../src/run/read-batch.ts";
+import { MockTransport } from "../../../src/transport/mock.ts";
 import { sh, raw } from "../../../src/shell/sh.ts";
 import { LocalTransport } from "../../../src/transport/local.ts";
 
@@ -33,13 +34,16 @@ describe("read batches", () => {
 
   it("says how far a batch got when the script dies", () => {
     const batch = encodeBatch([sh`a`, sh`b`]);
-    const partial = encodeBatchOutput(batch.marker, [{ exitCode: 0, stdout: Buffer.from("x"), stderr: Buffer.alloc(0) }]);
+    const partial = { stdout: Buffer.from(`x\n${batch.marker} 0\n`), stderr: Buffer.from(`\n${batch.marker}\n`) };
     expect(() => splitBatchOutput(batch, { ...partial, exitCode: 255 })).toThrow(/after 1 of 2 reads/);
   });
 
-  it("decodes its own scripts (for the mock host)", () => {
+  it("says in its header line where each fragment is (how the mock host splits it)", async () => {
     const fragments = [sh`echo ${"a b"}`, sh`if true; then\n  echo ${raw("x")}\nfi`];
     const batch = encodeBatch(fragments);
-    expect(decodeBatchScript(batch.command.text)?.fragments).toEqual(fragments.map((f) => f.text));
+    expect(batch.command.text.split("\n")[0]).toMatch(/^# provision-batch v1 \{"marker":"provision-[0-9a-f]+","fragments":\[/);
+    const mock = new MockTransport().on(/./, { stdout: "ok" });
+    await mock.exec(batch.command.text);
+    expect(mock.commands.map((c) => c.command)).toEqual(fragments.map((f) => f.text));
   });
 });

@@ -1,3 +1,5 @@
+import { missingTool, missingToolMessage } from "../../../src/shell/read-output.ts";
+import type { RemoteRead } from "../../../src/playbook/step.ts";
 import { describe, expect, it } from "vitest";
 import { InvalidStepError } from "../../../src/playbook/step.ts";
 import { damerauLevenshtein, listTokens, parsePostconfState, postconf, sameValue, suggest } from "../../../src/steps/postconf.ts";
@@ -26,9 +28,12 @@ describe("postconf: reading (real Debian 12 / Postfix 3.7 output)", () => {
   });
 
   it("fails the read when Postfix is not installed", () => {
-    expect(() => parsePostconfState({ exitCode: 127, stdout: Buffer.alloc(0), stderr: Buffer.from("sh: postconf: not found") })).toThrow(
-      /postconf not found/,
-    );
+    // The read declares postconf; the runner turns its absence into one error (src/shell/read-output.ts).
+    const result = { exitCode: 127, stdout: Buffer.alloc(0), stderr: Buffer.from("sh: postconf: not found") };
+    const read = postconf({ settings: { biff: "no" } }).read() as RemoteRead<unknown>;
+    expect(missingTool(result, read.requiresTools ?? [])).toBe("postconf");
+    expect(missingToolMessage("postconf", "vps1")).toMatch(/^postconf not found on vps1: is Postfix installed\?$/);
+    expect(() => parsePostconfState(result)).toThrow(/postconf failed/);
   });
 
   it("reads with one batched fragment, -c for another instance", () => {

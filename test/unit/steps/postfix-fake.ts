@@ -45,8 +45,8 @@ export function words(command: string): string[] {
   return [...command.matchAll(/(?:'[^']*'|\\.|[^\s'\\])+/g)].map((m) => unquote(m[0]));
 }
 
-const KNOWN = "--provision:postconf-known--";
-const REFS = "--provision:postconf-refs--";
+const KNOWN = "@provision:postconf-known";
+const REFS = "@provision:postconf-refs";
 
 /** The three parts of a captured postconf read: `postconf -n`, the known names, the $refs lines. */
 export function splitPostconfRead(text: string): { main: string; known: string[]; refs: string } {
@@ -165,7 +165,7 @@ export class FakePostfix {
           .join("");
       }
     }
-    return `mail_version=${this.version}\nconfig_directory=/etc/postfix\n--provision:master-F--\n${f}--provision:master-P--\n${p}--provision:master-cf--\n${this.masterCf}`;
+    return `mail_version=${this.version}\nconfig_directory=/etc/postfix\n@provision:master-F\n${f}@provision:master-P\n${p}@provision:master-cf\n${this.masterCf}`;
   }
 
   #editMaster(command: string) {
@@ -189,6 +189,6 @@ export class FakePostfix {
 export function debianPostfix(): FakePostfix {
   const { main, known } = splitPostconfRead(fixture("debian12-postconf-read.fresh.txt"));
   const masterRead = fixture("debian12-master-read.fresh.txt");
-  const masterCf = masterRead.slice(masterRead.indexOf("--provision:master-cf--\n") + "--provision:master-cf--\n".length);
+  const masterCf = masterRead.slice(masterRead.indexOf("@provision:master-cf\n") + "@provision:master-cf\n".length);
   return new FakePostfix(mockHost("debian12"), { version: "3.7.11", main, known, masterCf });
 }
