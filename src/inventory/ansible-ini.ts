@@ -31,6 +31,7 @@ type SectionKind = "hosts" | "children" | "vars";
 const SECTION = /^\[([^\s:\]]+)(?::([^\]]*))?\]\s*(?:[#;].*)?$/;
 const GROUP_NAME = /^[^\s:[\]=#;]+$/;
 
+// Long: a line-by-line INI parser; the section state (group, kind, groups defined) is shared by every line.
 export function addAnsibleIni(builder: InventoryBuilder, file: string, text: string): void {
   let group = "ungrouped";
   let kind: SectionKind = "hosts";

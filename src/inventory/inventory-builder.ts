@@ -120,6 +120,7 @@ export class InventoryBuilder {
     this.host(name, undefined, vars, origin);
   }
 
+  // Long: the normalisation passes (parents under all, ungrouped, precedence order, effective vars) in the order they depend on.
   build(): Inventory {
     const groups = this.#groups;
     const all = groups.get("all") as DraftGroup;

@@ -72,6 +72,7 @@ export function isFailure(report: HostReport): boolean {
   return report.status === "failed" || report.status === "unreachable";
 }
 
+// Long: the batches, the in-flight list, the tallies and the stop reason are the shared state of every progress event.
 export async function runFleet<H extends { name: string }>(options: FleetOptions<H>): Promise<FleetResult> {
   const hosts = options.hosts.filter((host) => inShard(host.name, options.shard));
   const batches = splitBatches(hosts, options.batches);

@@ -104,6 +104,7 @@ function ownerLines(owner: LockOwner): string {
  * `lock=held` with `owner.KEY=VALUE` lines and `age=SECONDS`, or `lock=error` with `error=…`.
  * Exits 0 in every case: the caller decides.
  */
+// Long: one shell script (a single round trip): take the lock, or say whose it is and whether it is stale.
 export function acquireLockCommand(owner: LockOwner): ShellCommand {
   return sh`${scriptHeader("lock acquire", { token: owner.token })}
 ${LOCK_PATH}

@@ -56,6 +56,7 @@ export interface DkimKeyChange extends Change {
   plan: { action: "generate" | "fix-metadata" };
 }
 
+// Long: a step factory: read, diff and apply share the parsed parameters (and the key read) in one closure.
 export function dkimKey(input: DkimKeyParams): DkimKeyStep {
   const p = parseStepParams("dkimKey", dkimKeyParams, input);
   const dir = `${p.keyDir}/${p.domain.toLowerCase()}`;

@@ -68,6 +68,7 @@ const APT_STAMP = "/var/lib/apt/periodic/update-success-stamp";
 const APT_ENV = raw("DEBIAN_FRONTEND=noninteractive");
 const APT_OPTS = raw("-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold");
 
+// Long: a step factory: read, diff and apply share the parsed parameters and the package manager in one closure.
 export function packages(facts: Pick<Facts, "packageManager">, input: PackagesParams): Step<PackagesState> {
   const p = parseStepParams("packages", packagesParams, input);
   const pm = facts.packageManager;

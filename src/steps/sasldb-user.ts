@@ -88,6 +88,7 @@ export interface SasldbUserChange extends Change {
   plan: SasldbUserPlan;
 }
 
+// Long: a step factory: read, diff and apply share the parsed parameters in one closure.
 export function sasldbUser(input: SasldbUserParams): Step<SasldbUserState> {
   const p = parseStepParams("sasldbUser", sasldbUserParams, input);
   const who = `${p.user}@${p.realm}`;

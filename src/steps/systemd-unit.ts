@@ -56,6 +56,7 @@ export interface SystemdUnitChange extends Change {
   plan: SystemdUnitPlan;
 }
 
+// Long: a step factory: read, diff and apply share the parsed parameters in one closure.
 export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
   const p = parseStepParams("systemdUnit", systemdUnitParams, input);
   const path = p.dropIn ? `/etc/systemd/system/${p.name}.d/${p.dropIn}.conf` : `/etc/systemd/system/${p.name}`;

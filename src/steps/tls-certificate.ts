@@ -62,6 +62,7 @@ const tlsCertificateParams = z
   .refine((p) => !p.selfSigned || p.renewBeforeDays < p.selfSigned.days, "renewBeforeDays must be less than selfSigned.days");
 
 export type TlsCertificateParams = z.input<typeof tlsCertificateParams>;
+type Params = z.output<typeof tlsCertificateParams>;
 
 const CERT_META: FileMeta = { owner: "root", group: "root", mode: "0644" };
 const KEY_META: FileMeta = { owner: "root", group: "root", mode: "0600" };
@@ -102,26 +103,6 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
   const readOptions = { certFile: p.certFile, keyFile: p.keyFile, hostname: p.hostname, renewBeforeDays: p.renewBeforeDays };
   let installedFingerprint: string | undefined;
 
-  function plan(s: CertificateState): Plan {
-    const keyMatches = s.installed !== undefined && s.keyPublicSha256 === s.installed.publicKeySha256;
-    const result: Plan = { generate: [], writeChain: null, writeKey: null, certMeta: [], keyMeta: [] };
-    if (!given) {
-      result.generate = selfSignedReasons(s, keyMatches, p.hostname, p.renewBeforeDays, p.certFile, p.keyFile);
-    } else {
-      if (!s.cert) result.writeChain = `install ${p.certFile}`;
-      else if (s.installed?.fileSha256 !== given.chainSha256)
-        result.writeChain = `replace ${p.certFile} (${describeInstalled(s)} → ${given.fingerprint256.slice(0, 23)}…)`;
-      if (!s.key) result.writeKey = `install ${p.keyFile}`;
-      else if (s.keyPublicSha256 !== given.publicKeySha256)
-        result.writeKey = `replace ${p.keyFile} (it does not match the given certificate)`;
-    }
-    const replacedCert = result.generate.length > 0 || result.writeChain !== null;
-    const replacedKey = result.generate.length > 0 || result.writeKey !== null;
-    if (s.cert && !replacedCert) result.certMeta = metaChanges(p.certFile, s.cert, CERT_META);
-    if (s.key && !replacedKey) result.keyMeta = metaChanges(p.keyFile, s.key, KEY_META);
-    return result;
-  }
-
   return {
     kind: "tls-certificate",
     name: `tls certificate ${p.hostname} (${p.certFile})`,
@@ -138,7 +119,7 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
       },
     }),
     diff(current): TlsCertificateChange | null {
-      const x = plan(current);
+      const x = differences(p, given, current);
       const parts = [
         ...(x.generate.length ? [`generate a self-signed certificate for ${p.hostname}: ${x.generate.join(", ")}`] : []),
         ...(x.writeChain ? [x.writeChain] : []),
@@ -149,13 +130,7 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
       if (!parts.length) return null;
       return {
         summary: parts.join("; "),
-        plan: {
-          generate: x.generate.length > 0,
-          writeKey: x.writeKey !== null,
-          writeChain: x.writeChain !== null,
-          fixCertMeta: x.certMeta.length > 0,
-          fixKeyMeta: x.keyMeta.length > 0,
-        },
+        plan: actions(x),
       };
     },
     async apply({ session }, _current, change: TlsCertificateChange) {
@@ -178,6 +153,37 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
       if (x.fixKeyMeta) meta.push(fixMeta(p.keyFile, KEY_META));
       if (meta.length) await session.runOrThrow(joinCommands(meta, " && "));
     },
+  };
+}
+
+/** What differs between the host's pair and the wanted one. */
+function differences(p: Params, given: ControllerCertificate | null, s: CertificateState): Plan {
+  const keyMatches = s.installed !== undefined && s.keyPublicSha256 === s.installed.publicKeySha256;
+  const result: Plan = { generate: [], writeChain: null, writeKey: null, certMeta: [], keyMeta: [] };
+  if (!given) {
+    result.generate = selfSignedReasons(s, keyMatches, p.hostname, p.renewBeforeDays, p.certFile, p.keyFile);
+  } else {
+    if (!s.cert) result.writeChain = `install ${p.certFile}`;
+    else if (s.installed?.fileSha256 !== given.chainSha256)
+      result.writeChain = `replace ${p.certFile} (${describeInstalled(s)} → ${given.fingerprint256.slice(0, 23)}…)`;
+    if (!s.key) result.writeKey = `install ${p.keyFile}`;
+    else if (s.keyPublicSha256 !== given.publicKeySha256)
+      result.writeKey = `replace ${p.keyFile} (it does not match the given certificate)`;
+  }
+  const replacedCert = result.generate.length > 0 || result.writeChain !== null;
+  const replacedKey = result.generate.length > 0 || result.writeKey !== null;
+  if (s.cert && !replacedCert) result.certMeta = metaChanges(p.certFile, s.cert, CERT_META);
+  if (s.key && !replacedKey) result.keyMeta = metaChanges(p.keyFile, s.key, KEY_META);
+  return result;
+}
+
+function actions(x: Plan): TlsCertificatePlan {
+  return {
+    generate: x.generate.length > 0,
+    writeKey: x.writeKey !== null,
+    writeChain: x.writeChain !== null,
+    fixCertMeta: x.certMeta.length > 0,
+    fixKeyMeta: x.keyMeta.length > 0,
   };
 }
 

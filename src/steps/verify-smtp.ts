@@ -172,6 +172,7 @@ interface Login extends SmtpLogin {
   port: number;
 }
 
+// Long: a step factory: read, diff and the outputs share the parsed parameters in one closure.
 export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
   const params = parseStepParams("verifySmtp", verifySmtpParams, input);
   const logins: Login[] = (params.login ?? []).map((l) => ({

@@ -21,6 +21,7 @@ export interface ControllerCertificate {
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
 
+// Long: the controller-side checks of the given chain and key, in order, each refusing with its own message.
 export function checkControllerCertificate(input: {
   chain: string;
   key: Secret;

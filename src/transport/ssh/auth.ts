@@ -64,6 +64,7 @@ export function agentSocketFromEnv(env: NodeJS.ProcessEnv = process.env): string
 
 type Step = () => Promise<AnyAuthMethod | undefined>;
 
+// Long: the ordered authentication attempts (agent, keys, password) share the tried/skipped record the final error reports.
 export function makeAuthHandler(settings: AuthSettings): AuthHandler {
   const tried: string[] = [];
   const skipped: string[] = [];

@@ -148,6 +148,7 @@ function forwardOut(via: Hop, target: SshTarget, timeoutMs: number, label: strin
 }
 
 /** One SSH connection (directly, or over `sock`), verified and authenticated. */
+// Long: one hop's connection in order (host-key policy, authentication, the ssh2 client's events and failures), read top to bottom.
 export async function connectHop(
   target: SshTarget,
   settings: HopSettings,

@@ -93,6 +93,7 @@ export interface HostVerifier {
   refusal(): TransportError | undefined;
 }
 
+// Long: each host-key verdict (known, new, changed, revoked, …) with its own message, sharing one refusal record.
 export function makeHostVerifier(policy: HostKeyPolicy, known: LoadedKnownHosts): HostVerifier {
   let refused: TransportError | undefined;
   const where = `${policy.role ?? ""}${policy.hostname}${policy.port === 22 ? "" : ` port ${policy.port}`}`;

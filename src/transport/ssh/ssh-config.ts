@@ -100,6 +100,7 @@ export function resolveSshTarget(alias: string, overrides: SshTargetOverrides = 
  * The pure part: resolve against config text. `origins` (file:line of each line, see
  * ssh-config-file.ts) makes warnings name where a directive is; without it, they say "line N".
  */
+// Long: ssh_config's keywords mapped one by one onto the target, in ssh's own precedence.
 export function resolveSshTargetFromText(
   configText: string,
   alias: string,

@@ -240,6 +240,7 @@ export class SshTransport implements Transport {
     return result;
   }
 
+  // Long: one exec's life (channel, stdin, timeout and grace, a lost connection, `open`'s retries) shares its settle-once state in one closure.
   #run(wire: string, stdin: Stdin | undefined, timeoutMs: number | undefined, release: () => void): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve, reject) => {
       let settled = false;
