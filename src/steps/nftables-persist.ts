@@ -21,7 +21,7 @@
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeRemoteFile } from "../transport/remote-file.ts";
+import { fileWrite, parseFileState, readFileCommand, runFileWrite } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
@@ -95,7 +95,7 @@ echo ${SECTION}; ${readFileCommand(p.path)}`,
     },
     async apply({ session }, current) {
       // What was read is what is saved: the runner reads again after any earlier apply.
-      await writeRemoteFile(session, p.path, header + current.live, { mode: "0755", validate: "nft -c -f %s" });
+      await runFileWrite(session, fileWrite(p.path, header + current.live, { mode: "0755", validate: "nft -c -f %s" }));
     },
   };
 }
