@@ -68,7 +68,12 @@ if nft list table ${p.table.family} ${p.table.name} >/dev/null 2>&1; then nft -s
     notify: p.notify,
     provides: [pathResource(p.path)],
     // What is saved is the live ruleset: unknown in --check while an earlier rule change is pending.
-    requires: ["nftables", "iptables", pathResource(p.path)],
+    // Trees (`nftables:*`): a bare "nftables" overlapped no rule's `nftables:inet:filter:input`, so a
+    // pending rule left this step claiming an update that apply would not make. One table: only its
+    // chains; the whole ruleset: every nft chain and every iptables-nft one.
+    requires: p.table
+      ? [`nftables:${p.table.family}:${p.table.name}:*`, pathResource(p.path)]
+      : ["nftables:*", "iptables:*", pathResource(p.path)],
     read: () => ({
       command: sh`${list}
 echo ${SECTION}; ${readFileCommand(p.path)}`,
