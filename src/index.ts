@@ -4,6 +4,7 @@ export { secretVar } from "./playbook/vars.ts";
 export { defineInventory, type InventoryDefinition } from "./inventory/define-inventory.ts";
 export {
   flushHandlers,
+  HostUnchangedError,
   InvalidStepError,
   ReadFailedError,
   type AnyStep,
@@ -21,7 +22,7 @@ export * from "./steps/index.ts";
 export { tagged, type StepSelection } from "./playbook/tags.ts";
 export { fact, type CustomFact } from "./facts/custom-facts.ts";
 // The kit for writing a step of your own (docs/writing-a-step.md).
-export { fileWrite, parseFileState, readFileCommand, writeRemoteFile, type FileState } from "./transport/remote-file.ts";
+export { fileWrite, parseFileState, readFileCommand, runFileWrite, writeRemoteFile, type FileState } from "./transport/remote-file.ts";
 export { EVERYTHING, pathResource, pathTree, type Resource } from "./playbook/resources.ts";
 export { accountName, filePath, parseStepParams } from "./steps/params.ts";
 // The test double for your playbooks: an in-memory host, and the runner (README, "Testing your playbooks with the mock host").

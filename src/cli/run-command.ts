@@ -100,7 +100,7 @@ async function hostsWithVars(
   stderr: { write(text: string): unknown },
 ) {
   const fileVars = await Promise.all(args.varsFiles.map((file) => readVarsFile(file, selected.vault)));
-  fileVars.forEach((vars, i) => checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`));
+  for (const [i, vars] of fileVars.entries()) checkKnownVars(playbook, vars, `--vars-file ${args.varsFiles[i]}`);
   const cliVars = parseVarAssignments(args.vars, playbook.vars);
   checkKnownVars(playbook, cliVars, "--var");
   for (const name of secretAssignments(args.vars, playbook.vars)) {

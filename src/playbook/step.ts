@@ -130,6 +130,16 @@ export class InvalidStepError extends Error {
   override readonly name = "InvalidStepError";
 }
 
+/**
+ * Apply failed and left the host exactly as it was (a write refused by its validation, or whose
+ * content did not arrive whole: the temp file never replaced the real one). The runner then takes
+ * back the handlers it recorded as owed for this step: nothing changed, so nothing is owed.
+ * Throw it only when that is certain — a step that may have changed something throws anything else.
+ */
+export class HostUnchangedError extends Error {
+  override readonly name = "HostUnchangedError";
+}
+
 /** The read ran but the state could not be determined (a command missing, a file unreadable). */
 export class ReadFailedError extends Error {
   override readonly name = "ReadFailedError";

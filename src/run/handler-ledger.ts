@@ -13,7 +13,7 @@ export class HandlerLedger {
   #owedOnHost = new Set<string>();
   /** Handlers notified only because an earlier run owed them (their reports say so). */
   #owedByEarlierRun = new Set<string>();
-  /** A handler ran: the host's record must be rewritten (with the lock release, at the end). */
+  /** A handler ran, or an owed one was taken back: the host's record must be rewritten (with the lock release, at the end). */
   #ranAny = false;
 
   /** The host's record, read at preflight: names this playbook still has are owed and notified. */
@@ -43,6 +43,17 @@ export class HandlerLedger {
   /** These are now in the host's record. */
   owe(names: readonly string[]): void {
     for (const name of names) this.#owedOnHost.add(name);
+  }
+
+  /**
+   * The step these were recorded for failed and left the host unchanged (HostUnchangedError):
+   * they are owed no more. Only names recorded for that step: toOwe never returns a name an
+   * earlier step or run already owed, and notify() runs only after a step changed something.
+   */
+  unowe(names: readonly string[]): void {
+    if (names.length === 0) return;
+    for (const name of names) this.#owedOnHost.delete(name);
+    this.#ranAny = true;
   }
 
   get hasNotified(): boolean {

@@ -24,6 +24,7 @@ import { TransportError, type ExecResult, type Transport } from "../transport/tr
 import type { Facts } from "../facts/facts.ts";
 import type { Playbook, HostInfo } from "../playbook/playbook.ts";
 import {
+  HostUnchangedError,
   InvalidStepError,
   isFlushHandlers,
   type ApplyContext,
@@ -276,10 +277,14 @@ class HostRun {
     if (!locked) return;
     const { current, change } = locked;
     const shown = showChange(change);
-    if (!(await this.#oweHandlers(run, shown))) return;
+    const owed = await this.#oweHandlers(run, shown);
+    if (!owed) return;
     try {
       await (step.apply as NonNullable<Step["apply"]>)(this.#applyContext(), current, change);
     } catch (error) {
+      // Refused before anything changed (a write its validation rejected): nothing is owed for it,
+      // so the next run neither runs its handlers nor reports them as drift.
+      if (error instanceof HostUnchangedError) this.#ledger.unowe(owed);
       // The report names the step (and its host): the error says only what went wrong.
       this.#fail(run, describe(error), shown);
       return;
@@ -312,19 +317,19 @@ class HostRun {
     return change ? { current: fresh.value, change } : null;
   }
 
-  /** Record on the host the handlers this step notifies, before the change; false once it failed. */
-  async #oweHandlers(run: StepRun, shown: ReturnType<typeof showChange>): Promise<boolean> {
+  /** Record on the host the handlers this step notifies, before the change: the names recorded now, or null once it failed. */
+  async #oweHandlers(run: StepRun, shown: ReturnType<typeof showChange>): Promise<string[] | null> {
     const owe = this.#ledger.toOwe(run.step.notify ?? []);
-    if (owe.length === 0) return true;
+    if (owe.length === 0) return owe;
     // Before the change: a run cut after it still leaves the handler owed (pending-handlers.ts).
     try {
       await this.session.runOrThrow(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
     } catch (error) {
       this.#fail(run, `cannot record the handlers this step notifies (${owe.join(", ")}): ${describe(error)}`, shown);
-      return false;
+      return null;
     }
     this.#ledger.owe(owe);
-    return true;
+    return owe;
   }
 
   /**

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { ApplyContext, Change, Step } from "../playbook/step.ts";
 import { sh, joinCommands, type ShellCommand } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, fileWrite, type FileState } from "../transport/remote-file.ts";
+import { parseFileState, readFileCommand, fileWrite, runFileWrite, type FileState } from "../transport/remote-file.ts";
 import { accountName, fileMode, filePath, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
@@ -93,8 +93,8 @@ export function file(input: FileParams): FileStep {
     },
     async apply({ session }, _current, change: FileChange) {
       if (change.plan.action === "write") {
-        const write = fileWrite(params.path, desired, { ...params, mode });
-        await session.runOrThrow(write.command, { stdin: write.stdin });
+        // Refused by validate (or cut short): the old file stays, and the step says the host is unchanged.
+        await runFileWrite(session, fileWrite(params.path, desired, { ...params, mode }));
         return;
       }
       await session.runOrThrow(metadataPlanCommand(params.path, change.plan.metadata));

@@ -12,16 +12,28 @@
  * `nft -c -f` on the temp file before it replaces the real one, written atomically. Compared
  * modulo blank and comment lines. This step does not enable the nftables service: that is a
  * `service` step, the user's choice (enabling it at boot applies the file, `flush ruleset` first).
+ *
+ * With `table: { family, name }` only that table is saved, and the file replaces only it at boot
+ * (`table … {}` + `delete table …` + the table, no `flush ruleset`): rules other tools own —
+ * iptables-nft's tables restored by netfilter-persistent, fail2ban's — are neither saved here nor
+ * wiped when the file is loaded, and their changes are no drift of this file.
  */
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
-import { parseFileState, readFileCommand, writeRemoteFile } from "../transport/remote-file.ts";
+import { fileWrite, parseFileState, readFileCommand, runFileWrite } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const nftablesPersistParams = z.strictObject({
   path: filePath.default("/etc/nftables.conf"),
+  /** Save (and replace at boot) this one table only, not the whole ruleset. */
+  table: z
+    .strictObject({
+      family: z.enum(["inet", "ip", "ip6", "arp", "bridge", "netdev"]),
+      name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, "must be an nftables name (letters, digits, _ . -)"),
+    })
+    .optional(),
   notify: z.array(z.string()).optional(),
 });
 
@@ -42,17 +54,33 @@ export interface NftablesPersistChange extends Change {
 const SECTION = "@provision-nft-persist:file";
 export const NFTABLES_HEADER = "#!/usr/sbin/nft -f\nflush ruleset\n\n";
 
+/** The header of a one-table file: create the table if missing, then delete it, then define it (one transaction). */
+export function nftablesTableHeader(family: string, name: string): string {
+  return `#!/usr/sbin/nft -f\ntable ${family} ${name}\ndelete table ${family} ${name}\n\n`;
+}
+
 export function nftablesPersist(input: NftablesPersistParams = {}): Step<NftablesPersistState> {
   const p = parseStepParams("nftablesPersist", nftablesPersistParams, input);
+  const header = p.table ? nftablesTableHeader(p.table.family, p.table.name) : NFTABLES_HEADER;
+  // A missing table lists as nothing (the file then only deletes it): exit 0 with empty output.
+  const list = p.table
+    ? sh`command -v nft >/dev/null || exit 3
+if nft list table ${p.table.family} ${p.table.name} >/dev/null 2>&1; then nft -s list table ${p.table.family} ${p.table.name} || exit 3; fi`
+    : sh`nft -s list ruleset || exit 3`;
   return {
     kind: "nftables-persist",
-    name: `nft list ruleset → ${p.path}`,
+    name: p.table ? `nft list table ${p.table.family} ${p.table.name} → ${p.path}` : `nft list ruleset → ${p.path}`,
     notify: p.notify,
     provides: [pathResource(p.path)],
     // What is saved is the live ruleset: unknown in --check while an earlier rule change is pending.
-    requires: ["nftables", "iptables", pathResource(p.path)],
+    // Trees (`nftables:*`): a bare "nftables" overlapped no rule's `nftables:inet:filter:input`, so a
+    // pending rule left this step claiming an update that apply would not make. One table: only its
+    // chains; the whole ruleset: every nft chain and every iptables-nft one.
+    requires: p.table
+      ? [`nftables:${p.table.family}:${p.table.name}:*`, pathResource(p.path)]
+      : ["nftables:*", "iptables:*", pathResource(p.path)],
     read: () => ({
-      command: sh`nft -s list ruleset || exit 3
+      command: sh`${list}
 echo ${SECTION}; ${readFileCommand(p.path)}`,
       parse(result) {
         if (result.exitCode !== 0)
@@ -68,7 +96,7 @@ echo ${SECTION}; ${readFileCommand(p.path)}`,
       },
     }),
     diff(current): NftablesPersistChange | null {
-      const after = NFTABLES_HEADER + current.live;
+      const after = header + current.live;
       if (current.saved !== null && normalizeNft(current.saved) === normalizeNft(after)) return null;
       return {
         summary: current.saved === null ? `create ${p.path}` : `update ${p.path}`,
@@ -78,7 +106,7 @@ echo ${SECTION}; ${readFileCommand(p.path)}`,
       };
     },
     async apply({ session }, _current, change: NftablesPersistChange) {
-      await writeRemoteFile(session, p.path, change.plan.text, { mode: "0755", validate: "nft -c -f %s" });
+      await runFileWrite(session, fileWrite(p.path, change.plan.text, { mode: "0755", validate: "nft -c -f %s" }));
     },
   };
 }

@@ -17,7 +17,8 @@ import { createHash } from "node:crypto";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
 import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "./transport.ts";
-import type { HostSession } from "./host-session.ts";
+import { CommandError, type HostSession } from "./host-session.ts";
+import { HostUnchangedError } from "../playbook/step.ts";
 
 export interface FileState {
   exists: boolean;
@@ -117,6 +118,22 @@ export interface WriteOptions {
 
 /** Exit code of a write whose content did not arrive whole (or could not be verified). */
 export const WRITE_UNVERIFIED_EXIT = 4;
+/** Exit code of a write whose validation command refused the temp file. */
+export const WRITE_VALIDATION_FAILED_EXIT = 3;
+
+/**
+ * Run one write (fileWrite) as a step's whole apply: a write refused before its rename (validation
+ * failed, content cut short) left the file as it was, so it fails as HostUnchangedError.
+ */
+export async function runFileWrite(session: HostSession, write: FileWrite): Promise<void> {
+  try {
+    await session.runOrThrow(write.command, { stdin: write.stdin });
+  } catch (error) {
+    const code = error instanceof CommandError ? error.result.exitCode : undefined;
+    if (code === WRITE_VALIDATION_FAILED_EXIT || code === WRITE_UNVERIFIED_EXIT) throw new HostUnchangedError((error as Error).message);
+    throw error;
+  }
+}
 
 /** Longest part of the file name kept in the temp file's name (bytes), for people reading `ls -a`. */
 const TEMP_NAME_PREFIX_BYTES = 32;
@@ -211,7 +228,9 @@ function writeScript(path: string, options: WriteOptions, receive: ShellCommand)
   const stem = tempStem(path.slice(slash + 1));
   const ownership = options.owner || options.group ? `${options.owner ?? ""}${options.group ? `:${options.group}` : ""}` : "";
   const validate = options.validate
-    ? raw(`${options.validate.split("%s").join('"$tmp"')} >&2 || { echo "provision: validation failed" >&2; exit 3; }`)
+    ? raw(
+        `${options.validate.split("%s").join('"$tmp"')} >&2 || { echo "provision: validation failed" >&2; exit ${WRITE_VALIDATION_FAILED_EXIT}; }`,
+      )
     : raw(":");
   return sh`set -e; umask 077; dir=${dir}; path=${path}
 rm -f "$dir"/${stem}.* 2>/dev/null || true

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { overallResult } from "../../../src/cli/exit-code.ts";
 import { definePlaybook } from "../../../src/playbook/playbook.ts";
 import type { Step } from "../../../src/playbook/step.ts";
+import { file } from "../../../src/steps/file.ts";
 import { pendingFileName, recordPendingCommand, settlePendingCommand } from "../../../src/run/pending-handlers.ts";
 import { sh } from "../../../src/shell/sh.ts";
 import type { MockTransport } from "../../../src/transport/mock.ts";
@@ -146,6 +147,77 @@ describe("handlers owed across runs", () => {
     expect(sent(mock, "kv-set")).toBe(1);
     // A name the playbook no longer has is dropped when the record is settled.
     expect(mock.pendingHandlers.has(RECORD)).toBe(false);
+  });
+});
+
+describe("a step refused before it changed anything (HostUnchangedError) owes nothing", () => {
+  const REFUSED = "/work/sshd: Bad configuration option: PasswordAuthenticaton\nprovision: validation failed\n";
+  function dropInPlaybook(ran: string[], withEarlierChange = false, content = "PasswordAuthenticaton no\n") {
+    return definePlaybook({
+      name: "site",
+      vars: z.object({}),
+      steps: () => [
+        ...(withEarlierChange ? [kvStep("a", "1", ["reload"])] : []),
+        file({
+          path: "/etc/ssh/sshd_config.d/10-x.conf",
+          content,
+          validate: "sshd -t -f %s",
+          notify: ["reload"],
+        }),
+      ],
+      handlers: () => ({ reload: { run: async () => void ran.push("reload") } }),
+    });
+  }
+  const refusing = (mock: MockTransport) =>
+    mock.on(
+      (c) => c.includes("sshd -t -f"),
+      (command) => (command.includes("mv -f") ? { exitCode: 3, stderr: REFUSED } : { exitCode: 127 }),
+    );
+
+  it("validation refused: the step fails, the reload recorded before it is taken back, the next check is clean", async () => {
+    const ran: string[] = [];
+    const mock = refusing(kvHost({ a: "1" }).file("/etc/ssh/sshd_config.d/10-x.conf", "PasswordAuthentication no\n"));
+    const refused = await runOn(mock, dropInPlaybook(ran), "apply");
+    expect(refused.report.steps[0]).toMatchObject({ status: "failed" });
+    expect(refused.report.steps[0]?.error).toContain("validation failed");
+    expect(ran).toEqual([]);
+    // Recorded before the apply (as always), settled with the lock release once it was refused.
+    expect(mock.execs.some((e) => e.command.includes("# provision-pending-handlers record"))).toBe(true);
+    expect(mock.execs.at(-1)?.command).toContain("# provision-pending-handlers settle");
+    expect(mock.pendingHandlers.has(RECORD)).toBe(false);
+    expect(mock.files.get("/etc/ssh/sshd_config.d/10-x.conf")?.content.toString()).toBe("PasswordAuthentication no\n");
+
+    // The typo corrected (what was there all along): converged, nothing owed — exit 0, not 2.
+    const check = await runOn(mock, dropInPlaybook(ran, false, "PasswordAuthentication no\n"), "check");
+    expect(check.report.steps.map((s) => [s.status, s.summary])).toEqual([["ok", undefined]]);
+    expect(check.report.handlers).toEqual([]);
+    expect(check.report.status).toBe("ok");
+    expect(overallResult([check.report]).exitCode).toBe(0);
+    // Still asking for the typo: the drop-in's own drift, and its reload as this run's (no "owed" reason).
+    const typo = await runOn(mock, dropInPlaybook(ran), "check");
+    expect(typo.report.steps.map((s) => s.status)).toEqual(["would-change"]);
+    expect(typo.report.handlers).toEqual([{ name: "reload", status: "would-run" }]);
+  });
+
+  it("an earlier step changed and notified the same handler: it stays owed (and is not run: the run failed)", async () => {
+    const ran: string[] = [];
+    const mock = refusing(kvHost({ a: "0" }).file("/etc/ssh/sshd_config.d/10-x.conf", "PasswordAuthentication no\n"));
+    const refused = await runOn(mock, dropInPlaybook(ran, true), "apply");
+    expect(refused.report.steps.map((s) => s.status)).toEqual(["changed", "failed"]);
+    expect(mock.pendingHandlers.get(RECORD)).toEqual(["reload"]);
+  });
+
+  it("any other apply failure keeps what the step owed (it may have changed something)", async () => {
+    const ran: string[] = [];
+    const mock = kvHost({ a: "1" })
+      .file("/etc/ssh/sshd_config.d/10-x.conf", "PasswordAuthentication no\n")
+      .on(
+        (c) => c.includes("sshd -t -f"),
+        (command) => (command.includes("mv -f") ? { exitCode: 1, stderr: "mv: cannot move\n" } : { exitCode: 127 }),
+      );
+    const failed = await runOn(mock, dropInPlaybook(ran), "apply");
+    expect(failed.report.steps[0]?.status).toBe("failed");
+    expect(mock.pendingHandlers.get(RECORD)).toEqual(["reload"]);
   });
 });
 

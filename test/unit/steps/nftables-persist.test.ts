@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { nftablesPersist, NFTABLES_HEADER } from "../../../src/steps/nftables-persist.ts";
+import { nftablesRule } from "../../../src/steps/nftables-rule.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
 
 /**
@@ -9,6 +10,7 @@ import { applied, mockHost, run } from "./system-hosts.ts";
  */
 const LIVE =
   "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 counter accept\n\t}\n}\n";
+const LIVE_WITH_25 = LIVE.replace("\t}\n}\n", "\t\ttcp dport 25 counter accept\n\t}\n}\n");
 /** Debian 12's own /etc/nftables.conf (`ls -l`: -rwxr-xr-x root root 243), from `cat /etc/nftables.conf`. */
 const DEBIAN_DEFAULT =
   "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
@@ -50,6 +52,44 @@ describe("nftablesPersist", () => {
     }
   });
 
+  it("--check: a pending rule makes the save unknown (it was a would-change naming an update apply would not make)", async () => {
+    const host = mockHost("debian12")
+      .on("nft -a list chain", { stdout: `@provision-nft:chain 0\n${LIVE}@provision-nft:canonical\n${LIVE.replace("587", "25")}` })
+      .on("nft -s list ruleset", { stdout: readOut(LIVE, NFTABLES_HEADER + LIVE_WITH_25) });
+    const { report } = await run(host, "check", () => [
+      nftablesRule({ family: "inet", table: "filter", chain: "input", rule: "tcp dport 25 counter accept" }),
+      nftablesPersist(),
+    ]);
+    expect(
+      report.steps.map((s) => s.status),
+      JSON.stringify(report.steps),
+    ).toEqual(["would-change", "unknown"]);
+    expect(report.steps[1]?.summary).toContain("depends on a pending change of step");
+  });
+
+  it("table: saves that one table (no flush ruleset: other tables, iptables-nft's, are not wiped at boot)", async () => {
+    const TABLE =
+      "table inet provision {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n";
+    const header = "#!/usr/sbin/nft -f\ntable inet provision\ndelete table inet provision\n\n";
+    const persist = () => [nftablesPersist({ table: { family: "inet", name: "provision" } })];
+    const listed = (file: string | null) => ({ stdout: readOut(TABLE, file) });
+    const converged = mockHost("debian12").on("nft -s list table inet provision", listed(header + TABLE));
+    expect((await run(converged, "check", persist)).step?.status).toBe("ok");
+    expect(converged.commands.find((c) => c.batched)?.command).toContain("nft -s list table inet provision");
+    expect(converged.commands.some((c) => c.command.includes("list ruleset"))).toBe(false);
+
+    const fresh = mockHost("debian12")
+      .on(() => true, { exitCode: 0 })
+      .on("nft -s list table inet provision", listed(null));
+    const result = await run(fresh, "apply", persist);
+    expect(result.step?.status).toBe("changed");
+    const [write] = applied(fresh);
+    const stdin = fresh.commands.find((x) => !x.batched && x.command === write)?.stdin.toString() ?? "";
+    expect(stdin).toContain(header + TABLE);
+    expect(stdin).not.toContain("flush ruleset");
+    expect(write).toContain("nft -c -f ");
+  });
+
   it("a failing nft fails the read", async () => {
     const host = mockHost("debian12").on("nft -s list ruleset", { exitCode: 3, stderr: "sh: 1: nft: not found\n" });
     const { step } = await run(host, "check", () => [nftablesPersist()]);
@@ -57,8 +97,12 @@ describe("nftablesPersist", () => {
     expect(step?.error).toContain("nft: not found");
   });
 
-  it("depends on the live rules: nftables and iptables(-nft) resources", () => {
-    expect(nftablesPersist().requires).toEqual(["nftables", "iptables", "path:/etc/nftables.conf"]);
+  it("depends on the live rules: every nftables and iptables(-nft) chain; with table, that table's chains", () => {
+    expect(nftablesPersist().requires).toEqual(["nftables:*", "iptables:*", "path:/etc/nftables.conf"]);
+    expect(nftablesPersist({ table: { family: "inet", name: "provision" } }).requires).toEqual([
+      "nftables:inet:provision:*",
+      "path:/etc/nftables.conf",
+    ]);
     expect(() => nftablesPersist({ path: "relative" })).toThrow(/path: must be an absolute path/);
   });
 });
