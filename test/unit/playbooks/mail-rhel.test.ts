@@ -8,22 +8,16 @@ import { describe, expect, it } from "vitest";
 import mail from "../../../playbooks/mail.ts";
 import { validateVars } from "../../../src/playbook/vars.ts";
 import { runHost, type RunMode } from "../../../src/run/host-runner.ts";
-import { MockTransport } from "../../../src/transport/mock.ts";
-
-const FACTS = {
-  rocky9:
-    "hostname=mail9\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/etc/sasl2\n",
-  centos7:
-    "hostname=mail7\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nhas=service\nsystemd_running=1\ndir=/usr/lib64/sasl2\n",
-};
+import type { MockTransport } from "../../../src/transport/mock.ts";
+import { FACTS, factsOutput, testHost } from "../../support/test-host.ts";
 
 const RHEL_PACKAGES = ["postfix", "cyrus-sasl", "cyrus-sasl-md5", "cyrus-sasl-plain", "iptables", "iptables-services"];
 
 /** A minimal RHEL host as recorded: base packages missing, so Postfix's tools are not there yet. */
-function freshRhelHost(distro: keyof typeof FACTS): MockTransport {
+function freshRhelHost(distro: "rocky9" | "centos7"): MockTransport {
   // Later fixtures win: the broad ones first; the rpm query (which names iptables) and the facts
   // probe (which mentions systemctl) last.
-  return new MockTransport(distro)
+  return testHost(distro)
     .on(/iptables/, { exitCode: 0, stdout: "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n" })
     .on(/postconf/, { exitCode: 127, stderr: "sh: postconf: command not found\n" })
     .on(/sasldblistusers2|db_dump|gdbm_dump/, { exitCode: 127, stderr: "sh: sasldblistusers2: command not found\n" })
@@ -35,7 +29,7 @@ function freshRhelHost(distro: keyof typeof FACTS): MockTransport {
         .map((p) => `package ${p} is not installed\n`)
         .join("")}@provision:rc 5\n`,
     })
-    .on((c) => c.startsWith('echo "hostname=$(uname -n)"'), { stdout: FACTS[distro] });
+    .on((c) => c.startsWith('echo "hostname=$(uname -n)"'), { stdout: factsOutput(FACTS[distro]) });
 }
 
 async function runMail(mock: MockTransport, mode: RunMode) {

@@ -1,5 +1,5 @@
 /**
- * Test support for the Postfix steps: host facts, a runner shortcut, and a small fake Postfix on
+ * Test support for the Postfix steps: hosts and the runner from the test-host kit (test/support/test-host.ts), and a small fake Postfix on
  * top of MockTransport that answers the steps' reads and applies `postconf -e/-Me/-MX` to its own
  * state, so apply → apply → check cycles run through the real host runner.
  *
@@ -9,35 +9,23 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { z } from "zod";
-import { definePlaybook } from "../../../src/playbook/playbook.ts";
 import type { PlaybookItem } from "../../../src/playbook/step.ts";
-import { runHost, type RunMode } from "../../../src/run/host-runner.ts";
-import { MockTransport, unquote } from "../../../src/transport/mock.ts";
+import type { RunMode } from "../../../src/run/host-runner.ts";
+import { type MockTransport, unquote } from "../../../src/transport/mock.ts";
+import { runSteps as runOnTestHost, testHost } from "../../support/test-host.ts";
 import { editMasterCf, parseMasterCf } from "../../../src/steps/master-service.ts";
 import type { HostReport } from "../../../src/report/events.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const fixture = (name: string): string => fs.readFileSync(path.join(here, "fixtures", name), "utf8");
 
-export const FACTS = {
-  debian12:
-    "hostname=mail\narch=x86_64\nuid=0\nid=debian\nid_like=\nversion=12\nhas=apt-get\nhas=systemctl\nsystemd_running=1\ndir=/etc/postfix/sasl\n",
-  rocky9:
-    "hostname=mail\narch=x86_64\nuid=0\nid=rocky\nid_like=rhel centos fedora\nversion=9.3\nhas=dnf\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n",
-  centos7:
-    "hostname=mail\narch=x86_64\nuid=0\nid=centos\nid_like=rhel fedora\nversion=7\nhas=yum\nhas=systemctl\nsystemd_running=1\ndir=/etc/sasl2\n",
-};
-
-export function mockHost(facts: keyof typeof FACTS = "debian12"): MockTransport {
-  return new MockTransport("mail").on("uname -n", { stdout: FACTS[facts] });
+/** The host's facts from the test-host kit (all named "mail", as the captures were). */
+export function mockHost(facts: "debian12" | "rocky9" | "centos7" = "debian12"): MockTransport {
+  return testHost(facts, { name: "mail", hostname: "mail" });
 }
 
 export async function runSteps(host: MockTransport, items: () => PlaybookItem[], mode: RunMode): Promise<HostReport> {
-  const playbook = definePlaybook({ name: "test", vars: z.object({}), steps: items });
-  // The runner closes its transport at the end; the host (and its state) outlives one run.
-  const connection = { host: host.host, exec: host.exec.bind(host), close: async () => undefined };
-  return runHost({ playbook, vars: {}, host: { name: "mail", address: "mail" }, connect: async () => connection, mode });
+  return (await runOnTestHost(host, items, mode, { name: "test" })).report;
 }
 
 /** Shell words of a command as `sh` quoted them. */

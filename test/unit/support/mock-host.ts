@@ -2,27 +2,18 @@
  * A mock Debian host for engine tests: facts answered like a Debian 12 machine, everything else
  * from the MockTransport's fixtures and file store.
  */
-import { MockTransport } from "../../../src/transport/mock.ts";
+import type { MockTransport } from "../../../src/transport/mock.ts";
+import { FACTS, factsOutput, testHost } from "../../support/test-host.ts";
 import { runHost, type RunMode } from "../../../src/run/host-runner.ts";
 import type { Playbook } from "../../../src/playbook/playbook.ts";
 import type { RunEvent } from "../../../src/report/events.ts";
 import { assertNoSecrets } from "../../support/secret-canary.ts";
 
-export const DEBIAN_FACTS = `hostname=mail1
-arch=x86_64
-uid=0
-id=debian
-id_like=
-version=12
-has=apt-get
-has=systemctl
-has=service
-systemd_running=1
-dir=/etc/postfix/sasl
-`;
+/** The facts probe's output on Debian 12, from the test-host kit's typed facts. */
+export const DEBIAN_FACTS = factsOutput(FACTS.debian12);
 
 export function debianHost(name = "mail1"): MockTransport {
-  return new MockTransport(name).on((command) => command.startsWith('echo "hostname=$(uname -n)"'), { stdout: DEBIAN_FACTS });
+  return testHost("debian12", { name });
 }
 
 export async function runOn(mock: MockTransport, playbook: Playbook, mode: RunMode, vars: unknown = {}) {
