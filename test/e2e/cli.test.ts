@@ -87,7 +87,7 @@ describe("provision run (local transport)", () => {
     expect(repair.stdout).toMatch(/changed=2/);
     const after = await run("--check");
     expect(after.code).toBe(0);
-  });
+  }, 90_000); // eight CLI processes in a row: ~30 s through tsx on a loaded 2-core machine, ~5 s idle with the built engine
 
   it("prints one JSON document and nothing else on stdout with --json", async () => {
     const result = await provision(["run", playbook, "--host", "localhost", "--var", `root=${join(dir, "json")}`, "--check", "--json"]);
