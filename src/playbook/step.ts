@@ -43,6 +43,13 @@ export interface Change {
   provides?: readonly Resource[];
 }
 
+/** What an apply that only running could decide tells the runner (Step.apply). */
+export interface ApplyOutcome {
+  changed: boolean;
+  /** The report's summary instead of the change's ("ran; changedWhen: no change"). */
+  summary?: string;
+}
+
 export interface ApplyContext {
   session: HostSession;
   facts: Facts;
@@ -57,8 +64,12 @@ export interface Step<S = unknown> {
   read(): ReadSpec<S>;
   /** Pure: current state → nothing to do (null) or the change. Throw InvalidStepError for bad input. */
   diff(current: S): Change | null;
-  /** Make the change. Absent for read-only steps (verifications): a change is then a failure. */
-  apply?(context: ApplyContext, current: S, change: Change): Promise<void>;
+  /**
+   * Make the change. Absent for read-only steps (verifications): a change is then a failure.
+   * Returns nothing (it changed), or an ApplyOutcome when only running it could tell (a command's
+   * changedWhen): `{ changed: false }` is reported ok and notifies no handler.
+   */
+  apply?(context: ApplyContext, current: S, change: Change): Promise<void | ApplyOutcome>;
   /** Handlers to notify when this step changes something. */
   readonly notify?: readonly string[];
   /**

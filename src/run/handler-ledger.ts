@@ -45,6 +45,16 @@ export class HandlerLedger {
     for (const name of names) this.#owedOnHost.add(name);
   }
 
+  /**
+   * A step owed these before applying and then changed nothing (it said so): they are owed no more,
+   * and the host's record is rewritten at the end without them.
+   */
+  disown(names: readonly string[]): void {
+    for (const name of names) {
+      if (this.#owedOnHost.delete(name)) this.#ranAny = true;
+    }
+  }
+
   get hasNotified(): boolean {
     return this.#notified.size > 0;
   }

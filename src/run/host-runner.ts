@@ -31,6 +31,7 @@ import {
   type Handler,
   type PlaybookItem,
   type Step,
+  type ApplyOutcome,
 } from "../playbook/step.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { showChange } from "../report/show-change.ts";
@@ -276,9 +277,11 @@ class HostRun {
     if (!locked) return;
     const { current, change } = locked;
     const shown = showChange(change);
-    if (!(await this.#oweHandlers(run, shown))) return;
+    const owed = await this.#oweHandlers(run, shown);
+    if (!owed) return;
+    let outcome: ApplyOutcome | undefined;
     try {
-      await (step.apply as NonNullable<Step["apply"]>)(this.#applyContext(), current, change);
+      outcome = (await (step.apply as NonNullable<Step["apply"]>)(this.#applyContext(), current, change)) ?? undefined;
     } catch (error) {
       // The report names the step (and its host): the error says only what went wrong.
       this.#fail(run, describe(error), shown);
@@ -286,8 +289,15 @@ class HostRun {
     }
     // What this step changed may be what a later step reads: read them again when reached.
     this.#reads.invalidateAfter(run.index);
+    if (outcome?.changed === false) {
+      // It ran and says it changed nothing (command's changedWhen): ok, and it notifies nothing.
+      this.#ledger.disown(owed);
+      this.#record({ ...run.base, summary: mask(outcome.summary ?? shown.summary), status: "ok", durationMs: Date.now() - run.started });
+      return;
+    }
     this.#ledger.notify(step.notify ?? []);
-    this.#record({ ...run.base, ...shown, status: "changed", durationMs: Date.now() - run.started });
+    const summary = outcome?.summary === undefined ? {} : { summary: mask(outcome.summary) };
+    this.#record({ ...run.base, ...shown, ...summary, status: "changed", durationMs: Date.now() - run.started });
   }
 
   /**
@@ -312,19 +322,19 @@ class HostRun {
     return change ? { current: fresh.value, change } : null;
   }
 
-  /** Record on the host the handlers this step notifies, before the change; false once it failed. */
-  async #oweHandlers(run: StepRun, shown: ReturnType<typeof showChange>): Promise<boolean> {
+  /** Record on the host the handlers this step notifies, before the change: those newly owed, or null once it failed. */
+  async #oweHandlers(run: StepRun, shown: ReturnType<typeof showChange>): Promise<string[] | null> {
     const owe = this.#ledger.toOwe(run.step.notify ?? []);
-    if (owe.length === 0) return true;
+    if (owe.length === 0) return [];
     // Before the change: a run cut after it still leaves the handler owed (pending-handlers.ts).
     try {
       await this.session.runOrThrow(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
     } catch (error) {
       this.#fail(run, `cannot record the handlers this step notifies (${owe.join(", ")}): ${describe(error)}`, shown);
-      return false;
+      return null;
     }
     this.#ledger.owe(owe);
-    return true;
+    return owe;
   }
 
   /**
