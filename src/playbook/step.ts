@@ -54,6 +54,8 @@ export interface ApplyContext {
   session: HostSession;
   facts: Facts;
   host: string;
+  /** Connect the session to the host again, as the run first did (after a reboot). */
+  reconnect?: () => Promise<void>;
 }
 
 export interface Step<S = unknown> {

@@ -468,7 +468,12 @@ class HostRun {
   }
 
   #applyContext(): ApplyContext {
-    return { session: this.session, facts: this.#facts, host: this.host };
+    return {
+      session: this.session,
+      facts: this.#facts,
+      host: this.host,
+      reconnect: () => this.session.reconnect(this.options.connect),
+    };
   }
 
   #fail(run: StepRun, error: string, shown: { summary?: string; diff?: string } = {}): void {

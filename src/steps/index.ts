@@ -39,3 +39,4 @@ export { firewalldPort } from "./firewalld-port.ts";
 export { copy } from "./copy.ts";
 export { aptRepository } from "./apt-repository.ts";
 export { debconf } from "./debconf.ts";
+export { reboot } from "./reboot.ts";
