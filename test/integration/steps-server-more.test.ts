@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { TestHost } from "../hosts/harness.ts";
+import { hostExec, restartHost, type TestHost } from "../hosts/harness.ts";
 import type {} from "../hosts/global-setup.ts";
 import { testFleet, testHost } from "./support/fleet.ts";
 import { cycle, drifted, onHost, play } from "./support/steps-cycle.ts";
@@ -193,5 +193,33 @@ describe.skipIf(!fleet)("command changedWhen and the reboot handler's reconnect 
     expect(run.report.handlers[0]?.status).toBe("failed");
     expect(run.report.handlers[0]?.error).toContain("did not come back within 3 s (last: reachable, but not rebooted yet");
     expect(await onHost(h, "cat /proc/sys/kernel/random/boot_id")).toBe(before);
+  });
+});
+
+// Last in the file: the host is restarted (its disk is fresh afterwards).
+describe.skipIf(!fleet)("reboot handler across a real restart", () => {
+  it("returns once the restarted host answers with a new PID 1, reconnecting the transport (the release then goes through the new connection)", async () => {
+    const h = testHost(POSITION);
+    const pid1 = async () => (await onHost(h, "sed 's/.*) //' /proc/1/stat | cut -d' ' -f20")).trim();
+    const before = await pid1();
+    // The handler's "reboot" only asks; the harness restarts the host when it sees the request.
+    const requested = (async () => {
+      for (let i = 0; i < 300; i += 1) {
+        const r = await hostExec(h, "test -e /run/provtest-reboot-requested");
+        if (r.exitCode === 0) return restartHost(h);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error("the reboot was never requested");
+    })();
+    const run = await play(h, "apply", () => [command({ name: "needs reboot", command: "true", notify: ["reboot"] })], {
+      reboot: reboot({ command: "touch /run/provtest-reboot-requested", timeoutSeconds: 120, pollSeconds: 1 }),
+    });
+    await requested;
+    expect(run.report.handlers, JSON.stringify(run.report)).toEqual([{ name: "reboot", status: "ran" }]);
+    expect(await pid1()).not.toBe(before);
+    expect((await hostExec(h, "test -e /run/provtest-reboot-requested")).exitCode).not.toBe(0);
+    // After the handler the session is the new connection: the release went through it (no error).
+    expect(run.report.error).toBeUndefined();
+    expect(run.report.status).toBe("changed");
   });
 });
