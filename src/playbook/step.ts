@@ -50,10 +50,19 @@ export interface Change {
   provides?: readonly Resource[];
 }
 
+/** What an apply that only running could decide tells the runner (Step.apply). */
+export interface ApplyOutcome {
+  changed: boolean;
+  /** The report's summary instead of the change's ("ran; changedWhen: no change"). */
+  summary?: string;
+}
+
 export interface ApplyContext {
   session: HostSession;
   facts: Facts;
   host: string;
+  /** Connect the session to the host again, as the run first did (after a reboot). */
+  reconnect?: () => Promise<void>;
 }
 
 export interface Step<S = unknown> {
@@ -69,9 +78,11 @@ export interface Step<S = unknown> {
   diff(current: S): Change | null;
   /**
    * Make the change: carry out `change.plan`, never decide again from `current`. Absent for
-   * read-only steps (verifications): a change is then a failure.
+   * read-only steps (verifications): a change is then a failure. Returns nothing (it changed), or
+   * an ApplyOutcome when only running it could tell (a command's changedWhen): `{ changed: false }`
+   * is reported ok and notifies no handler.
    */
-  apply?(context: ApplyContext, current: S, change: Change): Promise<void>;
+  apply?(context: ApplyContext, current: S, change: Change): Promise<void | ApplyOutcome>;
   /** Handlers to notify when this step changes something. */
   readonly notify?: readonly string[];
   /**

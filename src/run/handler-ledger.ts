@@ -46,14 +46,15 @@ export class HandlerLedger {
   }
 
   /**
-   * The step these were recorded for failed and left the host unchanged (HostUnchangedError):
-   * they are owed no more. Only names recorded for that step: toOwe never returns a name an
-   * earlier step or run already owed, and notify() runs only after a step changed something.
+   * A step owed these before applying and then changed nothing — it said so (a command's changedWhen),
+   * or it failed with the host provably as before (HostUnchangedError, a write its validation refused).
+   * They are owed no more, and the host's record is rewritten at the end without them. Only names
+   * recorded for that step: toOwe never returns a name an earlier step or run already owed.
    */
-  unowe(names: readonly string[]): void {
-    if (names.length === 0) return;
-    for (const name of names) this.#owedOnHost.delete(name);
-    this.#ranAny = true;
+  disown(names: readonly string[]): void {
+    for (const name of names) {
+      if (this.#owedOnHost.delete(name)) this.#ranAny = true;
+    }
   }
 
   get hasNotified(): boolean {

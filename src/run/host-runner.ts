@@ -32,6 +32,7 @@ import {
   type Handler,
   type PlaybookItem,
   type Step,
+  type ApplyOutcome,
 } from "../playbook/step.ts";
 import { countStatuses, type EventSink, type HandlerReport, type HostReport, type StepReport } from "../report/events.ts";
 import { showChange } from "../report/show-change.ts";
@@ -279,20 +280,28 @@ class HostRun {
     const shown = showChange(change);
     const owed = await this.#oweHandlers(run, shown);
     if (!owed) return;
+    let outcome: ApplyOutcome | undefined;
     try {
-      await (step.apply as NonNullable<Step["apply"]>)(this.#applyContext(), current, change);
+      outcome = (await (step.apply as NonNullable<Step["apply"]>)(this.#applyContext(), current, change)) ?? undefined;
     } catch (error) {
       // Refused before anything changed (a write its validation rejected): nothing is owed for it,
       // so the next run neither runs its handlers nor reports them as drift.
-      if (error instanceof HostUnchangedError) this.#ledger.unowe(owed);
+      if (error instanceof HostUnchangedError) this.#ledger.disown(owed);
       // The report names the step (and its host): the error says only what went wrong.
       this.#fail(run, describe(error), shown);
       return;
     }
     // What this step changed may be what a later step reads: read them again when reached.
     this.#reads.invalidateAfter(run.index);
+    if (outcome?.changed === false) {
+      // It ran and says it changed nothing (command's changedWhen): ok, and it notifies nothing.
+      this.#ledger.disown(owed);
+      this.#record({ ...run.base, summary: mask(outcome.summary ?? shown.summary), status: "ok", durationMs: Date.now() - run.started });
+      return;
+    }
     this.#ledger.notify(step.notify ?? []);
-    this.#record({ ...run.base, ...shown, status: "changed", durationMs: Date.now() - run.started });
+    const summary = outcome?.summary === undefined ? {} : { summary: mask(outcome.summary) };
+    this.#record({ ...run.base, ...shown, ...summary, status: "changed", durationMs: Date.now() - run.started });
   }
 
   /**
@@ -317,10 +326,10 @@ class HostRun {
     return change ? { current: fresh.value, change } : null;
   }
 
-  /** Record on the host the handlers this step notifies, before the change: the names recorded now, or null once it failed. */
+  /** Record on the host the handlers this step notifies, before the change: those newly owed, or null once it failed. */
   async #oweHandlers(run: StepRun, shown: ReturnType<typeof showChange>): Promise<string[] | null> {
     const owe = this.#ledger.toOwe(run.step.notify ?? []);
-    if (owe.length === 0) return owe;
+    if (owe.length === 0) return [];
     // Before the change: a run cut after it still leaves the handler owed (pending-handlers.ts).
     try {
       await this.session.runOrThrow(recordPendingCommand(this.options.playbook.name, this.#facts.uid, owe));
@@ -463,7 +472,12 @@ class HostRun {
   }
 
   #applyContext(): ApplyContext {
-    return { session: this.session, facts: this.#facts, host: this.host };
+    return {
+      session: this.session,
+      facts: this.#facts,
+      host: this.host,
+      reconnect: () => this.session.reconnect(this.options.connect),
+    };
   }
 
   #fail(run: StepRun, error: string, shown: { summary?: string; diff?: string } = {}): void {

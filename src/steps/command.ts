@@ -25,11 +25,17 @@
  * as root (login as root, or --become).
  *
  * Output: stdout and stderr are captured; a failing command's error carries its exit code and the
- * last lines of stderr (masked). There is no `changedWhen` yet: the Step contract's apply cannot
- * report "ran, changed nothing", so a run is always a change (and a guard is how to say "ok").
+ * last lines of stderr (masked). `successExitCodes` (default `[0]`) are the exits that are not a
+ * failure.
+ *
+ * `changedWhen` (Ansible's changed_when): a predicate on what the run printed and its exit code,
+ * `({ stdout, stderr, exitCode }) => boolean`; false reports the step `ok` ("ran, no change") and
+ * notifies no handler. Without it a run is a change. It can only be known by running: `--check`
+ * still shows the step as "would run" (the summary says changedWhen decides), never as ok. A
+ * predicate that throws fails the step (the command has run).
  */
 import { z } from "zod";
-import { InvalidStepError, ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { InvalidStepError, ReadFailedError, type ApplyOutcome, type Change, type Step } from "../playbook/step.ts";
 import { EVERYTHING, pathResource, type Resource } from "../playbook/resources.ts";
 import { isShellCommand, joinCommands, sh, ShellCommand } from "../shell/sh.ts";
 import { containsSecret, mask } from "../shell/mask.ts";
@@ -71,7 +77,18 @@ const commandParams = z.strictObject({
   /** What the guards depend on; default: the guard paths, or `*` with an unless/onlyIf command. */
   requires: z.array(z.string().min(1)).optional(),
   notify: z.array(z.string()).optional(),
+  /** Decides from the run's output whether it changed anything; default: every run is a change. */
+  changedWhen: z.custom<(output: CommandOutput) => boolean>((v) => typeof v === "function", "must be a function").optional(),
+  /** Exit codes that are not a failure; default [0]. */
+  successExitCodes: z.array(z.number().int().min(0).max(255)).min(1).optional(),
 });
+
+/** What changedWhen sees of a run (UTF-8 text; stdout and stderr as the command printed them). */
+export interface CommandOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
 
 export type CommandParams = z.input<typeof commandParams>;
 
@@ -111,11 +128,24 @@ export function command(input: CommandParams): Step<CommandGuardState> {
       if (current.createsExists === true || current.removesExists === false) return null;
       if (current.unlessExit === 0) return null;
       if (current.onlyIfExit !== undefined && current.onlyIfExit !== 0) return null;
-      return { summary: `run (${guarded ? whyRun(p.creates, p.removes, current) : "no guard: runs on every apply"})` };
+      const why = guarded ? whyRun(p.creates, p.removes, current) : "no guard: runs on every apply";
+      return { summary: `run (${why}${p.changedWhen ? "; changedWhen decides whether it changes anything" : ""})` };
     },
-    async apply({ session }) {
+    async apply({ session }): Promise<ApplyOutcome | undefined> {
       const result = await session.run(run, p.timeoutSeconds ? { timeoutMs: p.timeoutSeconds * 1000 } : {});
-      if (result.exitCode !== 0) throw new CommandError(session.host, run.display, result);
+      if (!(p.successExitCodes ?? [0]).includes(result.exitCode)) throw new CommandError(session.host, run.display, result);
+      if (!p.changedWhen) return undefined;
+      const output = { stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8"), exitCode: result.exitCode };
+      let changed: unknown;
+      try {
+        changed = p.changedWhen(output);
+      } catch (error) {
+        throw new Error(`changedWhen threw (the command has run): ${mask(error instanceof Error ? error.message : String(error))}`);
+      }
+      if (typeof changed !== "boolean") throw new Error(`changedWhen must return a boolean (the command has run), got ${typeof changed}`);
+      return changed
+        ? { changed: true, summary: `ran (exit ${result.exitCode}; changedWhen: changed)` }
+        : { changed: false, summary: `ran (exit ${result.exitCode}; changedWhen: no change)` };
     },
   };
 }

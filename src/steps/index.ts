@@ -38,3 +38,5 @@ export { ufwRule } from "./ufw-rule.ts";
 export { firewalldPort } from "./firewalld-port.ts";
 export { copy } from "./copy.ts";
 export { aptRepository } from "./apt-repository.ts";
+export { debconf } from "./debconf.ts";
+export { reboot } from "./reboot.ts";

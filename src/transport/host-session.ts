@@ -84,11 +84,28 @@ export function tail(text: string, lines: number): string {
 
 export class HostSession {
   #roundTrips = 0;
+  #transport: Transport;
   constructor(
-    readonly transport: Transport,
+    transport: Transport,
     /** Default per-command timeout. */
     readonly defaultTimeoutMs = 120_000,
-  ) {}
+  ) {
+    this.#transport = transport;
+  }
+
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /**
+   * Connect again (the host rebooted): the old connection is closed (its errors ignored: it is
+   * usually dead already) and every later command goes through the new one. Throws what connect
+   * throws, keeping the old transport.
+   */
+  async reconnect(connect: () => Promise<Transport>): Promise<void> {
+    await this.#transport.close().catch(() => undefined);
+    this.#transport = await connect();
+  }
 
   get host(): string {
     return this.transport.host;

@@ -182,6 +182,24 @@ export async function hostExec(host: TestHost, command: string): Promise<{ exitC
   return execInHost(host.name, command);
 }
 
+/**
+ * Restart one host as its own "reboot" (a test host cannot come back from `systemctl reboot`: its
+ * PID 1 exits and nothing boots it again — measured): kill it, then boot it again at the same
+ * address with the same host key, ready when sshd answers and systemd is running. Like a reboot it
+ * gets a new PID 1; unlike one, its disk is fresh (the overlay's upper is recreated) and its boot id
+ * stays the machine's (one kernel).
+ */
+export async function restartHost(host: TestHost): Promise<void> {
+  const octet = Number(host.address.split(".").at(-1));
+  const [hostKey, testKey] = await Promise.all([ensureHostKey(host.name), ensureTestKey()]);
+  await killHost(host.name);
+  await addHostNetwork(host.name, octet, host.address);
+  await bootHost({ name: host.name, address: host.address, hostKey, authorizedKey: testKey.publicKey });
+  const deadline = Date.now() + 120_000;
+  await waitForSsh(host.address, host.port, deadline);
+  await waitForSystemd(host.name, deadline);
+}
+
 /** Kill one host abruptly (for "host dies mid-run" tests); the rest of the fleet keeps running. */
 export async function stopHost(host: TestHost): Promise<void> {
   await killHost(host.name);

@@ -167,3 +167,107 @@ describe("command", () => {
     expect(command({ command: RUN, provides: ["path:/etc/x"] }).provides).toEqual(["path:/etc/x"]);
   });
 });
+
+describe("command changedWhen", () => {
+  const host = (stdout: string, exitCode = 0) =>
+    mockHost("debian12").on(":", { exitCode: 0 }).on("apt-mark hold foo", { stdout, exitCode });
+  const changedWhen = ({ stdout }: { stdout: string }) => !stdout.includes("was already set on hold");
+  const handler = { "restart foo": { run: async () => {} } };
+
+  it.each([
+    // apt-mark's own words, as a Debian 12 host printed them
+    {
+      title: "changed output → changed, handler runs",
+      stdout: "foo set on hold.\n",
+      status: "changed",
+      summary: "ran (exit 0; changedWhen: changed)",
+      ran: ["ran"],
+    },
+    {
+      title: "no-change output → ok, no handler",
+      stdout: "foo was already set on hold.\n",
+      status: "ok",
+      summary: "ran (exit 0; changedWhen: no change)",
+      ran: [],
+    },
+  ])("$title", async (c) => {
+    const mock = host(c.stdout);
+    const { report, step } = await run(
+      mock,
+      "apply",
+      () => [command({ command: "apt-mark hold foo", changedWhen, notify: ["restart foo"] })],
+      handler,
+    );
+    expect(step?.status, step?.error).toBe(c.status);
+    expect(step?.summary).toBe(c.summary);
+    expect(report.handlers.map((h) => h.status)).toEqual(c.ran);
+    expect(report.counts.changed).toBe(c.status === "changed" ? 1 : 0);
+  });
+
+  it("a no-change run does not leave its handler owed on the host (the record is rewritten without it)", async () => {
+    const mock = host("foo was already set on hold.\n");
+    await run(mock, "apply", () => [command({ command: "apt-mark hold foo", changedWhen, notify: ["restart foo"] })], handler);
+    const sent = mock.execs.map((e) => `${e.command}\n${e.stdin.toString()}`);
+    const at = (marker: string) => sent.findIndex((t) => t.includes(marker));
+    // Owed on the host before the run (a run cut there still owes it)…
+    expect(sent[at("# provision-pending-handlers record")]).toContain("'restart foo\n'");
+    expect(at("apt-mark hold foo")).toBeGreaterThan(at("# provision-pending-handlers record"));
+    // …and, since it changed nothing, settled at the release: the record is removed.
+    const settle = sent[at("# provision-pending-handlers settle")] ?? "";
+    expect(at("# provision-pending-handlers settle")).toBeGreaterThan(at("apt-mark hold foo"));
+    expect(settle).toContain('rm -f -- "$f"');
+    expect(settle).not.toContain("restart foo");
+  });
+
+  it("the predicate sees stdout, stderr and the exit code; successExitCodes lets a non-zero exit through", async () => {
+    const seen: unknown[] = [];
+    const mock = mockHost("debian12").on(":", { exitCode: 0 }).on("grep -q x /etc/y", { exitCode: 1, stderr: "warn\n", stdout: "out\n" });
+    const { step } = await run(mock, "apply", () => [
+      command({
+        command: "grep -q x /etc/y",
+        successExitCodes: [0, 1],
+        changedWhen: (o) => {
+          seen.push(o);
+          return o.exitCode === 0;
+        },
+      }),
+    ]);
+    expect(seen).toEqual([{ stdout: "out\n", stderr: "warn\n", exitCode: 1 }]);
+    expect(step?.status).toBe("ok");
+    expect(step?.summary).toBe("ran (exit 1; changedWhen: no change)");
+  });
+
+  it("a non-zero exit still fails without successExitCodes, whatever changedWhen says", async () => {
+    const mock = mockHost("debian12").on(":", { exitCode: 0 }).on("false-cmd", { exitCode: 2, stderr: "bad\n" });
+    const { step } = await run(mock, "apply", () => [command({ command: "false-cmd", changedWhen: () => false })]);
+    expect(step?.status).toBe("failed");
+  });
+
+  it("a predicate that throws or returns a non-boolean fails the step, saying the command has run", async () => {
+    const mock = host("x\n");
+    const thrown = await run(mock, "apply", () => [
+      command({
+        command: "apt-mark hold foo",
+        changedWhen: () => {
+          throw new Error("boom");
+        },
+      }),
+    ]);
+    expect(thrown.step?.status).toBe("failed");
+    expect(thrown.step?.error).toContain("changedWhen threw (the command has run): boom");
+    const odd = await run(host("x\n"), "apply", () => [command({ command: "apt-mark hold foo", changedWhen: (() => "yes") as never })]);
+    expect(odd.step?.error).toContain("changedWhen must return a boolean");
+  });
+
+  it("--check cannot know: would run, saying changedWhen decides (never ok)", async () => {
+    const mock = host("foo was already set on hold.\n");
+    const { step } = await run(mock, "check", () => [command({ command: "apt-mark hold foo", changedWhen })]);
+    expect(step?.status).toBe("would-change");
+    expect(step?.summary).toBe("run (no guard: runs on every apply; changedWhen decides whether it changes anything)");
+    expect(applied(mock)).toEqual([]);
+  });
+
+  it("refuses a changedWhen that is not a function", () => {
+    expect(() => command({ command: RUN, changedWhen: "rc == 0" } as unknown as CommandParams)).toThrow(/changedWhen: must be a function/);
+  });
+});
