@@ -5,6 +5,9 @@
  * Reads are batched: every step whose state is not known yet is read in one remote script (one
  * round trip). An apply can change what later steps see, so after one the later steps are marked
  * stale and read again, together, when the runner reaches them (read-cache.ts).
+ * With a plan cache (plan-cache.ts), the reads the last run's facts plan travel with the facts
+ * script, and the preflight uses those whose command is exactly the real step's: a converged run
+ * is one round trip.
  *
  * Check mode is structural: `apply` and handlers are never called, so only reads reach the host.
  * A step whose state depends on a change an earlier step would make is `unknown`
