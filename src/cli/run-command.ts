@@ -14,6 +14,9 @@ import {
 } from "../playbook/vars.ts";
 import { runHost } from "../run/host-runner.ts";
 import type { Playbook } from "../playbook/playbook.ts";
+import { filePlanCache, planCacheDir, planCacheKey } from "../run/plan-cache.ts";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { jsonReport, type RunReport } from "../report/json-report.ts";
 import type { HostReport } from "../report/events.ts";
 import type { RunArgs } from "./args.ts";
@@ -47,6 +50,10 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
       });
   const progress =
     fleet && !args.json ? new (await import("../report/fleet-progress.ts")).FleetProgressReporter({ stream: io.stdout }) : undefined;
+  // The plan cache (facts of the last run, per host): a converged run is 1 round trip after connect.
+  const playbookPath = resolve(args.playbook);
+  const playbookContent = process.env.PROVISION_PLAN_CACHE === "off" ? undefined : await readFile(playbookPath).catch(() => undefined);
+  const plans = planCacheDir();
   const stopWatching = watchCommands(args.verbosity, io.stderr);
   const result = await runFleet({
     hosts: hosts.map((h) => ({ ...h, name: h.host.name })),
@@ -62,6 +69,18 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
         vars,
         // The runner replaces the address with the one the transport really connected to.
         host: { name: host.name, address: host.address ?? host.name },
+        ...(playbookContent && {
+          planCache: filePlanCache(
+            plans,
+            planCacheKey({
+              playbookPath,
+              playbookContent,
+              playbookName: playbook.name,
+              vars,
+              host: { name: host.name, address: host.address ?? host.name },
+            }),
+          ),
+        }),
         connect: () => connectHost(target, args),
         mode: args.check ? "check" : "apply",
         selection: args.selection,

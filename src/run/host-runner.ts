@@ -5,6 +5,9 @@
  * Reads are batched: every step whose state is not known yet is read in one remote script (one
  * round trip). An apply can change what later steps see, so after one the later steps are marked
  * stale and read again, together, when the runner reaches them (read-cache.ts).
+ * With a plan cache (plan-cache.ts), the reads the last run's facts plan travel with the facts
+ * script, and the preflight uses those whose command is exactly the real step's: a converged run
+ * is one round trip.
  *
  * Check mode is structural: `apply` and handlers are never called, so only reads reach the host.
  * A step whose state depends on a change an earlier step would make is `unknown`
@@ -27,6 +30,7 @@ import {
   HostUnchangedError,
   InvalidStepError,
   isFlushHandlers,
+  isLocalRead,
   type ApplyContext,
   type Change,
   type Handler,
@@ -53,6 +57,9 @@ import { HandlerLedger } from "./handler-ledger.ts";
 import { PendingChanges } from "./pending-changes.ts";
 import { selectionSkip, startAtIndex, type StepSelection } from "../playbook/tags.ts";
 import { gatherFacts } from "../facts/custom-facts.ts";
+import type { ShellCommand } from "../shell/sh.ts";
+import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
+import type { CachedFacts, PlanCache } from "./plan-cache.ts";
 
 /** Why a handler runs that no step of this run notified. */
 const OWED_REASON = "owed by an earlier run that did not finish";
@@ -70,6 +77,11 @@ export interface HostRunOptions {
   commandTimeoutMs?: number;
   /** `--tags`, `--skip-tags`, `--start-at`: the steps not selected are reported skipped. */
   selection?: StepSelection;
+  /**
+   * This host's facts from the last run (plan-cache.ts): the reads they plan are sent with the
+   * facts script, so a converged run is one round trip. Without it: facts, then the reads.
+   */
+  planCache?: PlanCache;
 }
 
 /** One step being run: where it is, what its report starts with, when it started. */
@@ -162,9 +174,8 @@ class HostRun {
   /** Facts, the playbook's steps and handlers, and the preflight read of every step. */
   async #prepare(): Promise<void> {
     this.#facts = await this.#gatherFacts();
-    // The address the transport really connected to (ssh config HostName, inventory address).
-    const host = { ...this.options.host, address: this.session.transport.address ?? this.options.host.address };
-    const context = { vars: this.options.vars, facts: this.#facts, host };
+    await this.options.planCache?.save(this.#facts);
+    const context = { vars: this.options.vars, facts: this.#facts, host: this.#hostInfo() };
     this.#items = this.options.playbook.steps(context as never);
     this.#reads.setItems(this.#items);
     const startAt = this.options.selection?.startAt;
@@ -197,11 +208,59 @@ class HostRun {
     return "ok";
   }
 
-  /** The built-in facts and the playbook's custom ones, in one round trip. */
+  /** The host as the playbook sees it: the address the transport really connected to (ssh config HostName, inventory address). */
+  #hostInfo(): HostInfo {
+    return { ...this.options.host, address: this.session.transport.address ?? this.options.host.address };
+  }
+
+  /**
+   * The built-in facts and the playbook's custom ones, in one round trip — with the reads the
+   * last run's facts plan (plan-cache.ts) in the same script; the preflight then uses those whose
+   * command the real steps ask for, byte for byte, and sends only the rest.
+   */
   async #gatherFacts(): Promise<Facts & { custom: Record<string, unknown> }> {
     this.#factsRoundTrips += 1;
     const gather = gatherFacts(this.options.playbook.facts ?? {});
-    return gather.parse(await this.session.run(gather.command));
+    const cached = await this.options.planCache?.load();
+    const ahead = cached ? this.#plannedReads(cached) : [];
+    if (ahead.length === 0) return gather.parse(await this.session.run(gather.command));
+    const batch = encodeBatch([gather.command, ...ahead]);
+    let results: ExecResult[];
+    try {
+      results = splitBatchOutput(batch, await this.session.run(batch.command));
+    } catch (error) {
+      if (error instanceof TransportError) throw error;
+      // The script did not finish (a read killed the shell?): the facts alone, as without a cache.
+      this.#factsRoundTrips += 1;
+      return gather.parse(await this.session.run(gather.command));
+    }
+    this.#reads.sentAhead(new Map(ahead.map((command, i) => [command.text, results[i + 1] as ExecResult])));
+    return gather.parse(results[0] as ExecResult);
+  }
+
+  /**
+   * The remote reads the steps built from `facts` (the cached ones) would make, and the owed-handlers
+   * read: what to send with the facts. Anything that fails here only means less is sent ahead.
+   */
+  #plannedReads(facts: CachedFacts): ShellCommand[] {
+    const commands = new Map<string, ShellCommand>();
+    try {
+      const pending = readPendingCommand(this.options.playbook.name, facts.uid);
+      commands.set(pending.text, pending);
+      const context = { vars: this.options.vars, facts, host: this.#hostInfo() };
+      for (const item of this.options.playbook.steps(context as never)) {
+        if (isFlushHandlers(item)) continue;
+        try {
+          const spec = item.read();
+          if (!isLocalRead(spec)) commands.set(spec.command.text, spec.command);
+        } catch {
+          // This step's read fails with the real facts too, or not: the preflight decides.
+        }
+      }
+    } catch {
+      return [];
+    }
+    return [...commands.values()];
   }
 
   /** Every notify target must name a handler: a typo is an error before anything is changed. */

@@ -20,6 +20,8 @@ export class ReadCache {
   roundTrips = 0;
   #items: readonly PlaybookItem[] = [];
   #reads = new Map<number, ReadOutcome>();
+  /** Results of reads sent ahead with the facts (plan-cache.ts), by command text: for the next read() only. */
+  #sentAhead = new Map<string, ExecResult>();
 
   constructor(
     readonly session: HostSession,
@@ -66,22 +68,38 @@ export class ReadCache {
   }
 
   /**
+   * Results of reads that ran in the facts round trip, by their exact command text. The next
+   * read() uses one only for a read whose command is byte-identical (the same command, run on the
+   * host before anything changed) and sends the others; after it they are forgotten.
+   */
+  sentAhead(results: ReadonlyMap<string, ExecResult>): void {
+    this.#sentAhead = new Map(results);
+  }
+
+  /**
    * Read the given steps: remote reads in one batched round trip, local reads beside it. `first`,
    * when given, runs at the head of the same batch (even with no remote read); its result is returned.
    */
   async read(indices: readonly number[], first?: ShellCommand): Promise<ExecResult | undefined> {
+    const ahead = this.#sentAhead;
+    this.#sentAhead = new Map();
     const remote: { index: number; read: RemoteRead<unknown> }[] = [];
     const local: Promise<void>[] = [];
     for (const index of indices) {
       const spec = this.#spec(index);
       if (!spec) continue;
       if (isLocalRead(spec)) local.push(this.#readLocal(index, spec.local));
-      else remote.push({ index, read: spec });
+      else {
+        const result = ahead.get(spec.command.text);
+        if (result) this.#parse(index, spec, result);
+        else remote.push({ index, read: spec });
+      }
     }
-    let firstResult: ExecResult | undefined;
-    if (remote.length > 0 || first) {
-      const results = await this.#runBatch([...(first ? [first] : []), ...remote.map((r) => r.read.command)]);
-      if (first) firstResult = results.shift();
+    let firstResult: ExecResult | undefined = first ? ahead.get(first.text) : undefined;
+    const sendFirst = firstResult ? undefined : first;
+    if (remote.length > 0 || sendFirst) {
+      const results = await this.#runBatch([...(sendFirst ? [sendFirst] : []), ...remote.map((r) => r.read.command)]);
+      if (sendFirst) firstResult = results.shift();
       for (const [i, { index, read }] of remote.entries()) this.#parse(index, read, results[i] as ExecResult);
     }
     await Promise.all(local);

@@ -115,6 +115,12 @@ export class MockTransport implements Transport {
   }
 
   #answer(command: string, stdin: Buffer, batched: boolean): ExecResult & { delayMs: number } {
+    // A batch inside a batch (custom facts, sent with the reads planned ahead): answered the same way.
+    const nested = decodeBatch(command);
+    if (nested) {
+      const answers = nested.fragments.map((fragment) => this.#answer(fragment, Buffer.alloc(0), true));
+      return { ...batchOutput(nested.marker, answers), delayMs: answers.reduce((sum, a) => sum + a.delayMs, 0) };
+    }
     // The runner's own fragments (host lock, pending handlers) are answered by their models and kept
     // out of `commands` (they are in `execs`, `lockEvents`, `pendingHandlers`), so tests of what
     // steps send are not about locking.

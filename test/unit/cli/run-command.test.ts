@@ -113,8 +113,11 @@ describe("-v", () => {
     const quiet = await provision([playbook, "--host", "localhost", "--var", `root=${dir}`, "--check", "--json"]);
     expect(quiet.stderr).toBe("");
     process.env.PROVISION_RUN_COMMAND_TOKEN = "Tok-v-2718-secret";
+    // A plan cache of its own: the round trips counted below do not depend on other tests' runs.
+    const previousCache = process.env.PROVISION_CACHE_DIR;
+    process.env.PROVISION_CACHE_DIR = await mkdtemp(join(dir, "cache-"));
     try {
-      const result = await provision([
+      const args = [
         playbook,
         "--host",
         "localhost",
@@ -125,16 +128,30 @@ describe("-v", () => {
         "--check",
         "--json",
         "-v",
-      ]);
+      ];
+      const result = await provision(args);
       expect(result.error).toBeUndefined();
       const lines = result.stderr.split("\n").filter((line) => line.startsWith("provision: localhost: "));
-      expect(lines.length).toBe(2); // facts, then the one batched read
+      expect(lines.length).toBe(2); // facts, then the one batched read (no plan cached for these vars yet)
       for (const line of lines) expect(line).toMatch(/^provision: localhost: exit 0 in \d+\.\d{3} s:/);
       expect(result.stderr).toContain('echo "hostname=$(uname -n)"');
       expect(result.stderr).not.toContain("Tok-v-2718-secret");
       expect(JSON.parse(result.stdout).hosts[0].roundTrips).toBe(2);
+
+      // The same run again: the facts of the last one planned the reads, sent with the facts script.
+      const again = await provision(args);
+      const againLines = again.stderr.split("\n").filter((line) => line.startsWith("provision: localhost: "));
+      expect(againLines.length).toBe(1);
+      expect(again.stderr).toContain('echo "hostname=$(uname -n)"');
+      expect(again.stderr).not.toContain("Tok-v-2718-secret");
+      const [before, after] = [result, again].map((r) => JSON.parse(r.stdout).hosts[0]);
+      expect(after.roundTrips).toBe(1);
+      expect(after.counts).toEqual(before.counts); // the same answer: the directory would be created
+      expect(after.steps.map((s: { status: string }) => s.status)).toEqual(["would-change"]);
     } finally {
       delete process.env.PROVISION_RUN_COMMAND_TOKEN;
+      if (previousCache === undefined) delete process.env.PROVISION_CACHE_DIR;
+      else process.env.PROVISION_CACHE_DIR = previousCache;
     }
   });
 });
