@@ -11,7 +11,7 @@
  * Drift: the key is missing, is not a readable RSA key, or its owner/mode differ. A key is never
  * replaced because it differs from DNS: rotating a key is a decision (a new selector), not drift.
  */
-import { keyValues } from "../shell/read-output.ts";
+import { keyValues, needTool } from "../shell/read-output.ts";
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
 import { sh } from "../shell/sh.ts";
@@ -92,8 +92,9 @@ export function dkimKey(input: DkimKeyParams): DkimKeyStep {
       command: sh`f=${file}
 if [ ! -e "$f" ]; then echo key=absent; exit 0; fi
 echo "key=$(stat -c '%U %G %04a' -- "$f")"
-command -v openssl >/dev/null 2>&1 || { echo "openssl not found: it is needed to read $f" >&2; exit 4; }
+${needTool("openssl")}
 if pub=$(openssl pkey -in "$f" -pubout 2>/dev/null); then printf '%s\\n' "$pub" | grep -v -- '-----' | tr -d '\\n' | sed 's/^/public=/'; echo; else echo public=unreadable; fi`,
+      requiresTools: ["openssl"],
       parse: (result) => {
         const state = parseDkimRead(result, file);
         publicKey = state.publicKey && state.publicKey !== "unreadable" ? state.publicKey : undefined;

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { needTool } from "../shell/read-output.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
@@ -51,7 +52,10 @@ export function firewalldPort(input: FirewalldPortParams): Step<FirewalldPortSta
     provides: ["firewalld"],
     requires: ["firewalld"],
     read: () => ({
-      command: sh`firewall-cmd --permanent ${zone} --query-port=${spec}; echo "permanent=$?"; firewall-cmd ${zone} --query-port=${spec}; echo "runtime=$?"`,
+      // The queries' exits are printed, not the read's: a missing firewall-cmd must stop it first.
+      command: sh`${needTool("firewall-cmd")}
+firewall-cmd --permanent ${zone} --query-port=${spec}; echo "permanent=$?"; firewall-cmd ${zone} --query-port=${spec}; echo "runtime=$?"`,
+      requiresTools: ["firewall-cmd"],
       parse: parseFirewalldQuery,
     }),
     diff(current): FirewalldPortChange | null {

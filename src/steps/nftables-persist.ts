@@ -20,6 +20,7 @@
  */
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { needTool, section, sections } from "../shell/read-output.ts";
 import { sh } from "../shell/sh.ts";
 import { fileWrite, parseFileState, readFileCommand, runFileWrite } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
@@ -51,7 +52,6 @@ export interface NftablesPersistChange extends Change {
   plan: { text: string };
 }
 
-const SECTION = "@provision-nft-persist:file";
 export const NFTABLES_HEADER = "#!/usr/sbin/nft -f\nflush ruleset\n\n";
 
 /** The header of a one-table file: create the table if missing, then delete it, then define it (one transaction). */
@@ -63,10 +63,12 @@ export function nftablesPersist(input: NftablesPersistParams = {}): Step<Nftable
   const p = parseStepParams("nftablesPersist", nftablesPersistParams, input);
   const header = p.table ? nftablesTableHeader(p.table.family, p.table.name) : NFTABLES_HEADER;
   // A missing table lists as nothing (the file then only deletes it): exit 0 with empty output.
+  // nft missing: needTool's exit 127, which the runner words (requiresTools); nft failing: exit 3.
   const list = p.table
-    ? sh`command -v nft >/dev/null || exit 3
+    ? sh`${needTool("nft")}
 if nft list table ${p.table.family} ${p.table.name} >/dev/null 2>&1; then nft -s list table ${p.table.family} ${p.table.name} || exit 3; fi`
-    : sh`nft -s list ruleset || exit 3`;
+    : sh`${needTool("nft")}
+nft -s list ruleset || exit 3`;
   return {
     kind: "nftables-persist",
     name: p.table ? `nft list table ${p.table.family} ${p.table.name} → ${p.path}` : `nft list ruleset → ${p.path}`,
@@ -81,18 +83,17 @@ if nft list table ${p.table.family} ${p.table.name} >/dev/null 2>&1; then nft -s
       : ["nftables:*", "iptables:*", pathResource(p.path)],
     read: () => ({
       command: sh`${list}
-echo ${SECTION}; ${readFileCommand(p.path)}`,
+${section("file")}; ${readFileCommand(p.path)}`,
+      requiresTools: ["nft"],
       parse(result) {
         if (result.exitCode !== 0)
           throw new ReadFailedError(`nft list ruleset failed: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
-        const out = result.stdout.toString("utf8");
-        const at = out.indexOf(`${SECTION}\n`);
-        if (at < 0) throw new ReadFailedError("unexpected output from nft list ruleset");
-        const file = parseFileState(
-          { exitCode: 0, stdout: Buffer.from(out.slice(at + SECTION.length + 1)), stderr: Buffer.alloc(0) },
-          p.path,
-        );
-        return { live: out.slice(0, at), saved: file.exists ? (file.content?.toString("utf8") ?? "") : null };
+        const parts = sections(result.stdout.toString("utf8"), ["file"]);
+        const live = parts.get("");
+        const saved = parts.get("file");
+        if (!live || !saved) throw new ReadFailedError("unexpected output from nft list ruleset");
+        const file = parseFileState({ exitCode: 0, stdout: Buffer.from(saved.body), stderr: Buffer.alloc(0) }, p.path);
+        return { live: live.body, saved: file.exists ? (file.content?.toString("utf8") ?? "") : null };
       },
     }),
     diff(current): NftablesPersistChange | null {

@@ -20,6 +20,7 @@
  */
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { needTool, section, sections } from "../shell/read-output.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
@@ -50,7 +51,6 @@ export interface NftablesRuleState {
   canonical: string;
 }
 
-const SECTION = "@provision-nft:";
 const BASE_HOOKS = new Set(["input", "forward", "output"]);
 
 export function nftablesRule(input: NftablesRuleParams): Step<NftablesRuleState> {
@@ -63,7 +63,11 @@ export function nftablesRule(input: NftablesRuleParams): Step<NftablesRuleState>
     notify: p.notify,
     provides: [resource],
     requires: [resource],
-    read: () => ({ command: readCommand(p.family, p.table, p.chain, p.rule), parse: (r) => parseNftRead(r, where) }),
+    read: () => ({
+      command: readCommand(p.family, p.table, p.chain, p.rule),
+      requiresTools: ["nft"],
+      parse: (r) => parseNftRead(r, where),
+    }),
     diff(current): NftablesRuleChange | null {
       const { summary, ...plan } = planNft(current, p.state);
       return summary ? { summary, plan } : null;
@@ -96,10 +100,10 @@ function readCommand(family: string, table: string, chain: string, rule: string)
     ],
     " && ",
   );
-  return sh`command -v nft >/dev/null || { echo 'nft: command not found' >&2; exit 3; }
+  return sh`${needTool("nft")}
 out=$(nft -a list chain ${family} ${table} ${chain} 2>&1); rc=$?
-echo ${SECTION}chain "$rc"; printf '%s\\n' "$out"
-echo ${SECTION}canonical; unshare -n sh -c ${scratch.text} 2>&1 || :`;
+${section("chain")} "$rc"; printf '%s\\n' "$out"
+${section("canonical")}; unshare -n sh -c ${scratch.text} 2>&1 || :`;
 }
 
 /** Rule lines of `nft list chain` output: inside the chain's braces, not its type/policy line. */
@@ -115,16 +119,15 @@ function ruleLines(text: string): string[] {
 export function parseNftRead(result: ExecResult, where: string): NftablesRuleState {
   if (result.exitCode !== 0)
     throw new ReadFailedError(`cannot read nftables chain ${where}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
-  const text = result.stdout.toString("utf8");
-  const chainAt = text.indexOf(`${SECTION}chain `);
-  const canonicalAt = text.indexOf(`${SECTION}canonical\n`);
-  if (chainAt < 0 || canonicalAt < 0) throw new ReadFailedError(`nftables read of ${where} printed no sections`);
-  const chainPart = text.slice(chainAt, canonicalAt);
-  const rc = Number(/^\S+ (\d+)/.exec(chainPart.slice(SECTION.length))?.[1] ?? "1");
-  const body = chainPart.slice(chainPart.indexOf("\n") + 1);
+  const parts = sections(result.stdout.toString("utf8"), ["chain", "canonical"]);
+  const chainPart = parts.get("chain");
+  const canonicalPart = parts.get("canonical");
+  if (!chainPart || !canonicalPart) throw new ReadFailedError(`nftables read of ${where} printed no sections`);
+  const rc = /^\d+$/.test(chainPart.value) ? Number(chainPart.value) : 1;
+  const body = chainPart.body;
   const missing = rc !== 0 && /No such file or directory/.test(body);
   if (rc !== 0 && !missing) throw new ReadFailedError(`nft list chain ${where} failed: ${body.trim()}`);
-  const canonicalLines = ruleLines(text.slice(canonicalAt + `${SECTION}canonical\n`.length));
+  const canonicalLines = ruleLines(canonicalPart.body);
   if (canonicalLines.length !== 1) {
     throw new ReadFailedError(
       `nft could not canonicalise the rule for ${where} (in a scratch network namespace): ${canonicalLines.join(" / ") || "no output"}`,

@@ -25,7 +25,13 @@ import { isSecret, type Secret } from "../shell/secret.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import { writeRemoteFile } from "../transport/remote-file.ts";
 import { filePath, parseStepParams } from "./params.ts";
-import { certificateReadCommand, parseCertificateRead, type CertificateState, type FileMeta } from "./tls/certificate-read.ts";
+import {
+  CERTIFICATE_READ_TOOLS,
+  certificateReadCommand,
+  parseCertificateRead,
+  type CertificateState,
+  type FileMeta,
+} from "./tls/certificate-read.ts";
 import { checkControllerCertificate, type ControllerCertificate } from "./tls/controller-certificate.ts";
 import { pathResource } from "../playbook/resources.ts";
 
@@ -112,6 +118,7 @@ export function tlsCertificate(input: TlsCertificateParams): TlsCertificateStep 
     fingerprint: () => installedFingerprint,
     read: () => ({
       command: certificateReadCommand(readOptions),
+      requiresTools: CERTIFICATE_READ_TOOLS,
       parse: (result) => {
         const state = parseCertificateRead(result, readOptions);
         installedFingerprint = state.installed?.fingerprint256;

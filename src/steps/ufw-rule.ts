@@ -58,7 +58,8 @@ export function ufwRule(input: UfwRuleParams): Step<UfwRuleState> {
     notify: p.notify,
     provides: ["ufw", "iptables"],
     requires: ["ufw"],
-    read: () => ({ command: sh`ufw show added`, parse: parseUfwAdded }),
+    // ufw is the read's first command: the shell's own exit 127 says it is missing.
+    read: () => ({ command: sh`ufw show added`, requiresTools: ["ufw"], parse: parseUfwAdded }),
     diff(current): UfwRuleChange | null {
       const present = current.added.includes(line);
       if (p.state === "present") return present ? null : { summary: `add ${line}`, plan: { action: "add" } };

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { ReadFailedError, type Change, type Step } from "../playbook/step.ts";
+import { needTool } from "../shell/read-output.ts";
 import { sh, type ShellCommand } from "../shell/sh.ts";
 import { filePath, parseStepParams } from "./params.ts";
 import { EVERYTHING } from "../playbook/resources.ts";
@@ -38,9 +39,12 @@ export function waitFor(input: WaitForParams): Step<WaitForState> {
   const what =
     p.port !== undefined ? `port ${p.port} ${positive ? "listening" : "closed"}` : `${p.path} ${positive ? "present" : "absent"}`;
   const probe = probeCommand(p.port, p.path, positive);
-  // Without ss a port would look closed forever: say what is missing instead.
-  const needs =
-    p.port !== undefined ? sh`command -v ss >/dev/null 2>&1 || { echo "ss not found (install iproute2)" >&2; exit 4; }; ` : sh``;
+  // Without ss a port would look closed forever: say what is missing instead. The read says it
+  // through the kit (requiresTools: the runner's one "ss not found on HOST" error); apply, which
+  // runs only after a read that found ss, keeps its own words.
+  const port = p.port !== undefined;
+  const readNeeds = port ? sh`${needTool("ss")}; ` : sh``;
+  const needs = port ? sh`command -v ss >/dev/null 2>&1 || { echo "ss not found (install iproute2)" >&2; exit 4; }; ` : sh``;
   return {
     kind: "wait-for",
     name: `wait for ${what}`,
@@ -49,7 +53,8 @@ export function waitFor(input: WaitForParams): Step<WaitForState> {
     requires: [EVERYTHING],
     notify: p.notify,
     read: () => ({
-      command: sh`${needs}if ${probe}; then echo reached; else echo waiting; fi`,
+      command: sh`${readNeeds}if ${probe}; then echo reached; else echo waiting; fi`,
+      requiresTools: port ? ["ss"] : [],
       parse(result) {
         const text = result.stdout.toString("utf8").trim();
         if (result.exitCode !== 0 || (text !== "reached" && text !== "waiting")) {

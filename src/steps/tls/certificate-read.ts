@@ -9,6 +9,7 @@
 import { ReadFailedError } from "../../playbook/step.ts";
 import { sh, type ShellCommand } from "../../shell/sh.ts";
 import type { ExecResult } from "../../transport/transport.ts";
+import { keyValues, needTool } from "../../shell/read-output.ts";
 
 export interface FileMeta {
   owner: string;
@@ -44,6 +45,9 @@ export interface CertificateReadOptions {
   renewBeforeDays: number;
 }
 
+/** The tools `certificateReadCommand` needs (`RemoteRead.requiresTools`): openssl, once a file exists. */
+export const CERTIFICATE_READ_TOOLS: readonly string[] = ["openssl"];
+
 export function certificateReadCommand(o: CertificateReadOptions): ShellCommand {
   const seconds = o.renewBeforeDays * 86_400;
   return sh`cert=${o.certFile}; key=${o.keyFile}; name=${o.hostname}
@@ -51,7 +55,7 @@ meta() { if [ -f "$1" ]; then stat -c '%U %G %04a' -- "$1"; elif [ -e "$1" ]; th
 echo "cert=$(meta "$cert")"
 echo "key=$(meta "$key")"
 if [ ! -f "$cert" ] && [ ! -f "$key" ]; then exit 0; fi
-command -v openssl >/dev/null 2>&1 || { echo "openssl not found: it is needed to read $cert and $key" >&2; exit 4; }
+${needTool("openssl")}
 if [ -f "$cert" ]; then
   if fp=$(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null) && end=$(openssl x509 -in "$cert" -noout -enddate 2>/dev/null) && pub=$(openssl x509 -in "$cert" -noout -pubkey 2>/dev/null); then
     echo "file_sha256=$(sha256sum < "$cert" | cut -d ' ' -f 1)"
@@ -73,11 +77,7 @@ export function parseCertificateRead(result: ExecResult, o: CertificateReadOptio
   if (result.exitCode !== 0) {
     throw new ReadFailedError(result.stderr.toString("utf8").trim() || `cannot read ${o.certFile}: exit ${result.exitCode}`);
   }
-  const v = new Map<string, string>();
-  for (const line of result.stdout.toString("utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) v.set(line.slice(0, eq), line.slice(eq + 1));
-  }
+  const v = keyValues(result.stdout.toString("utf8"));
   const state: CertificateState = { cert: meta(v.get("cert"), o.certFile), key: meta(v.get("key"), o.keyFile) };
   if (v.get("cert_parse") === "bad") state.certUnreadable = true;
   const fileSha256 = v.get("file_sha256");

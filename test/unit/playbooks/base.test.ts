@@ -63,12 +63,12 @@ function debianHost(state: "fresh" | "converged", accept = false): MockTransport
       const rule = RULES.find((r) => command.includes(r)) ?? "?";
       const canonical = rule.replace("{ 22 }", "22");
       const chain = done
-        ? `@provision-nft:chain 0\n${TABLE(
+        ? `@provision:chain 0\n${TABLE(
             "drop",
             RULES.map((r, i) => `${r.replace("{ 22 }", "22")} # handle ${i + 2}`),
           )}`
-        : "@provision-nft:chain 1\nError: No such file or directory\n";
-      return { stdout: `${chain}@provision-nft:canonical\n${TABLE("accept", [canonical])}` };
+        : "@provision:chain 1\nError: No such file or directory\n";
+      return { stdout: `${chain}@provision:canonical\n${TABLE("accept", [canonical])}` };
     })
     .on("grep -q -- 'policy drop;'", { stdout: `unless=${done ? 0 : 1}\n@provision-guard:unless\n\n@provision-guard:end\n` })
     .on("nft -s list table inet provision", {
@@ -76,11 +76,11 @@ function debianHost(state: "fresh" | "converged", accept = false): MockTransport
         ? `${TABLE(
             "drop",
             RULES.map((r) => r.replace("{ 22 }", "22")),
-          )}@provision-nft-persist:file\nroot root 0755 regular file\n${TABLE_HEADER}${TABLE(
+          )}@provision:file\nroot root 0755 regular file\n${TABLE_HEADER}${TABLE(
             "drop",
             RULES.map((r) => r.replace("{ 22 }", "22")),
           )}`
-        : "@provision-nft-persist:file\nprovision:absent\n",
+        : "@provision:file\nprovision:absent\n",
     })
     .on(/^if \[ -f \/proc\/sys/, (command) => {
       const key = /\/proc\/sys\/(\S+)/.exec(command)?.[1]?.replaceAll("/", ".") ?? "";

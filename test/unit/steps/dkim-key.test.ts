@@ -3,9 +3,13 @@
  * (fixtures/debian12-dkim-read.*.txt): the key generated on the host, the TXT record derived from
  * the key that is there, exact drift.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { RemoteRead } from "../../../src/playbook/step.ts";
+import { missingTool } from "../../../src/shell/read-output.ts";
 import { dkimKey } from "../../../src/steps/dkim-key.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
 
@@ -55,6 +59,39 @@ describe("dkimKey (reads captured on Debian 12)", () => {
     const { step, mock } = await runWith(read("mode"), "apply");
     expect(step.summary).toBe(`${FILE}: mode 0644 → 0600`);
     expect(applied(mock)).toEqual([`chown -- opendkim:opendkim ${FILE} && chmod -- 0600 ${FILE}`]);
+  });
+
+  it("a host without openssl: the kit's one error, made by the runner (not the step's own message)", async () => {
+    const step = dkimKey(PARAMS);
+    const mock = mockHost("debian12").on((c) => c.startsWith(`f=${FILE}`), {
+      exitCode: 127,
+      stdout: "key=opendkim opendkim 0600\n",
+      stderr: "openssl: not found\n",
+    });
+    const result = await run(mock, "check", () => [step]);
+    expect(result.step?.status).toBe("failed");
+    expect(result.step?.error).toBe("openssl not found on debian12: is OpenSSL installed?");
+  });
+
+  it("the read itself fails as the kit expects when openssl is not on PATH (run in /bin/sh)", () => {
+    // A PATH holding only stat: the read gets past the key's metadata, then needTool("openssl") stops it.
+    const dir = mkdtempSync(join(tmpdir(), "dkim-read-"));
+    try {
+      const bin = join(dir, "bin");
+      execFileSync("mkdir", [bin]);
+      symlinkSync(execFileSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).trim(), join(bin, "stat"));
+      const keyDir = join(dir, "keys");
+      execFileSync("mkdir", ["-p", join(keyDir, "example.test")]);
+      writeFileSync(join(keyDir, "example.test", "sel1.private"), "not a key\n");
+      const read = dkimKey({ ...PARAMS, keyDir }).read() as RemoteRead<unknown>;
+      const out = spawnSync("/bin/sh", ["-c", read.command.text], { env: { PATH: bin }, encoding: "utf8" });
+      expect(out.status).toBe(127);
+      expect(
+        missingTool({ exitCode: 127, stdout: Buffer.from(out.stdout), stderr: Buffer.from(out.stderr) }, read.requiresTools ?? []),
+      ).toBe("openssl");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("bad params are refused", () => {

@@ -73,4 +73,16 @@ describe("firewalldPort", () => {
   ])("refuses %j", (params, error) => {
     expect(() => firewalldPort(params as FirewalldPortParams)).toThrow(error);
   });
+
+  it('firewall-cmd missing fails the read with the kit\'s one error, not "exit 127/127"', async () => {
+    // The read's exit is its last echo's: needTool("firewall-cmd") stops it first, with the shell's 127.
+    const host = mockHost("debian12").on("--query-port", { exitCode: 127, stderr: "firewall-cmd: not found\n" });
+    const { step } = await run(host, "check", () => [firewalldPort({ port: 587, proto: "tcp" })]);
+    expect(step?.status).toBe("failed");
+    expect(step?.error).toBe("firewall-cmd not found on debian12: is firewalld installed?");
+    const read = firewalldPort({ port: 587, proto: "tcp" }).read() as { command: { text: string } };
+    expect(read.command.text).toMatch(
+      /^command -v firewall-cmd >\/dev\/null 2>&1 \|\| \{ echo 'firewall-cmd: not found' >&2; exit 127; \}\n/,
+    );
+  });
 });

@@ -16,7 +16,7 @@ const DEBIAN_DEFAULT =
   "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
 
 const readOut = (live: string, file: string | null) =>
-  `${live}@provision-nft-persist:file\n` + (file === null ? "provision:absent\n" : `root root 0755 regular file\n${file}`);
+  `${live}@provision:file\n` + (file === null ? "provision:absent\n" : `root root 0755 regular file\n${file}`);
 
 const cases: { title: string; file: string | null; summary: string | null }[] = [
   { title: "Debian's default file ≠ live ruleset → update", file: DEBIAN_DEFAULT, summary: "update /etc/nftables.conf" },
@@ -54,7 +54,7 @@ describe("nftablesPersist", () => {
 
   it("--check: a pending rule makes the save unknown (it was a would-change naming an update apply would not make)", async () => {
     const host = mockHost("debian12")
-      .on("nft -a list chain", { stdout: `@provision-nft:chain 0\n${LIVE}@provision-nft:canonical\n${LIVE.replace("587", "25")}` })
+      .on("nft -a list chain", { stdout: `@provision:chain 0\n${LIVE}@provision:canonical\n${LIVE.replace("587", "25")}` })
       .on("nft -s list ruleset", { stdout: readOut(LIVE, NFTABLES_HEADER + LIVE_WITH_25) });
     const { report } = await run(host, "check", () => [
       nftablesRule({ family: "inet", table: "filter", chain: "input", rule: "tcp dport 25 counter accept" }),
@@ -95,6 +95,20 @@ describe("nftablesPersist", () => {
     const { step } = await run(host, "check", () => [nftablesPersist()]);
     expect(step?.status).toBe("failed");
     expect(step?.error).toContain("nft: not found");
+  });
+
+  it.each([
+    ["the whole ruleset", () => nftablesPersist()],
+    ["one table", () => nftablesPersist({ table: { family: "inet", name: "provision" } })],
+  ])("a host without nft (%s): the kit's one error, made by the runner", async (_label, persist) => {
+    // needTool("nft") fails the read as the shell does (exit 127), before `|| exit 3` can hide it.
+    const host = mockHost("debian12").on(/^command -v nft /, { exitCode: 127, stderr: "nft: not found\n" });
+    const { step } = await run(host, "check", () => [persist()]);
+    expect(step?.status).toBe("failed");
+    expect(step?.error).toBe("nft not found on debian12: is nftables installed?");
+    const text = (persist().read() as { command: { text: string } }).command.text;
+    expect(text).toMatch(/^command -v nft >\/dev\/null 2>&1 \|\| \{ echo 'nft: not found' >&2; exit 127; \}\n/);
+    expect(text).toContain("\necho @provision:file; ");
   });
 
   it("depends on the live rules: every nftables and iptables(-nft) chain; with table, that table's chains", () => {

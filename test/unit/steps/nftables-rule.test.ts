@@ -7,26 +7,26 @@ import { applied, mockHost, run } from "./system-hosts.ts";
  * (`nftablesRule(params).read().command.text`) sent with `ssh root@10.213.9.10 sh -s < read.sh`.
  */
 const CANONICAL_587 =
-  "@provision-nft:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 accept\n\t}\n}\n";
-const NO_CHAIN = "@provision-nft:chain 1\nError: No such file or directory\nlist chain inet filter input\n                ^^^^^^\n";
+  "@provision:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 587 accept\n\t}\n}\n";
+const NO_CHAIN = "@provision:chain 1\nError: No such file or directory\nlist chain inet filter input\n                ^^^^^^\n";
 const REAL = {
   // { chain: "input", rule: "tcp dport 587 accept" }, empty ruleset (nftables disabled at boot)
   emptyRuleset: NO_CHAIN + CANONICAL_587,
   // the same after `nft add rule inet filter input tcp dport 22 accept`, then 587 twice
   duplicates:
-    "@provision-nft:chain 0\ntable inet filter {\n\tchain input { # handle 1\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 22 accept # handle 2\n\t\ttcp dport 587 accept # handle 3\n\t\ttcp dport 587 accept # handle 4\n\t}\n}\n" +
+    "@provision:chain 0\ntable inet filter {\n\tchain input { # handle 1\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 22 accept # handle 2\n\t\ttcp dport 587 accept # handle 3\n\t\ttcp dport 587 accept # handle 4\n\t}\n}\n" +
     CANONICAL_587,
   // { chain: "input", rule: "tcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept" }, empty ruleset
   setCanonical:
     NO_CHAIN +
-    "@provision-nft:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept\n\t}\n}\n",
+    "@provision:canonical\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport { 25, 587 } ip saddr 10.0.0.0/8 accept\n\t}\n}\n",
   // { chain: "input", rule: "tcp dport 587 acept" }
   syntaxError:
     NO_CHAIN +
-    "@provision-nft:canonical\nError: syntax error, unexpected newline\nadd rule inet filter input tcp dport 587 acept\n                                              ^\n",
+    "@provision:canonical\nError: syntax error, unexpected newline\nadd rule inet filter input tcp dport 587 acept\n                                              ^\n",
 };
 const chainWith = (lines: string[]) =>
-  `@provision-nft:chain 0\ntable inet filter {\n\tchain input { # handle 1\n\t\ttype filter hook input priority filter; policy accept;\n${lines.map((l) => `\t\t${l}\n`).join("")}\t}\n}\n` +
+  `@provision:chain 0\ntable inet filter {\n\tchain input { # handle 1\n\t\ttype filter hook input priority filter; policy accept;\n${lines.map((l) => `\t\t${l}\n`).join("")}\t}\n}\n` +
   CANONICAL_587;
 
 const rule = "tcp dport 587 accept";
@@ -115,9 +115,21 @@ describe("nftablesRule", () => {
     expect(step?.error).toContain("Error: syntax error, unexpected newline");
   });
 
+  it("a host without nft: the kit's one error, made by the runner", async () => {
+    // needTool("nft") fails the read as the shell does (exit 127, "nft: not found").
+    const host = mockHost("debian12").on("nft -a list chain", { exitCode: 127, stderr: "nft: not found\n" });
+    const { step } = await run(host, "check", () => [nftablesRule({ chain: "input", rule })]);
+    expect(step?.status).toBe("failed");
+    expect(step?.error).toBe("nft not found on debian12: is nftables installed?");
+    const read = nftablesRule({ chain: "input", rule }).read() as { command: { text: string } };
+    expect(read.command.text).toMatch(/^command -v nft >\/dev\/null 2>&1 \|\| \{ echo 'nft: not found' >&2; exit 127; \}\n/);
+    expect(read.command.text).toContain('echo @provision:chain "$rc"');
+    expect(read.command.text).toContain("echo @provision:canonical;");
+  });
+
   it("another nft error (not a missing chain) fails the read", async () => {
     const host = mockHost("debian12").on("nft -a list chain", {
-      stdout: "@provision-nft:chain 1\nError: Could not process rule: Operation not permitted\n" + CANONICAL_587,
+      stdout: "@provision:chain 1\nError: Could not process rule: Operation not permitted\n" + CANONICAL_587,
     });
     const { step } = await run(host, "check", () => [nftablesRule({ chain: "input", rule })]);
     expect(step?.status).toBe("failed");

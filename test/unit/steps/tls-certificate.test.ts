@@ -90,6 +90,25 @@ describe("tlsCertificate, self-signed (reads captured on Debian 12)", () => {
     expect(certificate.fingerprint()).toBe("AA:BB");
   });
 
+  it("a host without openssl (the files exist): the kit's one error, made by the runner", async () => {
+    const step = tlsCertificate(selfSigned);
+    const mock = mockHost("debian12").on((c) => c.startsWith("cert="), {
+      exitCode: 127,
+      stdout: "cert=root root 0644\nkey=root root 0600\n",
+      stderr: "openssl: not found\n",
+    });
+    const result = await run(mock, "check", () => [step]);
+    expect(result.step?.status).toBe("failed");
+    expect(result.step?.error).toBe("openssl not found on debian12: is OpenSSL installed?");
+  });
+
+  it('the read stops at needTool("openssl") only once a file exists (a fresh host needs no openssl to read)', () => {
+    const text = (tlsCertificate(selfSigned).read() as { command: { text: string } }).command.text;
+    const check = text.indexOf("command -v openssl");
+    expect(check).toBeGreaterThan(text.indexOf('if [ ! -f "$cert" ] && [ ! -f "$key" ]; then exit 0; fi'));
+    expect(text).toContain("echo 'openssl: not found' >&2; exit 127;");
+  });
+
   it("only the key's mode drifted → chmod, no new certificate", async () => {
     const converged = read("converged").replace("key=root root 0600", "key=root root 0644");
     const { step, mock } = await runWith(selfSigned, converged, "apply");

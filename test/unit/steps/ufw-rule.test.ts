@@ -53,11 +53,11 @@ describe("ufwRule", () => {
     expect(applied(host)).toEqual(c.commands);
   });
 
-  it("ufw missing fails the read", async () => {
+  it("ufw missing fails the read with the kit's one error (the shell's exit 127, worded by the runner)", async () => {
     const host = mockHost("debian12").on("ufw show added", { exitCode: 127, stderr: "sh: 1: ufw: not found\n" });
     const { step } = await run(host, "check", () => [ufwRule({ port: 587, proto: "tcp" })]);
     expect(step?.status).toBe("failed");
-    expect(step?.error).toContain("ufw: not found");
+    expect(step?.error).toBe("ufw not found on debian12: is ufw installed?");
   });
 
   it.each([

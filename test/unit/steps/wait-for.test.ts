@@ -32,11 +32,21 @@ describe("waitFor", () => {
     expect(step?.error).toContain("timed out after 5 s");
   });
 
-  it("a host without ss is a read error, not a port that stays closed", async () => {
-    const host = mockHost("debian12").on(/echo reached; else echo waiting/, { exitCode: 4, stderr: "ss not found (install iproute2)\n" });
+  it("a host without ss is a read error, not a port that stays closed: the kit's one error", async () => {
+    // The read's needTool("ss") fails as the shell does (exit 127, "ss: not found"); the runner words it.
+    const host = mockHost("debian12").on(/echo reached; else echo waiting/, { exitCode: 127, stderr: "ss: not found\n" });
     const { step } = await run(host, "check", () => [waitFor({ port: 22 })]);
     expect(step?.status).toBe("failed");
-    expect(step?.error).toContain("ss not found");
+    expect(step?.error).toBe("ss not found on debian12: is iproute2 installed?");
+    const read = waitFor({ port: 22 }).read() as { command: { text: string }; requiresTools?: readonly string[] };
+    expect(read.command.text).toMatch(/^command -v ss >\/dev\/null 2>&1 \|\| \{ echo 'ss: not found' >&2; exit 127; \}; if /);
+    expect(read.requiresTools).toEqual(["ss"]);
+  });
+
+  it("a path needs no tool", () => {
+    const read = waitFor({ path: "/etc/hostname" }).read() as { command: { text: string }; requiresTools?: readonly string[] };
+    expect(read.command.text).not.toContain("command -v");
+    expect(read.requiresTools).toEqual([]);
   });
 
   it("stopped / absent invert the probe; the path is one quoted word", async () => {
