@@ -26,6 +26,8 @@ export interface LatencyProxyOptions {
   oneWayDelayMs: number;
   /** Loopback address to listen on (127.0.0.0/8 only). */
   listenHost?: string;
+  /** Port to listen on (default 0: any free one). A fixed port (SMTP's 25, 587, 465) needs its own listenHost per target. */
+  listenPort?: number;
   /** The proxy closes itself (and its connections) after this long at the latest. */
   lifetimeMs?: number;
 }
@@ -62,7 +64,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, listenHost, () => resolve());
+    server.listen(options.listenPort ?? 0, listenHost, () => resolve());
   });
   let closing: Promise<void> | undefined;
   const close = () => {
