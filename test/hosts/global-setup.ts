@@ -6,7 +6,7 @@
  *                                globalSetup: ["test/hosts/global-setup.ts"] } }] }
  *
  * PROVISION_TEST_HOSTS=<n>: number of hosts (0 = none; tests needing hosts then skip).
- * Unset: 23 when running as root (the fleet tests need 10; 12–22 belong to one test file each), else 0. Tests read the fleet with `inject("fleet")` (null when
+ * Unset: 24 when running as root (the fleet tests need 10; 12–23 belong to one test file each), else 0. Tests read the fleet with `inject("fleet")` (null when
  * no hosts; see test/integration/support/fleet.ts), and `inject("spareHost")`: one extra host that tests may kill (stopHost), so the
  * shared fleet stays whole for every other test file. The fleet JSON file (FLEET_FILE) is written
  * too, for processes that cannot inject (the CLI under test).
@@ -23,7 +23,7 @@ declare module "vitest" {
 
 function hostCount(): number {
   const raw = process.env.PROVISION_TEST_HOSTS;
-  if (raw === undefined || raw === "") return process.getuid?.() === 0 ? 23 : 0;
+  if (raw === undefined || raw === "") return process.getuid?.() === 0 ? 24 : 0;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`PROVISION_TEST_HOSTS must be a whole number, got "${raw}"`);
   return n;
