@@ -82,6 +82,7 @@ export interface Step<S = unknown> {
    * an ApplyOutcome when only running it could tell (a command's changedWhen): `{ changed: false }`
    * is reported ok and notifies no handler.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most steps' apply returns nothing (an async function's Promise<void>); undefined would make every one of them write 'return undefined'.
   apply?(context: ApplyContext, current: S, change: Change): Promise<void | ApplyOutcome>;
   /** Handlers to notify when this step changes something. */
   readonly notify?: readonly string[];
