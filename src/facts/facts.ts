@@ -3,6 +3,7 @@
  * the package and service managers, and the distro paths steps need. Steps receive them through
  * the playbook context, so a playbook says "install postfix" and the facts say how.
  */
+import { scriptHeader } from "../shell/script-header.ts";
 import { keyValueLists } from "../shell/read-output.ts";
 import { sh } from "../shell/sh.ts";
 import type { ExecResult } from "../transport/transport.ts";
@@ -37,8 +38,13 @@ export interface DistroPaths {
   postfixChroot: string | null;
 }
 
-/** One script, one round trip. Every probe is a shell builtin or a single cheap command. */
-export const factsCommand = sh`echo "hostname=$(uname -n)"
+/**
+ * One script, one round trip. Every probe is a shell builtin or a single cheap command. Its first
+ * line is the runner-script header `# provision-facts v1 {}` (src/shell/script-header.ts): the mock
+ * host and `-vv` readers know it by that, not by its text.
+ */
+export const factsCommand = sh`${scriptHeader("facts", {})}
+echo "hostname=$(uname -n)"
 echo "arch=$(uname -m)"
 echo "uid=$(id -u)"
 if [ -r /etc/os-release ]; then . /etc/os-release; echo "id=$ID"; echo "id_like=$ID_LIKE"; echo "version=$VERSION_ID"; fi

@@ -8,6 +8,7 @@
  * The runner's own scripts (the read batch, the host lock, the owed-handlers record) are known by
  * their first line, `# provision-<name> v1 <json args>` (src/shell/script-header.ts), and answered
  * from those arguments alone — never from their shell text, which is free to change.
+ * The facts probe (`# provision-facts v1 {}`) is matched the same way: `.on(runnerScript("facts"), …)`.
  */
 import { createHash } from "node:crypto";
 import { stdinParts, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
@@ -301,6 +302,14 @@ function scriptHeaders(command: string): ScriptHeader[] {
     }
   }
   return headers;
+}
+
+/** Matches a runner script by its header line (`# provision-<name> v1 …` first), e.g. `runnerScript("facts")`. */
+export function runnerScript(name: string): (command: string) => boolean {
+  return (command) => {
+    const newline = command.indexOf("\n");
+    return scriptHeaders(newline < 0 ? command : command.slice(0, newline))[0]?.name === name;
+  };
 }
 
 /** A read batch (src/run/read-batch.ts): its marker and fragments, found by the spans its header gives. */

@@ -10,7 +10,7 @@ import { definePlaybook } from "../../src/playbook/playbook.ts";
 import type { Handler, PlaybookItem } from "../../src/playbook/step.ts";
 import type { HostReport, RunEvent } from "../../src/report/events.ts";
 import { runHost, type RunMode } from "../../src/run/host-runner.ts";
-import { MockTransport } from "../../src/transport/mock.ts";
+import { MockTransport, runnerScript } from "../../src/transport/mock.ts";
 
 const DEBIAN_PATHS = {
   saslConfigDir: "/etc/postfix/sasl",
@@ -113,10 +113,9 @@ export function factsOutput(facts: Facts): string {
 export function testHost(facts: Distro | Facts = "debian12", options: { name?: string; hostname?: string } = {}): MockTransport {
   const base: Facts = typeof facts === "string" ? FACTS[facts] : facts;
   const resolved = options.hostname ? { ...base, hostname: options.hostname } : base;
-  return new MockTransport(options.name ?? (typeof facts === "string" ? facts : resolved.hostname)).on(
-    (command) => command.startsWith('echo "hostname=$(uname -n)"'),
-    { stdout: factsOutput(resolved) },
-  );
+  return new MockTransport(options.name ?? (typeof facts === "string" ? facts : resolved.hostname)).on(runnerScript("facts"), {
+    stdout: factsOutput(resolved),
+  });
 }
 
 /** Run steps on a mock host through the real runner (the host and its state outlive the run). */

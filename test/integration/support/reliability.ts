@@ -115,7 +115,7 @@ export function cutAt(inner: Transport, n: number, when: "before" | "after", log
   let cut = false;
   const isRead = (command: string, options: ExecOptions) => {
     const script = command === "sh -s" ? String(options.stdin ?? "") : command;
-    return script.startsWith("# provision-batch ") || script.startsWith('echo "hostname=$(uname -n)"');
+    return script.startsWith("# provision-batch ") || script.startsWith("# provision-facts v1 ");
   };
   return {
     host: inner.host,

@@ -33,7 +33,7 @@ class ResolvedTransport extends MockTransport {
 describe("ctx.host.address", () => {
   it("is the transport's connected address when it has one", async () => {
     const mock = new ResolvedTransport("vps1", "10.213.3.9");
-    mock.on((command) => command.startsWith('echo "hostname=$(uname -n)"'), { stdout: DEBIAN_FACTS });
+    mock.on((command) => command.startsWith("# provision-facts v1 "), { stdout: DEBIAN_FACTS });
     const seen: HostInfo[] = [];
     const { report } = await runOn(mock, recordingPlaybook(seen), "check");
     expect(report.status, report.error).toBe("ok");

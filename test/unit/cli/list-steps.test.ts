@@ -65,7 +65,7 @@ describe("run --list-steps", () => {
     );
     for (const mock of mocks.values()) {
       expect(mock.execs).toHaveLength(1);
-      expect(mock.execs[0]?.command).toMatch(/^echo "hostname=\$\(uname -n\)"/);
+      expect(mock.execs[0]?.command).toMatch(/^# provision-facts v1 \{\}\necho "hostname=/);
     }
   });
 });

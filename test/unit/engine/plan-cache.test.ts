@@ -98,7 +98,7 @@ describe("plan cache: a converged run is one round trip after the connection", (
     expect(second.statuses).toEqual(first.statuses);
     // The one script: the facts probe first, then every step's read (and the owed-handlers read).
     const fragments = mock.commands.slice(-3).map((c) => c.command);
-    expect(fragments[0]).toMatch(/^echo "hostname=/);
+    expect(fragments[0]).toMatch(/^# provision-facts v1 \{\}\necho "hostname=/);
     expect(fragments.slice(1)).toEqual(["kv-get mail1-key", "kv-get common"]);
 
     // A fresh cache object (another process) reads the file the same way.
@@ -183,7 +183,7 @@ describe("plan cache: a converged run is one round trip after the connection", (
     expect((await run(mock, byHostname, "check", cache)).report.status).toBe("ok");
 
     // The host was renamed: the steps now read mail2-key (drifted), not mail1-key (converged).
-    mock.on((command) => command.startsWith('echo "hostname=$(uname -n)"'), { stdout: DEBIAN_FACTS.replace("mail1", "mail2") });
+    mock.on((command) => command.startsWith("# provision-facts v1 "), { stdout: DEBIAN_FACTS.replace("mail1", "mail2") });
     const renamed = await run(mock, byHostname, "check", cache);
     expect(renamed.execs).toBe(2);
     expect(renamed.report.readRoundTrips).toBe(2);
@@ -201,7 +201,7 @@ describe("plan cache: a converged run is one round trip after the connection", (
     const mock = kvHost({ "mail1-key": "v", common: "c" });
     const cache = filePlanCache(dir, KEY);
     await run(mock, byHostname, "check", cache);
-    mock.on((command) => command.startsWith('echo "hostname=$(uname -n)"'), { stdout: DEBIAN_FACTS.replace("version=12", "version=13") });
+    mock.on((command) => command.startsWith("# provision-facts v1 "), { stdout: DEBIAN_FACTS.replace("version=12", "version=13") });
     const again = await run(mock, byHostname, "check", cache);
     expect(again).toMatchObject({ execs: 1, report: { status: "ok" } });
   });

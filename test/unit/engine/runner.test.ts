@@ -87,7 +87,7 @@ describe("host runner", () => {
     const allowedReads = new Set(steps.map((step) => (step.read() as { command: { text: string } }).command.text));
     const sent = mock.commands.map((c) => c.command);
     // The first command is the facts probe; every other command must be one of the steps' reads.
-    expect(sent[0]).toMatch(/^echo "hostname=/);
+    expect(sent[0]).toMatch(/^# provision-facts v1 \{\}\necho "hostname=/);
     for (const command of sent.slice(1)) expect(allowedReads.has(command), `non-read command sent: ${command}`).toBe(true);
     expect(sent.some((c) => c.startsWith("kv-set") || c.includes("mktemp"))).toBe(false);
   });

@@ -40,7 +40,9 @@ function debianHost(state: "fresh" | "converged", accept = false): MockTransport
   const file = (content: string) => `root root 0644 regular file\n${content}`;
   // Later fixtures take precedence: the catch-all for changes first, the reads after it.
   if (accept)
-    mock.on((c) => !c.startsWith("set -e; umask 077") && !c.startsWith("if [ -e ") && !c.startsWith('echo "hostname='), { exitCode: 0 });
+    mock.on((c) => !c.startsWith("set -e; umask 077") && !c.startsWith("if [ -e ") && !c.startsWith("# provision-facts v1 "), {
+      exitCode: 0,
+    });
   mock
     .on(/^u=admin/, { stdout: done ? "passwd=admin:x:1001:1001::/home/admin:/bin/bash\ngroup=admin\ngroups=admin\n" : "absent\n" })
     .on("dpkg-query", {
@@ -133,7 +135,7 @@ describe("playbooks/base.ts on the mock host", () => {
     ).toEqual([]);
     expect(report.status).toBe("ok");
     expect(overallResult([report]).exitCode).toBe(0);
-    expect(mock.commands.every((c) => c.batched || c.command.startsWith('echo "hostname='))).toBe(true);
+    expect(mock.commands.every((c) => c.batched || c.command.startsWith("# provision-facts v1 "))).toBe(true);
     // Converged apply: nothing but reads either.
     const apply = await runBase(mock, "apply");
     expect(apply.counts.changed).toBe(0);

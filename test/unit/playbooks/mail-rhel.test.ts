@@ -29,7 +29,7 @@ function freshRhelHost(distro: "rocky9" | "centos7"): MockTransport {
         .map((p) => `package ${p} is not installed\n`)
         .join("")}@provision:rc 5\n`,
     })
-    .on((c) => c.startsWith('echo "hostname=$(uname -n)"'), { stdout: factsOutput(FACTS[distro]) });
+    .on((c) => c.startsWith("# provision-facts v1 "), { stdout: factsOutput(FACTS[distro]) });
 }
 
 async function runMail(mock: MockTransport, mode: RunMode) {

@@ -12,9 +12,9 @@ import { describe, expect, it } from "vitest";
 import { aptRepository, parseState } from "../../../src/steps/apt-repository.ts";
 import { primaryFingerprints } from "../../../src/steps/apt-keyring.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
+import { capturedRead } from "../../support/captured-read.ts";
 
 const fixture = (name: string) => readFileSync(new URL(`fixtures/${name}`, import.meta.url));
-const ok = (stdout: Buffer | string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
 const FPR = "3392CAE17B2682F8EBE24540B3AFBA8074242C68";
 const KEY = fixture("apt-repo-key.gpg");
 const params = {
@@ -27,41 +27,40 @@ const params = {
 };
 const KEYRING = "/etc/apt/keyrings/provtest.gpg";
 const SOURCES = "/etc/apt/sources.list.d/provtest.sources";
-const state = (name: string) => parseState(ok(fixture(name)), KEYRING, SOURCES);
+/** A read captured with this step's read command (fixtures/debian12-apt-repository-read.<name>.txt), checked against it. */
+const captured = (name: string) =>
+  capturedRead(new URL(`fixtures/debian12-apt-repository-read.${name}.txt`, import.meta.url), aptRepository(params).read());
+const state = (name: string) => parseState(captured(name).result, KEYRING, SOURCES);
 
 describe("aptRepository", () => {
   it("converged on the host: nothing to do", () => {
-    expect(aptRepository(params).diff(state("debian12-apt-repository-read.converged.txt"))).toBeNull();
+    expect(aptRepository(params).diff(state("converged"))).toBeNull();
   });
 
   it("absent: creates the keyring, then the sources file", () => {
-    expect(aptRepository(params).diff(state("debian12-apt-repository-read.absent.txt"))?.summary).toBe(
+    expect(aptRepository(params).diff(state("absent"))?.summary).toBe(
       `${KEYRING}: create (root:root 0644), ${SOURCES}: create (root:root 0644)`,
     );
   });
 
   it("another suite is a change in the sources file only, with its text diff", () => {
-    const change = aptRepository({ ...params, suites: ["testing"] }).diff(state("debian12-apt-repository-read.converged.txt"));
+    const change = aptRepository({ ...params, suites: ["testing"] }).diff(state("converged"));
     expect(change?.summary).toBe(`${SOURCES}: content`);
     expect(change?.diff?.after).toContain("Suites: testing\n");
   });
 
   it("another keyring (same key, armored) at the same path is a content change of the keyring", () => {
-    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc"), keyringPath: KEYRING }).diff(
-      state("debian12-apt-repository-read.converged.txt"),
-    );
+    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc"), keyringPath: KEYRING }).diff(state("converged"));
     expect(change?.summary).toMatch(new RegExp(`^${KEYRING}: content \\(.*243 bytes → \\d+ bytes\\)$`));
   });
 
   it("an armored keyring goes to a .asc file by default", () => {
-    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc") }).diff(
-      state("debian12-apt-repository-read.absent.txt"),
-    );
+    const change = aptRepository({ ...params, keyring: fixture("apt-repo-key.asc") }).diff(state("absent"));
     expect(change?.summary).toContain("/etc/apt/keyrings/provtest.asc: create");
   });
 
   it("the sources file names its own keyring, deb822", async () => {
-    const host = mockHost("debian12").on(/^if \[ -e \/etc\/apt\/keyrings/, { stdout: fixture("debian12-apt-repository-read.absent.txt") });
+    const host = mockHost("debian12").on(/^if \[ -e \/etc\/apt\/keyrings/, { stdout: captured("absent").stdout });
     const { step } = await run(host, "apply", () => [aptRepository({ ...params, architectures: ["amd64"] })]);
     expect(step?.status, step?.error).toBe("changed");
     const [keyringWrite, sourcesWrite] = applied(host);

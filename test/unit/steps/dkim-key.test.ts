@@ -12,9 +12,11 @@ import type { RemoteRead } from "../../../src/playbook/step.ts";
 import { missingTool } from "../../../src/shell/read-output.ts";
 import { dkimKey } from "../../../src/steps/dkim-key.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
+import { capturedRead } from "../../support/captured-read.ts";
 
-const read = (name: string) => readFileSync(join(import.meta.dirname, "fixtures", `debian12-dkim-read.${name}.txt`), "utf8");
 const PARAMS = { domain: "example.test", selector: "sel1", keyDir: "/etc/dkimkeys" };
+const read = (name: string) =>
+  capturedRead(join(import.meta.dirname, "fixtures", `debian12-dkim-read.${name}.txt`), dkimKey(PARAMS).read()).stdout;
 const FILE = "/etc/dkimkeys/example.test/sel1.private";
 
 async function runWith(stdout: string, mode: "check" | "apply" = "check") {

@@ -7,10 +7,18 @@ import {
   parseMasterCf,
   parseMasterServiceState,
 } from "../../../src/steps/master-service.ts";
-import { debianPostfix, FakePostfix, fixture, mockHost, runSteps, splitPostconfRead } from "./postfix-fake.ts";
+import {
+  debianPostfix,
+  FakePostfix,
+  fixture,
+  masterCapture,
+  mockHost,
+  postconfCapture,
+  runSteps,
+  splitPostconfRead,
+} from "./postfix-fake.ts";
 
-const ok = (stdout: string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
-const read = (name: string) => parseMasterServiceState(ok(fixture(name)), "submission", "inet");
+const read = (name: string) => parseMasterServiceState(masterCapture(name).result, "submission", "inet");
 
 /** What the guide's step ("uncomment submission") means, with SASL on that port. */
 const submission = {
@@ -30,7 +38,7 @@ function centos7(): FakePostfix {
   return new FakePostfix(mockHost("centos7"), {
     version: "2.10.1",
     main: "",
-    known: splitPostconfRead(fixture("debian12-postconf-read.fresh.txt")).known,
+    known: splitPostconfRead(postconfCapture("fresh").stdout).known,
     masterCf: fixture("centos7-master.cf"),
   });
 }
@@ -42,7 +50,7 @@ function rocky9(): FakePostfix {
 
 describe("masterService: reading (real Debian 12 / Postfix 3.7 output)", () => {
   it("a fresh Debian host: submission only commented out → absent, with the comment's line", () => {
-    const state = read("debian12-master-read.fresh.txt");
+    const state = read("fresh");
     expect(state).toMatchObject({
       mailVersion: "3.7.11",
       configDirectory: "/etc/postfix",
@@ -53,19 +61,19 @@ describe("masterService: reading (real Debian 12 / Postfix 3.7 output)", () => {
   });
 
   it("after postconf -Me: fields from -F, options from -P, command without its -o options", () => {
-    const state = read("debian12-master-read.converged.txt");
+    const state = read("converged");
     expect(state.entry).toMatchObject({ private: "n", unpriv: "-", chroot: "n", wakeup: "-", maxproc: "-", command: ["smtpd"] });
     expect(Object.fromEntries(state.entry?.options ?? [])).toEqual(submission.options);
   });
 
   it("is converged on the real state after apply, though -P lists options in another order", () => {
-    expect(masterService(submission).diff(read("debian12-master-read.converged.txt"))).toBeNull();
+    expect(masterService(submission).diff(read("converged"))).toBeNull();
   });
 });
 
 describe("masterService: diff", () => {
   it("the commented-out entry counts as absent; the summary says it stays a comment", () => {
-    const change = masterService(submission).diff(read("debian12-master-read.fresh.txt"));
+    const change = masterService(submission).diff(read("fresh"));
     expect(change?.summary).toBe("add submission/inet (the commented-out entry at line 19 stays a comment)");
     expect(change?.diff).toEqual({
       label: "/etc/postfix/master.cf",
@@ -83,21 +91,21 @@ describe("masterService: diff", () => {
     [{ options: { syslog_name: "postfix/submission", smtpd_sasl_auth_enable: "yes" } }, "remove -o smtpd_recipient_restrictions"],
     [{ args: ["-v"] }, "command 'smtpd' → 'smtpd -v'"],
   ])("%j → %s", (override, summary) => {
-    const change = masterService({ ...submission, ...override }).diff(read("debian12-master-read.converged.txt"));
+    const change = masterService({ ...submission, ...override }).diff(read("converged"));
     expect(change?.summary).toBe(summary);
   });
 
   it("absent: removes a live entry, and a commented-out one is already absent", () => {
     const absent = masterService({ ...submission, state: "absent" });
-    expect(absent.diff(read("debian12-master-read.converged.txt"))?.summary).toBe("remove submission/inet");
-    expect(absent.diff(read("debian12-master-read.fresh.txt"))).toBeNull();
+    expect(absent.diff(read("converged"))?.summary).toBe("remove submission/inet");
+    expect(absent.diff(read("fresh"))).toBeNull();
   });
 
   it("values with spaces need Postfix ≥ 3.0 ({ } quoting)", () => {
     const spaced = masterService({ ...submission, options: { smtpd_client_restrictions: "permit_sasl_authenticated reject" } });
-    const old = { ...read("debian12-master-read.fresh.txt"), mailVersion: "2.10.1", viaPostconf: false };
+    const old = { ...read("fresh"), mailVersion: "2.10.1", viaPostconf: false };
     expect(() => spaced.diff(old)).toThrow(InvalidStepError);
-    expect(() => spaced.diff(read("debian12-master-read.fresh.txt"))).not.toThrow();
+    expect(() => spaced.diff(read("fresh"))).not.toThrow();
   });
 });
 

@@ -83,6 +83,6 @@ describe("step parameters: unknown keys are refused", () => {
     expect(report.status).toBe("failed");
     expect(report.error).toContain('unknown parameter "mdoe" — did you mean "mode"?');
     expect(mock.files.has("/etc/secret")).toBe(false);
-    expect(mock.commands.every((c) => c.command.startsWith('echo "hostname='))).toBe(true);
+    expect(mock.commands.every((c) => c.command.startsWith("# provision-facts v1 "))).toBe(true);
   });
 });

@@ -3,10 +3,9 @@ import type { RemoteRead } from "../../../src/playbook/step.ts";
 import { describe, expect, it } from "vitest";
 import { InvalidStepError } from "../../../src/playbook/step.ts";
 import { damerauLevenshtein, listTokens, parsePostconfState, postconf, sameValue, suggest } from "../../../src/steps/postconf.ts";
-import { debianPostfix, fixture, FakePostfix, mockHost, runSteps, splitPostconfRead } from "./postfix-fake.ts";
+import { debianPostfix, FakePostfix, mockHost, postconfCapture, runSteps, splitPostconfRead } from "./postfix-fake.ts";
 
-const ok = (stdout: string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
-const debianFresh = () => parsePostconfState(ok(fixture("debian12-postconf-read.fresh.txt")));
+const debianFresh = () => parsePostconfState(postconfCapture("fresh").result);
 
 /** The guide's settings (with its typo fixed) as a playbook writes them. */
 const guide = {
@@ -154,7 +153,7 @@ describe("postconf: diff and apply", () => {
   });
 
   it("is converged on the real host state after an apply (no false change)", () => {
-    const converged = parsePostconfState(ok(fixture("debian12-postconf-read.converged.txt")));
+    const converged = parsePostconfState(postconfCapture("converged").result);
     expect(postconf({ settings: guide }).diff(converged)).toBeNull();
   });
 
@@ -190,7 +189,7 @@ describe("postconf: diff and apply", () => {
                 "smtpd_tls_key_file = /etc/pki/tls/private/postfix.key",
                 "smtpd_tls_security_level = may",
               ].join("\n"),
-              known: splitPostconfRead(fixture("debian12-postconf-read.fresh.txt")).known,
+              known: splitPostconfRead(postconfCapture("fresh").stdout).known,
               masterCf: "smtp      inet  n       -       n       -       -       smtpd\n",
             });
       const steps = () => [

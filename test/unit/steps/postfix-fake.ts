@@ -13,11 +13,22 @@ import type { PlaybookItem } from "../../../src/playbook/step.ts";
 import type { RunMode } from "../../../src/run/host-runner.ts";
 import { type MockTransport, unquote } from "../../../src/transport/mock.ts";
 import { runSteps as runOnTestHost, testHost } from "../../support/test-host.ts";
-import { editMasterCf, parseMasterCf } from "../../../src/steps/master-service.ts";
+import { capturedRead } from "../../support/captured-read.ts";
+import { postconf } from "../../../src/steps/postconf.ts";
+import { editMasterCf, masterService, parseMasterCf } from "../../../src/steps/master-service.ts";
 import type { HostReport } from "../../../src/report/events.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const fixture = (name: string): string => fs.readFileSync(path.join(here, "fixtures", name), "utf8");
+/** A captured read (fixtures/debian12-postconf-read.<name>.txt), its command checked against the step's. */
+export const postconfCapture = (name: string) =>
+  capturedRead(path.join(here, "fixtures", `debian12-postconf-read.${name}.txt`), postconf({ settings: { biff: "no" } }).read());
+/** A captured read (fixtures/debian12-master-read.<name>.txt), its command checked against the step's. */
+export const masterCapture = (name: string) =>
+  capturedRead(
+    path.join(here, "fixtures", `debian12-master-read.${name}.txt`),
+    masterService({ service: "submission", type: "inet", command: "smtpd" }).read(),
+  );
 
 /** The host's facts from the test-host kit (all named "mail", as the captures were). */
 export function mockHost(facts: "debian12" | "rocky9" | "centos7" = "debian12"): MockTransport {
@@ -175,8 +186,8 @@ export class FakePostfix {
 
 /** A fake Debian 12 Postfix 3.7, started from the real captured fresh state. */
 export function debianPostfix(): FakePostfix {
-  const { main, known } = splitPostconfRead(fixture("debian12-postconf-read.fresh.txt"));
-  const masterRead = fixture("debian12-master-read.fresh.txt");
+  const { main, known } = splitPostconfRead(postconfCapture("fresh").stdout);
+  const masterRead = masterCapture("fresh").stdout;
   const masterCf = masterRead.slice(masterRead.indexOf("@provision:master-cf\n") + "@provision:master-cf\n".length);
   return new FakePostfix(mockHost("debian12"), { version: "3.7.11", main, known, masterCf });
 }

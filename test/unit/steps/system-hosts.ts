@@ -26,5 +26,5 @@ export async function run(
 
 /** Commands after the reads: what apply sent (batched reads and the facts probe excluded). */
 export function applied(mock: MockTransport): string[] {
-  return mock.commands.filter((c) => !c.batched && !c.command.startsWith('echo "hostname=')).map((c) => c.command);
+  return mock.commands.filter((c) => !c.batched && !c.command.startsWith("# provision-facts v1 ")).map((c) => c.command);
 }

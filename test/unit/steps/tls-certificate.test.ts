@@ -10,10 +10,10 @@ import { tlsCertificate, type TlsCertificateParams } from "../../../src/steps/tl
 import { checkControllerCertificate } from "../../../src/steps/tls/controller-certificate.ts";
 import { secret } from "../../../src/shell/secret.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
+import { capturedRead } from "../../support/captured-read.ts";
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), "utf8");
-const read = (name: string) => fixture(`debian12-tls-read.${name}.txt`);
 const CHAIN = fixture("tls/mail.example.test.crt");
 const KEY = fixture("tls/mail.example.test.key");
 const OTHER_CHAIN = fixture("tls/other.example.test.crt");
@@ -25,6 +25,9 @@ const files = (chain = CHAIN, key = KEY): TlsCertificateParams => ({
   ...paths,
   files: { chain, key: secret(key), chainName: "certs/mail.crt", keyName: "certs/mail.key" },
 });
+/** A read captured with the self-signed step's read command (fixtures/debian12-tls-read.<name>.txt), checked against it. */
+const read = (name: string, params: TlsCertificateParams = selfSigned) =>
+  capturedRead(join(FIXTURES, `debian12-tls-read.${name}.txt`), tlsCertificate(params).read()).stdout;
 
 async function runWith(params: TlsCertificateParams, stdout: string, mode: "check" | "apply" = "check", expiringFor = 30) {
   const step = tlsCertificate(params);
@@ -126,12 +129,12 @@ describe("tlsCertificate, self-signed (reads captured on Debian 12)", () => {
 
 describe("tlsCertificate from files on the controller", () => {
   it("converged (the chain's bytes and the key's public half match) → ok", async () => {
-    const { step } = await runWith(files(), read("files-converged"));
+    const { step } = await runWith(files(), read("files-converged", files()));
     expect(step.status).toBe("ok");
   });
 
   it("another certificate and key installed → replace both; the key goes on stdin only, never in argv, summary or report", async () => {
-    const { step, mock, report } = await runWith(files(), read("files-other"), "apply");
+    const { step, mock, report } = await runWith(files(), read("files-other", files()), "apply");
     expect(step.error).toBeUndefined();
     expect(step.status).toBe("changed");
     expect(step.summary).toBe(
