@@ -10,7 +10,7 @@
  * CLI's output and JSON for the mail playbook (apply, check, a failing sudo run), the host's journal,
  * /var/log and process list sampled during those runs (test/integration/reliability-secrets.test.ts),
  * and the events, reports, terminal output and diffs of runner-level runs with the mock host
- * (test/unit/reliability/secrets.test.ts). Other test files keep their own secret assertions; a
+ * (test/unit/guarantees/secrets.test.ts). Other test files keep their own secret assertions; a
  * new secret in a test should be added here so the scans above know it.
  */
 import { TEST_USER_SUDO_PASSWORD } from "../hosts/paths.ts";
@@ -25,7 +25,7 @@ const BASE_CANARIES: readonly string[] = [
   "Canary-sasl-pw-Q7x9-\u00e9",
   "Canary-sudo-wrong-K3m8",
   "Canary-unit-pw-Z5v2",
-  // test/unit/engine/secrets.test.ts, test/unit/playbooks/mail-rhel.test.ts
+  // test/unit/shell/secret.test.ts, test/unit/playbooks/mail-rhel.test.ts
   "s3cret-Correct-Horse",
   "rhel-test-password",
   // test/integration/ansible-become-proxy.test.ts (root's and pgtest's passwords for su)

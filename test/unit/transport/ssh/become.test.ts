@@ -5,11 +5,11 @@
  */
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { connectHost } from "../../src/cli/connect.ts";
-import { parseRunArgs } from "../../src/cli/args.ts";
-import { secret } from "../../src/shell/secret.ts";
-import { becomeCommand, stripSuPrompt, suFailure, sudoStdin } from "../../src/transport/ssh/sudo.ts";
-import { stdinParts } from "../../src/transport/transport.ts";
+import { connectHost } from "../../../../src/cli/connect.ts";
+import { parseRunArgs } from "../../../../src/cli/args.ts";
+import { secret } from "../../../../src/shell/secret.ts";
+import { becomeCommand, stripSuPrompt, suFailure, sudoStdin } from "../../../../src/transport/ssh/sudo.ts";
+import { stdinParts } from "../../../../src/transport/transport.ts";
 
 const result = (exitCode: number, stderr: string) => ({ exitCode, stdout: Buffer.alloc(0), stderr: Buffer.from(stderr) });
 

@@ -6,10 +6,10 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HostSession } from "../../src/transport/host-session.ts";
-import { MockTransport } from "../../src/transport/mock.ts";
-import { readRemoteFile, writeRemoteFile } from "../../src/transport/remote-file.ts";
-import { TransportError } from "../../src/transport/transport.ts";
+import { HostSession } from "../../../src/transport/host-session.ts";
+import { MockTransport } from "../../../src/transport/mock.ts";
+import { readRemoteFile, writeRemoteFile } from "../../../src/transport/remote-file.ts";
+import { TransportError } from "../../../src/transport/transport.ts";
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");

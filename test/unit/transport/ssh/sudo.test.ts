@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { secret } from "../../src/shell/secret.ts";
-import { sudoCommand, sudoFailure, sudoStdin } from "../../src/transport/ssh/sudo.ts";
-import { stdinParts, type Stdin } from "../../src/transport/transport.ts";
+import { secret } from "../../../../src/shell/secret.ts";
+import { sudoCommand, sudoFailure, sudoStdin } from "../../../../src/transport/ssh/sudo.ts";
+import { stdinParts, type Stdin } from "../../../../src/transport/transport.ts";
 
 const result = (exitCode: number, stderr: string) => ({ exitCode, stdout: Buffer.alloc(0), stderr: Buffer.from(stderr) });
 

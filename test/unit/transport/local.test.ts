@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
-import { LocalTransport } from "../../src/transport/local.ts";
-import { transportContract } from "../contract/transport-contract.ts";
+import { LocalTransport } from "../../../src/transport/local.ts";
+import { transportContract } from "../../contract/transport-contract.ts";
 
 const previousCwd = process.cwd();
 const workDir = mkdtempSync(path.join(os.tmpdir(), "provision-local-"));

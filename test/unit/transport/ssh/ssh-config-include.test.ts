@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { resolveSshTarget, resolveSshTargetFromText } from "../../src/transport/ssh/ssh-config.ts";
+import { resolveSshTarget, resolveSshTargetFromText } from "../../../../src/transport/ssh/ssh-config.ts";
 
 const home = mkdtempSync(path.join(os.tmpdir(), "provision-include-"));
 afterAll(() => rmSync(home, { recursive: true, force: true }));

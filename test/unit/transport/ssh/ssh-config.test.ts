@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseJumpSpec, parseProxyJump, resolveSshTarget, resolveSshTargetFromText } from "../../src/transport/ssh/ssh-config.ts";
+import { parseJumpSpec, parseProxyJump, resolveSshTarget, resolveSshTargetFromText } from "../../../../src/transport/ssh/ssh-config.ts";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "provision-sshcfg-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

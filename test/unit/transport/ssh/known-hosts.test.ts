@@ -14,8 +14,8 @@ import {
   knownHostName,
   matchPattern,
   parseKnownHosts,
-} from "../../src/transport/ssh/known-hosts.ts";
-import { appendKnownHostLine, makeHostVerifier, loadKnownHosts, hostKeyAlgorithms } from "../../src/transport/ssh/host-verifier.ts";
+} from "../../../../src/transport/ssh/known-hosts.ts";
+import { appendKnownHostLine, makeHostVerifier, loadKnownHosts, hostKeyAlgorithms } from "../../../../src/transport/ssh/host-verifier.ts";
 
 /** An SSH wire-format key blob: string type, then opaque bytes (enough for matching). */
 function blob(type: string, seed: string): Buffer {
