@@ -15,6 +15,7 @@ import { startProxy, stopProxy } from "./proxy-process.ts";
 import { waitForSsh, waitForSystemd } from "./readiness.ts";
 import { assertRoot } from "./prereqs.ts";
 import { pool } from "./run.ts";
+import { ensureInotifyInstances } from "./inotify.ts";
 import {
   FIRST_HOST_OCTET,
   FLEET_FILE,
@@ -65,6 +66,7 @@ export async function startHosts(options: { count: number; namePrefix?: string; 
 
   await ensureBase(log);
   await cleanupStale();
+  await ensureInotifyInstances(count, log);
   const t0 = Date.now();
   const testKey = await ensureTestKey();
   const names = Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(2, "0")}`);
