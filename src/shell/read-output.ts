@@ -116,6 +116,7 @@ const TOOL_HINTS: Record<string, string> = {
   "firewall-cmd": "is firewalld installed?",
   ss: "is iproute2 installed?",
   opendkim: "is OpenDKIM installed?",
+  crontab: "is cron installed (cron on Debian, cronie on RHEL)?",
 };
 
 /** The required tool the shell could not find, when the read failed because of one. */

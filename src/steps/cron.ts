@@ -68,7 +68,8 @@ export function cron(input: CronParams): Step<CronState> {
     read: () =>
       path
         ? { command: readFileCommand(path), parse: (result) => fromFile(parseFileState(result, path), path) }
-        : { command: readCrontabCommand(p.user), parse: (result) => parseCrontab(result, p.user) },
+        : // crontab's "not found" and its 127 go through: the runner words a missing one (requiresTools).
+          { command: readCrontabCommand(p.user), requiresTools: ["crontab"], parse: (result) => parseCrontab(result, p.user) },
     diff(current): CronChange | null {
       if (current.file?.exists && current.file.type !== "regular file")
         throw new Error(`${path} is a ${current.file.type}, not a regular file`);

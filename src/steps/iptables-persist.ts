@@ -58,9 +58,12 @@ export function iptablesPersist(facts: Pick<Facts, "osFamily" | "paths">, input:
     // What is saved is the live ruleset: unknown in --check while an earlier rule change is pending.
     requires: [`iptables:${p.family}:*`, pathResource(path)],
     read: () => ({
-      command: sh`${save} || exit 3
+      // `|| exit` keeps the tool's own exit: a missing iptables-save is the shell's 127, which the
+      // runner words (requiresTools); `|| exit 3` made it "iptables-save failed: …: not found".
+      command: sh`${save} || exit
 ${section("file")}; ${readFileCommand(path)}
 printf '\\n%s\\n' ${sectionLine("service")}; if [ -x /usr/libexec/iptables/${service}.init ]; then echo yes; fi`,
+      requiresTools: [save],
       parse(result) {
         if (result.exitCode !== 0) {
           throw new ReadFailedError(`${save} failed: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);

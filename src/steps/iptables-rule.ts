@@ -58,7 +58,9 @@ export function iptablesRule(input: IptablesRuleParams): Step<IptablesRuleState>
     // on its own presence (and copies), which only a step with the same rule changes.
     provides: [chainResource(p.family, p.table, p.chain), ruleResource(p.family, p.table, p.chain, p.rule)],
     requires: [p.position === undefined ? ruleResource(p.family, p.table, p.chain, p.rule) : chainResource(p.family, p.table, p.chain)],
-    read: () => ({ command: readCommand(tool, p.table, p.chain, p.rule), parse: (r) => parseRead(r, where) }),
+    // The tool is the read's first command and its exit goes through: a missing one is the shell's
+    // 127, which the runner words (requiresTools: "iptables not found on HOST: is iptables installed?").
+    read: () => ({ command: readCommand(tool, p.table, p.chain, p.rule), requiresTools: [tool], parse: (r) => parseRead(r, where) }),
     diff(current): IptablesRuleChange | null {
       const { summary, ...plan } = planFor(current, p.state, p.position);
       return summary ? { summary, plan } : null;
@@ -99,7 +101,7 @@ function readCommand(tool: string, table: string, chain: string, rule: readonly 
   const target = jump >= 0 ? rule[jump + 1] : undefined;
   const scratch = sh`${tool} -t ${table} -N ${chain} 2>/dev/null
 ${tool} -t ${table} -A ${chain} ${rule} 2>/dev/null || { ${target ? sh`${tool} -t ${table} -N ${target} 2>/dev/null;` : sh``} ${tool} -t ${table} -A ${chain} ${rule}; } && ${tool} -t ${table} -S ${chain}`;
-  return sh`${tool} -w -t ${table} -S ${chain} || exit 3
+  return sh`${tool} -w -t ${table} -S ${chain} || exit
 ${section("check")}; ${tool} -w -t ${table} -C ${chain} ${rule} >/dev/null 2>&1; echo "rc=$?"
 ${section("canonical")}; unshare -n sh -c ${scratch.text} 2>/dev/null || :`;
 }

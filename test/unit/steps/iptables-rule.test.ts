@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { iptablesRule, planFor, type IptablesRuleParams } from "../../../src/steps/iptables-rule.ts";
+import { packages } from "../../../src/steps/packages.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
 
 const SMTP = "-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT";
@@ -113,7 +114,7 @@ describe("iptablesRule", () => {
       iptablesRule({ chain: "INPUT", family: "ipv6", rule: ["-m", "comment", "--comment", "it's mail", "-j", "ACCEPT"] }),
     ]);
     const read = host.commands.find((c) => c.batched)?.command ?? "";
-    expect(read).toContain("ip6tables -w -t filter -S INPUT || exit 3");
+    expect(read).toContain("ip6tables -w -t filter -S INPUT || exit\n");
     expect(read).toContain(`ip6tables -w -t filter -C INPUT -m comment --comment 'it'\\''s mail' -j ACCEPT`);
     expect(read).toContain("unshare -n sh -c ");
     expect(read).not.toMatch(/(^|[^6])iptables /);
@@ -124,6 +125,36 @@ describe("iptablesRule", () => {
     const { step } = await run(host, "check", () => [iptablesRule({ chain: "NOPE", rule })]);
     expect(step?.status).toBe("failed");
     expect(step?.error).toContain("No chain/target/match");
+  });
+
+  it.each([
+    ["ipv4", "iptables"],
+    ["ipv6", "ip6tables"],
+  ] as const)("a host without %s's tool: the kit's one error, made by the runner", async (family, tool) => {
+    // The tool's own exit goes through (`|| exit`, was `|| exit 3`): the shell's 127 names it.
+    const host = mockHost("debian12").on(`${tool} -w -t filter -S INPUT`, { exitCode: 127, stderr: `sh: 1: ${tool}: not found\n` });
+    const step = iptablesRule({ chain: "INPUT", family, rule });
+    expect(step.read()).toMatchObject({ requiresTools: [tool] });
+    const { step: result } = await run(host, "check", () => [step]);
+    expect(result?.status).toBe("failed");
+    expect(result?.error).toBe(`${tool} not found on debian12: is iptables installed?`);
+  });
+
+  it("--check: a missing iptables that a pending packages change installs is unknown, not a failure", async () => {
+    const host = mockHost("debian12")
+      .on("dpkg-query", { stdout: "iptables\tunknown ok not-installed\t\n@provision:rc 1\n@provision:lists\n" })
+      .on("iptables -w -t filter -S INPUT", { exitCode: 127, stderr: "sh: 1: iptables: not found\n" });
+    const { report } = await run(host, "check", (facts) => [
+      packages(facts, { names: ["iptables"] }),
+      iptablesRule({ chain: "INPUT", rule }),
+    ]);
+    const [install, ruleStep] = report.steps;
+    expect(install).toMatchObject({ status: "would-change", summary: "install iptables" });
+    expect(ruleStep?.status).toBe("unknown");
+    expect(ruleStep?.summary).toBe(
+      `depends on a pending change of step "${install?.name}" (iptables not found on debian12: is iptables installed?)`,
+    );
+    expect(report.status).toBe("drift");
   });
 
   it("planFor is pure and agrees with itself after the change", () => {

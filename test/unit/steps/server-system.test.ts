@@ -237,6 +237,16 @@ describe("cron", () => {
     );
   });
 
+  it("a host without crontab (no cron package): the kit's one error, made by the runner", async () => {
+    // The read prints what `crontab -l` said and exits with its code: the shell's 127 goes through.
+    const host = mockHost("debian12").on(/^out=\$\(crontab -l/, { exitCode: 127, stderr: "sh: 1: crontab: not found\n" });
+    const { step } = await run(host, "check", () => [
+      cron({ name: "clean", job: "/usr/local/bin/clean", special: "daily", user: "deploy" }),
+    ]);
+    expect(step?.status).toBe("failed");
+    expect(step?.error).toBe("crontab not found on debian12: is cron installed (cron on Debian, cronie on RHEL)?");
+  });
+
   it("a cron.d file carries the user field and is written atomically", async () => {
     const host = mockHost("debian12");
     await run(host, "apply", () => [
