@@ -39,7 +39,7 @@ function playbook(steps: () => PlaybookItem[], handlers: Record<string, Handler>
 function withIptables(mock: MockTransport, rules: string[] = []): { rules: string[] } {
   const chain = { rules: [...rules] };
   const canonical = (words: string) => `-A INPUT ${words.replace(/^-p tcp /, "-p tcp -m tcp ")}`;
-  mock.on(/^iptables -w -t filter -S INPUT \|\| exit 3/, (command) => {
+  mock.on(/^iptables -w -t filter -S INPUT \|\| exit\n/, (command) => {
     const words = /-C INPUT (.+?) >\/dev\/null/.exec(command)?.[1] ?? "";
     const want = canonical(words);
     return {
@@ -66,7 +66,7 @@ function withIptables(mock: MockTransport, rules: string[] = []): { rules: strin
     }
     return {};
   });
-  mock.on(/^iptables-save \|\| exit 3/, (_command, _stdin, host) => {
+  mock.on(/^iptables-save \|\| exit\n/, (_command, _stdin, host) => {
     const saved = host.files.get("/etc/iptables/rules.v4");
     const live = `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${chain.rules.map((r) => `${r}\n`).join("")}COMMIT\n`;
     const fileOut = saved ? `root root 0644 regular file\n${saved.content.toString()}` : "provision:absent\n";

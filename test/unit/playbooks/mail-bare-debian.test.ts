@@ -3,28 +3,23 @@
  * mock transport answering every read with the output a real host gave
  * (fixtures/debian12-bare-mail-check.json: recorded from a test host after
  * `apt-get purge postfix sasl2-bin db-util libsasl2-modules`, batches split into their fragments).
+ * Re-record it (a read's command changed) with test/support/record-bare-mail.ts, which uses the
+ * same vars (test/support/bare-mail.ts).
  *
  * Before steps declared what they touch, this check said "insert at 1" for the 587 rule that goes
  * to position 2 (the 25 rule was itself pending at 1), showed the saved rules without 25 and 587,
  * and reported the SMTP check as drift ("connection refused") — none of which apply would do.
  */
 import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import mail from "../../../playbooks/mail.ts";
 import { overallResult } from "../../../src/cli/exit-code.ts";
 import { validateVars } from "../../../src/playbook/vars.ts";
 import { runHost } from "../../../src/run/host-runner.ts";
 import { MockTransport } from "../../../src/transport/mock.ts";
+import { BARE_MAIL_FIXTURE, BARE_MAIL_VARS, type RecordedCommand } from "../../support/bare-mail.ts";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const recorded = JSON.parse(fs.readFileSync(path.join(here, "fixtures/debian12-bare-mail-check.json"), "utf8")) as {
-  command: string;
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}[];
+const recorded = JSON.parse(fs.readFileSync(BARE_MAIL_FIXTURE, "utf8")) as RecordedCommand[];
 
 function bareDebianHost(): MockTransport {
   const mock = new MockTransport("th01");
@@ -42,11 +37,7 @@ describe("playbooks/mail.ts --check on a bare Debian 12 host (recorded outputs)"
   it("packages would change; everything that depends on them is unknown, naming the change it waits for", async () => {
     const mock = bareDebianHost();
     // The vars the outputs were recorded with (the SMTP check probes from the host: a remote read).
-    const vars = validateVars(mail, {
-      hostname: "mail.example.org",
-      users: [{ name: "bob", password: "bare-host-test-pw" }],
-      verify: { smtpFrom: "host" },
-    });
+    const vars = validateVars(mail, BARE_MAIL_VARS);
     const report = await runHost({
       playbook: mail,
       vars,
