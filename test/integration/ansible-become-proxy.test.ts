@@ -16,7 +16,7 @@ import { secret } from "../../src/shell/secret.ts";
 import { connectSsh } from "../../src/transport/ssh/index.ts";
 import { TransportError } from "../../src/transport/transport.ts";
 import { connectAs, devFleet, fleet, host, SUDO_PASSWORD } from "./ssh-support.ts";
-import { provisionCli, REPO } from "./support/cli.ts";
+import { provisionCli, REPO, fleetSshArgs } from "./support/cli.ts";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 
@@ -208,12 +208,7 @@ export default definePlaybook({ name: "proof", vars: z.object({ proof: z.string(
       path.join(inv, "hosts.ini"),
       "--group",
       "db",
-      "--identity",
-      f.privateKeyPath,
-      "--known-hosts",
-      f.knownHostsPath,
-      "--ssh-config",
-      "/dev/null",
+      ...fleetSshArgs(),
       "--vault-password-file",
       path.join(tmp, "vault-pass"),
     ]);

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostExec } from "../hosts/harness.ts";
 import { pythonSmtpLogin } from "../support/python-smtp-login.ts";
 import { testFleet, testHost } from "./support/fleet.ts";
-import { parseReport, provisionCli, REPO } from "./support/cli.ts";
+import { parseReport, provisionCli, REPO, fleetCliArgs, fleetSshArgs } from "./support/cli.ts";
 
 const host = testHost(7);
 let dir: string;
@@ -44,20 +44,10 @@ afterAll(async () => {
 });
 
 function cli(user: "root" | "deploy", root: string, extra: string[], knownHosts = testFleet().knownHostsPath) {
-  const fleet = testFleet();
   return provisionCli([
     "run",
     playbook,
-    "--host",
-    host.address,
-    "--user",
-    user,
-    "--identity",
-    fleet.privateKeyPath,
-    "--known-hosts",
-    knownHosts,
-    "--ssh-config",
-    "/dev/null",
+    ...fleetCliArgs(host.address, { user, knownHosts }),
     "--var",
     `root=${root}`,
     "--var",
@@ -191,22 +181,7 @@ describe("provision exec and facts over SSH (a fleet: positions 0–3 read-only,
   });
 
   const cliFleet = (verb: string, extra: string[], env?: NodeJS.ProcessEnv) => {
-    const fleet = testFleet();
-    return provisionCli(
-      [
-        verb,
-        "-i",
-        inventory,
-        "--identity",
-        fleet.privateKeyPath,
-        "--known-hosts",
-        fleet.knownHostsPath,
-        "--ssh-config",
-        "/dev/null",
-        ...extra,
-      ],
-      env ? { env } : {},
-    );
+    return provisionCli([verb, "-i", inventory, ...fleetSshArgs(), ...extra], env ? { env } : {});
   };
 
   it("exec runs the command on every host; each host's output is its own (checked on the host itself)", async () => {
@@ -268,7 +243,6 @@ describe("provision exec and facts over SSH (a fleet: positions 0–3 read-only,
 
 describe("tags over SSH (--tags, --skip-tags, --start-at)", () => {
   it("runs only the selected steps on the host; the others are skipped, named, and touch nothing", async () => {
-    const fleet = testFleet();
     const tagsPlaybook = join(dir, "tags.ts");
     await writeFile(
       tagsPlaybook,
@@ -286,24 +260,7 @@ export default definePlaybook({
     const root = "/srv/provision-cli-tags";
     await on(`rm -rf ${root} && mkdir -p ${root}`);
     const cliTags = (extra: string[]) =>
-      provisionCli([
-        "run",
-        tagsPlaybook,
-        "--host",
-        host.address,
-        "--user",
-        "root",
-        "--identity",
-        fleet.privateKeyPath,
-        "--known-hosts",
-        fleet.knownHostsPath,
-        "--ssh-config",
-        "/dev/null",
-        "--var",
-        `root=${root}`,
-        "--json",
-        ...extra,
-      ]);
+      provisionCli(["run", tagsPlaybook, ...fleetCliArgs(host.address), "--var", `root=${root}`, "--json", ...extra]);
     const tls = await cliTags(["--tags", "tls"]);
     expect(tls.code, tls.stderr).toBe(0);
     const report = parseReport(tls).hosts[0];

@@ -13,7 +13,7 @@ import { parseRunArgs } from "../../src/cli/args.ts";
 import { runCommand } from "../../src/cli/run-command.ts";
 import { hostExec } from "../hosts/harness.ts";
 import { testFleet, type FleetHost } from "./support/fleet.ts";
-import { REPO } from "./support/cli.ts";
+import { REPO, fleetSshArgs } from "./support/cli.ts";
 import { CaptureStream } from "../support/capture-stream.ts";
 
 const FIRST = 0;
@@ -31,22 +31,9 @@ interface Report {
 }
 
 async function provision(...extra: string[]): Promise<Report> {
-  const fleet = testFleet();
   const stdout = new CaptureStream();
   const stderr = new CaptureStream();
-  const argv = [
-    playbook,
-    "-i",
-    inventory,
-    "--json",
-    "--identity",
-    fleet.privateKeyPath,
-    "--known-hosts",
-    fleet.knownHostsPath,
-    "--ssh-config",
-    join(dir, "ssh_config"),
-    ...extra,
-  ];
+  const argv = [playbook, "-i", inventory, "--json", ...fleetSshArgs({ sshConfig: join(dir, "ssh_config") }), ...extra];
   const code = await runCommand(parseRunArgs(argv), { stdout: stdout as never, stderr: stderr as never });
   const report = JSON.parse(stdout.text) as Report;
   expect(report.exitCode, stderr.text).toBe(code);

@@ -10,8 +10,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testFleet, testHost } from "./support/fleet.ts";
-import { provisionCli, REPO, runOnTestHost } from "./support/cli.ts";
+import { testHost } from "./support/fleet.ts";
+import { provisionCli, REPO, runOnTestHost, fleetCliArgs, fleetSshArgs } from "./support/cli.ts";
 import { fingerprint, onHost } from "./support/reliability.ts";
 
 const host = testHost(11);
@@ -64,28 +64,13 @@ describe("bad input: a clear error, exit 1, no host touched", () => {
   it("an inventory with a syntax error names the file", async () => {
     const inventory = join(dir, "hosts.yml");
     await writeFile(inventory, `hosts:\n  h1: { address: ${host.address}\n  h2: [\n`);
-    const fleet = testFleet();
-    const result = await provisionCli([
-      "run",
-      join(REPO, "playbooks/hello.ts"),
-      "-i",
-      inventory,
-      "--group",
-      "all",
-      "--identity",
-      fleet.privateKeyPath,
-      "--known-hosts",
-      fleet.knownHostsPath,
-      "--ssh-config",
-      "/dev/null",
-    ]);
+    const result = await provisionCli(["run", join(REPO, "playbooks/hello.ts"), "-i", inventory, "--group", "all", ...fleetSshArgs()]);
     await expectError(result, inventory);
   });
 
   it("a host name the inventory does not have is an error, not a connection", async () => {
     const inventory = join(dir, "good.yml");
     await writeFile(inventory, `hosts:\n  h1: { address: ${host.address}, user: root }\n`);
-    const fleet = testFleet();
     const result = await provisionCli([
       "run",
       join(REPO, "playbooks/hello.ts"),
@@ -93,36 +78,16 @@ describe("bad input: a clear error, exit 1, no host touched", () => {
       inventory,
       "--limit",
       "no-such-host",
-      "--identity",
-      fleet.privateKeyPath,
-      "--known-hosts",
-      fleet.knownHostsPath,
-      "--ssh-config",
-      "/dev/null",
+      ...fleetSshArgs(),
     ]);
     await expectError(result, /no-such-host/);
   });
 
   it("a missing key file: authentication fails naming the host and the key", async () => {
-    const fleet = testFleet();
     const key = join(dir, "no_such_key");
-    const result = await provisionCli(
-      [
-        "run",
-        join(REPO, "playbooks/hello.ts"),
-        "--host",
-        host.address,
-        "--user",
-        "root",
-        "--identity",
-        key,
-        "--known-hosts",
-        fleet.knownHostsPath,
-        "--ssh-config",
-        "/dev/null",
-      ],
-      { env: { SSH_AUTH_SOCK: "" } },
-    );
+    const result = await provisionCli(["run", join(REPO, "playbooks/hello.ts"), ...fleetCliArgs(host.address, { identity: key })], {
+      env: { SSH_AUTH_SOCK: "" },
+    });
     expect(result.code).toBe(1);
     const all = result.stdout + result.stderr;
     expect(all).toContain(host.address);

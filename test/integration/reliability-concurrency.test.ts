@@ -10,8 +10,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { testFleet, testHost } from "./support/fleet.ts";
-import { parseReport, REPO, runOnTestHost } from "./support/cli.ts";
+import { testHost } from "./support/fleet.ts";
+import { parseReport, REPO, runOnTestHost, fleetCliArgs } from "./support/cli.ts";
 import { onHost } from "./support/reliability.ts";
 import { writeSlowPlaybook } from "./support/slow-playbook.ts";
 
@@ -78,28 +78,9 @@ describe("host lock (apply runs on one host)", () => {
   it("a controller killed with SIGKILL mid-apply: the next run breaks the stale lock and converges", async () => {
     const marker = `${MARK}-b`;
     await onHost(host, `rm -f ${marker}*`);
-    const fleet = testFleet();
     const child = spawn(
       "node",
-      [
-        join(REPO, "bin/provision.js"),
-        "run",
-        playbook,
-        "--host",
-        host.address,
-        "--user",
-        "root",
-        "--identity",
-        fleet.privateKeyPath,
-        "--known-hosts",
-        fleet.knownHostsPath,
-        "--ssh-config",
-        "/dev/null",
-        "--var",
-        `marker=${marker}`,
-        "--var",
-        "seconds=2",
-      ],
+      [join(REPO, "bin/provision.js"), "run", playbook, ...fleetCliArgs(host.address), "--var", `marker=${marker}`, "--var", "seconds=2"],
       { cwd: REPO, stdio: "ignore", env: { ...process.env, CI: "1" } },
     );
     const exited = new Promise((r) => child.on("exit", r));

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testFleet, testHost } from "./support/fleet.ts";
-import { parseReport, provisionCli, REPO, runOnTestHost } from "./support/cli.ts";
+import { parseReport, provisionCli, REPO, runOnTestHost, fleetCliArgs } from "./support/cli.ts";
 import { fingerprint, onHost } from "./support/reliability.ts";
 import { writeSlowPlaybook } from "./support/slow-playbook.ts";
 
@@ -59,21 +59,11 @@ describe("hosts that fail, fail named and bounded", () => {
     await writeFile(knownHosts, `${host.address} ssh-ed25519 ${sshEd25519Blob()}\n`);
     const before = await fingerprint(host);
     const logins = await accepted();
-    const fleet = testFleet();
     const started = Date.now();
     const result = await provisionCli([
       "run",
       slow,
-      "--host",
-      host.address,
-      "--user",
-      "root",
-      "--identity",
-      fleet.privateKeyPath,
-      "--known-hosts",
-      knownHosts,
-      "--ssh-config",
-      "/dev/null",
+      ...fleetCliArgs(host.address, { knownHosts }),
       "--var",
       "marker=/var/tmp/never",
       "--accept-new-host-keys",
@@ -143,23 +133,11 @@ describe("hosts that fail, fail named and bounded", () => {
     const marker = "/var/tmp/provision-reliability-reboot";
     await onHost(host, `rm -f ${marker}*`);
     await onHost(other, `rm -f ${marker}*`);
-    const fleet = testFleet();
     const started = Date.now();
     const running = provisionCli([
       "run",
       slow,
-      "--host",
-      other.address,
-      "--host",
-      host.address,
-      "--user",
-      "root",
-      "--identity",
-      fleet.privateKeyPath,
-      "--known-hosts",
-      fleet.knownHostsPath,
-      "--ssh-config",
-      "/dev/null",
+      ...fleetCliArgs([other.address, host.address]),
       "--var",
       `marker=${marker}`,
       "--var",

@@ -20,8 +20,8 @@ import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testFleet, testHost } from "./support/fleet.ts";
-import { parseReport, REPO, runOnTestHost } from "./support/cli.ts";
+import { testHost } from "./support/fleet.ts";
+import { parseReport, REPO, runOnTestHost, fleetCliArgs } from "./support/cli.ts";
 import { onHost } from "./support/reliability.ts";
 import { writeSlowPlaybook } from "./support/slow-playbook.ts";
 
@@ -121,21 +121,7 @@ describe("an interrupted write leaves the old file or the whole new one", () => 
     const [a, b] = await versions(SSH_BYTES, "ssh");
     if (!a || !b) throw new Error("no versions");
     await onHost(host, `rm -rf ${REMOTE_DIR} && mkdir -p ${REMOTE_DIR}`);
-    const fleet = testFleet();
-    const ssh = [
-      "--host",
-      host.address,
-      "--user",
-      "root",
-      "--identity",
-      fleet.privateKeyPath,
-      "--known-hosts",
-      fleet.knownHostsPath,
-      "--ssh-config",
-      "/dev/null",
-      "--var",
-      `path=${REMOTE_PATH}`,
-    ];
+    const ssh = [...fleetCliArgs(host.address), "--var", `path=${REMOTE_PATH}`];
     const first = await runOnTestHost(playbook, host.address, ["--var", `path=${REMOTE_PATH}`, "--var", `source=${a.path}`, "--json"]);
     expect(first.code, first.stderr).toBe(0);
     expect(parseReport(first).hosts[0]?.steps[0]?.summary).toBe("create (0644)");
@@ -231,23 +217,7 @@ describe("an interrupted write leaves the old file or the whole new one", () => 
     const slow = await writeSlowPlaybook(dir);
     const marker = `${REMOTE_DIR}-slow`;
     await onHost(host, `rm -rf /run/provision.lock /run/provision.lock.break ${marker}*`);
-    const fleet = testFleet();
-    const { child, exited } = startCliPlaybook(slow, [
-      "--host",
-      host.address,
-      "--user",
-      "root",
-      "--identity",
-      fleet.privateKeyPath,
-      "--known-hosts",
-      fleet.knownHostsPath,
-      "--ssh-config",
-      "/dev/null",
-      "--var",
-      `marker=${marker}`,
-      "--var",
-      "seconds=8",
-    ]);
+    const { child, exited } = startCliPlaybook(slow, [...fleetCliArgs(host.address), "--var", `marker=${marker}`, "--var", "seconds=8"]);
     try {
       for (let i = 0; i < 200; i += 1) {
         if ((await onHost(host, `cat ${marker}.log 2>/dev/null || :`)).includes("started")) break;

@@ -12,8 +12,8 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostExec } from "../hosts/harness.ts";
-import { testFleet, testHost } from "./support/fleet.ts";
-import { provisionCli, REPO, runOnTestHost, type CliRun } from "./support/cli.ts";
+import { testHost } from "./support/fleet.ts";
+import { provisionCli, REPO, runOnTestHost, type CliRun, fleetCliArgs } from "./support/cli.ts";
 import { MAIL_HOSTNAME, mailVarsFile, onHost } from "./support/reliability.ts";
 import { assertNoSecrets } from "../support/secret-canary.ts";
 
@@ -59,29 +59,10 @@ const asRoot = (...extra: string[]) =>
   sampled(runOnTestHost(PLAYBOOK, host.address, ["--vars-file", varsFile, ...extra], { env: { RELIABILITY_MAIL_PW: PASSWORD } }));
 
 function asDeploy2(sudoPassword: string, ...extra: string[]) {
-  const fleet = testFleet();
   return sampled(
-    provisionCli(
-      [
-        "run",
-        PLAYBOOK,
-        "--host",
-        host.address,
-        "--user",
-        "deploy2",
-        "--become",
-        "--identity",
-        fleet.privateKeyPath,
-        "--known-hosts",
-        fleet.knownHostsPath,
-        "--ssh-config",
-        "/dev/null",
-        "--vars-file",
-        varsFile,
-        ...extra,
-      ],
-      { env: { RELIABILITY_MAIL_PW: PASSWORD, PROVISION_BECOME_PASSWORD: sudoPassword } },
-    ),
+    provisionCli(["run", PLAYBOOK, ...fleetCliArgs(host.address, { user: "deploy2" }), "--become", "--vars-file", varsFile, ...extra], {
+      env: { RELIABILITY_MAIL_PW: PASSWORD, PROVISION_BECOME_PASSWORD: sudoPassword },
+    }),
   );
 }
 

@@ -28,6 +28,7 @@ import { sh } from "../../src/shell/sh.ts";
 import { unwrapScript } from "../../src/transport/mock.ts";
 import { type ExecOptions, type ExecResult, stdinParts, type Transport } from "../../src/transport/transport.ts";
 import { hostExec, readFleet } from "../hosts/harness.ts";
+import { hostCliArgs } from "./cli-connection-args.ts";
 import { BARE_MAIL_FIXTURE, BARE_MAIL_PURGED, BARE_MAIL_VARS, type RecordedCommand } from "./bare-mail.ts";
 
 const { values } = parseArgs({ options: { purge: { type: "boolean" }, out: { type: "string" } } });
@@ -81,20 +82,7 @@ function recording(inner: Transport): Transport {
   };
 }
 
-const args = parseRunArgs([
-  "playbooks/mail.ts",
-  "--host",
-  host.address,
-  "--user",
-  "root",
-  "--identity",
-  fleet.privateKeyPath,
-  "--known-hosts",
-  fleet.knownHostsPath,
-  "--ssh-config",
-  "/dev/null",
-  "--check",
-]);
+const args = parseRunArgs(["playbooks/mail.ts", ...hostCliArgs(fleet, host.address), "--check"]);
 const report = await runHost({
   playbook: mail,
   vars: validateVars(mail, BARE_MAIL_VARS),

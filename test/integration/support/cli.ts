@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 import { assertNoSecrets } from "../../support/secret-canary.ts";
 import { testFleet } from "./fleet.ts";
+import { type FleetSshOptions, hostCliArgs, sshCliArgs } from "../../support/cli-connection-args.ts";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
 
@@ -30,27 +31,19 @@ export function provisionCli(args: string[], options: { env?: NodeJS.ProcessEnv;
   });
 }
 
+/** The CLI's connection flags for this suite's fleet, for runs that select hosts by inventory (`-i`). */
+export function fleetSshArgs(options: FleetSshOptions = {}): string[] {
+  return sshCliArgs(testFleet(), options);
+}
+
+/** `--host <address>… --user root` and the fleet's key, known_hosts and no ssh_config: the CLI pointed at test hosts. */
+export function fleetCliArgs(hosts: string | readonly string[], options: FleetSshOptions & { user?: string } = {}): string[] {
+  return hostCliArgs(testFleet(), hosts, options);
+}
+
 /** `provision run <playbook> --host <address>` with the fleet's credentials (root, verified keys). */
 export function runOnTestHost(playbook: string, address: string, extra: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}) {
-  const fleet = testFleet();
-  return provisionCli(
-    [
-      "run",
-      playbook,
-      "--host",
-      address,
-      "--user",
-      "root",
-      "--identity",
-      fleet.privateKeyPath,
-      "--known-hosts",
-      fleet.knownHostsPath,
-      "--ssh-config",
-      "/dev/null",
-      ...extra,
-    ],
-    options,
-  );
+  return provisionCli(["run", playbook, ...fleetCliArgs(address), ...extra], options);
 }
 
 export interface JsonStep {
