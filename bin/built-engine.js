@@ -4,7 +4,7 @@
 // extracts a package with other mtimes — is read and hashed instead, ~3 ms for all of them).
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 /** @param {string} file @param {{ mtimeMs: number, size: number, sha1?: string }} built */
@@ -13,6 +13,20 @@ function unchanged(file, built) {
   if (now.size !== built.size) return false;
   if (now.mtimeMs === built.mtimeMs) return true;
   return built.sha1 !== undefined && createHash("sha1").update(readFileSync(file)).digest("hex") === built.sha1;
+}
+
+/**
+ * Where a manifest input is now: a source file under the package, or a bundled package's
+ * `node_modules/<name>/package.json` in the nearest node_modules up from the package (as Node
+ * resolves it: an installed provision's dependencies are hoisted beside it).
+ * @param {string} repo @param {string} file
+ */
+function locate(repo, file) {
+  if (!file.startsWith("node_modules/")) return join(repo, file);
+  for (let dir = repo; ; dir = dirname(dir)) {
+    const candidate = join(dir, file);
+    if (existsSync(candidate) || dirname(dir) === dir) return candidate;
+  }
 }
 
 /**
@@ -34,7 +48,7 @@ export function builtEngine(repo) {
   }
   for (const [file, built] of inputs) {
     try {
-      if (!unchanged(join(repo, file), built)) return { fresh: false, reason: `${file} changed since the build (npm run build)` };
+      if (!unchanged(locate(repo, file), built)) return { fresh: false, reason: `${file} changed since the build (npm run build)` };
     } catch {
       return { fresh: false, reason: `${file} is gone since the build` };
     }

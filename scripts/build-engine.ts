@@ -6,8 +6,15 @@
  * `provision` is short, so that half second is most of a converged check on one host.
  *
  * What: `src/index.ts` (the playbook API) and `src/cli/main.ts` (the command) as ESM chunks,
- * code-split so both share one copy of every module; npm packages stay external. Beside them,
- * `dist/manifest.json` lists every source file that went in, with its mtime, size and hash:
+ * code-split so both share one copy of every module. The small pure-JavaScript packages loaded on
+ * every start (zod, yaml, diff, ssh-config) are bundled in: as separate packages they were ~40
+ * module files for Node to resolve, read and compile before the first byte went out (~0.1–0.2 s of
+ * CPU on this 2-core machine, measured with `provision --version`); bundled they are a few chunks.
+ * What stays external, and why: ssh2 (CommonJS with an optional native addon), esbuild (a native
+ * binary), tsx (a loader that must be the package's own), typescript (optional: only `check`
+ * loads it), ora (loaded only for a terminal's spinner). Beside them, `dist/manifest.json` lists
+ * every source file that went in, with its mtime, size and hash (a bundled package by its
+ * package.json, which names its version):
  * `bin/built-engine.js` uses the build only while all of them are unchanged, and otherwise runs
  * `src/` through tsx as before — a stale build is never run. `npm ci` / `npm install` run this
  * (the `prepare` script), `npm pack` too (`prepack`, with --only); `npm run build` runs it by hand.
@@ -20,6 +27,7 @@
  * runs that started on it can still load their lazily imported chunks.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +52,30 @@ export interface EngineManifest {
   inputs: Record<string, { mtimeMs: number; size: number; sha1: string }>;
 }
 
+/** Packages not bundled into the engine (see the header comment for why each). */
+const EXTERNAL_PACKAGES = ["ssh2", "esbuild", "tsx", "tsx/*", "ora", "typescript"];
+
+/**
+ * What the manifest tracks for one esbuild input: a source file itself, or for a file of a bundled
+ * package its package.json, as `node_modules/<name>/package.json` wherever the package was found
+ * (one stat per package on every start, not one per file; an upgrade changes its version, so the
+ * build is seen as stale). bin/built-engine.js finds it again as Node would (the nearest
+ * node_modules up from the package): an installed provision's dependencies are hoisted next to it.
+ */
+function trackedFile(input: string): string {
+  const match = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+  return match ? `node_modules/${match[1]}/package.json` : input;
+}
+
+/** Where a tracked file is now, from the repo (as bin/built-engine.js looks for it). */
+function locate(tracked: string): string {
+  if (!tracked.startsWith("node_modules/")) return path.join(REPO, tracked);
+  for (let dir = REPO; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, tracked);
+    if (existsSync(candidate) || path.dirname(dir) === dir) return candidate;
+  }
+}
+
 async function compile(buildDir: string): Promise<EngineManifest> {
   const result = await build({
     absWorkingDir: REPO,
@@ -55,14 +87,19 @@ async function compile(buildDir: string): Promise<EngineManifest> {
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
+    external: EXTERNAL_PACKAGES,
+    // yaml's Node build is CommonJS and requires Node's built-ins: in an ESM bundle that needs a
+    // real `require`.
+    banner: {
+      js: 'import { createRequire as __provisionRequire } from "node:module"; const require = __provisionRequire(import.meta.url);',
+    },
     sourcemap: "linked",
     metafile: true,
     logLevel: "warning",
   });
   const inputs: EngineManifest["inputs"] = {};
-  for (const input of Object.keys(result.metafile.inputs).sort()) {
-    const file = path.join(REPO, input);
+  for (const input of [...new Set(Object.keys(result.metafile.inputs).map(trackedFile))].sort()) {
+    const file = locate(input);
     const [info, content] = await Promise.all([stat(file), readFile(file)]);
     inputs[input] = { mtimeMs: info.mtimeMs, size: info.size, sha1: createHash("sha1").update(content).digest("hex") };
   }

@@ -1,5 +1,6 @@
 /** `-v`: every command that goes to a host, masked, with its duration and exit code, on stderr. */
 import { commandObservers, type CommandRecord } from "../transport/host-session.ts";
+import { indent } from "../report/indent.ts";
 
 /** Start printing; returns the function that stops it. Nothing is printed below verbosity 1. */
 export function watchCommands(verbosity: number, stderr: { write(text: string): unknown }): () => void {
@@ -13,12 +14,4 @@ export function formatCommandRecord(record: CommandRecord): string {
   const outcome = record.error !== undefined ? `error: ${record.error}` : `exit ${record.exitCode}`;
   const command = record.command.includes("\n") ? `\n${indent(record.command)}` : ` ${record.command}`;
   return `provision: ${record.host}: ${outcome} in ${(record.durationMs / 1000).toFixed(3)} s:${command}\n`;
-}
-
-function indent(text: string): string {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((line) => `    ${line}`)
-    .join("\n");
 }

@@ -6,6 +6,7 @@
 import ora, { type Ora } from "ora";
 import { mask, shortenMasked } from "../shell/mask.ts";
 import type { HostReport, RunEvent, StepReport } from "./events.ts";
+import { indent } from "./indent.ts";
 
 const SYMBOL: Record<StepReport["status"], string> = {
   ok: "ok",
@@ -123,12 +124,4 @@ export function failureReason(report: HostReport, max = 160): string | undefined
   if (!reason) return undefined;
   // Masked before the cut: a cut secret is no longer recognised by masking.
   return shortenMasked(reason.split("\n")[0] ?? "", max);
-}
-
-function indent(text: string): string {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((line) => `    ${line}`)
-    .join("\n");
 }

@@ -5,7 +5,7 @@
  * build) sends the CLI back to src/ through tsx, naming why — a stale build never runs.
  */
 import { execFile } from "node:child_process";
-import { appendFile, cp, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,7 +42,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "provision-built-"));
   pkg = join(dir, "pkg");
   for (const part of ["bin", "src", "scripts", "package.json"]) await cp(join(REPO, part), join(pkg, part), { recursive: true });
-  await symlink(join(REPO, "node_modules"), join(pkg, "node_modules"));
+  // The repo's packages, linked one by one, except yaml: a copy of its own, so a test can "upgrade"
+  // it without touching the repo's node_modules.
+  await mkdir(join(pkg, "node_modules"));
+  for (const entry of await readdir(join(REPO, "node_modules"))) {
+    if (entry !== "yaml") await symlink(join(REPO, "node_modules", entry), join(pkg, "node_modules", entry));
+  }
+  await cp(join(REPO, "node_modules/yaml"), join(pkg, "node_modules/yaml"), { recursive: true });
   probeDir = join(dir, "playbooks");
   await cp(join(REPO, "package.json"), join(probeDir, "package.json")); // "type": "module", as the repo's playbooks/
   await writeFile(
@@ -105,6 +111,29 @@ describe("the built engine", () => {
     await appendFile(args, "// edited\n");
     expect(await engineLine()).toBe("engine: src/ through tsx: src/cli/args.ts changed since the build (npm run build)");
     expect(await runProbe()).toBe("api from src");
+    const build = await node([join(pkg, "node_modules/.bin/tsx"), join(pkg, "scripts/build-engine.ts")]);
+    expect(build.code, build.stderr).toBe(0);
+    expect(await engineLine()).toMatch(/^engine: dist\//);
+    expect(await runProbe()).toBe("api from dist");
+  });
+
+  // Issue 16: the pure-JS packages every start loads are bundled (as ~40 separate module files they
+  // cost ~0.2 s of CPU per run); the manifest tracks each by its package.json, so an upgrade of one
+  // sends the CLI back to src/ (which loads the installed package) until rebuilt.
+  it("bundles zod, yaml, diff and ssh-config, and a changed bundled package makes the build stale", async () => {
+    const manifest = JSON.parse(await readFile(join(pkg, "dist/manifest.json"), "utf8")) as { build: string; inputs: object };
+    const chunks = (await readdir(join(pkg, "dist", manifest.build))).filter((name) => name.endsWith(".mjs"));
+    const code = (await Promise.all(chunks.map((name) => readFile(join(pkg, "dist", manifest.build, name), "utf8")))).join("\n");
+    expect(code).not.toMatch(/(?:from|import\()\s*["'](?:zod|yaml|diff|ssh-config)(?:\/[^"']*)?["']/);
+    expect(code).toMatch(/(?:from|import\()\s*["']ssh2["']/); // what stays external stays external
+    const inputs = Object.keys(manifest.inputs);
+    expect(inputs).toContain("node_modules/yaml/package.json");
+    expect(inputs.filter((file) => file.includes("node_modules/yaml/"))).toEqual(["node_modules/yaml/package.json"]);
+
+    const yamlPackage = join(pkg, "node_modules/yaml/package.json");
+    const meta = JSON.parse(await readFile(yamlPackage, "utf8")) as { version: string };
+    await writeFile(yamlPackage, JSON.stringify({ ...meta, version: `${meta.version}-upgraded` }, null, 2));
+    expect(await engineLine()).toBe("engine: src/ through tsx: node_modules/yaml/package.json changed since the build (npm run build)");
     const build = await node([join(pkg, "node_modules/.bin/tsx"), join(pkg, "scripts/build-engine.ts")]);
     expect(build.code, build.stderr).toBe(0);
     expect(await engineLine()).toMatch(/^engine: dist\//);
