@@ -19,7 +19,7 @@
  * `~/.cache/provision/plans`), mode 0600 in a 0700 directory, written to a temp file and renamed.
  * The facts are kept in plain text, custom facts too: facts that hold a registered secret value (a
  * custom fact echoing one) are not written, but a custom fact printing something sensitive that is
- * not registered as a secret is kept like any other fact (docs/ARCHITECTURE.md, SECURITY.md).
+ * not registered as a secret is kept like any other fact (docs/ARCHITECTURE.md).
  *
  * Bounded: an entry not used for about 30 days is removed (once per process, by the first write to
  * the directory); a used entry that is not rewritten (the facts did not change) has its mtime
