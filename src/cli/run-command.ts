@@ -3,6 +3,7 @@
  * host's vars (all before any connection), run the fleet, report, and return the exit code.
  */
 import { loadPlaybook } from "../playbook/load-playbook.ts";
+import { playbookInputsDigest } from "../playbook/playbook-inputs.ts";
 import {
   checkKnownVars,
   mergeVars,
@@ -15,7 +16,6 @@ import {
 import { runHost } from "../run/host-runner.ts";
 import type { Playbook } from "../playbook/playbook.ts";
 import { filePlanCache, planCacheDir, planCacheKey } from "../run/plan-cache.ts";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { jsonReport, type RunReport } from "../report/json-report.ts";
 import type { HostReport } from "../report/events.ts";
@@ -51,8 +51,9 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
   const progress =
     fleet && !args.json ? new (await import("../report/fleet-progress.ts")).FleetProgressReporter({ stream: io.stdout }) : undefined;
   // The plan cache (facts of the last run, per host): a converged run is 1 round trip after connect.
+  // Keyed on the playbook and its local imports (from the compile cache when it loaded the playbook).
   const playbookPath = resolve(args.playbook);
-  const playbookContent = process.env.PROVISION_PLAN_CACHE === "off" ? undefined : await readFile(playbookPath).catch(() => undefined);
+  const playbookContent = process.env.PROVISION_PLAN_CACHE === "off" ? undefined : await playbookInputsDigest(playbookPath);
   const plans = planCacheDir();
   const stopWatching = watchCommands(args.verbosity, io.stderr);
   const result = await runFleet({

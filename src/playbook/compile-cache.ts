@@ -50,6 +50,17 @@ export function cacheDir(): string {
 
 const sha1 = (data: string | Buffer) => createHash("sha1").update(data).digest("hex");
 
+/**
+ * The local inputs (absolute path → SHA-1 of its content) of each file this process imported from
+ * the cache, as its entry lists them: what the plan cache keys a playbook on (playbook-inputs.ts),
+ * known here for free — the entry was just checked against every input, or just compiled.
+ */
+const importedInputs = new Map<string, ReadonlyMap<string, string>>();
+
+export function compiledInputs(absolutePath: string): ReadonlyMap<string, string> | undefined {
+  return importedInputs.get(absolutePath);
+}
+
 export async function importCompiled(absolutePath: string, engine: BuiltEngineApi): Promise<Record<string, unknown> | undefined> {
   const dir = cacheDir();
   const key = sha1(`${FORMAT}\0${absolutePath}\0${engine.builtIndex}`);
@@ -60,7 +71,9 @@ export async function importCompiled(absolutePath: string, engine: BuiltEngineAp
     if (!entry) return undefined;
   }
   try {
-    return (await import(pathToFileURL(join(dir, entry.output)).href)) as Record<string, unknown>;
+    const module = (await import(pathToFileURL(join(dir, entry.output)).href)) as Record<string, unknown>;
+    importedInputs.set(absolutePath, new Map(Object.entries(entry.inputs).map(([file, input]) => [file, input.sha1])));
+    return module;
   } catch (error) {
     // Not found while linking (the output was replaced under this run, or an import of the user's
     // is missing): nothing of it has run, so tsx can load it and give its usual error.

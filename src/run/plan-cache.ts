@@ -12,14 +12,21 @@
  * every other read goes in a second round trip (host-runner.ts). A stale, corrupt or unreadable
  * cache costs that round trip, never a wrong answer.
  *
- * Key: sha256 of the format, the playbook (absolute path, name, content hash), this host's vars
- * as JSON (a Secret serialises as `***`: its value is not in the key) and the host (name, address).
+ * Key: sha256 of the format, the playbook (absolute path, name, and the digest of its file and
+ * every local module it imports: src/playbook/playbook-inputs.ts), this host's vars as JSON (a
+ * Secret serialises as `***`: its value is not in the key) and the host (name, address).
  * File: `$PROVISION_CACHE_DIR/plans/<key>.json` (else `$XDG_CACHE_HOME/provision/plans`, else
  * `~/.cache/provision/plans`), mode 0600 in a 0700 directory, written to a temp file and renamed.
- * Facts that hold a registered secret value (a custom fact echoing one) are not written.
+ * The facts are kept in plain text, custom facts too: facts that hold a registered secret value (a
+ * custom fact echoing one) are not written, but a custom fact printing something sensitive that is
+ * not registered as a secret is kept like any other fact (docs/ARCHITECTURE.md).
+ *
+ * Bounded: an entry not used for about 30 days is removed (once per process, by the first write to
+ * the directory); a used entry that is not rewritten (the facts did not change) has its mtime
+ * refreshed when it is a day old, so the mtime says when it was last used within a day.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Facts } from "../facts/facts.ts";
@@ -27,6 +34,12 @@ import { mask } from "../shell/mask.ts";
 
 /** Bumped when what an entry holds (or means) changes: older entries are then ignored. */
 const FORMAT = 1;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** An entry whose mtime is older is removed when the directory is next written to. */
+export const UNUSED_FOR_MS = 30 * DAY_MS;
+/** A used entry's mtime is refreshed once it is this old (not on every run: a write per run). */
+const TOUCH_AFTER_MS = DAY_MS;
 
 export type CachedFacts = Facts & { custom: Record<string, unknown> };
 
@@ -43,7 +56,7 @@ export function planCacheDir(): string {
 }
 
 export interface PlanKeyInput {
-  /** The playbook file's absolute path and content (or its compile-cache key). */
+  /** The playbook file's absolute path, and its content or the digest of all its local inputs (playbookInputsDigest). */
   playbookPath: string;
   playbookContent: string | Buffer;
   playbookName: string;
@@ -69,12 +82,13 @@ export function planCacheKey(input: PlanKeyInput): string {
 export function filePlanCache(dir: string, key: string): PlanCache {
   const file = join(dir, `${key}.json`);
   let loadedText: string | undefined;
+  let loadedMtimeMs = 0;
   return {
     async load() {
       try {
-        const text = await readFile(file, "utf8");
+        const [text, info] = await Promise.all([readFile(file, "utf8"), stat(file)]);
         const facts = parseEntry(text, key);
-        if (facts) loadedText = text;
+        if (facts) [loadedText, loadedMtimeMs] = [text, info.mtimeMs];
         return facts;
       } catch {
         return undefined;
@@ -82,19 +96,45 @@ export function filePlanCache(dir: string, key: string): PlanCache {
     },
     async save(facts) {
       const text = `${JSON.stringify({ format: FORMAT, key, facts })}\n`;
-      // Unchanged: no write. Holding a secret value: not written (and a stale entry is harmless).
-      if (text === loadedText || mask(text) !== text) return;
+      // Holding a secret value: not written (and a stale entry is harmless).
+      if (mask(text) !== text) return;
+      if (text === loadedText) {
+        // Unchanged: no write; only say it is still used (see the file's comment), once a day at most.
+        if (Date.now() - loadedMtimeMs < TOUCH_AFTER_MS) return;
+        loadedMtimeMs = Date.now();
+        await utimes(file, new Date(), new Date()).catch(() => undefined);
+        return;
+      }
       const temporary = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
       try {
         await mkdir(dir, { recursive: true, mode: 0o700 });
         await writeFile(temporary, text, { mode: 0o600 });
         await rename(temporary, file);
-        loadedText = text;
+        [loadedText, loadedMtimeMs] = [text, Date.now()];
       } catch {
         await rm(temporary, { force: true }).catch(() => undefined);
+        return;
       }
+      await pruneOnce(dir);
     },
   };
+}
+
+/** Directories this process has pruned: once each (a fleet's first run writes an entry per host). */
+const pruned = new Set<string>();
+
+/** Remove the entries (and temp files left by a killed run) not used for UNUSED_FOR_MS. Never throws. */
+async function pruneOnce(dir: string): Promise<void> {
+  if (pruned.has(dir)) return;
+  pruned.add(dir);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const before = Date.now() - UNUSED_FOR_MS;
+  for (const name of names) {
+    if (!name.endsWith(".json") && !name.endsWith(".tmp")) continue;
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile() && info.mtimeMs < before) await rm(path, { force: true }).catch(() => undefined);
+  }
 }
 
 /** The entry's facts when it is one of ours, of this format and key, with facts of the right shape. */

@@ -11,6 +11,7 @@ import { isFlushHandlers, isLocalRead, ReadFailedError, type PlaybookItem, type 
 import { missingTool, missingToolMessage } from "../shell/read-output.ts";
 import { mask } from "../shell/mask.ts";
 import type { ShellCommand } from "../shell/sh.ts";
+import { asError, firstLine } from "./describe-error.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
 
 export type ReadOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
@@ -152,12 +153,4 @@ function readError(host: string, command: string, result: ExecResult, cause: unk
         (stderr ? `\n  stderr: ${stderr}` : ""),
     ),
   );
-}
-
-export function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-export function firstLine(text: string): string {
-  return text.split("\n")[0] ?? "";
 }

@@ -3,13 +3,16 @@
  * the facts and the reads the last run's facts plan, in one script — and a stale, corrupt or
  * unreadable cache costs a round trip, never a wrong answer.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { fact } from "../../../src/facts/custom-facts.ts";
+import { compiledInputs, importCompiled } from "../../../src/playbook/compile-cache.ts";
 import { definePlaybook, type Playbook } from "../../../src/playbook/playbook.ts";
+import { playbookInputsDigest, scanInputs } from "../../../src/playbook/playbook-inputs.ts";
 import type { Step } from "../../../src/playbook/step.ts";
 import { runHost, type RunMode } from "../../../src/run/host-runner.ts";
 import { filePlanCache, planCacheKey, type PlanCache } from "../../../src/run/plan-cache.ts";
@@ -354,5 +357,93 @@ describe("plan cache: secrets", () => {
     expect(await run(mock, custom, "check", cache)).toMatchObject({ execs: 1, statuses: ["kv blue-key: ok"] });
     color = "red";
     expect(await run(mock, custom, "check", cache)).toMatchObject({ execs: 2, statuses: ["kv red-key: would-change"] });
+  });
+});
+
+describe("plan cache: the key covers the playbook's local imports (issue 16)", () => {
+  async function project(): Promise<{ main: string; imported: string }> {
+    await mkdir(join(dir, "lib"));
+    const main = join(dir, "mail.ts");
+    const imported = join(dir, "mail-dkim.ts");
+    await writeFile(main, `import { dkim } from "./mail-dkim.ts";\nimport { z } from "zod";\nexport const steps = [dkim, z];\n`);
+    // A `.js` specifier for a `.ts` file, and an extensionless one: resolved as TypeScript does.
+    await writeFile(imported, `export { selector } from "./lib/selector.js";\nexport const dkim = "sel1";\n`);
+    await writeFile(join(dir, "lib", "selector.ts"), `import "./deep";\nexport const selector = "s";\n`);
+    await writeFile(join(dir, "lib", "deep.ts"), `export const deep = 1;\n`);
+    return { main, imported };
+  }
+  const keyOf = async (main: string) =>
+    planCacheKey({
+      playbookPath: main,
+      playbookContent: (await playbookInputsDigest(main)) ?? "",
+      playbookName: "mail",
+      vars: {},
+      host: { name: "h", address: "10.0.0.1" },
+    });
+
+  it("editing a module the playbook imports (at any depth) changes the key; no edit, the same key", async () => {
+    const { main, imported } = await project();
+    const key = await keyOf(main);
+    expect(await keyOf(main)).toBe(key);
+    await appendFile(imported, "export const more = 2;\n");
+    const edited = await keyOf(main);
+    expect(edited).not.toBe(key);
+    await appendFile(join(dir, "lib", "deep.ts"), "export const deeper = 2;\n");
+    expect(await keyOf(main)).not.toBe(edited);
+    expect(await playbookInputsDigest(join(dir, "missing.ts"))).toBeUndefined();
+  });
+
+  it("a playbook the compile cache loaded is keyed on the inputs its entry lists (no scan), the same the scan finds", async () => {
+    const { main, imported } = await project();
+    const previousCache = process.env.PROVISION_CACHE_DIR;
+    process.env.PROVISION_CACHE_DIR = join(dir, "cache");
+    try {
+      await symlink(resolve(import.meta.dirname, "../../../node_modules"), join(dir, "node_modules"));
+      await writeFile(join(dir, "index.ts"), "export {};\n");
+      await writeFile(join(dir, "built.mjs"), "export {};\n");
+      const engine = { sourceIndex: pathToFileURL(join(dir, "index.ts")).href, builtIndex: pathToFileURL(join(dir, "built.mjs")).href };
+      expect(await importCompiled(main, engine)).toBeDefined();
+      const inputs = compiledInputs(main);
+      expect([...(inputs?.keys() ?? [])].sort()).toEqual([...((await scanInputs(main))?.keys() ?? [])].sort());
+      const key = await keyOf(main);
+      await appendFile(imported, "export const more = 2;\n");
+      expect(await importCompiled(main, engine)).toBeDefined(); // compiled again: the input changed
+      expect(await keyOf(main)).not.toBe(key);
+      // The scan gives the same inputs: switching between the built engine and tsx is no miss.
+      expect(new Map(await scanInputs(main))).toEqual(new Map(compiledInputs(main)));
+    } finally {
+      if (previousCache === undefined) delete process.env.PROVISION_CACHE_DIR;
+      else process.env.PROVISION_CACHE_DIR = previousCache;
+    }
+  });
+});
+
+describe("plan cache: entries not used for 30 days are removed", () => {
+  const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 60 * 60 * 1000);
+
+  it("the first write of a process removes old entries and old temp files, and keeps the others", async () => {
+    const mock = kvHost({ "mail1-key": "v", common: "c" });
+    await writeFile(join(dir, `${"a".repeat(64)}.json`), "{}");
+    await writeFile(join(dir, `${"b".repeat(64)}.json`), "{}");
+    await writeFile(join(dir, `${"c".repeat(64)}.json.1.abc.tmp`), "{}");
+    await writeFile(join(dir, "not-ours"), "");
+    for (const name of [`${"a".repeat(64)}.json`, `${"c".repeat(64)}.json.1.abc.tmp`, "not-ours"]) {
+      await utimes(join(dir, name), daysAgo(40), daysAgo(40));
+    }
+    await utimes(join(dir, `${"b".repeat(64)}.json`), daysAgo(29), daysAgo(29));
+    await run(mock, byHostname, "check", filePlanCache(dir, KEY));
+    expect((await readdir(dir)).sort()).toEqual([`${"b".repeat(64)}.json`, `${KEY}.json`, "not-ours"]);
+  });
+
+  it("a used entry that is not rewritten is marked used (its mtime), at most once a day", async () => {
+    const mock = kvHost({ "mail1-key": "v", common: "c" });
+    const file = join(dir, `${KEY}.json`);
+    await run(mock, byHostname, "check", filePlanCache(dir, KEY));
+    await utimes(file, daysAgo(0.5), daysAgo(0.5));
+    expect(await run(mock, byHostname, "check", filePlanCache(dir, KEY))).toMatchObject({ execs: 1 });
+    expect(Date.now() - (await stat(file)).mtimeMs).toBeGreaterThan(0.4 * 24 * 60 * 60 * 1000);
+    await utimes(file, daysAgo(20), daysAgo(20));
+    expect(await run(mock, byHostname, "check", filePlanCache(dir, KEY))).toMatchObject({ execs: 1 });
+    expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(60_000);
   });
 });
