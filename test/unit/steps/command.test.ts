@@ -13,16 +13,16 @@ const REAL = {
   // { creates: "/etc/passwd", removes: "/nonexistent" }
   createsExistsRemovesAbsent: "creates=1\nremoves=0\n",
   // { unless: "grep -q root /etc/passwd", onlyIf: "test -e /nonexistent" }
-  unless0onlyIf1: "unless=0\n@provision-guard:unless\n\n@provision-guard:end\nonlyIf=1\n@provision-guard:onlyIf\n\n@provision-guard:end\n",
+  unless0onlyIf1: "@provision:unless 0\n\n@provision:unless-end\n@provision:onlyIf 1\n\n@provision:onlyIf-end\n",
   // { unless: "no-such-cmd --flag" }
-  unlessNotFound: "unless=127\n@provision-guard:unless\nsh: 2: no-such-cmd: not found\n@provision-guard:end\n",
+  unlessNotFound: "@provision:unless 127\nsh: 2: no-such-cmd: not found\n@provision:unless-end\n",
   // { becomeUser: "nobody", onlyIf: "id -un | grep -qx nobody" }
-  onlyIfAsNobody0: "onlyIf=0\n@provision-guard:onlyIf\n\n@provision-guard:end\n",
+  onlyIfAsNobody0: "@provision:onlyIf 0\n\n@provision:onlyIf-end\n",
 };
 
 const guardOut = (parts: Record<string, number>) =>
   Object.entries(parts)
-    .map(([k, v]) => (k === "creates" || k === "removes" ? `${k}=${v}\n` : `${k}=${v}\n@provision-guard:${k}\n\n@provision-guard:end\n`))
+    .map(([k, v]) => (k === "creates" || k === "removes" ? `${k}=${v}\n` : `@provision:${k} ${v}\n\n@provision:${k}-end\n`))
     .join("");
 
 const RUN = "touch /var/tmp/ran";

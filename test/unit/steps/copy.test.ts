@@ -4,7 +4,7 @@
  *   mkdir -p "/srv/cap/sub dir"; printf 'hello\n' > /srv/cap/a.txt; printf x > "/srv/cap/sub dir/q'uote<NL>nl";
  *   ln -sf /etc/hosts /srv/cap/link; : > /srv/cap/empty; chmod 600 /srv/cap/a.txt; chown nobody /srv/cap/empty
  * debian12-copy-read.tree.bin is dest /srv/cap, debian12-copy-read.file.bin dest /srv/cap/a.txt
- * (NUL-separated: find -printf, then sha256sum -z). A missing dest printed "provision:absent\n", exit 0.
+ * (NUL-separated: find -printf, then sha256sum -z). A missing dest printed "@provision:absent\n", exit 0.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -52,7 +52,7 @@ describe("copy: reading the host's tree", () => {
   it("parses a single file as the root entry, and a missing dest as null", () => {
     const file = parseHostTree(ok(fixture("debian12-copy-read.file.bin")), "/srv/cap/a.txt");
     expect([...(file?.entries() ?? [])]).toEqual([["", expect.objectContaining({ type: "f", mode: "0600", size: 6 })]]);
-    expect(parseHostTree(ok("provision:absent\n"), "/srv/cap")).toBeNull();
+    expect(parseHostTree(ok("@provision:absent\n"), "/srv/cap")).toBeNull();
   });
 
   it("fails on a listing cut short, and on a failed read", () => {
