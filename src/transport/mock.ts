@@ -220,13 +220,15 @@ export class MockTransport implements Transport {
   /**
    * The remote-file commands (src/transport/remote-file.ts), known by their header lines and
    * answered from the in-memory store by the header's arguments alone. A read only when it is the
-   * whole command (its header first: a read joined after other shell is a step's own read, for its
-   * fixture); a write wherever its header is (a caller may join a `mkdir -p` before it).
+   * whole command: its header line and the one line of shell it heads (readFileCommand's shape);
+   * a read joined with other shell, before or after it, is a step's own read, for its fixture.
+   * A write wherever its header is (a caller may join a `mkdir -p` before it, a reload after it).
    */
   #fileCommand(command: string, stdin: Buffer): ExecResult | undefined {
     const headers = scriptHeaders(command);
     const first = headers[0];
-    if (first?.name === FILE_READ_SCRIPT && command.startsWith("# provision-")) return this.#fileRead(first.args);
+    const lines = command.split("\n");
+    if (first?.name === FILE_READ_SCRIPT && lines.length === 2 && HEADER_LINE.test(lines[0] ?? "")) return this.#fileRead(first.args);
     const write = headers.find((header) => header.name === FILE_WRITE_SCRIPT);
     return write ? this.#fileWrite(write.args, stdin) : undefined;
   }

@@ -3,21 +3,24 @@ import { command, type CommandParams } from "../../../src/steps/command.ts";
 import { secret } from "../../../src/shell/secret.ts";
 import { secretStdin, sh } from "../../../src/shell/sh.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
+import { capturedRead } from "../../support/captured-read.ts";
+import { COMMAND_GUARDS } from "../../support/capture-read.ts";
 
 /**
- * The guard read's output as a Debian 12 test host printed it. Each was produced by sending the
- * step's read command (`command(params).read().command.text`) to the host with
- * `ssh root@10.213.9.10 sh -s < read.sh`; the params are next to each.
+ * The guard read's output as a Debian 12 test host printed it: the step's read command piped to
+ * `ssh root@host sh`, stored with its command (fixtures/debian12-command-read.<name>.txt, guards in
+ * COMMAND_GUARDS; re-capture with test/support/capture-read.ts), the command asserted here.
  */
+const real = (name: keyof typeof COMMAND_GUARDS) =>
+  capturedRead(
+    new URL(`fixtures/debian12-command-read.${name}.txt`, import.meta.url),
+    command({ command: "touch /var/tmp/ran", ...COMMAND_GUARDS[name] } as CommandParams).read(),
+  ).stdout;
 const REAL = {
-  // { creates: "/etc/passwd", removes: "/nonexistent" }
-  createsExistsRemovesAbsent: "creates=1\nremoves=0\n",
-  // { unless: "grep -q root /etc/passwd", onlyIf: "test -e /nonexistent" }
-  unless0onlyIf1: "@provision:unless 0\n\n@provision:unless-end\n@provision:onlyIf 1\n\n@provision:onlyIf-end\n",
-  // { unless: "no-such-cmd --flag" }
-  unlessNotFound: "@provision:unless 127\nsh: 2: no-such-cmd: not found\n@provision:unless-end\n",
-  // { becomeUser: "nobody", onlyIf: "id -un | grep -qx nobody" }
-  onlyIfAsNobody0: "@provision:onlyIf 0\n\n@provision:onlyIf-end\n",
+  createsExistsRemovesAbsent: real("creates-exists-removes-absent"),
+  unless0onlyIf1: real("unless0-onlyif1"),
+  unlessNotFound: real("unless-not-found"),
+  onlyIfAsNobody0: real("onlyif-as-nobody0"),
 };
 
 const guardOut = (parts: Record<string, number>) =>
