@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { stdinParts, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 import { FILE_READ_SCRIPT, FILE_WRITE_SCRIPT, WRITE_UNVERIFIED_EXIT } from "./remote-file.ts";
 import { sectionLine } from "../shell/read-output.ts";
+import { quote } from "../shell/quote.ts";
 
 export interface MockFile {
   content: Buffer;
@@ -227,8 +228,7 @@ export class MockTransport implements Transport {
   #fileCommand(command: string, stdin: Buffer): ExecResult | undefined {
     const headers = scriptHeaders(command);
     const first = headers[0];
-    const lines = command.split("\n");
-    if (first?.name === FILE_READ_SCRIPT && lines.length === 2 && HEADER_LINE.test(lines[0] ?? "")) return this.#fileRead(first.args);
+    if (first?.name === FILE_READ_SCRIPT && isWholeRead(command, String(first.args.path))) return this.#fileRead(first.args);
     const write = headers.find((header) => header.name === FILE_WRITE_SCRIPT);
     return write ? this.#fileWrite(write.args, stdin) : undefined;
   }
@@ -281,6 +281,20 @@ function matches(matcher: Matcher, command: string): boolean {
   if (typeof matcher === "string") return command.includes(matcher);
   if (matcher instanceof RegExp) return matcher.test(command);
   return matcher(command);
+}
+
+/**
+ * A file read's header first, then one line of shell (a newline inside the quoted path does not
+ * count): the command is that read alone, not a read joined with more shell.
+ */
+function isWholeRead(command: string, path: string): boolean {
+  const newline = command.indexOf("\n");
+  if (newline < 0 || !HEADER_LINE.test(command.slice(0, newline))) return false;
+  return !command
+    .slice(newline + 1)
+    .split(quote(path))
+    .join("")
+    .includes("\n");
 }
 
 /** Undo `quote()` for one word: 'a'\''b' → a'b. */

@@ -94,7 +94,7 @@ if [ -e ${path} ] || [ -L ${path} ]; then ${statAndContent}; else ${section(ABSE
   // The digest line comes FIRST, so it can never be mistaken for content (a stat line cannot
   // start with "@provision:": user names hold no ':').
   return sh`${header}
-if [ -e ${path} ] || [ -L ${path} ]; then if [ -f ${path} ] && s=$(stat -c %s -- ${path}) && [ "$s" -gt ${limit} ]; then if ${SHA256_OF_STDIN} < ${path}; then printf '%s %s %s\n' ${raw(sectionLine(DIGEST))} "$s" "\${sum%% *}"; else ${section(NO_DIGEST_TOOL)}; fi && ${stat}; else ${stat} && if [ -f ${path} ]; then cat -- ${path}; fi; fi; else ${section(ABSENT)}; fi`;
+if [ -e ${path} ] || [ -L ${path} ]; then if [ -f ${path} ] && s=$(stat -c %s -- ${path}) && [ "$s" -gt ${limit} ]; then if ${SHA256_OF_STDIN} < ${path}; then printf '%s %s %s\\n' ${raw(sectionLine(DIGEST))} "$s" "\${sum%% *}"; else ${section(NO_DIGEST_TOOL)}; fi && ${stat}; else ${stat} && if [ -f ${path} ]; then cat -- ${path}; fi; fi; else ${section(ABSENT)}; fi`;
 }
 
 /** The output's first line (up to its newline), and what follows it: bytes, since content may be binary. */

@@ -9,6 +9,8 @@
  *     PROVISION_TESTHOSTS_INSTANCE=4 npx tsx test/hosts/cli.ts down
  *
  * Without names, every fixture below is captured. A fixture's setup changes the host: use a test host.
+ * `capture-read.ts <address> --bare-mail [command part…]` re-runs the records of the bare-Debian
+ * mail check (the mail packages purged first) whose command holds one of the parts.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -110,7 +112,33 @@ function ssh(address: string, script: string): { exitCode: number; stdout: Buffe
   return { exitCode: result.status ?? 255, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * A recorded run (a JSON list of `{ command, exitCode, stdout, stderr }`, outputs base64, as
+ * test/unit/playbooks/fixtures/debian12-bare-mail-check.json): after `setup`, re-run on the host
+ * each record whose command contains one of `only` (all when empty) and store what it printed.
+ */
+export function recaptureRecorded(address: string, file: string, setup: string, only: string[]): void {
+  const records = JSON.parse(readFileSync(file, "utf8")) as { command: string; exitCode: number; stdout: string; stderr: string }[];
+  const prepared = ssh(address, setup);
+  if (prepared.exitCode !== 0) throw new Error(`setup failed (exit ${prepared.exitCode}): ${prepared.stderr}`);
+  for (const record of records) {
+    if (only.length && !only.some((part) => record.command.includes(part))) continue;
+    const result = ssh(address, record.command);
+    Object.assign(record, { exitCode: result.exitCode, stdout: b64(result.stdout), stderr: b64(result.stderr) });
+    console.log(`${JSON.stringify(record.command.slice(0, 80))}: exit ${result.exitCode}, ${result.stdout.length} bytes`);
+  }
+  writeFileSync(file, `${JSON.stringify(records, null, 1)}\n`);
+}
+
+/** The bare-Debian host of mail-bare-debian.test.ts: the mail packages purged. */
+export const BARE_MAIL_SETUP =
+  "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q postfix sasl2-bin db-util libsasl2-modules >/dev/null 2>&1; dpkg -l postfix 2>/dev/null | grep -q '^ii' && exit 1; exit 0";
+
 function main(argv: string[]): void {
+  if (argv[1] === "--bare-mail") {
+    const file = new URL("../unit/playbooks/fixtures/debian12-bare-mail-check.json", import.meta.url).pathname;
+    return recaptureRecorded(argv[0] ?? "", file, BARE_MAIL_SETUP, argv.slice(2));
+  }
   const [address, ...names] = argv;
   if (!address) throw new Error("usage: capture-read.ts <host address> [fixture name…]");
   const chosen = names.length ? CAPTURES.filter((c) => names.some((n) => c.file.includes(n))) : CAPTURES;
