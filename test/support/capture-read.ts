@@ -137,7 +137,8 @@ export const BARE_MAIL_SETUP =
 function main(argv: string[]): void {
   if (argv[1] === "--bare-mail") {
     const file = new URL("../unit/playbooks/fixtures/debian12-bare-mail-check.json", import.meta.url).pathname;
-    return recaptureRecorded(argv[0] ?? "", file, BARE_MAIL_SETUP, argv.slice(2));
+    recaptureRecorded(argv[0] ?? "", file, BARE_MAIL_SETUP, argv.slice(2));
+    return;
   }
   const [address, ...names] = argv;
   if (!address) throw new Error("usage: capture-read.ts <host address> [fixture name…]");

@@ -8,7 +8,7 @@
  * (NUL-separated: find -printf, then sha256sum -z). A missing dest printed "@provision:absent\n", exit 0.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,7 +17,6 @@ import { parseHostTree, readTreeCommand } from "../../../src/steps/copy-tree.ts"
 import { applied, mockHost, run } from "./system-hosts.ts";
 import { capturedRead } from "../../support/captured-read.ts";
 
-const fixture = (name: string) => readFileSync(new URL(`fixtures/${name}`, import.meta.url));
 const ok = (stdout: Buffer | string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
 /**
  * The output captured on the host (fixtures/debian12-copy-read.<name>.txt, base64: it is NUL-separated),
