@@ -30,6 +30,17 @@ export function sectionLine(name: string): string {
   return `${SECTION_PREFIX}${name}`;
 }
 
+/**
+ * The value of one line when it is the marker of section `name` (`@provision:digest 12 ab…` →
+ * "12 ab…", `@provision:absent` → ""), else undefined: for output read line by line or as bytes
+ * (a file's content), where `sections()` on the whole text does not fit.
+ */
+export function sectionValue(line: string, name: string): string | undefined {
+  const marker = `${SECTION_PREFIX}${name}`;
+  if (line === marker) return "";
+  return line.startsWith(`${marker} `) ? line.slice(marker.length + 1) : undefined;
+}
+
 export interface Section {
   /** What follows the name on the marker line (`@provision:rc 3` → "3"), "" when nothing does. */
   value: string;

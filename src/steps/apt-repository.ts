@@ -9,7 +9,8 @@
  */
 import { z } from "zod";
 import { InvalidStepError, type Change, type Step } from "../playbook/step.ts";
-import { joinCommands, sh } from "../shell/sh.ts";
+import { joinCommands } from "../shell/sh.ts";
+import { section, sectionLine } from "../shell/read-output.ts";
 import { parseFileState, readFileCommand, type FileState } from "../transport/remote-file.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { pathResource } from "../playbook/resources.ts";
@@ -48,7 +49,8 @@ interface AptRepositoryState {
 }
 
 /** Between the two reads: the keyring's read prints stat and digest lines only (contentLimit 0), never this. */
-const SEPARATOR = "provision:apt-sources";
+/** The kit's section line between the two reads (src/shell/read-output.ts). */
+const SEPARATOR = "apt-sources";
 
 export interface AptRepositoryChange extends Change {
   /** The keyring file's change and the sources file's, as their own file steps planned them (null: as it is). */
@@ -104,7 +106,7 @@ export function aptRepository(input: AptRepositoryParams): Step<AptRepositorySta
 /** Both reads in one command; the keyring's by digest (binary, and never sent back). */
 function readCommand(keyringPath: string, sourcesPath: string) {
   return joinCommands(
-    [readFileCommand(keyringPath, { contentLimit: 0 }), sh`echo ${SEPARATOR}`, readFileCommand(sourcesPath, { contentLimit: 1024 * 1024 })],
+    [readFileCommand(keyringPath, { contentLimit: 0 }), section(SEPARATOR), readFileCommand(sourcesPath, { contentLimit: 1024 * 1024 })],
     "; ",
   );
 }
@@ -112,7 +114,7 @@ function readCommand(keyringPath: string, sourcesPath: string) {
 export function parseState(result: ExecResult, keyringPath: string, sourcesPath: string): AptRepositoryState {
   // The keyring's part always ends in a newline (an absent line, a digest line, a stat line): the
   // first marker line is the separator, whatever the sources file holds.
-  const marker = Buffer.from(`\n${SEPARATOR}\n`);
+  const marker = Buffer.from(`\n${sectionLine(SEPARATOR)}\n`);
   const at = result.stdout.indexOf(marker);
   if (at < 0)
     throw new Error(`cannot read ${keyringPath} and ${sourcesPath}: ${result.stderr.toString("utf8").trim() || "output cut short"}`);

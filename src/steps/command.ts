@@ -37,7 +37,8 @@
 import { z } from "zod";
 import { InvalidStepError, ReadFailedError, type ApplyOutcome, type Change, type Step } from "../playbook/step.ts";
 import { EVERYTHING, pathResource, type Resource } from "../playbook/resources.ts";
-import { isShellCommand, joinCommands, sh, ShellCommand } from "../shell/sh.ts";
+import { isShellCommand, joinCommands, raw, sh, ShellCommand } from "../shell/sh.ts";
+import { keyValues, section, sectionLine, sections } from "../shell/read-output.ts";
 import { containsSecret, mask } from "../shell/mask.ts";
 import { quote } from "../shell/quote.ts";
 import { CommandError } from "../transport/host-session.ts";
@@ -99,8 +100,6 @@ export interface CommandGuardState {
   unlessExit?: number;
   onlyIfExit?: number;
 }
-
-const SECTION = "@provision-guard:";
 
 export function command(input: CommandParams): Step<CommandGuardState> {
   if (typeof input === "object" && input !== null && "become" in input) {
@@ -184,8 +183,9 @@ function guardCommand(creates?: string, removes?: string, unless?: ShellCommand,
     ["onlyIf", onlyIf],
   ] as const) {
     if (!guard) continue;
+    // `@provision:unless <exit>`, then the guard's last stderr lines, then `@provision:unless-end`.
     parts.push(sh`err=$( ( ${guard}
-) 2>&1 >/dev/null </dev/null ); echo ${`${label}=`}"$?"; echo ${SECTION + label}; printf '%s\\n' "$err" | tail -n 5; echo ${SECTION}end`);
+) 2>&1 >/dev/null </dev/null ); printf '%s %s\\n' ${raw(sectionLine(label))} "$?"; printf '%s\\n' "$err" | tail -n 5; ${section(`${label}-end`)}`);
   }
   return joinCommands(parts, "\n");
 }
@@ -195,19 +195,23 @@ export function parseGuards(result: ExecResult, has: { unless: boolean; onlyIf: 
     throw new ReadFailedError(`cannot check the guards: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   }
   const text = result.stdout.toString("utf8");
+  const labels = (["unless", "onlyIf"] as const).filter((label) => has[label]);
+  const found = sections(
+    text,
+    labels.flatMap((label) => [label, `${label}-end`]),
+  );
+  const flags = keyValues(found.get("")?.body ?? "");
   const state: CommandGuardState = {};
-  const flag = (key: string) => new RegExp(`^${key}=([01])$`, "m").exec(text)?.[1];
-  const created = flag("creates");
-  const removed = flag("removes");
-  if (created !== undefined) state.createsExists = created === "1";
-  if (removed !== undefined) state.removesExists = removed === "1";
-  for (const label of ["unless", "onlyIf"] as const) {
-    if (!has[label]) continue;
-    const code = new RegExp(`^${label}=(\\d+)$`, "m").exec(text)?.[1];
-    if (code === undefined) throw new ReadFailedError(`the ${label} guard printed no exit code`);
-    const exit = Number(code);
+  const created = flags.get("creates");
+  const removed = flags.get("removes");
+  if (created === "0" || created === "1") state.createsExists = created === "1";
+  if (removed === "0" || removed === "1") state.removesExists = removed === "1";
+  for (const label of labels) {
+    const guard = found.get(label);
+    if (!guard || !/^\d+$/.test(guard.value)) throw new ReadFailedError(`the ${label} guard printed no exit code`);
+    const exit = Number(guard.value);
     if (exit === 126 || exit === 127) {
-      const err = new RegExp(`^${SECTION}${label}\\n([\\s\\S]*?)${SECTION}end$`, "m").exec(text)?.[1]?.trim();
+      const err = guard.body.trim();
       throw new ReadFailedError(`the ${label} guard could not run (exit ${exit}): ${mask(err || "no error output")}`);
     }
     state[label === "unless" ? "unlessExit" : "onlyIfExit"] = exit;

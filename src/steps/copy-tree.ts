@@ -8,7 +8,8 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { sh, type ShellCommand } from "../shell/sh.ts";
+import { raw, sh, type ShellCommand } from "../shell/sh.ts";
+import { section, sectionLine } from "../shell/read-output.ts";
 import type { ExecResult } from "../transport/transport.ts";
 import { InvalidStepError, ReadFailedError } from "../playbook/step.ts";
 
@@ -35,8 +36,10 @@ export interface HostEntry {
 /** The host's tree under the target, or null when the target does not exist. */
 export type HostTree = Map<string, HostEntry> | null;
 
-const ABSENT = "provision:absent";
-const SUMS = "provision:sums";
+// The kit's section lines (src/shell/read-output.ts): `@provision:absent` alone, or the listing,
+// then `@provision:sums` as one NUL-terminated field, then the digests.
+const ABSENT = "absent";
+const SUMS = sectionLine("sums");
 
 export function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -74,7 +77,7 @@ export function scanSource(root: string): Map<string, SourceEntry> {
 
 /** One command: every entry's metadata, a marker, then the sha256 of every regular file. */
 export function readTreeCommand(dest: string): ShellCommand {
-  return sh`if [ -e ${dest} ] || [ -L ${dest} ]; then find ${dest} -printf '%y\\0%u\\0%g\\0%m\\0%s\\0%P\\0' && printf '%s\\0' ${SUMS} && find ${dest} -type f -exec sha256sum -z -- {} +; else echo ${ABSENT}; fi`;
+  return sh`if [ -e ${dest} ] || [ -L ${dest} ]; then find ${dest} -printf '%y\\0%u\\0%g\\0%m\\0%s\\0%P\\0' && printf '%s\\0' ${raw(SUMS)} && find ${dest} -type f -exec sha256sum -z -- {} +; else ${section(ABSENT)}; fi`;
 }
 
 export function parseHostTree(result: ExecResult, dest: string): HostTree {
@@ -82,7 +85,7 @@ export function parseHostTree(result: ExecResult, dest: string): HostTree {
     throw new ReadFailedError(`cannot read ${dest}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   }
   const out = result.stdout.toString("utf8");
-  if (out === `${ABSENT}\n`) return null;
+  if (out === `${sectionLine(ABSENT)}\n`) return null;
   const fields = out.split("\0");
   const tree = new Map<string, HostEntry>();
   let i = 0;

@@ -14,6 +14,7 @@ import { parseFileState, readFileCommand, fileWrite, type FileState } from "../t
 import type { ExecResult } from "../transport/transport.ts";
 import { parseStepParams } from "./params.ts";
 import { keyValues } from "./user.ts";
+import { section, sectionLine } from "../shell/read-output.ts";
 import { pathResource } from "../playbook/resources.ts";
 
 const UNIT_TYPES = "service|socket|timer|path|mount|automount|target|slice|scope|swap|device";
@@ -123,12 +124,14 @@ export function systemdUnit(input: SystemdUnitParams): Step<SystemdUnitState> {
   };
 }
 
-const FILE_MARK = "provision:unit-file";
+/** The kit's section line before the unit file's read (src/shell/read-output.ts). */
+const FILE_SECTION = "unit-file";
+const FILE_MARK = sectionLine(FILE_SECTION);
 
 export function readUnitCommand(unit: string, path: string): ShellCommand {
   return sh`systemctl show -p LoadState -p ActiveState -p NeedDaemonReload -- ${unit}
 echo "enabled=$(systemctl is-enabled -- ${unit} 2>/dev/null)"
-echo ${FILE_MARK}
+${section(FILE_SECTION)}
 ${readFileCommand(path)}`;
 }
 

@@ -3,7 +3,8 @@
  * scripted fixtures: a matcher (substring, RegExp or predicate) → a result or a function of the
  * command. Batched reads are split into their fragments, answered one by one, and framed back the
  * way the real script prints them, so tests see exactly what each step sent. A small file store
- * answers the commands of remote-file (read and atomic write), so file-based steps run for real.
+ * answers the commands of remote-file (read and atomic write), known by their header lines
+ * (`# provision-file read v1 {"path":…}`), so file-based steps run for real.
  *
  * The runner's own scripts (the read batch, the host lock, the owed-handlers record) are known by
  * their first line, `# provision-<name> v1 <json args>` (src/shell/script-header.ts), and answered
@@ -12,6 +13,9 @@
  */
 import { createHash } from "node:crypto";
 import { stdinParts, TransportError, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { FILE_READ_SCRIPT, FILE_WRITE_SCRIPT, WRITE_UNVERIFIED_EXIT } from "./remote-file.ts";
+import { sectionLine } from "../shell/read-output.ts";
+import { quote } from "../shell/quote.ts";
 
 export interface MockFile {
   content: Buffer;
@@ -214,58 +218,62 @@ export class MockTransport implements Transport {
     return undefined;
   }
 
-  /** The remote-file commands, answered from the in-memory store. */
+  /**
+   * The remote-file commands (src/transport/remote-file.ts), known by their header lines and
+   * answered from the in-memory store by the header's arguments alone. A read only when it is the
+   * whole command: its header line and the one line of shell it heads (readFileCommand's shape);
+   * a read joined with other shell, before or after it, is a step's own read, for its fixture.
+   * A write wherever its header is (a caller may join a `mkdir -p` before it, a reload after it).
+   */
   #fileCommand(command: string, stdin: Buffer): ExecResult | undefined {
-    const read =
-      /^if \[ -e (.+?) \] \|\| \[ -L \1 \]; then (?:if \[ -f \1 \] && s=\$\(stat -c %s -- \1\) && \[ "\$s" -gt '?(\d+)'? \]|stat -c '%U %G %04a %F')/.exec(
-        command,
-      );
-    if (read?.[1]) {
-      const path = unquote(read[1]);
-      const file = this.files.get(path);
-      const metaOnly = !command.includes("cat --");
-      // A read with a content limit answers a larger file by size and sha256, as the host does.
-      const digest =
-        file && read[2] !== undefined && file.content.length > Number(read[2])
-          ? Buffer.from(`provision:digest ${file.content.length} ${createHash("sha256").update(file.content).digest("hex")}\n`)
-          : undefined;
-      const stdout = file
-        ? Buffer.concat([
-            digest ?? Buffer.alloc(0),
-            Buffer.from(`${file.owner} ${file.group} ${file.mode} regular file\n`),
-            metaOnly || digest ? Buffer.alloc(0) : file.content,
-          ])
-        : Buffer.from("provision:absent\n");
-      return { exitCode: 0, stdout, stderr: Buffer.alloc(0) };
+    const headers = scriptHeaders(command);
+    const first = headers[0];
+    if (first?.name === FILE_READ_SCRIPT && isWholeRead(command, String(first.args.path))) return this.#fileRead(first.args);
+    const write = headers.find((header) => header.name === FILE_WRITE_SCRIPT);
+    return write ? this.#fileWrite(write.args, stdin) : undefined;
+  }
+
+  #fileRead(args: Record<string, unknown>): ExecResult {
+    const file = this.files.get(String(args.path));
+    const limit = typeof args.contentLimit === "number" ? args.contentLimit : undefined;
+    // A read with a content limit answers a larger file by size and sha256, as the host does.
+    const digest =
+      file && limit !== undefined && file.content.length > limit
+        ? Buffer.from(`${sectionLine("digest")} ${file.content.length} ${createHash("sha256").update(file.content).digest("hex")}\n`)
+        : undefined;
+    const stdout = file
+      ? Buffer.concat([
+          digest ?? Buffer.alloc(0),
+          Buffer.from(`${file.owner} ${file.group} ${file.mode} regular file\n`),
+          args.metaOnly === true || digest ? Buffer.alloc(0) : file.content,
+        ])
+      : Buffer.from(`${sectionLine("absent")}\n`);
+    return { exitCode: 0, stdout, stderr: Buffer.alloc(0) };
+  }
+
+  #fileWrite(args: Record<string, unknown>, stdin: Buffer): ExecResult {
+    const path = String(args.path);
+    const previous = this.files.get(path);
+    // The host's check of what arrived (a `<length> <sha256>` line ahead of the content): a short stdin fails.
+    const newline = stdin.indexOf(0x0a);
+    const [size, sha256] = (newline < 0 ? "" : stdin.subarray(0, newline).toString("latin1")).split(" ");
+    const content = newline < 0 ? Buffer.alloc(0) : stdin.subarray(newline + 1);
+    if (Number(size) !== content.length || sha256 !== createHash("sha256").update(content).digest("hex")) {
+      return {
+        exitCode: WRITE_UNVERIFIED_EXIT,
+        stdout: Buffer.alloc(0),
+        stderr: Buffer.from(`provision: ${path} left unchanged: received ${content.length} of ${size ?? "?"} bytes\n`),
+      };
     }
-    const write = /^set -e; umask 077; dir=.+?; path=(.+)\n/.exec(command);
-    if (write?.[1]) {
-      const path = unquote(write[1]);
-      const previous = this.files.get(path);
-      // The host's check of what arrived (a `<length> <sha256>` line ahead of the content): a short stdin fails.
-      const newline = stdin.indexOf(0x0a);
-      const [size, sha256] = (newline < 0 ? "" : stdin.subarray(0, newline).toString("latin1")).split(" ");
-      const content = newline < 0 ? Buffer.alloc(0) : stdin.subarray(newline + 1);
-      if (Number(size) !== content.length || sha256 !== createHash("sha256").update(content).digest("hex")) {
-        return {
-          exitCode: 4,
-          stdout: Buffer.alloc(0),
-          stderr: Buffer.from(`provision: ${path} left unchanged: received ${content.length} of ${size ?? "?"} bytes\n`),
-        };
-      }
-      // Only the explicit owner/mode lines (each on its own line), not the copy-from-old-file branch.
-      const owner = /^chown -- (\S+) "\$tmp"$/m.exec(command)?.[1];
-      const mode = /^chmod -- (\S+) "\$tmp"$/m.exec(command)?.[1];
-      const [user, group] = owner ? unquote(owner).split(":") : [];
-      this.files.set(path, {
-        content,
-        owner: user || previous?.owner || "root",
-        group: group || previous?.group || "root",
-        mode: mode ? unquote(mode).padStart(4, "0") : (previous?.mode ?? "0644"),
-      });
-      return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
-    }
-    return undefined;
+    const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
+    const mode = text(args.mode);
+    this.files.set(path, {
+      content,
+      owner: text(args.owner) ?? previous?.owner ?? "root",
+      group: text(args.group) ?? previous?.group ?? "root",
+      mode: mode ? mode.padStart(4, "0") : (previous?.mode ?? "0644"),
+    });
+    return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
   }
 }
 
@@ -273,6 +281,20 @@ function matches(matcher: Matcher, command: string): boolean {
   if (typeof matcher === "string") return command.includes(matcher);
   if (matcher instanceof RegExp) return matcher.test(command);
   return matcher(command);
+}
+
+/**
+ * A file read's header first, then one line of shell (a newline inside the quoted path does not
+ * count): the command is that read alone, not a read joined with more shell.
+ */
+function isWholeRead(command: string, path: string): boolean {
+  const newline = command.indexOf("\n");
+  if (newline < 0 || !HEADER_LINE.test(command.slice(0, newline))) return false;
+  return !command
+    .slice(newline + 1)
+    .split(quote(path))
+    .join("")
+    .includes("\n");
 }
 
 /** Undo `quote()` for one word: 'a'\''b' → a'b. */

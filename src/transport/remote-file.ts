@@ -15,6 +15,8 @@
  */
 import { createHash } from "node:crypto";
 import { raw, sh, type ShellCommand } from "../shell/sh.ts";
+import { section, sectionLine, sectionValue } from "../shell/read-output.ts";
+import { scriptHeader } from "../shell/script-header.ts";
 import { isSecret, type Secret } from "../shell/secret.ts";
 import type { ExecResult } from "./transport.ts";
 import { CommandError, type HostSession } from "./host-session.ts";
@@ -34,9 +36,22 @@ export interface FileState {
   digest?: { size: number; sha256: string };
 }
 
-const ABSENT = "provision:absent";
-const DIGEST = "provision:digest";
-const NO_DIGEST_TOOL = "provision:no-digest-tool";
+// The read's sections (src/shell/read-output.ts): `@provision:absent`, or `@provision:digest
+// <size> <sha256>` / `@provision:no-digest-tool` first, then the stat line, then the content.
+const ABSENT = "absent";
+const DIGEST = "digest";
+const NO_DIGEST_TOOL = "no-digest-tool";
+
+/**
+ * The header names of these commands (`# provision-file read v1 {"path":…}`, src/shell/script-header.ts):
+ * a comment to the shell, the read's or write's arguments to a reader of `-vv` and to the mock host,
+ * which answers them from its file store by these arguments, never by the shell text. A write's
+ * header holds path, owner, group and mode as given: never the content or its digest.
+ */
+export const FILE_READ_SCRIPT = "file read";
+export const FILE_WRITE_SCRIPT = "file write";
+/** A write of content made on the host (a download piped in): the mock cannot know its content. */
+export const PIPED_FILE_WRITE_SCRIPT = "file write-piped";
 
 /**
  * Shell: `sum=$(…)` with the sha256 (hex, first word) of stdin. sha256sum is in coreutils and
@@ -58,38 +73,56 @@ export interface ReadOptions {
   contentLimit?: number;
 }
 
-/** Reads existence, owner, group, mode and (for a regular file, unless metaOnly) content. */
+/**
+ * Reads existence, owner, group, mode and (for a regular file, unless metaOnly) content. The
+ * header line comes first: a caller that joins this read after other shell (`echo …; read`)
+ * keeps a valid script, since the comment ends at its newline.
+ */
 export function readFileCommand(path: string, options: ReadOptions = {}): ShellCommand {
+  const limit = options.metaOnly || options.contentLimit === undefined ? undefined : Math.max(0, Math.floor(options.contentLimit));
+  const header = scriptHeader(FILE_READ_SCRIPT, {
+    path,
+    metaOnly: Boolean(options.metaOnly),
+    ...(limit === undefined ? {} : { contentLimit: limit }),
+  });
   const stat = sh`stat -c '%U %G %04a %F' -- ${path}`;
-  if (options.metaOnly || options.contentLimit === undefined) {
+  if (limit === undefined) {
     const statAndContent = options.metaOnly ? stat : sh`${stat} && if [ -f ${path} ]; then cat -- ${path}; fi`;
-    return sh`if [ -e ${path} ] || [ -L ${path} ]; then ${statAndContent}; else echo ${ABSENT}; fi`;
+    return sh`${header}
+if [ -e ${path} ] || [ -L ${path} ]; then ${statAndContent}; else ${section(ABSENT)}; fi`;
   }
   // The digest line comes FIRST, so it can never be mistaken for content (a stat line cannot
-  // start with "provision:": user names hold no ':').
-  const limit = Math.max(0, Math.floor(options.contentLimit));
-  return sh`if [ -e ${path} ] || [ -L ${path} ]; then if [ -f ${path} ] && s=$(stat -c %s -- ${path}) && [ "$s" -gt ${limit} ]; then if ${SHA256_OF_STDIN} < ${path}; then printf '%s %s %s\n' ${DIGEST} "$s" "\${sum%% *}"; else echo ${NO_DIGEST_TOOL}; fi && ${stat}; else ${stat} && if [ -f ${path} ]; then cat -- ${path}; fi; fi; else echo ${ABSENT}; fi`;
+  // start with "@provision:": user names hold no ':').
+  return sh`${header}
+if [ -e ${path} ] || [ -L ${path} ]; then if [ -f ${path} ] && s=$(stat -c %s -- ${path}) && [ "$s" -gt ${limit} ]; then if ${SHA256_OF_STDIN} < ${path}; then printf '%s %s %s\\n' ${raw(sectionLine(DIGEST))} "$s" "\${sum%% *}"; else ${section(NO_DIGEST_TOOL)}; fi && ${stat}; else ${stat} && if [ -f ${path} ]; then cat -- ${path}; fi; fi; else ${section(ABSENT)}; fi`;
+}
+
+/** The output's first line (up to its newline), and what follows it: bytes, since content may be binary. */
+function splitFirstLine(buffer: Buffer): { line: string; rest: Buffer | undefined } {
+  const newline = buffer.indexOf(0x0a);
+  return {
+    line: buffer.subarray(0, newline < 0 ? undefined : newline).toString("utf8"),
+    rest: newline < 0 ? undefined : buffer.subarray(newline + 1),
+  };
 }
 
 export function parseFileState(result: ExecResult, path: string): FileState {
   if (result.exitCode !== 0) {
     throw new Error(`cannot read ${path}: ${result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`}`);
   }
-  let out = result.stdout;
+  let first = splitFirstLine(result.stdout);
   let digest: FileState["digest"];
-  const firstLine = (buffer: Buffer) => buffer.subarray(0, Math.max(0, buffer.indexOf(0x0a))).toString("utf8");
-  if (out.subarray(0, NO_DIGEST_TOOL.length).toString() === NO_DIGEST_TOOL) {
+  if (sectionValue(first.line, NO_DIGEST_TOOL) !== undefined) {
     throw new Error(`cannot compare ${path}: the host has neither sha256sum nor openssl (install coreutils or openssl)`);
   }
-  if (out.subarray(0, DIGEST.length + 1).toString() === `${DIGEST} `) {
-    const [, size, sha256] = firstLine(out).split(" ");
+  const digestValue = sectionValue(first.line, DIGEST);
+  if (digestValue !== undefined) {
+    const [size, sha256] = digestValue.split(" ");
     digest = { size: Number(size), sha256: sha256 ?? "" };
-    out = out.subarray(out.indexOf(0x0a) + 1);
+    first = splitFirstLine(first.rest ?? Buffer.alloc(0));
   }
-  const newline = out.indexOf(0x0a);
-  const header = out.subarray(0, newline < 0 ? undefined : newline).toString("utf8");
-  if (header === ABSENT) return { exists: false };
-  const [owner, group, mode, ...type] = header.split(" ");
+  if (sectionValue(first.line, ABSENT) !== undefined) return { exists: false };
+  const [owner, group, mode, ...type] = first.line.split(" ");
   return {
     exists: true,
     owner,
@@ -97,7 +130,7 @@ export function parseFileState(result: ExecResult, path: string): FileState {
     mode,
     // GNU stat says "regular empty file" for an empty one: it is a regular file all the same.
     type: type.join(" ") === "regular empty file" ? "regular file" : type.join(" "),
-    ...(digest ? { digest } : { content: newline < 0 ? Buffer.alloc(0) : out.subarray(newline + 1) }),
+    ...(digest ? { digest } : { content: first.rest ?? Buffer.alloc(0) }),
   };
 }
 
@@ -179,7 +212,7 @@ cat > "$tmp"
 size=$(wc -c < "$tmp" | tr -d ' ')
 if [ -z "$want_sum" ] || [ "$size" != "$want_size" ]; then echo "provision: $path left unchanged: received $size of \${want_size:-?} bytes (the input was cut short)" >&2; ${fail}; fi
 ${checkSum(sh`${raw('"$want_sum"')}`)}`;
-  return { command: writeScript(path, options, verify), stdin: [writeHeader(bytes), bytes] };
+  return { command: writeScript(FILE_WRITE_SCRIPT, path, options, verify), stdin: [writeHeader(bytes), bytes] };
 }
 
 /**
@@ -190,6 +223,7 @@ ${checkSum(sh`${raw('"$want_sum"')}`)}`;
 export function pipedFileWrite(path: string, sha256: string, options: WriteOptions = {}): ShellCommand {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256 (64 lower-case hex digits): ${sha256}`);
   return writeScript(
+    PIPED_FILE_WRITE_SCRIPT,
     path,
     options,
     sh`cat > "$tmp"
@@ -221,7 +255,7 @@ if [ "\${sum%% *}" != ${expected} ]; then echo "provision: $path left unchanged:
  * "$tmp" and verifies it before anything else touches it: a short or corrupt one never replaces
  * the real file (the EXIT trap removes it).
  */
-function writeScript(path: string, options: WriteOptions, receive: ShellCommand): ShellCommand {
+function writeScript(name: string, path: string, options: WriteOptions, receive: ShellCommand): ShellCommand {
   const slash = path.lastIndexOf("/");
   if (!path.startsWith("/") || slash < 0) throw new Error(`a remote path must be absolute: ${path}`);
   const dir = path.slice(0, slash) || "/";
@@ -232,7 +266,9 @@ function writeScript(path: string, options: WriteOptions, receive: ShellCommand)
         `${options.validate.split("%s").join('"$tmp"')} >&2 || { echo "provision: validation failed" >&2; exit ${WRITE_VALIDATION_FAILED_EXIT}; }`,
       )
     : raw(":");
-  return sh`set -e; umask 077; dir=${dir}; path=${path}
+  const header = scriptHeader(name, { path, owner: options.owner, group: options.group, mode: options.mode });
+  return sh`${header}
+set -e; umask 077; dir=${dir}; path=${path}
 rm -f "$dir"/${stem}.* 2>/dev/null || true
 tmp=$(mktemp "$dir"/${stem}.XXXXXX)
 trap 'rm -f "$tmp"' EXIT

@@ -11,10 +11,14 @@
  *     alias_database = hash:/etc/aliases
  *     …
  *
+ * Output that is not text (copy's NUL-separated listing) is stored base64 after a header line
+ * `# encoding: "base64"` (the stdout lines are the base64, wrapped at 76 characters).
+ *
  * `capturedRead(file, read)` takes the step's real `read()` and fails loudly when its command is no
  * longer the one that was captured ("the read of postconf changed: re-capture fixture …"), so a
  * changed read is never fed an output the host printed for another command. To capture: pipe
- * `step.read().command.text` to `ssh root@host sh`, and store the command with what it printed.
+ * `step.read().command.text` to `ssh root@host sh`, and store the command with what it printed —
+ * test/support/capture-read.ts does that for the fixtures it knows (their host state included).
  */
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
@@ -27,8 +31,12 @@ export interface CapturedFixture {
   read: string;
   command: string;
   exitCode: number;
+  /** The output as text (UTF-8; for a base64 fixture, its decoded bytes as UTF-8). */
   stdout: string;
+  /** The output's bytes, exact (what `result.stdout` holds). */
+  stdoutBytes: Buffer;
   stderr: string;
+  encoding?: "base64";
 }
 
 /** The fixture's path from the working directory (the repository when tests run). */
@@ -54,10 +62,36 @@ export function loadCaptured(file: string | URL): CapturedFixture {
     header.set(m[1], JSON.parse(m[2]));
   }
   for (const key of HEADER_KEYS) if (!header.has(key)) fail(`no "# ${key}:" line`);
-  const value = { ...Object.fromEntries(header), stdout: text.slice(split + STDOUT_LINE.length) } as CapturedFixture;
+  const body = text.slice(split + STDOUT_LINE.length);
+  const encoding = header.get("encoding");
+  if (encoding !== undefined && encoding !== "base64") fail(`"encoding" must be "base64"`);
+  if (encoding === "base64" && !/^[A-Za-z0-9+/=\n]*$/.test(body)) fail("the stdout of a base64 fixture is not base64");
+  const stdoutBytes = encoding === "base64" ? Buffer.from(body.replace(/\n/g, ""), "base64") : Buffer.from(body);
+  const value = {
+    ...Object.fromEntries(header),
+    stdout: encoding === "base64" ? stdoutBytes.toString("utf8") : body,
+    stdoutBytes,
+  } as CapturedFixture;
   for (const key of ["read", "command", "stderr"] as const) if (typeof value[key] !== "string") fail(`"${key}" must be a string`);
   if (!Number.isInteger(value.exitCode)) fail(`"exitCode" must be an integer`);
   return value;
+}
+
+/** A capture file's text: the header lines, then the output (verbatim, or base64 wrapped at 76). */
+export function formatCaptured(
+  fixture: Pick<CapturedFixture, "read" | "command" | "exitCode" | "stderr">,
+  stdout: Buffer,
+  encoding?: "base64",
+): string {
+  const lines = [
+    `# read: ${JSON.stringify(fixture.read)}`,
+    `# command: ${JSON.stringify(fixture.command)}`,
+    `# exitCode: ${JSON.stringify(fixture.exitCode)}`,
+    `# stderr: ${JSON.stringify(fixture.stderr)}`,
+    ...(encoding ? [`# encoding: ${JSON.stringify(encoding)}`] : []),
+  ];
+  const body = encoding === "base64" ? `${(stdout.toString("base64").match(/.{1,76}/g) ?? []).join("\n")}\n` : stdout.toString("utf8");
+  return `${lines.join("\n")}\n${STDOUT_LINE}${body}`;
 }
 
 /** The command a read sends (a remote read's shell text). */
@@ -81,6 +115,6 @@ export function capturedRead(file: string | URL, read: ReadSpec<unknown>): Captu
   }
   return {
     ...captured,
-    result: { exitCode: captured.exitCode, stdout: Buffer.from(captured.stdout), stderr: Buffer.from(captured.stderr) },
+    result: { exitCode: captured.exitCode, stdout: captured.stdoutBytes, stderr: Buffer.from(captured.stderr) },
   };
 }

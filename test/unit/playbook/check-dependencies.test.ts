@@ -69,7 +69,7 @@ function withIptables(mock: MockTransport, rules: string[] = []): { rules: strin
   mock.on(/^iptables-save \|\| exit\n/, (_command, _stdin, host) => {
     const saved = host.files.get("/etc/iptables/rules.v4");
     const live = `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${chain.rules.map((r) => `${r}\n`).join("")}COMMIT\n`;
-    const fileOut = saved ? `root root 0644 regular file\n${saved.content.toString()}` : "provision:absent\n";
+    const fileOut = saved ? `root root 0644 regular file\n${saved.content.toString()}` : "@provision:absent\n";
     return { stdout: `${live}@provision:file\n${fileOut}\n@provision:service\n` };
   });
   mock.on(/^mkdir -p -- \/etc\/iptables$/, {});

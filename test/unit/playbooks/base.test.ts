@@ -40,7 +40,7 @@ function debianHost(state: "fresh" | "converged", accept = false): MockTransport
   const file = (content: string) => `root root 0644 regular file\n${content}`;
   // Later fixtures take precedence: the catch-all for changes first, the reads after it.
   if (accept)
-    mock.on((c) => !c.startsWith("set -e; umask 077") && !c.startsWith("if [ -e ") && !c.startsWith("# provision-facts v1 "), {
+    mock.on((c) => !c.startsWith("# provision-file ") && !c.startsWith("# provision-facts v1 "), {
       exitCode: 0,
     });
   mock
@@ -54,7 +54,7 @@ function debianHost(state: "fresh" | "converged", accept = false): MockTransport
       (c) => c.startsWith("u=admin") && c.includes("authorized_keys"),
       done
         ? { stdout: `home=/home/admin\ngroup=admin\nadmin admin 0700 directory\nadmin admin 0600 regular file\n${KEY}\n` }
-        : { stdout: "home=/home/admin\ngroup=admin\nprovision:absent\nprovision:absent\n" }, // as after useradd
+        : { stdout: "home=/home/admin\ngroup=admin\n@provision:absent\n@provision:absent\n" }, // as after useradd
     )
     .on("systemctl show", {
       stdout: done
@@ -72,7 +72,7 @@ function debianHost(state: "fresh" | "converged", accept = false): MockTransport
         : "@provision:chain 1\nError: No such file or directory\n";
       return { stdout: `${chain}@provision:canonical\n${TABLE("accept", [canonical])}` };
     })
-    .on("grep -q -- 'policy drop;'", { stdout: `unless=${done ? 0 : 1}\n@provision-guard:unless\n\n@provision-guard:end\n` })
+    .on("grep -q -- 'policy drop;'", { stdout: `@provision:unless ${done ? 0 : 1}\n\n@provision:unless-end\n` })
     .on("nft -s list table inet provision", {
       stdout: done
         ? `${TABLE(
@@ -82,11 +82,11 @@ function debianHost(state: "fresh" | "converged", accept = false): MockTransport
             "drop",
             RULES.map((r) => r.replace("{ 22 }", "22")),
           )}`
-        : "@provision:file\nprovision:absent\n",
+        : "@provision:file\n@provision:absent\n",
     })
     .on(/^if \[ -f \/proc\/sys/, (command) => {
       const key = /\/proc\/sys\/(\S+)/.exec(command)?.[1]?.replaceAll("/", ".") ?? "";
-      return { stdout: done ? `live=${SYSCTL_LIVE[key]}\n${file(SYSCTL_FILE)}` : "live=0\nprovision:absent\n" };
+      return { stdout: done ? `live=${SYSCTL_LIVE[key]}\n${file(SYSCTL_FILE)}` : "live=0\n@provision:absent\n" };
     })
     .on(/^printf 'link=/, {
       stdout: done

@@ -60,7 +60,9 @@ describe("aptRepository", () => {
   });
 
   it("the sources file names its own keyring, deb822", async () => {
-    const host = mockHost("debian12").on(/^if \[ -e \/etc\/apt\/keyrings/, { stdout: captured("absent").stdout });
+    const host = mockHost("debian12").on(/^# provision-file read v1 \{"path":"\/etc\/apt\/keyrings\//, {
+      stdout: captured("absent").stdout,
+    });
     const { step } = await run(host, "apply", () => [aptRepository({ ...params, architectures: ["amd64"] })]);
     expect(step?.status, step?.error).toBe("changed");
     const [keyringWrite, sourcesWrite] = applied(host);

@@ -14,7 +14,7 @@ const HARNESS = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1wofPpSJMrQKPx0IBO4V6sydr
 const read = (file: string) => `home=/root\ngroup=root\nroot root 0700 directory\nroot root 0600 regular file\n${file}`;
 const CAPTURED = {
   root: read(`${HARNESS}\n`),
-  app1: "home=/home/app1\ngroup=app1\nprovision:absent\nprovision:absent\n",
+  app1: "home=/home/app1\ngroup=app1\n@provision:absent\n@provision:absent\n",
 };
 const ok = (stdout: string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
 
@@ -117,7 +117,7 @@ describe("authorizedKey: step", () => {
     expect(step?.status, step?.error).toBe("changed");
     const sent = host.commands.find((c) => !c.batched && c.command.startsWith("{ mkdir"));
     expect(sent?.command).toMatch(
-      /^\{ mkdir -m 0700 -- \/home\/app1\/\.ssh && chown -- app1:app1 \/home\/app1\/\.ssh; \} \|\| exit 1\nset -e;/,
+      /^\{ mkdir -m 0700 -- \/home\/app1\/\.ssh && chown -- app1:app1 \/home\/app1\/\.ssh; \} \|\| exit 1\n# provision-file write v1 \{"path":"\/home\/app1\/\.ssh\/authorized_keys","owner":"app1","group":"app1","mode":"0600"\}\nset -e;/,
     );
     expect(sent?.command).toContain("path=/home/app1/.ssh/authorized_keys");
     expect(sent?.command).toContain('chown -- app1:app1 "$tmp"');

@@ -139,7 +139,7 @@ describe("absent", () => {
     ["a directory", "root root 0755 directory\n", "remove directory"],
     ["a symlink", "root root 0777 symbolic link\n", "remove symbolic link"],
     ["a file", "root root 0644 regular file\n", "remove regular file"],
-    ["nothing", "provision:absent\n", null],
+    ["nothing", "@provision:absent\n", null],
   ])("%s", (_label, stdout, summary) => {
     expect(absent({ path: "/srv/t1" }).diff(parseFileState(ok(stdout), "/srv/t1"))?.summary ?? null).toBe(summary);
   });
@@ -147,7 +147,7 @@ describe("absent", () => {
   it("renames a directory aside before removing it; a link or file is unlinked", async () => {
     const host = mockHost("debian12")
       .on(/^p=/, {})
-      .on(/provision:absent/, { stdout: "root root 0755 directory\n" });
+      .on(/@provision:absent/, { stdout: "root root 0755 directory\n" });
     await run(host, "apply", () => [absent({ path: "/srv/t1" })]);
     const cmd = applied(host)[0] ?? "";
     expect(cmd).toMatch(/^p=\/srv\/t1; d=\/srv\n/);

@@ -3,26 +3,29 @@ import { command, type CommandParams } from "../../../src/steps/command.ts";
 import { secret } from "../../../src/shell/secret.ts";
 import { secretStdin, sh } from "../../../src/shell/sh.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
+import { capturedRead } from "../../support/captured-read.ts";
+import { COMMAND_GUARDS } from "../../support/capture-read.ts";
 
 /**
- * The guard read's output as a Debian 12 test host printed it. Each was produced by sending the
- * step's read command (`command(params).read().command.text`) to the host with
- * `ssh root@10.213.9.10 sh -s < read.sh`; the params are next to each.
+ * The guard read's output as a Debian 12 test host printed it: the step's read command piped to
+ * `ssh root@host sh`, stored with its command (fixtures/debian12-command-read.<name>.txt, guards in
+ * COMMAND_GUARDS; re-capture with test/support/capture-read.ts), the command asserted here.
  */
+const real = (name: keyof typeof COMMAND_GUARDS) =>
+  capturedRead(
+    new URL(`fixtures/debian12-command-read.${name}.txt`, import.meta.url),
+    command({ command: "touch /var/tmp/ran", ...COMMAND_GUARDS[name] } as CommandParams).read(),
+  ).stdout;
 const REAL = {
-  // { creates: "/etc/passwd", removes: "/nonexistent" }
-  createsExistsRemovesAbsent: "creates=1\nremoves=0\n",
-  // { unless: "grep -q root /etc/passwd", onlyIf: "test -e /nonexistent" }
-  unless0onlyIf1: "unless=0\n@provision-guard:unless\n\n@provision-guard:end\nonlyIf=1\n@provision-guard:onlyIf\n\n@provision-guard:end\n",
-  // { unless: "no-such-cmd --flag" }
-  unlessNotFound: "unless=127\n@provision-guard:unless\nsh: 2: no-such-cmd: not found\n@provision-guard:end\n",
-  // { becomeUser: "nobody", onlyIf: "id -un | grep -qx nobody" }
-  onlyIfAsNobody0: "onlyIf=0\n@provision-guard:onlyIf\n\n@provision-guard:end\n",
+  createsExistsRemovesAbsent: real("creates-exists-removes-absent"),
+  unless0onlyIf1: real("unless0-onlyif1"),
+  unlessNotFound: real("unless-not-found"),
+  onlyIfAsNobody0: real("onlyif-as-nobody0"),
 };
 
 const guardOut = (parts: Record<string, number>) =>
   Object.entries(parts)
-    .map(([k, v]) => (k === "creates" || k === "removes" ? `${k}=${v}\n` : `${k}=${v}\n@provision-guard:${k}\n\n@provision-guard:end\n`))
+    .map(([k, v]) => (k === "creates" || k === "removes" ? `${k}=${v}\n` : `@provision:${k} ${v}\n\n@provision:${k}-end\n`))
     .join("");
 
 const RUN = "touch /var/tmp/ran";

@@ -3,21 +3,28 @@
  * piped to `ssh root@host sh`, for a tree made by
  *   mkdir -p "/srv/cap/sub dir"; printf 'hello\n' > /srv/cap/a.txt; printf x > "/srv/cap/sub dir/q'uote<NL>nl";
  *   ln -sf /etc/hosts /srv/cap/link; : > /srv/cap/empty; chmod 600 /srv/cap/a.txt; chown nobody /srv/cap/empty
- * debian12-copy-read.tree.bin is dest /srv/cap, debian12-copy-read.file.bin dest /srv/cap/a.txt
- * (NUL-separated: find -printf, then sha256sum -z). A missing dest printed "provision:absent\n", exit 0.
+ * debian12-copy-read.tree.txt is dest /srv/cap, debian12-copy-read.file.txt dest /srv/cap/a.txt
+ * (stored base64 with their command; re-capture with test/support/capture-read.ts)
+ * (NUL-separated: find -printf, then sha256sum -z). A missing dest printed "@provision:absent\n", exit 0.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { copy } from "../../../src/steps/copy.ts";
 import { parseHostTree, readTreeCommand } from "../../../src/steps/copy-tree.ts";
 import { applied, mockHost, run } from "./system-hosts.ts";
+import { capturedRead } from "../../support/captured-read.ts";
 
-const fixture = (name: string) => readFileSync(new URL(`fixtures/${name}`, import.meta.url));
 const ok = (stdout: Buffer | string) => ({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) });
-const TREE = () => parseHostTree(ok(fixture("debian12-copy-read.tree.bin")), "/srv/cap");
+/**
+ * The output captured on the host (fixtures/debian12-copy-read.<name>.txt, base64: it is NUL-separated),
+ * after asserting that copy's real read of `dest` still sends the captured command.
+ */
+const captured = (name: "tree" | "file", dest: string) =>
+  capturedRead(new URL(`fixtures/debian12-copy-read.${name}.txt`, import.meta.url), copy({ src, dest }).read()).result.stdout;
+const TREE = () => parseHostTree(ok(captured("tree", "/srv/cap")), "/srv/cap");
 const QUOTE = "sub dir/q'uote\nnl";
 
 let src: string;
@@ -50,13 +57,13 @@ describe("copy: reading the host's tree", () => {
   });
 
   it("parses a single file as the root entry, and a missing dest as null", () => {
-    const file = parseHostTree(ok(fixture("debian12-copy-read.file.bin")), "/srv/cap/a.txt");
+    const file = parseHostTree(ok(captured("file", "/srv/cap/a.txt")), "/srv/cap/a.txt");
     expect([...(file?.entries() ?? [])]).toEqual([["", expect.objectContaining({ type: "f", mode: "0600", size: 6 })]]);
-    expect(parseHostTree(ok("provision:absent\n"), "/srv/cap")).toBeNull();
+    expect(parseHostTree(ok("@provision:absent\n"), "/srv/cap")).toBeNull();
   });
 
   it("fails on a listing cut short, and on a failed read", () => {
-    const cut = fixture("debian12-copy-read.tree.bin").subarray(0, 40);
+    const cut = captured("tree", "/srv/cap").subarray(0, 40);
     expect(() => parseHostTree(ok(cut), "/srv/cap")).toThrow(/cut short/);
     expect(() =>
       parseHostTree({ exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from("find: Permission denied") }, "/srv/cap"),
@@ -95,7 +102,7 @@ describe("copy: diff", () => {
 
   it("a single file: content and mode, named without a path", () => {
     const one = join(src, "a.txt");
-    const tree = parseHostTree(ok(fixture("debian12-copy-read.file.bin")), "/srv/cap/a.txt");
+    const tree = parseHostTree(ok(captured("file", "/srv/cap/a.txt")), "/srv/cap/a.txt");
     expect(copy({ src: one, dest: "/srv/cap/a.txt" }).diff(tree)).toBeNull();
     expect(copy({ src: one, dest: "/srv/cap/a.txt", mode: "644" }).diff(tree)?.summary).toBe("mode 0600 → 0644");
     writeFileSync(one, "other\n");
@@ -131,7 +138,7 @@ describe("copy: apply", () => {
     writeFileSync(join(src, "-new dir", "f"), "f");
     const host = mockHost("debian12")
       .on(/^(rm|mkdir|chown|chmod|set -e)/, {})
-      .on(/^if \[ -e \/srv\/cap \]/, { stdout: fixture("debian12-copy-read.tree.bin") });
+      .on(/^if \[ -e \/srv\/cap \]/, { stdout: captured("tree", "/srv/cap") });
     const { step } = await run(host, "apply", () => [copy({ src, dest: "/srv/cap", owner: "root", dirMode: "0750", delete: true })]);
     expect(step?.status, step?.error).toBe("changed");
     const commands = applied(host);
@@ -151,7 +158,7 @@ describe("copy: apply", () => {
 
   it("--check sends nothing after the read", async () => {
     writeFileSync(join(src, "a.txt"), "hello!\n");
-    const host = mockHost("debian12").on(/^if \[ -e \/srv\/cap \]/, { stdout: fixture("debian12-copy-read.tree.bin") });
+    const host = mockHost("debian12").on(/^if \[ -e \/srv\/cap \]/, { stdout: captured("tree", "/srv/cap") });
     const { step } = await run(host, "check", () => [copy({ src, dest: "/srv/cap" })]);
     expect(step?.status).toBe("would-change");
     expect(step?.summary).toBe("content a.txt");

@@ -43,7 +43,7 @@ describe("file: binary and large content", () => {
     const step = file({ path: "/etc/big.conf", content: "small\n" });
     const command = readFileCommand("/etc/big.conf", { contentLimit: TEXT_COMPARE_MAX_BYTES }).text;
     expect(command).toContain(`-gt ${TEXT_COMPARE_MAX_BYTES} ]`);
-    const state = parseFileState(ok(`provision:digest ${BIG} ${"a".repeat(64)}\nroot root 0644 regular file\n`), "/etc/big.conf");
+    const state = parseFileState(ok(`@provision:digest ${BIG} ${"a".repeat(64)}\nroot root 0644 regular file\n`), "/etc/big.conf");
     expect(state.content).toBeUndefined();
     expect(state.digest).toEqual({ size: BIG, sha256: "a".repeat(64) });
     const change = step.diff(state);

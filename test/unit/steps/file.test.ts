@@ -15,7 +15,7 @@ describe("file", () => {
   const step = file({ path: "/etc/motd", content: "hello\n", owner: "root", group: "adm", mode: "640" });
 
   it.each([
-    ["absent", "provision:absent\n", "create (root:adm 0640)"],
+    ["absent", "@provision:absent\n", "create (root:adm 0640)"],
     ["converged", "root adm 0640 regular file\nhello\n", null],
     ["other content", "root adm 0640 regular file\nbye\n", "content"],
     ["other owner and mode", "root root 0644 regular file\nhello\n", "group root → adm, mode 0644 → 0640"],
@@ -62,7 +62,7 @@ describe("directory", () => {
   const step = directory({ path: "/srv/app", owner: "www-data", mode: "0750" });
 
   it.each([
-    ["absent", "provision:absent\n", "create (www-data 0750)"],
+    ["absent", "@provision:absent\n", "create (www-data 0750)"],
     ["converged", "www-data root 0750 directory\n", null],
     ["wrong mode", "www-data root 0755 directory\n", "mode 0755 → 0750"],
   ])("%s", (_label, stdout, summary) => {

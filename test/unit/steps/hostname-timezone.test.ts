@@ -23,7 +23,7 @@ describe("hostname", () => {
     ["converged", "th01", HOST, null],
     ["both differ", "mail.example.org", HOST, "/etc/hostname: th01 → mail.example.org, live th01 → mail.example.org"],
     ["only live differs", "th01", HOST.replace("live=th01", "live=other"), "live other → th01"],
-    ["no file", "th01", "live=th01\nprovision:absent\n", "/etc/hostname: (none) → th01"],
+    ["no file", "th01", "live=th01\n@provision:absent\n", "/etc/hostname: (none) → th01"],
   ])("%s", (_label, name, stdout, summary) => {
     expect(hostname({ name }).diff(parseHostnameState(ok(stdout)))?.summary ?? null).toBe(summary);
   });
@@ -31,10 +31,14 @@ describe("hostname", () => {
   it("writes the file atomically at the top level, then sets the live name", async () => {
     const host = mockHost("debian12")
       .on(/^printf 'live=/, { stdout: HOST })
-      .on(/^set -e;/, {});
+      .on(/^# provision-file write v1 /, {});
     await run(host, "apply", () => [hostname({ name: "mail.example.org" })]);
     const [script] = applied(host);
-    expect(script?.startsWith("set -e; umask 077; dir=/etc; path=/etc/hostname\n")).toBe(true);
+    expect(
+      script?.startsWith(
+        '# provision-file write v1 {"path":"/etc/hostname","mode":"0644"}\nset -e; umask 077; dir=/etc; path=/etc/hostname\n',
+      ),
+    ).toBe(true);
     expect(script?.endsWith("trap - EXIT\nhostname -- mail.example.org")).toBe(true);
     // The content follows the `<length> <sha256>` line the host verifies it by (remote-file.ts).
     expect(written(host.commands.find((c) => c.command === script)?.stdin)).toBe("mail.example.org\n");
@@ -75,7 +79,7 @@ describe("timezone", () => {
     const [script] = applied(host);
     expect(
       script?.startsWith(
-        't=$(mktemp -u /etc/.provision-localtime.XXXXXX) && ln -s -- /usr/share/zoneinfo/Europe/Berlin "$t" && mv -T -f -- "$t" /etc/localtime || exit 1\nset -e;',
+        't=$(mktemp -u /etc/.provision-localtime.XXXXXX) && ln -s -- /usr/share/zoneinfo/Europe/Berlin "$t" && mv -T -f -- "$t" /etc/localtime || exit 1\n# provision-file write v1 {"path":"/etc/timezone","mode":"0644"}\nset -e;',
       ),
     ).toBe(true);
   });

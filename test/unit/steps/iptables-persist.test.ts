@@ -16,7 +16,7 @@ const LIVE = live("Fri Nov 27 21:00:00 2026", "[120:9876]");
 
 /** The read's output: iptables-save, then the saved file as remote-file prints it, then the service probe. */
 function readOut(saved: string | null, service = false): string {
-  const file = saved === null ? "provision:absent\n" : `root root 0640 regular file\n${saved}`;
+  const file = saved === null ? "@provision:absent\n" : `root root 0640 regular file\n${saved}`;
   return `${LIVE}@provision:file\n${file}\n@provision:service\n${service ? "yes\n" : ""}`;
 }
 
@@ -62,7 +62,9 @@ describe("iptablesPersist", () => {
     const first = await run(host, "apply", (facts) => [iptablesPersist(facts)]);
     expect(first.step?.status).toBe("changed");
     expect(applied(host)[0]).toBe("mkdir -p -- /etc/iptables");
-    expect(applied(host)[1]).toMatch(/^set -e; umask 077; dir=\/etc\/iptables; path=\/etc\/iptables\/rules.v4/);
+    expect(applied(host)[1]).toMatch(
+      /^# provision-file write v1 \{"path":"\/etc\/iptables\/rules.v4"\}\nset -e; umask 077; dir=\/etc\/iptables; path=\/etc\/iptables\/rules.v4/,
+    );
     expect(host.files.get("/etc/iptables/rules.v4")?.content.toString("utf8")).toBe(LIVE);
     const second = await run(host, "apply", (facts) => [iptablesPersist(facts)]);
     expect(second.step?.status).toBe("ok");

@@ -144,7 +144,7 @@ describe("masterService: apply", () => {
     const report = await runSteps(fake.host, () => [masterService(submission)], "apply");
     expect(report.steps[0]?.summary).toBe("add submission/inet (the commented-out entry at line 17 stays a comment)");
     expect(fake.host.commands.some((c) => c.command.startsWith("postconf -M"))).toBe(false);
-    expect(fake.host.commands.some((c) => c.command.startsWith("set -e; umask 077; dir=/etc/postfix; path=/etc/postfix/master.cf"))).toBe(
+    expect(fake.host.commands.some((c) => c.command.includes("\nset -e; umask 077; dir=/etc/postfix; path=/etc/postfix/master.cf\n"))).toBe(
       true,
     );
     expect(fake.masterCf).toBe(

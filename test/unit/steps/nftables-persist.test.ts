@@ -16,7 +16,7 @@ const DEBIAN_DEFAULT =
   "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
 
 const readOut = (live: string, file: string | null) =>
-  `${live}@provision:file\n` + (file === null ? "provision:absent\n" : `root root 0755 regular file\n${file}`);
+  `${live}@provision:file\n` + (file === null ? "@provision:absent\n" : `root root 0755 regular file\n${file}`);
 
 const cases: { title: string; file: string | null; summary: string | null }[] = [
   { title: "Debian's default file ≠ live ruleset → update", file: DEBIAN_DEFAULT, summary: "update /etc/nftables.conf" },

@@ -22,8 +22,8 @@ const ok = (stdout: string, exitCode = 0, stderr = "") => ({ exitCode, stdout: B
 
 const SYSCTL = {
   forwardFileOnly: "live=0\nroot root 0644 regular file\n# x\nnet.ipv4.ip_forward = 1\n",
-  portRangeNoFile: "live=32768 60999\nprovision:absent\n",
-  missing: "live-missing\nprovision:absent\n",
+  portRangeNoFile: "live=32768 60999\n@provision:absent\n",
+  missing: "live-missing\n@provision:absent\n",
 };
 
 describe("sysctl", () => {
@@ -51,7 +51,7 @@ describe("sysctl", () => {
       "create /etc/sysctl.d/99-provision.conf",
     ],
     ["absent removes the line only", forward({ state: "absent" }), SYSCTL.forwardFileOnly, "/etc/sysctl.d/90-cap.conf: content"],
-    ["absent with no file", sysctl({ key: "net.ipv4.ip_forward", value: 1, state: "absent" }), "live=1\nprovision:absent\n", null],
+    ["absent with no file", sysctl({ key: "net.ipv4.ip_forward", value: 1, state: "absent" }), "live=1\n@provision:absent\n", null],
   ])("%s", (_label, step, stdout, summary) => {
     expect(step.diff(parseSysctlState(ok(stdout), "k", "/f"))?.summary ?? null).toBe(summary);
   });
@@ -69,13 +69,17 @@ describe("sysctl", () => {
 
   it("apply writes the live value first, then the file, in one script", async () => {
     const host = mockHost("debian12")
-      .on(/^if \[ -f \/proc\/sys/, { stdout: "live=0\nprovision:absent\n" })
+      .on(/^if \[ -f \/proc\/sys/, { stdout: "live=0\n@provision:absent\n" })
       .on(/^printf '%s\\n' 1 > /, {});
     // (The mock's file store answers only a bare atomic write: this combined script is answered as a whole.)
     const { step } = await run(host, "apply", () => [sysctl({ key: "net.ipv4.ip_forward", value: 1 })]);
     expect(step?.status, step?.error).toBe("changed");
     const [script] = applied(host);
-    expect(script?.startsWith("printf '%s\\n' 1 > /proc/sys/net/ipv4/ip_forward || exit 1\nset -e;")).toBe(true);
+    expect(
+      script?.startsWith(
+        'printf \'%s\\n\' 1 > /proc/sys/net/ipv4/ip_forward || exit 1\n# provision-file write v1 {"path":"/etc/sysctl.d/99-provision.conf"}\nset -e;',
+      ),
+    ).toBe(true);
     expect(script).toContain("path=/etc/sysctl.d/99-provision.conf\n");
     expect(written(host.commands.find((c) => c.command === script)?.stdin)).toBe("net.ipv4.ip_forward = 1\n");
   });
@@ -92,11 +96,11 @@ describe("sysctl", () => {
 });
 
 const UNIT = {
-  cronNoFile: "LoadState=loaded\nActiveState=inactive\nNeedDaemonReload=no\nenabled=disabled\nprovision:unit-file\nprovision:absent\n",
+  cronNoFile: "LoadState=loaded\nActiveState=inactive\nNeedDaemonReload=no\nenabled=disabled\n@provision:unit-file\n@provision:absent\n",
   capStatic:
-    "LoadState=loaded\nActiveState=inactive\nNeedDaemonReload=no\nenabled=static\nprovision:unit-file\nroot root 0644 regular file\n[Service]\nExecStart=/bin/sleep 1000\n",
-  notFound: "LoadState=not-found\nActiveState=inactive\nNeedDaemonReload=no\nenabled=\nprovision:unit-file\nprovision:absent\n",
-  sshActive: "LoadState=loaded\nActiveState=active\nNeedDaemonReload=no\nenabled=enabled\nprovision:unit-file\nprovision:absent\n",
+    "LoadState=loaded\nActiveState=inactive\nNeedDaemonReload=no\nenabled=static\n@provision:unit-file\nroot root 0644 regular file\n[Service]\nExecStart=/bin/sleep 1000\n",
+  notFound: "LoadState=not-found\nActiveState=inactive\nNeedDaemonReload=no\nenabled=\n@provision:unit-file\n@provision:absent\n",
+  sshActive: "LoadState=loaded\nActiveState=active\nNeedDaemonReload=no\nenabled=enabled\n@provision:unit-file\n@provision:absent\n",
 };
 const CAP = "[Service]\nExecStart=/bin/sleep 1000\n";
 
@@ -148,7 +152,11 @@ describe("systemdUnit", () => {
     ]);
     expect(step?.status, step?.error).toBe("changed");
     const [script] = applied(host);
-    expect(script?.startsWith("mkdir -p -- /etc/systemd/system/cap.service.d || exit 1\nset -e;")).toBe(true);
+    expect(
+      script?.startsWith(
+        'mkdir -p -- /etc/systemd/system/cap.service.d || exit 1\n# provision-file write v1 {"path":"/etc/systemd/system/cap.service.d/override.conf","mode":"0644"}\nset -e;',
+      ),
+    ).toBe(true);
     expect(
       script?.endsWith("trap - EXIT\nsystemctl daemon-reload && systemctl enable -- cap.service && systemctl start -- cap.service"),
     ).toBe(true);
@@ -178,7 +186,7 @@ describe("link", () => {
   it.each([
     ["right target", "root root 0777 symbolic link\ntarget:/etc/hostname\n", "/etc/hostname", null],
     ["other target", "root root 0777 symbolic link\ntarget:/etc/hostname\n", "/etc/hosts", "target /etc/hostname → /etc/hosts"],
-    ["absent", "provision:absent\n", "/etc/hosts", "create"],
+    ["absent", "@provision:absent\n", "/etc/hosts", "create"],
   ])("%s", (_label, stdout, target, summary) => {
     expect(link({ path: "/srv/cap-link", target }).diff(parseLinkState(ok(stdout), "/srv/cap-link"))?.summary ?? null).toBe(summary);
   });
@@ -195,7 +203,7 @@ describe("link", () => {
   it("a hostile target is one quoted word of ln, renamed over atomically", async () => {
     const target = "/x'; touch /tmp/pwned; '$(id)";
     const host = mockHost("debian12")
-      .on(/provision:absent/, { stdout: "provision:absent\n" })
+      .on(/@provision:absent/, { stdout: "@provision:absent\n" })
       .on(/^d=/, {});
     await run(host, "apply", () => [link({ path: "/srv/l", target })]);
     expect(applied(host)).toEqual([

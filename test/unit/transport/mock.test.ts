@@ -8,7 +8,17 @@ import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { HostSession } from "../../../src/transport/host-session.ts";
 import { MockTransport } from "../../../src/transport/mock.ts";
-import { readRemoteFile, writeRemoteFile } from "../../../src/transport/remote-file.ts";
+import { encodeBatch, splitBatchOutput } from "../../../src/run/read-batch.ts";
+import { secret } from "../../../src/shell/secret.ts";
+import { joinCommands, secretStdin, sh } from "../../../src/shell/sh.ts";
+import {
+  fileWrite,
+  parseFileState,
+  pipedFileWrite,
+  readFileCommand,
+  readRemoteFile,
+  writeRemoteFile,
+} from "../../../src/transport/remote-file.ts";
 import { TransportError } from "../../../src/transport/transport.ts";
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -83,5 +93,78 @@ describe("Transport contract: mock", () => {
     const mock = echoHost();
     await mock.close();
     await expect(mock.exec("exit 0")).rejects.toMatchObject({ kind: "lost" });
+  });
+});
+
+/** The file store answers remote-file's commands by their header line, never by their shell text. */
+describe("mock: file reads and writes known by their header", () => {
+  const header = (text: string) => text.slice(0, text.indexOf("\n"));
+
+  it("answers a read whose shell line changed, from the header's arguments", async () => {
+    const mock = new MockTransport().file("/etc/app.conf", "a=1\n", { mode: "0640" });
+    const read = readFileCommand("/etc/app.conf").text;
+    const result = await mock.exec(`${header(read)}\necho any other shell`);
+    expect(parseFileState(result, "/etc/app.conf")).toMatchObject({ exists: true, mode: "0640", content: Buffer.from("a=1\n") });
+    // metaOnly and contentLimit come from the header too.
+    const meta = await mock.exec(`${header(readFileCommand("/etc/app.conf", { metaOnly: true }).text)}\n:`);
+    expect(meta.stdout.toString()).toBe("root root 0640 regular file\n");
+    const digest = await mock.exec(`${header(readFileCommand("/etc/app.conf", { contentLimit: 2 }).text)}\n:`);
+    expect(parseFileState(digest, "/etc/app.conf").digest).toEqual({ size: 4, sha256: sha256(Buffer.from("a=1\n")) });
+    expect(mock.unmatched).toEqual([]);
+  });
+
+  it("answers every shape of read, a path holding a newline included", async () => {
+    for (const path of ["/etc/a.conf", "/etc/a b\nc"]) {
+      const mock = new MockTransport().file(path, "x");
+      for (const options of [{}, { metaOnly: true }, { contentLimit: 0 }, { contentLimit: 1 << 20 }])
+        expect(parseFileState(await mock.exec(readFileCommand(path, options).text), path).exists).toBe(true);
+      expect(mock.unmatched).toEqual([]);
+    }
+  });
+
+  it("does not take a command without the header for a read, nor a read joined with other shell", async () => {
+    const mock = new MockTransport().file("/etc/app.conf", "a=1\n");
+    const read = readFileCommand("/etc/app.conf").text;
+    const shellOnly = read.slice(read.indexOf("\n") + 1);
+    expect((await mock.exec(shellOnly)).exitCode).toBe(127);
+    expect((await mock.exec(`${read}\necho more`)).exitCode).toBe(127);
+    expect((await mock.exec(`echo before; ${read}`)).exitCode).toBe(127);
+    expect(mock.unmatched).toHaveLength(3);
+  });
+
+  it("answers a read inside a read batch, and in a batch sent as a script on stdin (sh -s)", async () => {
+    const mock = new MockTransport().file("/etc/app.conf", "a=1\n").on("secret-tool", { stdout: "ok\n" });
+    const session = new HostSession(mock);
+    const batch = encodeBatch([readFileCommand("/etc/app.conf"), sh`${secretStdin(secret("batch-S3cret"))} secret-tool`]);
+    const [file, other] = splitBatchOutput(batch, await session.run(batch.command));
+    expect(mock.execs.at(-1)?.command).toBe("sh -s");
+    expect(parseFileState(file as never, "/etc/app.conf").content?.toString()).toBe("a=1\n");
+    expect(other?.stdout.toString()).toBe("ok\n");
+  });
+
+  it("finds a write's header after other shell (mkdir -p first), owner and mode from it, and checks the stdin line", async () => {
+    const mock = new MockTransport();
+    const write = fileWrite("/etc/app.d/x.conf", "x=1\n", { owner: "app", group: "adm", mode: "640" });
+    expect(header(write.command.text)).toBe(
+      '# provision-file write v1 {"path":"/etc/app.d/x.conf","owner":"app","group":"adm","mode":"640"}',
+    );
+    const joined = joinCommands([sh`mkdir -p -- /etc/app.d || exit 1`, write.command, sh`systemctl daemon-reload`], "\n");
+    const short = await mock.exec(joined.text, { stdin: [write.stdin[0] as Buffer, Buffer.from("x=")] });
+    expect(short.exitCode).toBe(4);
+    expect(mock.files.has("/etc/app.d/x.conf")).toBe(false);
+    expect((await mock.exec(joined.text, { stdin: write.stdin })).exitCode).toBe(0);
+    expect(mock.files.get("/etc/app.d/x.conf")).toEqual({ content: Buffer.from("x=1\n"), owner: "app", group: "adm", mode: "0640" });
+  });
+
+  it("never puts the content or its digest in a write's header; leaves a piped write (content made on the host) to fixtures", async () => {
+    const write = fileWrite("/etc/k", secret("header-S3cret"));
+    const digest = sha256(Buffer.from("header-S3cret"));
+    expect(header(write.command.text)).toBe('# provision-file write v1 {"path":"/etc/k"}');
+    expect(write.command.text).not.toContain(digest);
+    const mock = new MockTransport();
+    const piped = pipedFileWrite("/srv/f", "a".repeat(64));
+    expect(header(piped.text)).toBe('# provision-file write-piped v1 {"path":"/srv/f"}');
+    expect((await mock.exec(`curl -fsS https://example.invalid/f | { ${piped.text}\n}`)).exitCode).toBe(127);
+    expect(mock.files.has("/srv/f")).toBe(false);
   });
 });
