@@ -88,7 +88,7 @@ async function connectViaCommand(target: SshTarget, command: string, settings: H
     return client;
   } catch (error) {
     proxy.socket.destroy();
-    const stderr = proxy.stderr();
+    const stderr = await proxy.finalStderr();
     if (!(error instanceof TransportError) || stderr === "") throw error;
     throw new TransportError(label, error.kind, `${error.message.replace(/^[^:]*: /, "")} (through ProxyCommand ${command}: ${stderr})`, {
       cause: error,

@@ -14,6 +14,7 @@ import { Duplex } from "node:stream";
 const STDERR_TAIL_BYTES = 2048;
 const KILL_GRACE_MS = 2_000;
 const EXIT_GRACE_MS = 1_000;
+const STDERR_SETTLE_MS = 1_000;
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -22,6 +23,12 @@ export interface ProxySocket {
   child: ChildProcess;
   /** What the command printed on stderr (the tail), for messages. */
   stderr(): string;
+  /**
+   * The same, once stderr has been read to its end (or after a bound): a write to a command that
+   * already exited fails with EPIPE before its last words have been read, and the message would
+   * then lose exactly the line that says why.
+   */
+  finalStderr(): Promise<string>;
 }
 
 export function spawnProxyCommand(command: string): ProxySocket {
@@ -29,10 +36,17 @@ export function spawnProxyCommand(command: string): ProxySocket {
   running.add(child);
   installExitHook();
   let tail = Buffer.alloc(0);
+  let stderrEnded = child.stderr === null;
+  const stderrWaiters: Array<() => void> = [];
   child.stderr?.on("data", (chunk: Buffer) => {
     tail = Buffer.concat([tail, chunk]);
     if (tail.length > STDERR_TAIL_BYTES) tail = tail.subarray(tail.length - STDERR_TAIL_BYTES);
   });
+  child.stderr?.on("close", () => {
+    stderrEnded = true;
+    for (const wake of stderrWaiters.splice(0)) wake();
+  });
+  const stderr = () => tail.toString("utf8").trim();
   const socket = Duplex.from({ readable: child.stdout, writable: child.stdin });
   const stop = () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -60,7 +74,20 @@ export function spawnProxyCommand(command: string): ProxySocket {
     running.delete(child);
     setTimeout(end, EXIT_GRACE_MS).unref();
   });
-  return { socket, child, stderr: () => tail.toString("utf8").trim() };
+  const finalStderr = async (): Promise<string> => {
+    if (!stderrEnded) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, STDERR_SETTLE_MS);
+        timer.unref();
+        stderrWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return stderr();
+  };
+  return { socket, child, stderr, finalStderr };
 }
 
 function installExitHook(): void {
