@@ -32,6 +32,7 @@ import { readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { zodEnglishOnly } from "./zod-english-only.ts";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = path.join(REPO, "dist");
@@ -93,6 +94,11 @@ async function compile(buildDir: string): Promise<EngineManifest> {
     banner: {
       js: 'import { createRequire as __provisionRequire } from "node:module"; const require = __provisionRequire(import.meta.url);',
     },
+    // Whitespace and syntax only: fewer bytes for V8 to scan on every start (~20 ms of CPU here),
+    // while names stay as written, so stack traces read without the source map.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    plugins: [zodEnglishOnly()],
     sourcemap: "linked",
     metafile: true,
     logLevel: "warning",

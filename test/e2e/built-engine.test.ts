@@ -140,6 +140,22 @@ describe("the built engine", () => {
     expect(await runProbe()).toBe("api from dist");
   });
 
+  // Issue 16: zod's ~50 locales were ~400 KB of the engine's main chunk, parsed on every start;
+  // the build keeps English only, and asking provision's `z` for another locale says what to do.
+  it("the built API's z speaks English and names what it left out", async () => {
+    const manifest = JSON.parse(await readFile(join(pkg, "dist/manifest.json"), "utf8")) as { entries: { index: string } };
+    const script = `const { z } = await import(${JSON.stringify(join(pkg, "dist", manifest.entries.index))});
+console.log(z.string().safeParse(3).error.issues[0].message);
+try { z.locales.fr(); console.log("fr loaded"); } catch (error) { console.log(error.message); }`;
+    const result = await node(["--input-type=module", "-e", script]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.split("\n")).toEqual([
+      "Invalid input: expected string, received number",
+      'zod\'s locale "fr" is not in provision\'s engine (English only, to start faster): for z.locales.fr(), take z from the zod package itself in your playbook',
+      "",
+    ]);
+  });
+
   // Issue 11, defect 11: a build used to empty dist/ and write it anew, so a run that had read the
   // manifest just before died importing a chunk the build had deleted ("cannot load playbook:
   // ENOENT …/dist/index.mjs", 4 of 12 runs). Each build now goes to a directory of its own and the
