@@ -20,7 +20,8 @@ export function zodEnglishOnly(): Plugin {
     setup(build) {
       build.onLoad({ filter: LOCALES_INDEX }, async ({ path: file }) => {
         const names = [...(await readFile(file, "utf8")).matchAll(/export \{ default as (\w+) \}/g)].map((m) => m[1] as string);
-        if (!names.includes("en")) throw new Error(`${file}: no English locale exported; zod's layout changed (update scripts/zod-english-only.ts)`);
+        if (!names.includes("en"))
+          throw new Error(`${file}: no English locale exported; zod's layout changed (update scripts/zod-english-only.ts)`);
         const others = names.filter((name) => name !== "en");
         const contents = [
           'export { default as en } from "./en.js";',

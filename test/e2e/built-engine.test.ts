@@ -151,7 +151,7 @@ try { z.locales.fr(); console.log("fr loaded"); } catch (error) { console.log(er
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.split("\n")).toEqual([
       "Invalid input: expected string, received number",
-      'zod\'s locale "fr" is not in provision\'s engine (English only, to start faster): for z.locales.fr(), take z from the zod package itself in your playbook',
+      "zod's locale \"fr\" is not in provision's engine (English only, to start faster): for z.locales.fr(), take z from the zod package itself in your playbook",
       "",
     ]);
   });
