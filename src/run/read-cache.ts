@@ -16,6 +16,14 @@ import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
 
 export type ReadOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
 
+/** A local read started before the steps were built (reads-ahead.ts), for the step at `index`. */
+export interface LocalReadAhead {
+  index: number;
+  kind: string;
+  name: string;
+  outcome: Promise<ReadOutcome>;
+}
+
 export class ReadCache {
   /** Round trips that carried reads (the facts probe is counted by the runner). */
   roundTrips = 0;
@@ -23,6 +31,8 @@ export class ReadCache {
   #reads = new Map<number, ReadOutcome>();
   /** Results of reads sent ahead with the facts (plan-cache.ts), by command text: for the next read() only. */
   #sentAhead = new Map<string, ExecResult>();
+  /** Local reads started with the facts, by step index: for the next read() only. */
+  #localAhead = new Map<number, LocalReadAhead>();
 
   constructor(
     readonly session: HostSession,
@@ -78,18 +88,29 @@ export class ReadCache {
   }
 
   /**
+   * Local reads that started with the facts, from steps built from facts equal to this run's. The
+   * next read() takes one for the step at its index if that step has the same kind and name, and
+   * starts the others itself; after it they are forgotten.
+   */
+  localAhead(reads: readonly LocalReadAhead[]): void {
+    this.#localAhead = new Map(reads.map((read) => [read.index, read]));
+  }
+
+  /**
    * Read the given steps: remote reads in one batched round trip, local reads beside it. `first`,
    * when given, runs at the head of the same batch (even with no remote read); its result is returned.
    */
   async read(indices: readonly number[], first?: ShellCommand): Promise<ExecResult | undefined> {
     const ahead = this.#sentAhead;
+    const localAhead = this.#localAhead;
     this.#sentAhead = new Map();
+    this.#localAhead = new Map();
     const remote: { index: number; read: RemoteRead<unknown> }[] = [];
     const local: Promise<void>[] = [];
     for (const index of indices) {
       const spec = this.#spec(index);
       if (!spec) continue;
-      if (isLocalRead(spec)) local.push(this.#readLocal(index, spec.local));
+      if (isLocalRead(spec)) local.push(this.#readLocal(index, spec.local, localAhead.get(index)));
       else {
         const result = ahead.get(spec.command.text);
         if (result) this.#parse(index, spec, result);
@@ -117,7 +138,11 @@ export class ReadCache {
     }
   }
 
-  #readLocal(index: number, local: () => Promise<unknown>): Promise<void> {
+  #readLocal(index: number, local: () => Promise<unknown>, started?: LocalReadAhead): Promise<void> {
+    const item = this.#items[index] as Step;
+    if (started && started.kind === item.kind && started.name === item.name) {
+      return started.outcome.then((outcome) => void this.#reads.set(index, outcome));
+    }
     return local().then(
       (value) => void this.#reads.set(index, { ok: true, value }),
       (error: unknown) => void this.#reads.set(index, { ok: false, error: asError(error) }),

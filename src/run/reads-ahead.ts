@@ -5,7 +5,15 @@
  * Their results go to the read cache by exact command text (ReadCache.sentAhead), which uses one
  * only for a real step whose command is byte-identical: a stale plan costs a round trip, never a
  * wrong answer. The facts this run saw are then kept for the next one.
+ *
+ * The planned steps' local reads (a probe from the controller: verify smtp's connect, EHLO and
+ * login, ~5 round trips of its own) start at the same moment, beside the script, instead of after
+ * it. Their results are used only when the facts the host gave are exactly the cached ones — the
+ * same playbook, vars and facts build the same steps — and only for the step at the same position
+ * with the same kind and name; otherwise they are dropped and the read runs again (a probe reads,
+ * it changes nothing, so running one for nothing costs time only).
  */
+import { isDeepStrictEqual } from "node:util";
 import { gatherFacts } from "../facts/custom-facts.ts";
 import type { HostInfo, Playbook } from "../playbook/playbook.ts";
 import { isFlushHandlers, isLocalRead } from "../playbook/step.ts";
@@ -15,7 +23,8 @@ import { TransportError, type ExecResult } from "../transport/transport.ts";
 import type { CachedFacts, PlanCache } from "./plan-cache.ts";
 import { readPendingCommand } from "./pending-handlers.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
-import type { ReadCache } from "./read-cache.ts";
+import { asError } from "./describe-error.ts";
+import type { LocalReadAhead, ReadCache } from "./read-cache.ts";
 
 export interface FactsRoundTrip {
   session: HostSession;
@@ -41,7 +50,20 @@ async function gather({ session, playbook, vars, host, planCache, reads, countRo
   countRoundTrip();
   const facts = gatherFacts(playbook.facts ?? {});
   const cached = await planCache?.load();
-  const ahead = cached ? plannedReads(playbook, vars, cached, host) : [];
+  const plan = cached ? plannedReads(playbook, vars, cached, host) : { remote: [], local: [] };
+  const locals = plan.local.map(startLocalRead);
+  const real = await gatherWith(session, facts, plan.remote, reads, countRoundTrip);
+  if (locals.length > 0 && cached && sameFacts(real, cached)) reads.localAhead(locals);
+  return real;
+}
+
+async function gatherWith(
+  session: HostSession,
+  facts: ReturnType<typeof gatherFacts>,
+  ahead: readonly ShellCommand[],
+  reads: ReadCache,
+  countRoundTrip: () => void,
+): Promise<CachedFacts> {
   if (ahead.length === 0) return facts.parse(await session.run(facts.command));
   const batch = encodeBatch([facts.command, ...ahead]);
   let results: ExecResult[];
@@ -57,26 +79,63 @@ async function gather({ session, playbook, vars, host, planCache, reads, countRo
   return facts.parse(results[0] as ExecResult);
 }
 
+/** A planned local read, started now; its outcome never rejects (a failure is an outcome). */
+function startLocalRead(planned: PlannedLocalRead): LocalReadAhead {
+  let outcome: LocalReadAhead["outcome"];
+  try {
+    outcome = planned.local().then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error: asError(error) }),
+    );
+  } catch (error) {
+    outcome = Promise.resolve({ ok: false as const, error: asError(error) });
+  }
+  return { index: planned.index, kind: planned.kind, name: planned.name, outcome };
+}
+
+/** The facts as the cache keeps them (JSON: undefined fields dropped) equal the cached ones. */
+function sameFacts(real: CachedFacts, cached: CachedFacts): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(real)), cached);
+}
+
+export interface PlannedLocalRead {
+  /** The step's position in the list the cached facts built. */
+  index: number;
+  kind: string;
+  name: string;
+  local: () => Promise<unknown>;
+}
+
+export interface PlannedReads {
+  /** Remote reads, and the owed-handlers read: sent in the facts script. */
+  remote: ShellCommand[];
+  /** Local reads (probes from the controller): started beside it. */
+  local: PlannedLocalRead[];
+}
+
 /**
- * The remote reads the steps built from `facts` (the cached ones) would make, and the owed-handlers
- * read: what to send with the facts. Anything that fails here only means less is sent ahead.
+ * The reads the steps built from `facts` (the cached ones) would make, and the owed-handlers
+ * read: what to send with the facts, and what to start beside them. Anything that fails here
+ * only means less is done ahead.
  */
-export function plannedReads(playbook: Playbook, vars: unknown, facts: CachedFacts, host: HostInfo): ShellCommand[] {
+export function plannedReads(playbook: Playbook, vars: unknown, facts: CachedFacts, host: HostInfo): PlannedReads {
   const commands = new Map<string, ShellCommand>();
+  const local: PlannedLocalRead[] = [];
   try {
     const pending = readPendingCommand(playbook.name, facts.uid);
     commands.set(pending.text, pending);
-    for (const item of playbook.steps({ vars, facts, host } as never)) {
+    for (const [index, item] of playbook.steps({ vars, facts, host } as never).entries()) {
       if (isFlushHandlers(item)) continue;
       try {
         const spec = item.read();
-        if (!isLocalRead(spec)) commands.set(spec.command.text, spec.command);
+        if (isLocalRead(spec)) local.push({ index, kind: item.kind, name: item.name, local: spec.local });
+        else commands.set(spec.command.text, spec.command);
       } catch {
         // This step's read fails with the real facts too, or not: the preflight decides.
       }
     }
   } catch {
-    return [];
+    return { remote: [], local: [] };
   }
-  return [...commands.values()];
+  return { remote: [...commands.values()], local };
 }

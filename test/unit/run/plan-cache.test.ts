@@ -360,6 +360,70 @@ describe("plan cache: secrets", () => {
   });
 });
 
+describe("plan cache: local reads start with the facts (issue 16)", () => {
+  // A probe from the controller (verify smtp: connect, EHLO, login) is round trips of its own;
+  // it waited for the facts script. Now it starts beside it, and its result counts only when the
+  // facts come back exactly as cached.
+  function probed(events: string[]) {
+    let calls = 0;
+    const playbook = definePlaybook({
+      name: "probed",
+      vars: z.object({}),
+      facts: { color: fact({ command: sh`probe-color`, parse: (r) => r.stdout.toString("utf8").trim() }) },
+      steps: ({ facts }) => [
+        kvStep("common", "c"),
+        {
+          // The same kind and name whatever the facts: only the facts' equality guards the result.
+          kind: "probe",
+          name: "color probe",
+          read: () => ({
+            local: async () => {
+              calls += 1;
+              events.push("local");
+              return facts.custom.color;
+            },
+          }),
+          diff: (seen: unknown) =>
+            seen === facts.custom.color ? null : { summary: `probe saw ${String(seen)}, facts say ${facts.custom.color}` },
+        } satisfies Step<unknown>,
+      ],
+    });
+    return { playbook, calls: () => calls };
+  }
+
+  it("with the facts as cached: the probe starts before the facts script runs, once", async () => {
+    const events: string[] = [];
+    const { playbook, calls } = probed(events);
+    const mock = kvHost({ common: "c" }).on(/^probe-color$/, () => {
+      events.push("facts");
+      return { stdout: "blue\n" };
+    });
+    const cache = filePlanCache(dir, KEY);
+    expect(await run(mock, playbook, "check", cache)).toMatchObject({ execs: 2, statuses: ["kv common: ok", "color probe: ok"] });
+    expect(events).toEqual(["facts", "local"]); // no cache: after the facts, as before
+    events.length = 0;
+    const before = calls();
+    expect(await run(mock, playbook, "check", cache)).toMatchObject({ execs: 1, statuses: ["kv common: ok", "color probe: ok"] });
+    expect(events).toEqual(["local", "facts"]);
+    expect(calls() - before).toBe(1);
+  });
+
+  it("facts that changed: the early probe is dropped and run again from the real steps, never a wrong answer", async () => {
+    const events: string[] = [];
+    const { playbook, calls } = probed(events);
+    let color = "blue";
+    const mock = kvHost({ common: "c" }).on(/^probe-color$/, () => ({ stdout: `${color}\n` }));
+    const cache = filePlanCache(dir, KEY);
+    await run(mock, playbook, "check", cache);
+    color = "red";
+    const before = calls();
+    // The early probe (built from the cached facts) says "blue"; used, it would report drift.
+    const changed = await run(mock, playbook, "check", cache);
+    expect(changed).toMatchObject({ statuses: ["kv common: ok", "color probe: ok"], report: { status: "ok" } });
+    expect(calls() - before).toBe(2);
+  });
+});
+
 describe("plan cache: the key covers the playbook's local imports (issue 16)", () => {
   async function project(): Promise<{ main: string; imported: string }> {
     await mkdir(join(dir, "lib"));
