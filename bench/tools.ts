@@ -118,8 +118,11 @@ export function commandFor(target: Target, scenario: Scenario, run: number): { a
 }
 
 /** The drift a `check-drift` run must find: a main.cf value edited by hand (and how to undo it). */
-export const TAMPER = "postconf -e 'smtpd_banner = $myhostname ESMTP $mail_name ($mail_version)'";
-export const RESTORE = "postconf -e 'smtpd_banner = $myhostname ESMTP'";
+// A setting no SMTP client sees: the drift is found by reading main.cf, never by the end-to-end
+// check. (The banner, used before 2026-12-03, made Ansible's 20-host run fail its verify task once
+// Postfix's max_idle had replaced the smtpd processes with ones showing the tampered banner.)
+export const TAMPER = "postconf -e 'home_mailbox = Mailbox'";
+export const RESTORE = "postconf -e 'home_mailbox = Maildir/'";
 
 export interface Outcome {
   ok: boolean;

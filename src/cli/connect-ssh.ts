@@ -9,7 +9,12 @@ import { TransportError, type Transport } from "../transport/transport.ts";
 import type { ConnectionArgs } from "./options.ts";
 import type { ConnectTarget } from "./connect.ts";
 
-export async function connectSshHost(name: string, args: ConnectionArgs, target?: ConnectTarget): Promise<Transport> {
+export async function connectSshHost(
+  name: string,
+  args: ConnectionArgs,
+  target?: ConnectTarget,
+  authGate?: Promise<void>,
+): Promise<Transport> {
   const sshArgs = target?.sshArgs ?? {};
   // Command line > the inventory's own vars > what its ssh args say > ~/.ssh/config.
   const identityFiles = args.identity.length > 0 ? args.identity : (target?.identityFiles ?? sshArgs.identityFiles);
@@ -29,6 +34,7 @@ export async function connectSshHost(name: string, args: ConnectionArgs, target?
     ...(target?.password ? { password: target.password } : {}),
     acceptNewHostKeys: args.acceptNewHostKeys || sshArgs.acceptNewHostKeys === true,
     ...(target?.become || args.become ? { become: becomeOptions(name, target) } : {}),
+    ...(authGate ? { authGate } : {}),
     // -vv: the SSH protocol's own trace, masked like everything else that is printed.
     ...(args.verbosity >= 2 ? { debug: (message: string) => void process.stderr.write(`provision: ssh ${name}: ${mask(message)}\n`) } : {}),
   });

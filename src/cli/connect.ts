@@ -57,7 +57,8 @@ export function loadSshTransport(): Promise<typeof import("./connect-ssh.ts")> {
   return sshModule;
 }
 
-export async function connectHost(target: ConnectTarget, args: ConnectionArgs): Promise<Transport> {
+/** `authGate`: SSH only — handshake now, log in when it resolves (see early-connections.ts). */
+export async function connectHost(target: ConnectTarget, args: ConnectionArgs, authGate?: Promise<void>): Promise<Transport> {
   if (target.connection !== undefined && target.connection !== "ssh" && target.connection !== "local") {
     throw new TransportError(target.name, "connect", `ansible_connection=${target.connection} is not supported (ssh and local are)`);
   }
@@ -73,7 +74,7 @@ export async function connectHost(target: ConnectTarget, args: ConnectionArgs): 
     return new LocalTransport(target.name);
   }
   const { connectSshHost } = await loadSshTransport();
-  return connectSshHost(target.name, args, target);
+  return connectSshHost(target.name, args, target, authGate);
 }
 
 /** A selected host's connection settings, as the inventory gives them (connect-ssh.ts puts the flags over them). */

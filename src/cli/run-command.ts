@@ -1,6 +1,7 @@
 /**
  * `provision run`: load the playbook (and the inventory), select the hosts, build and validate every
- * host's vars (all before any connection), run the fleet, report, and return the exit code.
+ * host's vars (all before any login: the first hosts' handshakes run meanwhile, early-connections.ts),
+ * run the fleet, report, and return the exit code.
  */
 import { loadPlaybook } from "../playbook/load-playbook.ts";
 import { playbookInputsDigest } from "../playbook/playbook-inputs.ts";
@@ -20,7 +21,8 @@ import { resolve } from "node:path";
 import { jsonReport, type RunReport } from "../report/json-report.ts";
 import type { HostReport } from "../report/events.ts";
 import type { RunArgs } from "./args.ts";
-import { connectHost, connectTargetOf } from "./connect.ts";
+import { connectTargetOf } from "./connect.ts";
+import { EarlyConnections } from "./early-connections.ts";
 import { EXIT_ERROR, EXIT_OK, overallResult } from "./exit-code.ts";
 import { selectedHosts } from "./selected-hosts.ts";
 import { watchCommands } from "./verbose.ts";
@@ -34,10 +36,34 @@ const MAX_VARS_ERRORS = 10;
 export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
   // Selection first: it loads the SSH transport before the playbook when needed (see loadSshTransport).
   const selected = await selectedHosts(args, io.stderr);
+  // The first hosts' SSH handshakes run while the playbook loads; their logins wait for valid input.
+  const early = new EarlyConnections(
+    {
+      targets: selected.hosts.map(connectTargetOf),
+      concurrency: args.concurrency,
+      eligible: !args.listHosts && !args.listSteps && !args.batches && !args.shard,
+      acceptNewHostKeys: args.acceptNewHostKeys,
+    },
+    args,
+  );
+  try {
+    return await runSelected(args, selected, early, io);
+  } finally {
+    await early.close();
+  }
+}
+
+async function runSelected(
+  args: RunArgs,
+  selected: Awaited<ReturnType<typeof selectedHosts>>,
+  early: EarlyConnections,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream },
+): Promise<number> {
   const playbook = await loadPlaybook(args.playbook);
   if (args.listHosts) return listHosts(playbook, selected.hosts, args, io);
   const hosts = await hostsWithVars(playbook, selected, args, io.stderr);
   if (args.listSteps) return listSteps(playbook, hosts, args, io);
+  early.open();
 
   // The terminal reporters (and ora) are loaded only for a terminal: --json output is for programs.
   const fleet = hosts.length > 1;
@@ -82,7 +108,7 @@ export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream
             }),
           ),
         }),
-        connect: () => connectHost(target, args),
+        connect: () => early.take(target),
         mode: args.check ? "check" : "apply",
         selection: args.selection,
         emit: terminal?.handle,

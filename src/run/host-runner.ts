@@ -42,7 +42,7 @@ import { recordPendingCommand } from "./pending-handlers.ts";
 import { preflight } from "./preflight.ts";
 import type { CachedFacts, PlanCache } from "./plan-cache.ts";
 import { ReadCache, type ReadOutcome } from "./read-cache.ts";
-import { gatherFactsWithReadsAhead } from "./reads-ahead.ts";
+import { gatherFactsWithReadsAhead, startPlanAhead, type PlanAhead } from "./reads-ahead.ts";
 import { RunLock } from "./run-lock.ts";
 
 /** Why a handler runs that no step of this run notified. */
@@ -74,6 +74,8 @@ export async function runHost(options: HostRunOptions): Promise<HostReport> {
   const name = options.host.name;
   emit({ type: "host-start", host: name });
 
+  // The plan cache is read, and its local reads start, while the connection is made.
+  const ahead = startPlanAhead({ playbook: options.playbook, vars: options.vars, hostName: name, planCache: options.planCache });
   let session: HostSession;
   try {
     session = new HostSession(await options.connect(), options.commandTimeoutMs);
@@ -84,7 +86,7 @@ export async function runHost(options: HostRunOptions): Promise<HostReport> {
     return report;
   }
 
-  const run = new HostRun(options, session, emit);
+  const run = new HostRun(options, session, emit, ahead);
   let report: HostReport;
   try {
     report = await run.execute(started);
@@ -113,6 +115,7 @@ class HostRun {
     readonly options: HostRunOptions,
     readonly session: HostSession,
     readonly emit: EventSink,
+    readonly ahead: Promise<PlanAhead | undefined>,
   ) {
     this.#report = new HostReportBuilder(options.host.name, emit);
     this.#reads = new ReadCache(session, options.host.name);
@@ -146,7 +149,14 @@ class HostRun {
     const { playbook, vars } = this.options;
     const host = this.#hostInfo();
     const countRoundTrip = () => void (this.#factsRoundTrips += 1);
-    this.#facts = await gatherFactsWithReadsAhead({ ...this.options, host, session: this.session, reads: this.#reads, countRoundTrip });
+    this.#facts = await gatherFactsWithReadsAhead({
+      ...this.options,
+      host,
+      session: this.session,
+      ahead: this.ahead,
+      reads: this.#reads,
+      countRoundTrip,
+    });
     const context = { vars, facts: this.#facts, host };
     this.#items = playbook.steps(context as never);
     this.#reads.setItems(this.#items);

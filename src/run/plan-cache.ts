@@ -3,7 +3,8 @@
  * controller so the next run can send the facts script AND the reads the steps will need in one
  * round trip (a converged `--check` = connection + 1 round trip).
  *
- * What is kept is the facts only (built-in and custom), never a command: the reads to send ahead
+ * What is kept is the facts (built-in and custom) and the address the transport connected to,
+ * never a command: the reads to send ahead
  * are re-derived on every run by building the playbook's steps from the cached facts and this
  * run's vars, so a secret a read holds (a `Secret` var) is never written anywhere, and a changed
  * playbook or vars file sends the reads as they are now. Exactness does not depend on the cache:
@@ -32,8 +33,8 @@ import { join } from "node:path";
 import type { Facts } from "../facts/facts.ts";
 import { mask } from "../shell/mask.ts";
 
-/** Bumped when what an entry holds (or means) changes: older entries are then ignored. */
-const FORMAT = 1;
+/** Bumped when what an entry holds (or means) changes: older entries are then ignored. 2: the address. */
+const FORMAT = 2;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** An entry whose mtime is older is removed when the directory is next written to. */
@@ -43,11 +44,21 @@ const TOUCH_AFTER_MS = DAY_MS;
 
 export type CachedFacts = Facts & { custom: Record<string, unknown> };
 
+/** What the last run on this host saw. */
+export interface CachedPlan {
+  facts: CachedFacts;
+  /**
+   * The address the transport connected to (HostInfo.address): the steps are built from it, and
+   * the plan is read before this run's connection says it again (host-runner.ts).
+   */
+  address: string;
+}
+
 export interface PlanCache {
-  /** The facts the last run saw, or undefined (no entry, unreadable, corrupt, other format). */
-  load(): Promise<CachedFacts | undefined>;
-  /** Keep these facts for the next run (never throws: a cache that cannot be written is no cache). */
-  save(facts: CachedFacts): Promise<void>;
+  /** The last run's facts and address, or undefined (no entry, unreadable, corrupt, other format). */
+  load(): Promise<CachedPlan | undefined>;
+  /** Keep these for the next run (never throws: a cache that cannot be written is no cache). */
+  save(plan: CachedPlan): Promise<void>;
 }
 
 export function planCacheDir(): string {
@@ -87,15 +98,15 @@ export function filePlanCache(dir: string, key: string): PlanCache {
     async load() {
       try {
         const [text, info] = await Promise.all([readFile(file, "utf8"), stat(file)]);
-        const facts = parseEntry(text, key);
-        if (facts) [loadedText, loadedMtimeMs] = [text, info.mtimeMs];
-        return facts;
+        const plan = parseEntry(text, key);
+        if (plan) [loadedText, loadedMtimeMs] = [text, info.mtimeMs];
+        return plan;
       } catch {
         return undefined;
       }
     },
-    async save(facts) {
-      const text = `${JSON.stringify({ format: FORMAT, key, facts })}\n`;
+    async save({ facts, address }) {
+      const text = `${JSON.stringify({ format: FORMAT, key, facts, address })}\n`;
       // Holding a secret value: not written (and a stale entry is harmless).
       if (mask(text) !== text) return;
       if (text === loadedText) {
@@ -137,15 +148,16 @@ async function pruneOnce(dir: string): Promise<void> {
   }
 }
 
-/** The entry's facts when it is one of ours, of this format and key, with facts of the right shape. */
-function parseEntry(text: string, key: string): CachedFacts | undefined {
-  const entry = JSON.parse(text) as { format?: unknown; key?: unknown; facts?: unknown };
+/** The entry when it is one of ours, of this format and key, with facts of the right shape. */
+function parseEntry(text: string, key: string): CachedPlan | undefined {
+  const entry = JSON.parse(text) as { format?: unknown; key?: unknown; facts?: unknown; address?: unknown };
   if (entry === null || typeof entry !== "object" || entry.format !== FORMAT || entry.key !== key) return undefined;
+  if (typeof entry.address !== "string") return undefined;
   const facts = entry.facts as Record<string, unknown> | null;
   if (facts === null || typeof facts !== "object") return undefined;
   const strings = ["hostname", "osFamily", "distro", "version", "packageManager", "serviceManager", "arch"];
   if (strings.some((name) => typeof facts[name] !== "string") || typeof facts.uid !== "number") return undefined;
   const objects = [facts.paths, facts.custom];
   if (objects.some((value) => value === null || typeof value !== "object" || Array.isArray(value))) return undefined;
-  return facts as unknown as CachedFacts;
+  return { facts: facts as unknown as CachedFacts, address: entry.address };
 }

@@ -7,10 +7,11 @@
  * wrong answer. The facts this run saw are then kept for the next one.
  *
  * The planned steps' local reads (a probe from the controller: verify smtp's connect, EHLO and
- * login, ~5 round trips of its own) start at the same moment, beside the script, instead of after
- * it. Their results are used only when the facts the host gave are exactly the cached ones — the
- * same playbook, vars and facts build the same steps — and only for the step at the same position
- * with the same kind and name; otherwise they are dropped and the read runs again (a probe reads,
+ * login, ~5 round trips of its own) start before the connection is even made (startPlanAhead),
+ * beside the SSH handshake and the script, instead of after them. Their results are used only
+ * when the facts the host gave are exactly the cached ones and the transport connected to the
+ * cached address — the same playbook, vars, facts and address build the same steps — and only for
+ * the step at the same position with the same kind and name; otherwise they are dropped and the read runs again (a probe reads,
  * it changes nothing, so running one for nothing costs time only).
  */
 import { isDeepStrictEqual } from "node:util";
@@ -20,7 +21,7 @@ import { isFlushHandlers, isLocalRead } from "../playbook/step.ts";
 import type { ShellCommand } from "../shell/sh.ts";
 import type { HostSession } from "../transport/host-session.ts";
 import { TransportError, type ExecResult } from "../transport/transport.ts";
-import type { CachedFacts, PlanCache } from "./plan-cache.ts";
+import type { CachedFacts, CachedPlan, PlanCache } from "./plan-cache.ts";
 import { readPendingCommand } from "./pending-handlers.ts";
 import { encodeBatch, splitBatchOutput } from "./read-batch.ts";
 import { asError } from "./describe-error.ts";
@@ -29,31 +30,58 @@ import type { LocalReadAhead, ReadCache } from "./read-cache.ts";
 export interface FactsRoundTrip {
   session: HostSession;
   playbook: Playbook;
-  vars: unknown;
   /** The host as the playbook sees it (the steps built from the cached facts see it too). */
   host: HostInfo;
   planCache?: PlanCache | undefined;
+  /** What startPlanAhead made of the cache, started before the connection. */
+  ahead: Promise<PlanAhead | undefined>;
   /** Where the results of the reads sent ahead go. */
   reads: ReadCache;
   /** Called for each round trip, before it is made (a failed one counts too). */
   countRoundTrip: () => void;
 }
 
+/** The cached plan, the reads it plans, and its local reads already running. */
+export interface PlanAhead {
+  cached: CachedPlan;
+  remote: ShellCommand[];
+  locals: LocalReadAhead[];
+}
+
+/**
+ * Read the plan cache and start its local reads: called before the host's connection is made, so
+ * a probe from the controller (verify smtp's ~5 round trips) runs beside the SSH handshake as well
+ * as the facts script. The steps are built from the cached facts and the cached address; both are
+ * checked against the real ones before a local result is used (gather). Never rejects.
+ */
+export async function startPlanAhead(input: {
+  playbook: Playbook;
+  vars: unknown;
+  hostName: string;
+  planCache?: PlanCache | undefined;
+}): Promise<PlanAhead | undefined> {
+  const cached = await input.planCache?.load().catch(() => undefined);
+  if (!cached) return undefined;
+  const plan = plannedReads(input.playbook, input.vars, cached.facts, { name: input.hostName, address: cached.address });
+  return { cached, remote: plan.remote, locals: plan.local.map(startLocalRead) };
+}
+
 /** The built-in and custom facts, in one round trip with the reads the cached facts plan. */
 export async function gatherFactsWithReadsAhead(trip: FactsRoundTrip): Promise<CachedFacts> {
   const facts = await gather(trip);
-  await trip.planCache?.save(facts);
+  await trip.planCache?.save({ facts, address: trip.host.address });
   return facts;
 }
 
-async function gather({ session, playbook, vars, host, planCache, reads, countRoundTrip }: FactsRoundTrip): Promise<CachedFacts> {
+async function gather({ session, playbook, host, ahead, reads, countRoundTrip }: FactsRoundTrip): Promise<CachedFacts> {
   countRoundTrip();
   const facts = gatherFacts(playbook.facts ?? {});
-  const cached = await planCache?.load();
-  const plan = cached ? plannedReads(playbook, vars, cached, host) : { remote: [], local: [] };
-  const locals = plan.local.map(startLocalRead);
-  const real = await gatherWith(session, facts, plan.remote, reads, countRoundTrip);
-  if (locals.length > 0 && cached && sameFacts(real, cached)) reads.localAhead(locals);
+  const planned = await ahead;
+  const real = await gatherWith(session, facts, planned?.remote ?? [], reads, countRoundTrip);
+  // The same playbook, vars, facts and address build the same steps: only then is a local result theirs.
+  if (planned && planned.locals.length > 0 && planned.cached.address === host.address && sameFacts(real, planned.cached.facts)) {
+    reads.localAhead(planned.locals);
+  }
   return real;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
-import type { Client, ClientChannel } from "ssh2";
+import type { AuthHandlerMiddleware, Client, ClientChannel } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
 import { TransportError } from "../transport.ts";
 import { makeAuthHandler } from "./auth.ts";
@@ -35,6 +35,8 @@ export interface HopSettings {
   debug?: (message: string) => void;
   /** Where to say what the ssh config sets that provision does not honour. */
   warn?: (message: string) => void;
+  /** Authentication (and a ProxyCommand's start) waits for it; a rejection closes the connection unauthenticated. */
+  authGate?: Promise<void>;
 }
 
 export interface Hop {
@@ -80,6 +82,8 @@ export async function connectChain(target: SshTarget, settings: HopSettings, lab
 
 /** Over a ProxyCommand's stdio; a failure says what the command printed on stderr. */
 async function connectViaCommand(target: SshTarget, command: string, settings: HopSettings, label: string, role: string): Promise<Client> {
+  // The command may log in somewhere itself (`ssh -W` through a bastion): not before the gate opens.
+  if (settings.authGate) await settings.authGate.catch((reason: unknown) => Promise.reject(notAuthenticated(label, reason)));
   const proxy = spawnProxyCommand(command);
   try {
     const client = await connectHop(target, settings, proxy.socket, label, role);
@@ -94,6 +98,12 @@ async function connectViaCommand(target: SshTarget, command: string, settings: H
       cause: error,
     });
   }
+}
+
+/** The gate was closed (the run stopped before using the connection): no login was attempted. */
+function notAuthenticated(label: string, reason: unknown): TransportError {
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return new TransportError(label, "connect", `connection closed before authentication: ${why}`, { cause: reason });
 }
 
 function resolveJump(spec: JumpSpec, settings: HopSettings, forHost: string): SshTarget {
@@ -145,6 +155,29 @@ function forwardOut(via: Hop, target: SshTarget, timeoutMs: number, label: strin
       resolve(channel);
     });
   });
+}
+
+/**
+ * The auth handler behind the gate: ssh2 asks for the first method once the key exchange is done,
+ * so the handshake (TCP, KEX, host key check) runs before the gate opens and the login after it.
+ */
+function gatedAuth(
+  gate: Promise<void> | undefined,
+  handler: AuthHandlerMiddleware,
+  cancel: (reason: unknown) => void,
+): AuthHandlerMiddleware {
+  if (!gate) return handler;
+  let opened = false;
+  return (methodsLeft, partialSuccess, callback) => {
+    if (opened) return handler(methodsLeft, partialSuccess, callback);
+    gate.then(
+      () => {
+        opened = true;
+        handler(methodsLeft, partialSuccess, callback);
+      },
+      (reason: unknown) => cancel(reason),
+    );
+  };
 }
 
 /** One SSH connection (directly, or over `sock`), verified and authenticated. */
@@ -228,6 +261,8 @@ export async function connectHop(
     client.on("ready", onReady);
     client.on("error", onError);
     client.on("close", onClose);
+    // A gate closed before the login ends the handshake now, at whatever stage it is.
+    settings.authGate?.catch((reason: unknown) => fail(notAuthenticated(label, reason)));
     // A socket that closed while the known hosts were read (a ProxyCommand that exited at once)
     // would never tell ssh2, which then waits for its readyTimeout.
     if (sock?.destroyed) return fail(new TransportError(label, "connect", `connection to ${where} closed before the SSH handshake`));
@@ -241,7 +276,7 @@ export async function connectHop(
         keepaliveInterval: settings.keepaliveInterval,
         keepaliveCountMax: settings.keepaliveCountMax,
         hostVerifier: verifier.verify,
-        authHandler: auth.handler,
+        authHandler: gatedAuth(settings.authGate, auth.handler, (reason) => fail(notAuthenticated(label, reason))),
         algorithms: { serverHostKey: hostKeyAlgorithms(known) as never },
         ...(settings.debug ? { debug: settings.debug } : {}),
       });

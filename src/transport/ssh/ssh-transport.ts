@@ -14,6 +14,7 @@
  *   queued and later exec then throws TransportError "lost".
  */
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import os from "node:os";
 import type { Client, ClientChannel } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
@@ -70,6 +71,11 @@ export interface SshOptions {
   /** Environment to read SSH_AUTH_SOCK and PROVISION_SSH_PASSPHRASE from (default process.env). */
   env?: NodeJS.ProcessEnv;
   debug?: (message: string) => void;
+  /**
+   * Open the connection now but log in only when this resolves (the CLI's early connections,
+   * src/cli/early-connections.ts); when it rejects, the connection is closed before any login.
+   */
+  authGate?: Promise<void>;
 }
 
 const DEFAULTS = { readyTimeout: 15_000, keepaliveInterval: 15_000, keepaliveCountMax: 3, maxChannels: 8 };
@@ -128,6 +134,7 @@ export async function connectSsh(options: SshOptions): Promise<SshTransport> {
       homeDir,
     },
     ...(options.debug ? { debug: options.debug } : {}),
+    ...(options.authGate ? { authGate: options.authGate } : {}),
     warn: options.warn ?? warnOnce,
   });
   return new SshTransport(options.host, hops, {
@@ -399,8 +406,22 @@ export class SshTransport implements Transport {
     );
     this.#markLost("the connection was closed");
     for (const hop of [...this.#hops].reverse()) hop.client.end();
+    // A direct connection need not wait for the host's answer to the disconnect (a round trip at the
+    // end of every run): once the disconnect and our FIN are handed to the kernel, which still
+    // delivers them, the socket is let go. Through a jump or a ProxyCommand the hops close in order.
+    const direct = this.#hops.length === 1 ? directSocket((this.#hops[0] as Hop).client) : undefined;
+    if (direct) {
+      if (direct.writableFinished) direct.destroy();
+      else direct.once("finish", () => direct.destroy());
+    }
     await Promise.all(closes);
   }
+}
+
+/** The TCP socket ssh2 opened itself (its `_sock`); undefined over a given stream (ProxyCommand, jump). */
+function directSocket(client: Client): net.Socket | undefined {
+  const sock = (client as unknown as { _sock?: unknown })._sock;
+  return sock instanceof net.Socket ? sock : undefined;
 }
 
 function signalNumber(signal: string | undefined): number {

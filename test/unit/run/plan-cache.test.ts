@@ -424,6 +424,76 @@ describe("plan cache: local reads start with the facts (issue 16)", () => {
   });
 });
 
+describe("plan cache: local reads start before the connection (issue 16)", () => {
+  // The probe needs no SSH connection, only the cached plan: it runs beside the handshake too.
+  // Its result is the step's only when the facts AND the address connected to are the cached ones.
+  function addressProbe(events: string[]) {
+    let calls = 0;
+    const playbook = definePlaybook({
+      name: "address-probe",
+      vars: z.object({}),
+      steps: ({ host }) => [
+        {
+          kind: "probe",
+          name: "address probe",
+          read: () => ({
+            local: async () => {
+              calls += 1;
+              events.push("local");
+              return host.address;
+            },
+          }),
+          diff: (seen: unknown) => (seen === host.address ? null : { summary: `probe reached ${String(seen)}, not ${host.address}` }),
+        } satisfies Step<unknown>,
+      ],
+    });
+    return { playbook, calls: () => calls };
+  }
+
+  async function runAt(mock: MockTransport, playbook: Playbook, cache: PlanCache, address: string, events: string[]) {
+    return runHost({
+      playbook,
+      vars: {},
+      host: { name: mock.host, address },
+      connect: async () => {
+        events.push("connect");
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        events.push("connected");
+        return mock.reopen();
+      },
+      mode: "check",
+      planCache: cache,
+    });
+  }
+
+  it("with a plan: the probe runs while the connection is being made", async () => {
+    const events: string[] = [];
+    const { playbook, calls } = addressProbe(events);
+    const mock = debianHost();
+    const cache = filePlanCache(dir, KEY);
+    expect((await runAt(mock, playbook, cache, "10.0.0.1", events)).status).toBe("ok");
+    expect(events).toEqual(["connect", "connected", "local"]); // no plan yet: after the facts
+    events.length = 0;
+    expect((await runAt(mock, playbook, cache, "10.0.0.1", events)).status).toBe("ok");
+    // The cache file is read while connect() is under way: the probe runs before it is done.
+    expect(events).toEqual(["connect", "local", "connected"]);
+    expect(calls()).toBe(2);
+  });
+
+  it("the host now at another address: the early probe (of the old one) is dropped, never a wrong answer", async () => {
+    const events: string[] = [];
+    const { playbook, calls } = addressProbe(events);
+    const mock = debianHost();
+    const cache = filePlanCache(dir, KEY);
+    await runAt(mock, playbook, cache, "10.0.0.1", events);
+    const before = calls();
+    // Same facts, same key (the test passes the cache itself): only the address guards the result.
+    const moved = await runAt(mock, playbook, cache, "10.0.0.2", events);
+    expect(moved.status).toBe("ok");
+    expect(calls() - before).toBe(2);
+  });
+});
+
 describe("plan cache: the key covers the playbook's local imports (issue 16)", () => {
   async function project(): Promise<{ main: string; imported: string }> {
     await mkdir(join(dir, "lib"));
