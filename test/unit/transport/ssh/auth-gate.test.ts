@@ -22,16 +22,7 @@ afterAll(async () => {
 });
 
 function connect(authGate: Promise<void>) {
-  return connectSsh({
-    host: "127.0.0.1",
-    port: sshd.port,
-    user: "tester",
-    identityFiles: [sshd.identityFile],
-    knownHostsFiles: [sshd.knownHostsFile],
-    sshConfigPath: false,
-    agent: false,
-    authGate,
-  });
+  return connectSsh({ ...sshd.client(), authGate });
 }
 
 /** Bounded wait for the server to record `event` on its connection number `index`. */

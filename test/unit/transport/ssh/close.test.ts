@@ -22,15 +22,7 @@ afterAll(async () => {
 describe("closing a direct connection", () => {
   it("returns without waiting a round trip for the host, which still sees the disconnect", async () => {
     const index = sshd.seen.length;
-    const transport = await connectSsh({
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: "tester",
-      identityFiles: [sshd.identityFile],
-      knownHostsFiles: [sshd.knownHostsFile],
-      sshConfigPath: false,
-      agent: false,
-    });
+    const transport = await connectSsh(sshd.client());
     expect((await transport.exec("true")).exitCode).toBe(0);
     const started = Date.now();
     await transport.close();

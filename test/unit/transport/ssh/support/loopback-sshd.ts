@@ -8,6 +8,7 @@ import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ssh2 from "ssh2";
+import type { SshOptions } from "../../../../../src/transport/ssh/ssh-transport.ts";
 
 export interface LoopbackSshd {
   port: number;
@@ -15,6 +16,8 @@ export interface LoopbackSshd {
   knownHostsFile: string;
   /** Per connection, what the server saw: "handshake", "auth <method>", "ready", "exec", "close". */
   seen: string[][];
+  /** connectSsh's options for this server: its address, the client key, its known_hosts, no config or agent. */
+  client(): Pick<SshOptions, "host" | "port" | "user" | "identityFiles" | "knownHostsFiles" | "sshConfigPath" | "agent">;
   stop(): Promise<void>;
 }
 
@@ -73,6 +76,15 @@ export async function startLoopbackSshd(options: { delayToClientMs?: number } = 
     identityFile,
     knownHostsFile,
     seen,
+    client: () => ({
+      host: "127.0.0.1",
+      port,
+      user: "tester",
+      identityFiles: [identityFile],
+      knownHostsFiles: [knownHostsFile],
+      sshConfigPath: false,
+      agent: false,
+    }),
     async stop() {
       await new Promise<void>((resolve) => (delay ?? server).close(() => resolve()));
       if (delay) await new Promise<void>((resolve) => server.close(() => resolve()));
