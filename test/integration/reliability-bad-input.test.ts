@@ -19,12 +19,6 @@ let dir: string;
 let before: string;
 let logins: number;
 
-/** sshd's `Disconnected from ADDR port N [preauth]`: a client that left before logging in. */
-const closedBeforeLogin = async () =>
-  Number(
-    (await onHost(host, "journalctl -u ssh --no-pager -o cat | grep -c '^Disconnected from [0-9.]* port [0-9]* .preauth.' || :")).trim() ||
-      "0",
-  );
 const accepted = async () => Number((await onHost(host, "journalctl -u ssh --no-pager -o cat | grep -c '^Accepted ' || :")).trim() || "0");
 
 beforeAll(async () => {
@@ -60,16 +54,14 @@ describe("bad input: a clear error, exit 1, no host touched", () => {
   });
 
   it("vars that fail the schema name the playbook and the field", async () => {
-    const handshakes = await closedBeforeLogin();
+    // The run starts this host's handshake before the vars are validated (early connections);
+    // whether it reached sshd by then depends on timing, but it never logs in: afterAll counts
+    // no new `Accepted` line (without the auth gate it would log in, then be closed).
     await expectError(
       await runOnTestHost(join(REPO, "playbooks/mail.ts"), host.address, ["--var", "hostname=not_a_host name"]),
       /hostname/,
       /fully qualified/,
     );
-    // The early connection (src/cli/early-connections.ts) did reach sshd, and was closed before
-    // the login: afterAll counts no new `Accepted` line. Bounded wait for sshd's log line.
-    for (let i = 0; i < 20 && (await closedBeforeLogin()) === handshakes; i += 1) await new Promise((r) => setTimeout(r, 100));
-    expect(await closedBeforeLogin()).toBeGreaterThan(handshakes);
   });
 
   it("an inventory with a syntax error names the file", async () => {
