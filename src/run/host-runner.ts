@@ -42,7 +42,7 @@ import { recordPendingCommand } from "./pending-handlers.ts";
 import { preflight } from "./preflight.ts";
 import type { CachedFacts, PlanCache } from "./plan-cache.ts";
 import { ReadCache, type ReadOutcome } from "./read-cache.ts";
-import { gatherFactsWithReadsAhead, startPlanAhead, type PlanAhead } from "./reads-ahead.ts";
+import { gatherFactsWithReadsAhead, loadPlanAhead, type PlanAhead } from "./reads-ahead.ts";
 import { RunLock } from "./run-lock.ts";
 
 /** Why a handler runs that no step of this run notified. */
@@ -74,8 +74,8 @@ export async function runHost(options: HostRunOptions): Promise<HostReport> {
   const name = options.host.name;
   emit({ type: "host-start", host: name });
 
-  // The plan cache is read, and its local reads start, while the connection is made.
-  const ahead = startPlanAhead({ playbook: options.playbook, vars: options.vars, hostName: name, planCache: options.planCache });
+  // The plan cache is read, and its reads planned, while the connection is made.
+  const ahead = loadPlanAhead({ playbook: options.playbook, vars: options.vars, hostName: name, planCache: options.planCache });
   let session: HostSession;
   try {
     session = new HostSession(await options.connect(), options.commandTimeoutMs);

@@ -7,11 +7,13 @@
  * wrong answer. The facts this run saw are then kept for the next one.
  *
  * The planned steps' local reads (a probe from the controller: verify smtp's connect, EHLO and
- * login, ~5 round trips of its own) start before the connection is even made (startPlanAhead),
- * beside the SSH handshake and the script, instead of after them. Their results are used only
- * when the facts the host gave are exactly the cached ones and the transport connected to the
- * cached address — the same playbook, vars, facts and address build the same steps — and only for
- * the step at the same position with the same kind and name; otherwise they are dropped and the read runs again (a probe reads,
+ * login, ~5 round trips of its own) start beside the facts script, instead of after it — but only
+ * once the connection has confirmed the cached address: a probe logs in with the playbook's
+ * credentials, and an address the ssh config no longer names may now be someone else's server.
+ * (The cache is read and the steps planned while the connection is made: loadPlanAhead.) Their
+ * results are used only when the facts the host gave are exactly the cached ones — the same
+ * playbook, vars, facts and address build the same steps — and only for the step at the same
+ * position with the same kind and name; otherwise they are dropped and the read runs again (a probe reads,
  * it changes nothing, so running one for nothing costs time only).
  */
 import { isDeepStrictEqual } from "node:util";
@@ -33,7 +35,7 @@ export interface FactsRoundTrip {
   /** The host as the playbook sees it (the steps built from the cached facts see it too). */
   host: HostInfo;
   planCache?: PlanCache | undefined;
-  /** What startPlanAhead made of the cache, started before the connection. */
+  /** What loadPlanAhead made of the cache, while the connection was made. */
   ahead: Promise<PlanAhead | undefined>;
   /** Where the results of the reads sent ahead go. */
   reads: ReadCache;
@@ -41,20 +43,18 @@ export interface FactsRoundTrip {
   countRoundTrip: () => void;
 }
 
-/** The cached plan, the reads it plans, and its local reads already running. */
+/** The cached plan and the reads it plans (local ones not started: see gather). */
 export interface PlanAhead {
   cached: CachedPlan;
   remote: ShellCommand[];
-  locals: LocalReadAhead[];
+  local: PlannedLocalRead[];
 }
 
 /**
- * Read the plan cache and start its local reads: called before the host's connection is made, so
- * a probe from the controller (verify smtp's ~5 round trips) runs beside the SSH handshake as well
- * as the facts script. The steps are built from the cached facts and the cached address; both are
- * checked against the real ones before a local result is used (gather). Never rejects.
+ * Read the plan cache and plan its reads from the cached facts and address: called before the
+ * host's connection is made, so this work overlaps the SSH handshake. Starts nothing. Never rejects.
  */
-export async function startPlanAhead(input: {
+export async function loadPlanAhead(input: {
   playbook: Playbook;
   vars: unknown;
   hostName: string;
@@ -63,7 +63,7 @@ export async function startPlanAhead(input: {
   const cached = await input.planCache?.load().catch(() => undefined);
   if (!cached) return undefined;
   const plan = plannedReads(input.playbook, input.vars, cached.facts, { name: input.hostName, address: cached.address });
-  return { cached, remote: plan.remote, locals: plan.local.map(startLocalRead) };
+  return { cached, remote: plan.remote, local: plan.local };
 }
 
 /** The built-in and custom facts, in one round trip with the reads the cached facts plan. */
@@ -77,11 +77,11 @@ async function gather({ session, playbook, host, ahead, reads, countRoundTrip }:
   countRoundTrip();
   const facts = gatherFacts(playbook.facts ?? {});
   const planned = await ahead;
+  // Probes only towards the address this connection really reached (see the file's comment).
+  const locals = planned && planned.cached.address === host.address ? planned.local.map(startLocalRead) : [];
   const real = await gatherWith(session, facts, planned?.remote ?? [], reads, countRoundTrip);
   // The same playbook, vars, facts and address build the same steps: only then is a local result theirs.
-  if (planned && planned.locals.length > 0 && planned.cached.address === host.address && sameFacts(real, planned.cached.facts)) {
-    reads.localAhead(planned.locals);
-  }
+  if (planned && locals.length > 0 && sameFacts(real, planned.cached.facts)) reads.localAhead(locals);
   return real;
 }
 

@@ -424,9 +424,10 @@ describe("plan cache: local reads start with the facts (issue 16)", () => {
   });
 });
 
-describe("plan cache: local reads start before the connection (issue 16)", () => {
-  // The probe needs no SSH connection, only the cached plan: it runs beside the handshake too.
-  // Its result is the step's only when the facts AND the address connected to are the cached ones.
+describe("plan cache: local reads only towards the address the connection reached (issue 16)", () => {
+  // A probe logs in with the playbook's credentials: started from the cache before the connection,
+  // it would reach the cached address even after the ssh config moved the host (that address may
+  // be someone else's now). It starts once connected, and only when the address is the cached one.
   function addressProbe(events: string[]) {
     let calls = 0;
     const playbook = definePlaybook({
@@ -466,7 +467,7 @@ describe("plan cache: local reads start before the connection (issue 16)", () =>
     });
   }
 
-  it("with a plan: the probe runs while the connection is being made", async () => {
+  it("with a plan: the probe starts once connected, not before", async () => {
     const events: string[] = [];
     const { playbook, calls } = addressProbe(events);
     const mock = debianHost();
@@ -475,12 +476,11 @@ describe("plan cache: local reads start before the connection (issue 16)", () =>
     expect(events).toEqual(["connect", "connected", "local"]); // no plan yet: after the facts
     events.length = 0;
     expect((await runAt(mock, playbook, cache, "10.0.0.1", events)).status).toBe("ok");
-    // The cache file is read while connect() is under way: the probe runs before it is done.
-    expect(events).toEqual(["connect", "local", "connected"]);
+    expect(events).toEqual(["connect", "connected", "local"]);
     expect(calls()).toBe(2);
   });
 
-  it("the host now at another address: the early probe (of the old one) is dropped, never a wrong answer", async () => {
+  it("the host now at another address: no probe towards the old one, and the right answer", async () => {
     const events: string[] = [];
     const { playbook, calls } = addressProbe(events);
     const mock = debianHost();
@@ -490,7 +490,8 @@ describe("plan cache: local reads start before the connection (issue 16)", () =>
     // Same facts, same key (the test passes the cache itself): only the address guards the result.
     const moved = await runAt(mock, playbook, cache, "10.0.0.2", events);
     expect(moved.status).toBe("ok");
-    expect(calls() - before).toBe(2);
+    // Only the real step's probe, towards 10.0.0.2: the cached plan's (10.0.0.1) never started.
+    expect(calls() - before).toBe(1);
   });
 });
 
