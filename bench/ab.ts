@@ -12,7 +12,7 @@ import { atDistance } from "./distance.ts";
 import { startFleet, useInstance } from "./fleet.ts";
 import { measure } from "./measure.ts";
 import { summarize } from "./stats.ts";
-import { commandFor, PASSWORD_ENV, prepareTarget } from "./tools.ts";
+import { commandFor, PASSWORD_ENV, prepareTarget, useNode } from "./tools.ts";
 import fs from "node:fs";
 import os from "node:os";
 
@@ -23,12 +23,14 @@ const { values } = parseArgs({
     rtt: { type: "string", default: "100" },
     runs: { type: "string", default: "7" },
     instance: { type: "string", default: "3" },
+    node: { type: "string" },
   },
 });
 if (!values.a || !values.b) throw new Error("--a DIR --b DIR: two provision checkouts");
 const runs = Math.min(50, Math.max(1, Number(values.runs)));
 const rtt = Number(values.rtt);
 useInstance(Number(values.instance));
+useNode(values.node);
 process.env[PASSWORD_ENV] ??= "bench-ab-password";
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "provision-ab-"));
 const log = (message: string) => process.stderr.write(`[ab] ${message}\n`);

@@ -6,21 +6,14 @@
 import path from "node:path";
 import { hostArg } from "./distance.ts";
 import type { TestFleet, TestHost } from "./fleet.ts";
-import { REPO } from "./tools.ts";
+import { node, REPO } from "./tools.ts";
 
 export type FloorKind = "floor-ssh2" | "floor-openssh";
 export const FLOORS: FloorKind[] = ["floor-ssh2", "floor-openssh"];
 
 export function floorCommand(kind: FloorKind, fleet: TestFleet, hosts: TestHost[]): string[] {
   if (kind === "floor-ssh2") {
-    return [
-      process.execPath,
-      path.join(REPO, "bench/floor-ssh2.mjs"),
-      fleet.privateKeyPath,
-      fleet.knownHostsPath,
-      "root",
-      ...hosts.map(hostArg),
-    ];
+    return [node(), path.join(REPO, "bench/floor-ssh2.mjs"), fleet.privateKeyPath, fleet.knownHostsPath, "root", ...hosts.map(hostArg)];
   }
   const ssh = [
     "ssh",

@@ -8,6 +8,10 @@
  * Bound to a loopback address only (the tools connect to 127.0.0.1:PORT), forwarding to our own
  * test host; every proxy closes itself after `lifetimeMs` at the latest.
  *
+ * The TCP handshake is modelled too: the host sees a connection (and its first data) 3 one-way
+ * delays after the client connected, as on a real path (SYN, SYN-ACK, then the ACK with data); a
+ * tool that opens its connection earlier gains that round trip here as it would there.
+ *
  * Not modelled: bandwidth, jitter, loss, Nagle/ACK timing of a real path — only the delay, which
  * is what a round trip pays.
  */
@@ -33,15 +37,28 @@ export interface LatencyProxyOptions {
 }
 
 /**
- * Pass `from`'s data to `to` after `delayMs`, its end (FIN) too. Both sockets are half-open
- * capable, so an end in one direction does not cut data still held for the other. A socket that
- * fails (reset, error) takes the other down after the same delay.
+ * Pass `from`'s data to `to` in order, each chunk when it is due: `delayMs` after it arrived, and
+ * never before `notBefore` (the time the connection is open at the far end, see below). Its end
+ * (FIN) is queued like data, so nothing in flight is cut; both sockets are half-open capable. A
+ * socket that fails (reset, error) takes the other down after the same delay. One queue per
+ * direction, drained by one timer: chunks due at the same moment keep their order (Node does not
+ * promise that for timers of different durations).
  */
-function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number): void {
-  const later = (action: () => void) => (delayMs > 0 ? setTimeout(action, delayMs) : setImmediate(action));
-  from.on("data", (chunk: Buffer) => later(() => to.destroyed || to.write(chunk)));
-  from.on("end", () => later(() => to.destroyed || to.end()));
-  from.on("close", (hadError) => hadError && later(() => to.destroy()));
+function pipeDelayed(from: net.Socket, to: () => net.Socket, delayMs: number, notBefore = 0): void {
+  const queue: { due: number; act: () => void }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const drain = () => {
+    timer = undefined;
+    while (queue.length > 0 && (queue[0] as { due: number }).due <= performance.now()) (queue.shift() as { act: () => void }).act();
+    if (queue.length > 0) timer = setTimeout(drain, Math.max(0, (queue[0] as { due: number }).due - performance.now()));
+  };
+  const later = (act: () => void) => {
+    queue.push({ due: Math.max(performance.now() + delayMs, notBefore), act });
+    if (timer === undefined) timer = setTimeout(drain, Math.max(0, (queue[0] as { due: number }).due - performance.now()));
+  };
+  from.on("data", (chunk: Buffer) => later(() => to().destroyed || to().write(chunk)));
+  from.on("end", () => later(() => to().destroyed || to().end()));
+  from.on("close", (hadError) => hadError && later(() => to().destroy()));
   from.on("error", () => undefined); // reported through "close"
 }
 
@@ -51,15 +68,32 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     throw new Error(`latency proxy: listen on a loopback address (127.0.0.0/8), not ${listenHost}`);
   if (!(options.oneWayDelayMs >= 0 && options.oneWayDelayMs <= 10_000)) throw new Error("latency proxy: oneWayDelayMs must be 0–10000");
   const sockets = new Set<net.Socket>();
+  const delay = options.oneWayDelayMs;
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
-    const upstream = net.connect({ ...options.target, allowHalfOpen: true });
-    for (const socket of [client, upstream]) {
+    // The TCP handshake: on a real path the client's connect() returns after SYN and SYN-ACK (2
+    // one-way delays), its first data arrives one more later, and the server accepts with it (the
+    // ACK). Here the kernel completes the client's connect at once, so the far end opens only 3
+    // delays after it, and nothing the client sent meanwhile reaches the host sooner.
+    const openAt = performance.now() + 3 * delay;
+    let upstream: net.Socket | undefined;
+    const track = (socket: net.Socket) => {
       socket.setNoDelay(true);
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
-    }
-    pipeDelayed(client, upstream, options.oneWayDelayMs);
-    pipeDelayed(upstream, client, options.oneWayDelayMs);
+    };
+    const openUpstream = () => {
+      if (upstream) return upstream;
+      upstream = net.connect({ ...options.target, allowHalfOpen: true });
+      track(upstream);
+      pipeDelayed(upstream, () => client, delay);
+      // The client left before the far end opened: it never connects (as a SYN that got no answer).
+      if (client.destroyed) upstream.destroy();
+      return upstream;
+    };
+    track(client);
+    pipeDelayed(client, openUpstream, delay, openAt);
+    const opening = setTimeout(openUpstream, Math.max(0, openAt - performance.now()));
+    client.on("close", () => clearTimeout(opening));
     client.resume();
   });
   await new Promise<void>((resolve, reject) => {
@@ -83,13 +117,14 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
 
 /**
  * The RTT the proxy really adds, measured rather than assumed: `rounds` one-byte round trips
- * through it to a local echo server, the median minus the same without it. Bounded: at most
- * `rounds` (≤ 200) exchanges and 30 s.
+ * through it to a local echo server, the median minus the same without it; and the first round
+ * trip of a new connection, connect() to the first byte back (on a real path: the handshake's
+ * round trip plus the data's, so ≈ 2 RTT). Bounded: at most `rounds` (≤ 200) exchanges and 30 s.
  */
 export async function measureAddedRtt(
   oneWayDelayMs: number,
   rounds = 20,
-): Promise<{ medianMs: number; directMs: number; addedMs: number }> {
+): Promise<{ medianMs: number; directMs: number; addedMs: number; firstExchangeAddedMs: number }> {
   if (rounds < 1 || rounds > 200) throw new Error("rounds: 1–200");
   const echo = net.createServer((socket) => socket.pipe(socket));
   await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", () => resolve()));
@@ -98,31 +133,43 @@ export async function measureAddedRtt(
   try {
     const direct = await roundTrips("127.0.0.1", echoPort, rounds);
     const through = await roundTrips(proxy.host, proxy.port, rounds);
-    return { medianMs: median(through), directMs: median(direct), addedMs: median(through) - median(direct) };
+    return {
+      medianMs: median(through.times),
+      directMs: median(direct.times),
+      addedMs: median(through.times) - median(direct.times),
+      firstExchangeAddedMs: through.firstExchangeMs - direct.firstExchangeMs,
+    };
   } finally {
     await proxy.close();
     await new Promise<void>((resolve) => echo.close(() => resolve()));
   }
 }
 
-async function roundTrips(host: string, port: number, rounds: number): Promise<number[]> {
+/** One connection: connect() to the first byte echoed, then `rounds` one-byte round trips after it. */
+async function roundTrips(host: string, port: number, rounds: number): Promise<{ firstExchangeMs: number; times: number[] }> {
+  const connectedFrom = process.hrtime.bigint();
   const socket = net.connect({ host, port });
   socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   const times: number[] = [];
   const deadline = Date.now() + 30_000;
+  const exchange = () => {
+    const back = new Promise<void>((resolve) => socket.once("data", () => resolve()));
+    socket.write("x");
+    return back;
+  };
   try {
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    await exchange();
+    const firstExchangeMs = Number(process.hrtime.bigint() - connectedFrom) / 1e6;
     for (let i = 0; i < rounds && Date.now() < deadline; i += 1) {
       const started = process.hrtime.bigint();
-      const back = new Promise<void>((resolve) => socket.once("data", () => resolve()));
-      socket.write("x");
-      await back;
+      await exchange();
       times.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
+    return { firstExchangeMs, times };
   } finally {
     socket.destroy();
   }
-  return times;
 }
 
 function median(values: number[]): number {

@@ -33,7 +33,19 @@ import { acceptedConnections, DEFAULT_INSTANCE, onHost, startFleet, useInstance,
 import { floorCommand, FLOORS } from "./floor.ts";
 import { measure } from "./measure.ts";
 import { renderTable, type Sample } from "./report.ts";
-import { commandFor, judge, PASSWORD_ENV, prepareTarget, RESTORE, SCENARIOS, TAMPER, type Target, type Tool } from "./tools.ts";
+import {
+  commandFor,
+  judge,
+  node,
+  PASSWORD_ENV,
+  prepareTarget,
+  RESTORE,
+  SCENARIOS,
+  TAMPER,
+  type Target,
+  type Tool,
+  useNode,
+} from "./tools.ts";
 
 const { values, positionals } = parseArgs({
   options: {
@@ -45,6 +57,7 @@ const { values, positionals } = parseArgs({
     out: { type: "string" },
     smoke: { type: "boolean", default: false },
     table: { type: "boolean", default: false },
+    node: { type: "string" },
   },
   allowPositionals: true,
 });
@@ -65,6 +78,7 @@ if (rtts.some((r) => !Number.isInteger(r) || r < 0 || r > 1000)) throw new Error
 if (tools.some((t) => t !== "provision" && t !== "ansible")) throw new Error("--tools: provision, ansible");
 if (process.getuid?.() !== 0) throw new Error("the test hosts need root: run with sudo");
 useInstance(Number(values.instance));
+useNode(values.node);
 process.env[PASSWORD_ENV] ??= "Bench-Pw-2231";
 
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -82,10 +96,11 @@ log(
 );
 // Which engine the CLI runs (dist/ when built and fresh, else src/ through tsx): it changes the
 // figures by ~0.2 s of CPU per run, so it goes into the log and the samples file.
-const engine =
-  execFileSync(process.execPath, [path.resolve(import.meta.dirname, "../bin/provision.js"), "--version"], { encoding: "utf8" })
+const engineLine =
+  execFileSync(node(), [path.resolve(import.meta.dirname, "../bin/provision.js"), "--version"], { encoding: "utf8" })
     .split("\n")
     .find((line) => line.startsWith("engine:")) ?? "engine: unknown";
+const engine = `${engineLine}; node ${execFileSync(node(), ["--version"], { encoding: "utf8" }).trim()}`;
 log(`provision ${engine}`);
 
 const COOL_DOWN_MS = 2_500;
@@ -153,11 +168,12 @@ async function runFloors(fleet: TestFleet, n: number, round: number, rttMs: numb
 }
 
 // The RTT each proxy adds, measured (one-byte round trips through it to a local echo), not assumed.
-const rttCheck: Record<string, { medianMs: number; directMs: number; addedMs: number }> = {};
+const rttCheck: Record<string, Awaited<ReturnType<typeof measureAddedRtt>>> = {};
 for (const rtt of rtts.filter((r) => r > 0)) {
   rttCheck[rtt] = await measureAddedRtt(rtt / 2, 20);
   log(
-    `latency proxy at ${rtt} ms: adds ${rttCheck[rtt].addedMs.toFixed(1)} ms per round trip (median of 20; direct ${rttCheck[rtt].directMs.toFixed(2)} ms)`,
+    `latency proxy at ${rtt} ms: adds ${rttCheck[rtt].addedMs.toFixed(1)} ms per round trip (median of 20; direct ${rttCheck[rtt].directMs.toFixed(2)} ms), ` +
+      `${rttCheck[rtt].firstExchangeAddedMs.toFixed(1)} ms to a new connection's first exchange (TCP handshake + 1 round trip)`,
   );
 }
 

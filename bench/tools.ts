@@ -18,6 +18,19 @@ export const PASSWORD_ENV = "MAIL_BENCH_PASSWORD";
 const HOSTNAME = "mail.example.test";
 
 /** One tool's share of a fleet, and the files its runs need. */
+/**
+ * The Node.js that runs provision (and the ssh2 floor): this process's own unless `--node PATH`
+ * names another (a current LTS beside the machine's, say: start-up differs by ~0.1 s between Node
+ * 20 and 24, and only Node ≥ 22 has the compile cache bin/provision.js turns on).
+ */
+let nodeBinary = process.execPath;
+export function useNode(binary: string | undefined): void {
+  if (binary) nodeBinary = binary;
+}
+export function node(): string {
+  return nodeBinary;
+}
+
 export interface Target {
   tool: Tool;
   hosts: DistantHost[];
@@ -71,7 +84,7 @@ export function commandFor(target: Target, scenario: Scenario, run: number): { a
     const proxied = hosts.some((h) => h.port !== 22);
     return {
       argv: [
-        process.execPath,
+        node(),
         path.join(REPO, "bin/provision.js"),
         "run",
         path.join(REPO, "playbooks/mail.ts"),

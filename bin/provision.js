@@ -6,12 +6,22 @@
 // built engine only once a user's module is about to be imported (the engine calls the function
 // left under Symbol.for("provision.prepare-user-typescript"); see src/playbook/import-typescript.ts):
 // registering costs ~0.25 s, and every module loaded after it goes through tsx's hooks thread.
+// First, before anything else loads: the TCP connections to the hosts (see preconnect.js).
+import { preconnect } from "./preconnect.js";
 import { readFileSync } from "node:fs";
-import { register as registerHooks } from "node:module";
+import module, { register as registerHooks } from "node:module";
+import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { builtEngine } from "./built-engine.js";
 
+preconnect(process.argv.slice(2));
+// Node ≥ 22.1 keeps V8's compiled code of every module loaded from here on (the engine, ssh2, the
+// playbook's compiled JS) on disk: ~0.05–0.1 s of CPU less per start. Node 20 has no such cache.
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off (Node's own switch).
+module.enableCompileCache?.(
+  join(process.env.PROVISION_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "provision"), "node-compile-cache"),
+);
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 const registerTsx = async () => (await import("tsx/esm/api")).register();
 

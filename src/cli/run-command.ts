@@ -23,6 +23,7 @@ import type { HostReport } from "../report/events.ts";
 import type { RunArgs } from "./args.ts";
 import { connectTargetOf } from "./connect.ts";
 import { EarlyConnections } from "./early-connections.ts";
+import { limitPreconnections } from "../transport/ssh/preconnected.ts";
 import { EXIT_ERROR, EXIT_OK, overallResult } from "./exit-code.ts";
 import { selectedHosts } from "./selected-hosts.ts";
 import { watchCommands } from "./verbose.ts";
@@ -36,6 +37,8 @@ const MAX_VARS_ERRORS = 10;
 export async function runCommand(args: RunArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
   // Selection first: it loads the SSH transport before the playbook when needed (see loadSshTransport).
   const selected = await selectedHosts(args, io.stderr);
+  // The next run with this selection pre-connects to the hosts this one starts at once.
+  limitPreconnections(args.concurrency);
   // The first hosts' SSH handshakes run while the playbook loads; their logins wait for valid input.
   const early = new EarlyConnections(
     {

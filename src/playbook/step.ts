@@ -25,7 +25,13 @@ export interface RemoteRead<S> {
 
 /** A read done on the controller (e.g. an SMTP or DNS probe from here), run beside the batch. */
 export interface LocalRead<S> {
-  local(): Promise<S>;
+  /**
+   * `beforeLogin`, when given: what the read sends that identifies the playbook (a login with its
+   * credentials) waits for it, and a rejection ends the read before that. The runner gives one to
+   * a read it starts before the host's connection confirmed the address (reads-ahead.ts); the
+   * connection, greeting and TLS handshake may go ahead meanwhile.
+   */
+  local(beforeLogin?: Promise<void>): Promise<S>;
 }
 
 export type ReadSpec<S> = RemoteRead<S> | LocalRead<S>;

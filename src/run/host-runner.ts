@@ -74,12 +74,22 @@ export async function runHost(options: HostRunOptions): Promise<HostReport> {
   const name = options.host.name;
   emit({ type: "host-start", host: name });
 
-  // The plan cache is read, and its reads planned, while the connection is made.
-  const ahead = loadPlanAhead({ playbook: options.playbook, vars: options.vars, hostName: name, planCache: options.planCache });
+  // The plan cache is read, and its reads planned (its probes started, logins held), while the connection is made.
+  let reachedAddress!: (address: string) => void;
+  let unreached!: (error: unknown) => void;
+  const reached = new Promise<string>((resolve, reject) => {
+    reachedAddress = resolve;
+    unreached = reject;
+  });
+  reached.catch(() => undefined);
+  const ahead = loadPlanAhead({ playbook: options.playbook, vars: options.vars, hostName: name, planCache: options.planCache, reached });
   let session: HostSession;
   try {
     session = new HostSession(await options.connect(), options.commandTimeoutMs);
+    // As the playbook sees it (HostRun's host info): the address the transport really reached.
+    reachedAddress(session.transport.address ?? options.host.address);
   } catch (error) {
+    unreached(error);
     const ended = { status: "unreachable" as const, error: describe(error) };
     const report = new HostReportBuilder(name, emit).build({ roundTrips: 0, readRoundTrips: 0 }, started, ended);
     emit({ type: "host-end", host: name, report });

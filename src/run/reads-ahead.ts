@@ -7,11 +7,14 @@
  * wrong answer. The facts this run saw are then kept for the next one.
  *
  * The planned steps' local reads (a probe from the controller: verify smtp's connect, EHLO and
- * login, ~5 round trips of its own) start beside the facts script, instead of after it — but only
- * once the connection has confirmed the cached address: a probe logs in with the playbook's
- * credentials, and an address the ssh config no longer names may now be someone else's server.
- * (The cache is read and the steps planned while the connection is made: loadPlanAhead.) Their
- * results are used only when the facts the host gave are exactly the cached ones — the same
+ * login, ~5 round trips of its own) start as soon as they are planned, while the connection is
+ * made (loadPlanAhead reads the cache and plans the steps then), towards the cached address — but
+ * what identifies the playbook waits for the connection to confirm that address: a probe's login
+ * (the playbook's credentials) waits behind `beforeLogin` (LocalRead.local), and when the connection
+ * reached another address (an ssh config that no longer names it: maybe someone else's server now)
+ * the probe ends before its login and its result is dropped. The connection, banner, EHLO and TLS
+ * handshake go ahead, as the SSH handshake does before the SSH login (src/cli/early-connections.ts).
+ * Their results are used only when the facts the host gave are exactly the cached ones — the same
  * playbook, vars, facts and address build the same steps — and only for the step at the same
  * position with the same kind and name; otherwise they are dropped and the read runs again (a probe reads,
  * it changes nothing, so running one for nothing costs time only).
@@ -43,27 +46,35 @@ export interface FactsRoundTrip {
   countRoundTrip: () => void;
 }
 
-/** The cached plan and the reads it plans (local ones not started: see gather). */
+/** The cached plan, the remote reads it plans, and its local reads (started, logins gated: see the file's comment). */
 export interface PlanAhead {
   cached: CachedPlan;
   remote: ShellCommand[];
-  local: PlannedLocalRead[];
+  local: LocalReadAhead[];
 }
 
 /**
  * Read the plan cache and plan its reads from the cached facts and address: called before the
- * host's connection is made, so this work overlaps the SSH handshake. Starts nothing. Never rejects.
+ * host's connection is made, so this work overlaps the SSH handshake. Starts the planned local
+ * reads, their logins behind `reached` (the address the connection reached: it must be the cached
+ * one). Never rejects.
  */
 export async function loadPlanAhead(input: {
   playbook: Playbook;
   vars: unknown;
   hostName: string;
   planCache?: PlanCache | undefined;
+  reached: Promise<string>;
 }): Promise<PlanAhead | undefined> {
   const cached = await input.planCache?.load().catch(() => undefined);
   if (!cached) return undefined;
   const plan = plannedReads(input.playbook, input.vars, cached.facts, { name: input.hostName, address: cached.address });
-  return { cached, remote: plan.remote, local: plan.local };
+  const confirmed = input.reached.then((address) => {
+    if (address !== cached.address) throw new Error(`the connection reached ${address}, not ${cached.address}: no login there`);
+  });
+  // Nobody may wait on it (no local read planned), and a rejection is an outcome, not a crash.
+  confirmed.catch(() => undefined);
+  return { cached, remote: plan.remote, local: plan.local.map((planned) => startLocalRead(planned, confirmed)) };
 }
 
 /** The built-in and custom facts, in one round trip with the reads the cached facts plan. */
@@ -77,8 +88,8 @@ async function gather({ session, playbook, host, ahead, reads, countRoundTrip }:
   countRoundTrip();
   const facts = gatherFacts(playbook.facts ?? {});
   const planned = await ahead;
-  // Probes only towards the address this connection really reached (see the file's comment).
-  const locals = planned && planned.cached.address === host.address ? planned.local.map(startLocalRead) : [];
+  // Probes towards another address than this connection reached ended before their login (see the file's comment).
+  const locals = planned && planned.cached.address === host.address ? planned.local : [];
   const real = await gatherWith(session, facts, planned?.remote ?? [], reads, countRoundTrip);
   // The same playbook, vars, facts and address build the same steps: only then is a local result theirs.
   if (planned && locals.length > 0 && sameFacts(real, planned.cached.facts)) reads.localAhead(locals);
@@ -107,11 +118,11 @@ async function gatherWith(
   return facts.parse(results[0] as ExecResult);
 }
 
-/** A planned local read, started now; its outcome never rejects (a failure is an outcome). */
-function startLocalRead(planned: PlannedLocalRead): LocalReadAhead {
+/** A planned local read, started now, its login behind `beforeLogin`; its outcome never rejects (a failure is an outcome). */
+function startLocalRead(planned: PlannedLocalRead, beforeLogin: Promise<void>): LocalReadAhead {
   let outcome: LocalReadAhead["outcome"];
   try {
-    outcome = planned.local().then(
+    outcome = planned.local(beforeLogin).then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error: asError(error) }),
     );
@@ -131,7 +142,7 @@ export interface PlannedLocalRead {
   index: number;
   kind: string;
   name: string;
-  local: () => Promise<unknown>;
+  local: (beforeLogin?: Promise<void>) => Promise<unknown>;
 }
 
 export interface PlannedReads {

@@ -191,13 +191,14 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
     const mode = tls.starttls.includes(p) ? "starttls" : tls.implicit.includes(p) ? "implicit" : undefined;
     return mode ? { mode, servername: tls.servername ?? params.host, ...(tls.ca ? { ca: tls.ca } : {}) } : undefined;
   };
-  const probe = (p: number, login: Login | undefined) => {
+  const probe = (p: number, login: Login | undefined, beforeLogin: Promise<void> | undefined) => {
     const tlsOptions = tlsFor(p);
     return probeSmtp({
       host: params.host,
       port: p,
       timeoutMs: params.timeoutMs,
       ...(login ? { login } : {}),
+      ...(beforeLogin ? { beforeLogin } : {}),
       ...(tlsOptions ? { tls: tlsOptions } : {}),
     });
   };
@@ -217,10 +218,10 @@ export function verifySmtp(input: VerifySmtpParams): Step<SmtpState> {
         };
       }
       return {
-        local: async () => {
+        local: async (beforeLogin) => {
           const [ports, extra] = await Promise.all([
-            Promise.all(params.ports.map((p) => probe(p, firstLogin(p)))),
-            Promise.all(extraLogins.map((l) => probe(l.port, l))),
+            Promise.all(params.ports.map((p) => probe(p, firstLogin(p), beforeLogin))),
+            Promise.all(extraLogins.map((l) => probe(l.port, l, beforeLogin))),
           ]);
           return { from: "controller", ports, ...(extra.length ? { logins: extra } : {}) };
         },

@@ -57,7 +57,7 @@ export interface TlsSession {
 export class SmtpConnection {
   #socket: Socket;
   #decoder = new StringDecoder("latin1");
-  readonly #deadline: number;
+  #deadline: number;
   readonly #timeoutMs: number;
   readonly #lines: string[] = [];
   #partial = "";
@@ -145,6 +145,16 @@ export class SmtpConnection {
   }
 
   /** Milliseconds left before the deadline. */
+  /** Wait for `gate` with the connection idle; the wait does not count against the deadline (the probe's bound is for its own I/O). */
+  async idleUntil(gate: Promise<void>): Promise<void> {
+    const from = Date.now();
+    try {
+      await gate;
+    } finally {
+      this.#deadline += Date.now() - from;
+    }
+  }
+
   get remainingMs(): number {
     return Math.max(0, this.#deadline - Date.now());
   }

@@ -58,6 +58,8 @@ export interface SmtpProbeOptions {
   ehloName?: string;
   login?: SmtpLogin;
   tls?: SmtpTlsOptions;
+  /** The login (AUTH) waits for it; a rejection ends the probe before AUTH (stage "AUTH", its reason). */
+  beforeLogin?: Promise<void>;
 }
 
 export interface SmtpAuthResult {
@@ -134,6 +136,7 @@ export async function probeSmtp(options: SmtpProbeOptions): Promise<SmtpProbeRes
     result.mechanisms = ehlo.mechanisms;
     if (options.login) {
       stage = "AUTH";
+      if (options.beforeLogin) await connection.idleUntil(options.beforeLogin);
       const { user, mechanism } = options.login;
       result.auth = !ehlo.mechanisms.includes(mechanism)
         ? { mechanism, user, outcome: "not-offered" }

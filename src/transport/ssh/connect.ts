@@ -11,7 +11,9 @@ import type { AuthHandlerMiddleware, Client, ClientChannel } from "ssh2";
 import type { Secret } from "../../shell/secret.ts";
 import { TransportError } from "../transport.ts";
 import { makeAuthHandler } from "./auth.ts";
+import { recordDirectEndpoint, takePreconnected } from "./preconnected.ts";
 import { spawnProxyCommand } from "./proxy-command.ts";
+import { signWithoutAsking } from "./signed-first.ts";
 import { hostKeyAlgorithms, loadKnownHosts, makeHostVerifier } from "./host-verifier.ts";
 import { resolveSshTarget, type JumpSpec, type SshTarget, type SshTargetOverrides } from "./ssh-config.ts";
 
@@ -180,14 +182,42 @@ function gatedAuth(
   };
 }
 
-/** One SSH connection (directly, or over `sock`), verified and authenticated. */
-// Long: one hop's connection in order (host-key policy, authentication, the ssh2 client's events and failures), read top to bottom.
+/**
+ * One SSH connection (directly, or over `sock`), verified and authenticated. A direct one uses the
+ * socket bin/preconnect.js opened to this very endpoint, if any (preconnected.ts); should that
+ * socket fail before the login (the host closed an idle connection, say), a fresh connection is
+ * made: the socket was only a head start. A failed login or host key is not retried.
+ */
 export async function connectHop(
   target: SshTarget,
   settings: HopSettings,
   sock: Duplex | undefined,
   label: string,
   role = "",
+): Promise<Client> {
+  if (sock !== undefined) return connectOnce(target, settings, sock, label, role);
+  const warm = takePreconnected(target.hostname, target.port);
+  if (warm === undefined) return connectOnce(target, settings, undefined, label, role);
+  let gateClosed = false;
+  settings.authGate?.catch(() => {
+    gateClosed = true;
+  });
+  try {
+    return await connectOnce(target, settings, warm, label, role, true);
+  } catch (error) {
+    if (!(error instanceof TransportError) || error.kind !== "connect" || gateClosed) throw error;
+    return connectOnce(target, settings, undefined, label, role);
+  }
+}
+
+// Long: one hop's connection in order (host-key policy, authentication, the ssh2 client's events and failures), read top to bottom.
+async function connectOnce(
+  target: SshTarget,
+  settings: HopSettings,
+  sock: Duplex | undefined,
+  label: string,
+  role: string,
+  preconnected = false,
 ): Promise<Client> {
   const policy = {
     label,
@@ -234,6 +264,7 @@ export async function connectHop(
       // Commands are small request/response exchanges: without this, Nagle's algorithm and the
       // host's delayed ACKs add ~40 ms to many of them.
       client.setNoDelay(true);
+      if (sock === undefined || preconnected) recordDirectEndpoint(target.hostname, target.port);
       resolve(client);
     };
     const onError = (error: Error & { level?: string; code?: string }) => {
@@ -280,6 +311,7 @@ export async function connectHop(
         algorithms: { serverHostKey: hostKeyAlgorithms(known) as never },
         ...(settings.debug ? { debug: settings.debug } : {}),
       });
+      signWithoutAsking(client);
     } catch (error) {
       fail(new TransportError(label, "connect", `cannot connect to ${where}: ${(error as Error).message}`, { cause: error }));
     }

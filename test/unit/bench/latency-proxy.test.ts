@@ -1,7 +1,9 @@
 /**
  * The benchmark's latency proxy (bench/latency-proxy.ts): data passes intact and in order both
  * ways, each direction is held for the set delay (lower bounds only: a loaded machine may add,
- * never remove), a half-close keeps the other direction's data, and the proxy closes cleanly.
+ * never remove), a new connection pays the TCP handshake (the host sees it 3 one-way delays after
+ * the connect, with the first data), a half-close keeps the other direction's data, and the proxy
+ * closes cleanly.
  */
 import { randomBytes } from "node:crypto";
 import net from "node:net";
@@ -68,6 +70,47 @@ describe("latency proxy", () => {
     expect(arrivedAt - sentAt).toBeGreaterThanOrEqual(delay - 1); // timers may fire up to 1 ms early
     expect(repliedAt - arrivedAt).toBeGreaterThanOrEqual(delay - 1);
     client.end();
+  });
+
+  it("opens the far end only after the TCP handshake's round trip: the host sees the connection and the first data 3 delays after the connect", async () => {
+    const delay = 40;
+    let acceptedAt = 0;
+    let firstDataAt = 0;
+    const port = await server((socket) => {
+      acceptedAt = performance.now();
+      socket.once("data", () => {
+        firstDataAt = performance.now();
+        socket.write("pong");
+      });
+      socket.on("end", () => socket.end());
+    });
+    const proxy = await proxyTo(port, delay);
+    const connectedFrom = performance.now();
+    const client = await connect(proxy);
+    // Sent at once, as a client that thinks it is connected does; a real path would not let it arrive sooner.
+    const reply = new Promise<number>((resolve) => client.once("data", () => resolve(performance.now())));
+    client.write("ping");
+    client.write("pong"); // a second chunk due at the same moment: it must stay behind the first
+    const repliedAt = await reply;
+    expect(acceptedAt - connectedFrom).toBeGreaterThanOrEqual(3 * delay - 1);
+    expect(firstDataAt - connectedFrom).toBeGreaterThanOrEqual(3 * delay - 1);
+    expect(repliedAt - connectedFrom).toBeGreaterThanOrEqual(4 * delay - 2);
+    client.end();
+  });
+
+  it("keeps chunks in order when the first ones wait for the handshake and later ones do not", async () => {
+    const port = await server((socket) => socket.pipe(socket));
+    const client = await connect(await proxyTo(port, 30));
+    const back = collect(client);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      const part = Buffer.from(`${i},`);
+      parts.push(part);
+      client.write(part);
+      await new Promise((resolve) => setTimeout(resolve, 7));
+    }
+    client.end();
+    expect((await back).toString()).toBe(Buffer.concat(parts).toString());
   });
 
   it("keeps the reply after the client's end (half-close), then ends, and closes cleanly", async () => {

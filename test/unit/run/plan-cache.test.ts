@@ -424,10 +424,11 @@ describe("plan cache: local reads start with the facts (issue 16)", () => {
   });
 });
 
-describe("plan cache: local reads only towards the address the connection reached (issue 16)", () => {
-  // A probe logs in with the playbook's credentials: started from the cache before the connection,
-  // it would reach the cached address even after the ssh config moved the host (that address may
-  // be someone else's now). It starts once connected, and only when the address is the cached one.
+describe("plan cache: a probe's login only towards the address the connection reached (issue 16)", () => {
+  // A probe logs in with the playbook's credentials. Started from the cache while the connection
+  // is made, it reaches the cached address even after the ssh config moved the host (that address
+  // may be someone else's now): it may greet (connect, EHLO) but its login waits for the connection
+  // to confirm the address, and it never logs in when the connection reached another one.
   function addressProbe(events: string[]) {
     let calls = 0;
     const playbook = definePlaybook({
@@ -438,9 +439,11 @@ describe("plan cache: local reads only towards the address the connection reache
           kind: "probe",
           name: "address probe",
           read: () => ({
-            local: async () => {
+            local: async (beforeLogin?: Promise<void>) => {
               calls += 1;
-              events.push("local");
+              events.push(`greet ${host.address}`);
+              if (beforeLogin) await beforeLogin;
+              events.push(`login ${host.address}`);
               return host.address;
             },
           }),
@@ -467,31 +470,36 @@ describe("plan cache: local reads only towards the address the connection reache
     });
   }
 
-  it("with a plan: the probe starts once connected, not before", async () => {
+  it("with a plan: the probe greets while the connection is made, and logs in once it is made", async () => {
     const events: string[] = [];
     const { playbook, calls } = addressProbe(events);
     const mock = debianHost();
     const cache = filePlanCache(dir, KEY);
     expect((await runAt(mock, playbook, cache, "10.0.0.1", events)).status).toBe("ok");
-    expect(events).toEqual(["connect", "connected", "local"]); // no plan yet: after the facts
+    expect(events).toEqual(["connect", "connected", "greet 10.0.0.1", "login 10.0.0.1"]); // no plan yet: after the facts
     events.length = 0;
     expect((await runAt(mock, playbook, cache, "10.0.0.1", events)).status).toBe("ok");
-    expect(events).toEqual(["connect", "connected", "local"]);
+    expect(events).toEqual(["connect", "greet 10.0.0.1", "connected", "login 10.0.0.1"]);
+    // The early probe's result was the step's: no second probe.
     expect(calls()).toBe(2);
   });
 
-  it("the host now at another address: no probe towards the old one, and the right answer", async () => {
+  it("the host now at another address: no login towards the old one, and the right answer", async () => {
     const events: string[] = [];
     const { playbook, calls } = addressProbe(events);
     const mock = debianHost();
     const cache = filePlanCache(dir, KEY);
     await runAt(mock, playbook, cache, "10.0.0.1", events);
+    events.length = 0;
     const before = calls();
     // Same facts, same key (the test passes the cache itself): only the address guards the result.
     const moved = await runAt(mock, playbook, cache, "10.0.0.2", events);
     expect(moved.status).toBe("ok");
-    // Only the real step's probe, towards 10.0.0.2: the cached plan's (10.0.0.1) never started.
-    expect(calls() - before).toBe(1);
+    expect(events).toContain("greet 10.0.0.1");
+    expect(events).not.toContain("login 10.0.0.1");
+    expect(events).toContain("login 10.0.0.2");
+    // The cached plan's probe (ended before its login) and the real step's, towards 10.0.0.2.
+    expect(calls() - before).toBe(2);
   });
 });
 

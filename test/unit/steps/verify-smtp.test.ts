@@ -111,6 +111,45 @@ describe("probeSmtp (the reusable client)", () => {
   });
 });
 
+describe("probeSmtp's login gate (a probe started before the connection confirmed the address)", () => {
+  const options = (port: number, beforeLogin: Promise<void>) => ({
+    host: "127.0.0.1",
+    port,
+    timeoutMs: 300,
+    login: { user: USER, password: secret(PASSWORD), mechanism: "CRAM-MD5" as const },
+    beforeLogin,
+  });
+
+  it("greets at once and logs in only once the gate opens; the wait does not count against its bound", async () => {
+    const server = await fake();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const probing = probeSmtp(options(server.port, gate));
+    const deadline = Date.now() + 5_000;
+    while (!server.received.includes("EHLO [127.0.0.1]") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    // Greeted, and waiting longer than the probe's own 300 ms bound: no AUTH yet.
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(server.received).toEqual(["EHLO [127.0.0.1]"]);
+    open();
+    const result = await probing;
+    expect(result.auth).toMatchObject({ outcome: "ok", code: 235 });
+    expect(server.received).toEqual(["EHLO [127.0.0.1]", "AUTH CRAM-MD5", "<auth response>", "QUIT"]);
+  });
+
+  it("a closed gate ends the probe before AUTH: the credentials are never sent", async () => {
+    const server = await fake();
+    const closed = Promise.reject(new Error("the connection reached 10.0.0.2"));
+    closed.catch(() => undefined); // as the runner's gate: awaited only by the probe, after EHLO
+    const result = await probeSmtp(options(server.port, closed));
+    expect(result).toMatchObject({ stage: "AUTH", error: expect.stringContaining("10.0.0.2") });
+    expect(result.auth).toBeUndefined();
+    expect(server.received).toEqual(["EHLO [127.0.0.1]", "QUIT"]);
+    expect(server.authenticated).toEqual([]);
+  });
+});
+
 describe("verifySmtp through the runner", () => {
   it("is ok when every port greets without a version, offers the mechanisms and accepts the login", async () => {
     const s25 = await fake();

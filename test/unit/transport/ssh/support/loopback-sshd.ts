@@ -14,17 +14,24 @@ export interface LoopbackSshd {
   port: number;
   identityFile: string;
   knownHostsFile: string;
-  /** Per connection, what the server saw: "handshake", "auth <method>", "ready", "exec", "close". */
+  /**
+   * Per connection, what the server saw: "handshake", "auth <method>" ("auth publickey" for a signed
+   * request, whose signature the server checks; "auth publickey (query)" for the question without
+   * one), "ready", "exec", "close".
+   */
   seen: string[][];
   /** connectSsh's options for this server: its address, the client key, its known_hosts, no config or agent. */
   client(): Pick<SshOptions, "host" | "port" | "user" | "identityFiles" | "knownHostsFiles" | "sshConfigPath" | "agent">;
   stop(): Promise<void>;
 }
 
-export async function startLoopbackSshd(options: { delayToClientMs?: number } = {}): Promise<LoopbackSshd> {
+export async function startLoopbackSshd(
+  options: { delayToClientMs?: number; clientKeyType?: "ed25519" | "rsa" } = {},
+): Promise<LoopbackSshd> {
   const dir = await mkdtemp(join(tmpdir(), "provision-loopback-sshd-"));
   const hostKey = ssh2.utils.generateKeyPairSync("ed25519");
-  const clientKey = ssh2.utils.generateKeyPairSync("ed25519");
+  const clientKey =
+    options.clientKeyType === "rsa" ? ssh2.utils.generateKeyPairSync("rsa", { bits: 2048 }) : ssh2.utils.generateKeyPairSync("ed25519");
   const identityFile = join(dir, "id");
   await writeFile(identityFile, clientKey.private, { mode: 0o600 });
   const seen: string[][] = [];
@@ -33,9 +40,18 @@ export async function startLoopbackSshd(options: { delayToClientMs?: number } = 
     seen.push(events);
     client.on("handshake", () => events.push("handshake"));
     client.on("authentication", (ctx) => {
-      events.push(`auth ${ctx.method}`);
-      if (ctx.method === "publickey") ctx.accept();
-      else ctx.reject(["publickey"]);
+      if (ctx.method !== "publickey") {
+        events.push(`auth ${ctx.method}`);
+        return ctx.reject(["publickey"]);
+      }
+      if (!ctx.signature || !ctx.blob) {
+        events.push("auth publickey (query)");
+        return ctx.accept();
+      }
+      events.push("auth publickey");
+      const accepted = ssh2.utils.parseKey(clientKey.public);
+      const valid = !(accepted instanceof Error) && accepted.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+      return valid ? ctx.accept() : ctx.reject(["publickey"]);
     });
     client.on("ready", () => {
       events.push("ready");
