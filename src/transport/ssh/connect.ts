@@ -13,6 +13,7 @@ import { TransportError } from "../transport.ts";
 import { makeAuthHandler } from "./auth.ts";
 import { recordDirectEndpoint, takePreconnected } from "./preconnected.ts";
 import { spawnProxyCommand } from "./proxy-command.ts";
+import { authBehindServiceRequest } from "./auth-behind-service.ts";
 import { signWithoutAsking } from "./signed-first.ts";
 import { hostKeyAlgorithms, loadKnownHosts, makeHostVerifier } from "./host-verifier.ts";
 import { resolveSshTarget, type JumpSpec, type SshTarget, type SshTargetOverrides } from "./ssh-config.ts";
@@ -312,6 +313,7 @@ async function connectOnce(
         ...(settings.debug ? { debug: settings.debug } : {}),
       });
       signWithoutAsking(client);
+      authBehindServiceRequest(client);
     } catch (error) {
       fail(new TransportError(label, "connect", `cannot connect to ${where}: ${(error as Error).message}`, { cause: error }));
     }

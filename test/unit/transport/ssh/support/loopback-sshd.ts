@@ -20,6 +20,8 @@ export interface LoopbackSshd {
    * one), "ready", "exec", "close".
    */
   seen: string[][];
+  /** When (performance.now()) the server saw each of `seen`'s events, per connection. */
+  seenAt: number[][];
   /** connectSsh's options for this server: its address, the client key, its known_hosts, no config or agent. */
   client(): Pick<SshOptions, "host" | "port" | "user" | "identityFiles" | "knownHostsFiles" | "sshConfigPath" | "agent">;
   stop(): Promise<void>;
@@ -35,29 +37,36 @@ export async function startLoopbackSshd(
   const identityFile = join(dir, "id");
   await writeFile(identityFile, clientKey.private, { mode: 0o600 });
   const seen: string[][] = [];
+  const seenAt: number[][] = [];
   const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
     const events: string[] = [];
+    const times: number[] = [];
     seen.push(events);
-    client.on("handshake", () => events.push("handshake"));
+    seenAt.push(times);
+    const record = (event: string) => {
+      events.push(event);
+      times.push(performance.now());
+    };
+    client.on("handshake", () => record("handshake"));
     client.on("authentication", (ctx) => {
       if (ctx.method !== "publickey") {
-        events.push(`auth ${ctx.method}`);
+        record(`auth ${ctx.method}`);
         return ctx.reject(["publickey"]);
       }
       if (!ctx.signature || !ctx.blob) {
-        events.push("auth publickey (query)");
+        record("auth publickey (query)");
         return ctx.accept();
       }
-      events.push("auth publickey");
+      record("auth publickey");
       const accepted = ssh2.utils.parseKey(clientKey.public);
       const valid = !(accepted instanceof Error) && accepted.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
       return valid ? ctx.accept() : ctx.reject(["publickey"]);
     });
     client.on("ready", () => {
-      events.push("ready");
+      record("ready");
       client.on("session", (accept) => {
         accept().on("exec", (acceptExec) => {
-          events.push("exec");
+          record("exec");
           const stream = acceptExec();
           stream.exit(0);
           stream.end();
@@ -65,7 +74,7 @@ export async function startLoopbackSshd(
       });
     });
     client.on("error", () => undefined);
-    client.on("close", () => events.push("close"));
+    client.on("close", () => record("close"));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   let port = (server.address() as AddressInfo).port;
@@ -92,6 +101,7 @@ export async function startLoopbackSshd(
     identityFile,
     knownHostsFile,
     seen,
+    seenAt,
     client: () => ({
       host: "127.0.0.1",
       port,
