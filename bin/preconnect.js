@@ -18,8 +18,8 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { cacheDir } from "./cache-dir.js";
 
 const FORMAT = 1;
 /** A socket not taken within this long is closed (a host the run reaches much later connects anew). */
@@ -50,17 +50,14 @@ export function selectionOf(argv) {
   return parts;
 }
 
-function cacheDir() {
-  const base = process.env.PROVISION_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "provision");
-  return join(base, "endpoints");
-}
+const hintDir = () => cacheDir("endpoints");
 
 /** @param {readonly string[]} argv */
 function hintFile(argv) {
   const key = createHash("sha256")
     .update(JSON.stringify([FORMAT, process.cwd(), selectionOf(argv)]))
     .digest("hex");
-  return join(cacheDir(), `${key}.json`);
+  return join(hintDir(), `${key}.json`);
 }
 
 /** @param {string} file @returns {string[]} */
@@ -150,7 +147,7 @@ export function startPreconnect(argv) {
     save() {
       if (reached.length === 0 || JSON.stringify(reached) === JSON.stringify(hinted)) return;
       try {
-        mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+        mkdirSync(hintDir(), { recursive: true, mode: 0o700 });
         const temp = `${file}.${process.pid}.tmp`;
         writeFileSync(temp, `${JSON.stringify({ format: FORMAT, endpoints: reached })}\n`, { mode: 0o600 });
         renameSync(temp, file);

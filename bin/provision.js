@@ -10,18 +10,16 @@
 import { preconnect } from "./preconnect.js";
 import { readFileSync } from "node:fs";
 import module, { register as registerHooks } from "node:module";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { builtEngine } from "./built-engine.js";
+import { cacheDir } from "./cache-dir.js";
 
 preconnect(process.argv.slice(2));
 // Node ≥ 22.1 keeps V8's compiled code of every module loaded from here on (the engine, ssh2, the
 // playbook's compiled JS) on disk: ~0.05–0.1 s of CPU less per start. Node 20 has no such cache.
 // NODE_DISABLE_COMPILE_CACHE=1 turns it off (Node's own switch).
-module.enableCompileCache?.(
-  join(process.env.PROVISION_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "provision"), "node-compile-cache"),
-);
+module.enableCompileCache?.(cacheDir("node-compile-cache"));
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 const registerTsx = async () => (await import("tsx/esm/api")).register();
 

@@ -144,7 +144,6 @@ export class SmtpConnection {
     return this.#socket.localAddress;
   }
 
-  /** Milliseconds left before the deadline. */
   /** Wait for `gate` with the connection idle; the wait does not count against the deadline (the probe's bound is for its own I/O). */
   async idleUntil(gate: Promise<void>): Promise<void> {
     const from = Date.now();
@@ -155,6 +154,7 @@ export class SmtpConnection {
     }
   }
 
+  /** Milliseconds left before the deadline. */
   get remainingMs(): number {
     return Math.max(0, this.#deadline - Date.now());
   }
